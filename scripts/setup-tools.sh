@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Provisions the real servers the tests and the demo run against, into .tools/ (git-ignored).
+# Idempotent: a tool already provisioned, or already on PATH, is left as it is.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+BIN="$TOOLS/bin"
+TEMPORAL_CLI_VERSION="v1.5.1"          # v1.6.0+ carry a replace directive that go install refuses
+TEST_SERVER_VERSION="1.31.0"           # io.temporal:temporal-test-server
+mkdir -p "$BIN"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# Temporal CLI (dev server), built from the Go module proxy.
+if [[ -x "$BIN/temporal" ]]; then
+  :
+elif command -v temporal >/dev/null 2>&1; then
+  ln -sf "$(command -v temporal)" "$BIN/temporal"
+  log "using temporal from PATH"
+else
+  command -v go >/dev/null 2>&1 || { log "go is required to build the Temporal CLI"; exit 1; }
+  log "building Temporal CLI $TEMPORAL_CLI_VERSION with go install (first run only)"
+  GOBIN="$BIN" go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
+fi
+
+# Java time-skipping test server, its classpath resolved by Maven.
+TS_DIR="$TOOLS/test-server"
+if [[ -x "$BIN/temporal-test-server" && -s "$TS_DIR/classpath.txt" ]]; then
+  :
+elif command -v temporal-test-server >/dev/null 2>&1; then
+  ln -sf "$(command -v temporal-test-server)" "$BIN/temporal-test-server"
+  log "using temporal-test-server from PATH"
+else
+  command -v mvn >/dev/null 2>&1 || { log "mvn and java are required for the time-skipping test server"; exit 1; }
+  log "resolving io.temporal:temporal-test-server:$TEST_SERVER_VERSION with Maven (first run only)"
+  mkdir -p "$TS_DIR"
+  cat > "$TS_DIR/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>rollgate.tools</groupId>
+  <artifactId>temporal-test-server-classpath</artifactId>
+  <version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>io.temporal</groupId>
+      <artifactId>temporal-test-server</artifactId>
+      <version>$TEST_SERVER_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+POM
+  (cd "$TS_DIR" && mvn -q -B dependency:build-classpath -Dmdep.outputFile=classpath.txt.tmp >&2)
+  mv "$TS_DIR/classpath.txt.tmp" "$TS_DIR/classpath.txt"
+  # The SDK starts this with "<port>" and kills it when done, so java must replace the shell.
+  cat > "$BIN/temporal-test-server" <<'SH'
+#!/usr/bin/env bash
+DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../test-server" && pwd)"
+exec java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss1m -cp "$(cat "$DIR/classpath.txt")" io.temporal.testserver.TestServer "$@"
+SH
+  chmod +x "$BIN/temporal-test-server"
+fi
+
+log "tools ready in .tools/bin: $(ls "$BIN" | tr '\n' ' ')"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# npm test: provision the real servers, typecheck, lint, then every test file with node's test runner.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup-tools.sh
+npx tsc --noEmit -p .
+npx eslint .
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

@@ -1,0 +1,90 @@
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { type CommandVars, commandEnv, renderArgv } from '../domain/command';
+import { run } from './exec';
+
+export interface DeployRequest extends CommandVars {
+  /** argv template from the config. */
+  command: readonly string[];
+  cwd: string;
+  timeoutMs: number;
+  /** Folder for the command's log file. */
+  logDir: string;
+  /** Folder for the journal of applied idempotency keys. */
+  stateDir: string;
+}
+
+export interface DeployResult {
+  idempotencyKey: string;
+  /** True when the journal shows this key already applied: nothing was run. */
+  skipped: boolean;
+  exitCode: number | null;
+  durationMs: number;
+  logFile: string;
+}
+
+export class DeployError extends Error {
+  constructor(
+    message: string,
+    /** Exit status 75 (EX_TEMPFAIL) asks for a retry; everything else is final. */
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Moves traffic and versions: deploy, set weight, enable a flag, switch, retire, roll back. */
+export interface Deployer {
+  apply(req: DeployRequest, opts: { signal?: AbortSignal; heartbeat?: () => void }): Promise<DeployResult>;
+}
+
+export const EX_TEMPFAIL = 75;
+const JOURNAL = 'deploy-journal.jsonl';
+
+/**
+ * Runs the user's command with execFile semantics. A journal of applied idempotency keys in the
+ * state folder keeps a retried activity from applying the same step twice on this machine; the
+ * command itself also receives the key (ROLLGATE_IDEMPOTENCY_KEY) for targets shared between machines.
+ */
+export class CommandDeployer implements Deployer {
+  private async applied(stateDir: string, key: string): Promise<boolean> {
+    const text = await readFile(join(stateDir, JOURNAL), 'utf8').catch(() => '');
+    return text.split('\n').some((l) => l && (JSON.parse(l) as { key: string }).key === key);
+  }
+
+  async apply(req: DeployRequest, opts: { signal?: AbortSignal; heartbeat?: () => void } = {}): Promise<DeployResult> {
+    const logFile = join(req.logDir, `${req.idempotencyKey.replace(/[^\w.-]+/g, '_')}.log`);
+    if (await this.applied(req.stateDir, req.idempotencyKey)) return { idempotencyKey: req.idempotencyKey, skipped: true, exitCode: 0, durationMs: 0, logFile };
+    const [file, ...args] = renderArgv(req.command, req);
+    if (!file) throw new DeployError('deploy command is empty', false);
+    await mkdir(dirname(logFile), { recursive: true });
+    const log = createWriteStream(logFile, { flags: 'a' });
+    const started = performance.now();
+    const beat = opts.heartbeat ? setInterval(opts.heartbeat, 1000) : undefined;
+    try {
+      const res = await run(file, args, {
+        cwd: req.cwd,
+        env: { ...process.env, ...commandEnv(req) },
+        timeoutMs: req.timeoutMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onOutput: (chunk) => log.write(chunk),
+      }).catch((e: NodeJS.ErrnoException) => {
+        throw new DeployError(`cannot run ${file}: ${e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable' : e.message}`, false);
+      });
+      const durationMs = Math.round(performance.now() - started);
+      if (res.timedOut) throw new DeployError(`${file} ${req.action} ${req.stage} timed out after ${req.timeoutMs} ms`, true);
+      if (res.aborted) throw new DeployError(`${file} ${req.action} ${req.stage} was cancelled`, false);
+      if (res.exitCode !== 0) {
+        const tail = (res.stderr || res.stdout).trim().split('\n').slice(-3).join(' | ').slice(0, 500);
+        throw new DeployError(`${file} ${req.action} ${req.stage} exited with ${res.exitCode ?? res.signal}${tail ? `: ${tail}` : ''}`, res.exitCode === EX_TEMPFAIL);
+      }
+      await mkdir(req.stateDir, { recursive: true });
+      await appendFile(join(req.stateDir, JOURNAL), `${JSON.stringify({ key: req.idempotencyKey, at: new Date().toISOString(), exitCode: 0 })}\n`);
+      return { idempotencyKey: req.idempotencyKey, skipped: false, exitCode: res.exitCode, durationMs, logFile };
+    } finally {
+      clearInterval(beat);
+      await new Promise((r) => log.end(r));
+    }
+  }
+}

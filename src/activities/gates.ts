@@ -1,0 +1,187 @@
+import { open, readdir, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { parseJUnit } from '../domain/junit';
+import type { GateReport, PrerequisiteResult } from '../domain/release';
+import { latestReport, parseConditions, parseTestCount, parseVerdict, type ReportFile } from '../domain/reports';
+import { globToRegExp } from '../domain/glob';
+import { commitsAhead } from './git';
+
+/** Reports and JUnit files larger than this are refused rather than read. */
+export const MAX_EVIDENCE_BYTES = 5 * 1024 * 1024;
+
+export interface GateInput {
+  repo: string;
+  base: string;
+  head: string;
+  reportsDir: string;
+  /** JUnit XML files or globs, relative to the repository unless absolute. */
+  junit: string[];
+}
+
+type Evidence = { ok: true; text: string } | { ok: false; reason: string };
+
+/** Reads a text file, refusing what is missing, empty, too large or binary. */
+export async function readEvidence(path: string): Promise<Evidence> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+    const info = await handle.stat();
+    if (!info.isFile()) return { ok: false, reason: 'not a regular file' };
+    if (info.size === 0) return { ok: false, reason: 'empty file' };
+    if (info.size > MAX_EVIDENCE_BYTES) return { ok: false, reason: `too large (${info.size} bytes; limit ${MAX_EVIDENCE_BYTES})` };
+    const buf = await handle.readFile();
+    if (buf.includes(0)) return { ok: false, reason: 'binary content (NUL bytes)' };
+    return { ok: true, text: buf.toString('utf8') };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { ok: false, reason: code === 'ENOENT' ? 'does not exist' : `unreadable (${code ?? (e as Error).message})` };
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function listReports(dir: string): Promise<(ReportFile & { path: string })[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files = entries.filter((e) => e.isFile() && e.name.endsWith('.md'));
+  return Promise.all(files.map(async (e) => ({ name: e.name, path: join(dir, e.name), mtimeMs: (await stat(join(dir, e.name))).mtimeMs })));
+}
+
+/** Expands JUnit paths and globs (`**`, `*`) against the file system. */
+export async function expandJUnit(repo: string, patterns: readonly string[]): Promise<{ pattern: string; files: string[] }[]> {
+  return Promise.all(
+    patterns.map(async (pattern) => {
+      const abs = isAbsolute(pattern) ? pattern : resolve(repo, pattern);
+      if (!/[*?{]/.test(abs)) return { pattern, files: [abs] };
+      const staticPart = abs.slice(0, abs.search(/[*?{]/)).replace(/[^/]*$/, '');
+      const re = globToRegExp(abs);
+      const files: string[] = [];
+      const walk = async (dir: string, depth: number) => {
+        if (depth > 20) return;
+        const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+        for (const e of entries) {
+          const p = join(dir, e.name);
+          if (e.isDirectory() && e.name !== 'node_modules' && e.name !== '.git') await walk(p, depth + 1);
+          else if (e.isFile() && re.test(p)) files.push(p);
+        }
+      };
+      await walk(staticPart || '/', 0);
+      return { pattern, files: files.sort() };
+    }),
+  );
+}
+
+/** The spec's hard prerequisites. Business failures are results, never exceptions. */
+export async function checkPrerequisites(input: GateInput): Promise<GateReport> {
+  const prerequisites: PrerequisiteResult[] = [];
+  let securityConditions: string[] = [];
+  let qaText: string | undefined;
+  let qaSource: string | undefined;
+
+  let reports: (ReportFile & { path: string })[] | undefined;
+  let reportsError: string | undefined;
+  try {
+    reports = await listReports(input.reportsDir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    reportsError = `reports folder ${input.reportsDir} ${code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'is not a folder' : `is unreadable (${code})`}`;
+  }
+
+  for (const [name, prefix, accepted] of [
+    ['qa', 'qa-report-', ['PASS']],
+    ['security', 'security-report-', ['PASS', 'CONDITIONAL']],
+  ] as const) {
+    if (!reports) {
+      prerequisites.push({ name, passed: false, detail: reportsError ?? 'no reports' });
+      continue;
+    }
+    const latest = latestReport(reports, prefix);
+    if (!latest) {
+      prerequisites.push({ name, passed: false, detail: `no ${prefix}*.md in ${input.reportsDir}` });
+      continue;
+    }
+    const evidence = await readEvidence(latest.path);
+    if (!evidence.ok) {
+      prerequisites.push({ name, passed: false, detail: `${latest.name}: ${evidence.reason}`, source: latest.name });
+      continue;
+    }
+    const verdict = parseVerdict(evidence.text);
+    if (!verdict.ok) {
+      prerequisites.push({ name, passed: false, detail: `${latest.name}: ${verdict.reason}`, source: latest.name });
+      continue;
+    }
+    const passed = (accepted as readonly string[]).includes(verdict.verdict);
+    prerequisites.push({
+      name,
+      passed,
+      detail: `${latest.name}: ${verdict.verdict}${passed ? '' : ` (needs ${accepted.join(' or ')})`}`,
+      source: latest.name,
+    });
+    if (name === 'qa') {
+      qaText = evidence.text;
+      qaSource = latest.name;
+    }
+    if (name === 'security' && verdict.verdict === 'CONDITIONAL') securityConditions = parseConditions(evidence.text);
+  }
+
+  const tests = await testsGate(input, qaText, qaSource);
+  prerequisites.push(tests.result);
+
+  try {
+    const ahead = await commitsAhead(input.repo, input.base, input.head);
+    prerequisites.push({
+      name: 'branch',
+      passed: ahead > 0,
+      detail: ahead > 0 ? `${input.head} is ${ahead} commit${ahead === 1 ? '' : 's'} ahead of ${input.base}` : `${input.head} has no commits ahead of ${input.base}`,
+    });
+  } catch (e) {
+    prerequisites.push({ name: 'branch', passed: false, detail: `cannot compare ${input.base}..${input.head}: ${(e as Error).message}` });
+  }
+
+  return { prerequisites, securityConditions, ...(tests.count ? { tests: tests.count } : {}) };
+}
+
+async function testsGate(input: GateInput, qaText: string | undefined, qaSource: string | undefined) {
+  if (input.junit.length > 0) {
+    const expanded = await expandJUnit(input.repo, input.junit);
+    const total = { tests: 0, failures: 0, errors: 0, skipped: 0 };
+    const problems: string[] = [];
+    for (const { pattern, files } of expanded) {
+      if (files.length === 0) problems.push(`no JUnit file matches ${pattern}`);
+      for (const file of files) {
+        const shown = relative(input.repo, file) || file;
+        const evidence = await readEvidence(file);
+        if (!evidence.ok) {
+          problems.push(`${shown}: ${evidence.reason}`);
+          continue;
+        }
+        const parsed = parseJUnit(evidence.text);
+        if (!parsed.ok) problems.push(`${shown}: ${parsed.reason}`);
+        else for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += parsed.summary[k];
+      }
+    }
+    const ran = total.tests - total.skipped;
+    const passedCount = ran - total.failures - total.errors;
+    const source = `JUnit: ${input.junit.join(', ')}`;
+    if (problems.length > 0) return { result: { name: 'tests' as const, passed: false, detail: problems.join('; '), source } };
+    if (total.tests === 0) return { result: { name: 'tests' as const, passed: false, detail: 'JUnit files hold no test cases', source } };
+    const passed = total.failures === 0 && total.errors === 0;
+    return {
+      result: {
+        name: 'tests' as const,
+        passed,
+        detail: `${passedCount}/${ran} passing${total.skipped ? `, ${total.skipped} skipped` : ''}${passed ? '' : ` (${total.failures} failed, ${total.errors} errors)`}`,
+        source,
+      },
+      count: { passed: passedCount, total: ran, source },
+    };
+  }
+  const count = qaText ? parseTestCount(qaText) : undefined;
+  if (count && qaSource) {
+    const passed = count.total > 0 && count.passed === count.total;
+    return {
+      result: { name: 'tests' as const, passed, detail: `${count.passed}/${count.total} passing (${qaSource})`, source: qaSource },
+      count: { ...count, source: qaSource },
+    };
+  }
+  return { result: { name: 'tests' as const, passed: false, detail: 'no test evidence: give --junit files or a "N/N passing" line in the QA report' } };
+}

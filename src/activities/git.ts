@@ -1,0 +1,117 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { ChangeSet, CommitInfo, FileChange } from '../domain/changeset';
+import { FailureType } from '../domain/enums';
+import { globToRegExp } from '../domain/glob';
+import { run } from './exec';
+
+/** Runs git in a repository with an argument list; `--` separates refs from paths where it matters. */
+export async function git(repo: string, args: string[], timeoutMs = 60_000): Promise<string> {
+  const res = await run('git', ['-c', 'core.quotePath=false', ...args], {
+    cwd: repo,
+    timeoutMs,
+    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (res.exitCode !== 0) throw new Error((res.stderr.trim() || `git ${args[0]} failed`).split('\n')[0]);
+  return res.stdout;
+}
+
+export async function isGitRepository(dir: string): Promise<boolean> {
+  try {
+    return (await git(dir, ['rev-parse', '--is-inside-work-tree'])).trim() === 'true';
+  } catch {
+    return false;
+  }
+}
+
+/** The full commit id of a ref, or an error naming the ref. */
+export async function resolveCommit(repo: string, ref: string): Promise<string> {
+  try {
+    return (await git(repo, ['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`])).trim();
+  } catch {
+    throw new Error(`unknown ref "${ref}"`);
+  }
+}
+
+export async function commitsAhead(repo: string, base: string, head: string): Promise<number> {
+  return Number((await git(repo, ['rev-list', '--count', `${base}..${head}`, '--'])).trim());
+}
+
+/** Files small enough to look at line by line (literal-only detection). */
+const SMALL_FILE_LINES = 40;
+const MAX_FILES_WITH_LINES = 300;
+
+/** Reads the change set; a failure is non-retryable: the risk cannot be classified. */
+export async function readChangeSet(repo: string, base: string, head: string, migrationGlobs: readonly string[]): Promise<ChangeSet> {
+  try {
+    const [baseSha, headSha] = [await resolveCommit(repo, base), await resolveCommit(repo, head)];
+    const mergeBase = (await git(repo, ['merge-base', baseSha, headSha]).catch(() => baseSha)).trim();
+    const files = parseNumstat(await git(repo, ['diff', '--numstat', '-z', '--no-renames', mergeBase, headSha, '--']));
+    const statuses = parseNameStatus(await git(repo, ['diff', '--name-status', '-z', '--no-renames', mergeBase, headSha, '--']));
+    for (const f of files) f.status = statuses.get(f.path) ?? 'M';
+
+    const migrationRes = migrationGlobs.map(globToRegExp);
+    const isMigration = (p: string) => migrationRes.some((re) => re.test(p));
+    const wanted = files.filter(
+      (f) => !f.binary && (isMigration(f.path) || (files.length <= MAX_FILES_WITH_LINES && f.insertions + f.deletions <= SMALL_FILE_LINES)),
+    );
+    for (let i = 0; i < wanted.length; i += 200) {
+      const chunk = wanted.slice(i, i + 200);
+      const lines = parseUnifiedDiff(await git(repo, ['diff', '-U0', '--no-renames', '--no-color', mergeBase, headSha, '--', ...chunk.map((f) => f.path)]));
+      for (const f of chunk) {
+        const l = lines.get(f.path);
+        if (l) Object.assign(f, l);
+      }
+    }
+
+    const log = await git(repo, ['log', '--format=%H%x1f%s%x1f%an%x1f%ae%x1f%cI%x1e', `${baseSha}..${headSha}`, '--']);
+    const commits: CommitInfo[] = log
+      .split('\x1e')
+      .map((r) => r.trim())
+      .filter(Boolean)
+      .map((r) => {
+        const [sha = '', subject = '', author = '', email = '', time = ''] = r.split('\x1f');
+        return { sha, subject, author, email, time };
+      });
+    const topLevel = (await git(repo, ['ls-tree', '-d', '--name-only', headSha])).split('\n').filter(Boolean);
+    return { base, head, baseSha, headSha, commits, files, topLevel };
+  } catch (e) {
+    throw ApplicationFailure.nonRetryable(`cannot read the change set ${base}..${head}: ${(e as Error).message}`, FailureType.CHANGE_SET_UNREADABLE);
+  }
+}
+
+function parseNumstat(out: string): FileChange[] {
+  return out
+    .split('\0')
+    .filter(Boolean)
+    .map((rec) => {
+      const [ins = '', del = '', path = ''] = rec.split('\t');
+      const binary = ins === '-' && del === '-';
+      return { path, status: 'M', insertions: binary ? 0 : Number(ins), deletions: binary ? 0 : Number(del), binary };
+    });
+}
+
+function parseNameStatus(out: string): Map<string, string> {
+  const parts = out.split('\0').filter(Boolean);
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < parts.length; i += 2) map.set(parts[i + 1] as string, (parts[i] as string).charAt(0));
+  return map;
+}
+
+function parseUnifiedDiff(out: string): Map<string, { removed: string[]; added: string[] }> {
+  const map = new Map<string, { removed: string[]; added: string[] }>();
+  let current: { removed: string[]; added: string[] } | undefined;
+  let oldPath = '';
+  for (const line of out.split('\n')) {
+    if (line.startsWith('diff --git ')) current = undefined;
+    else if (line.startsWith('--- ')) oldPath = line.slice(4).replace(/^a\//, '');
+    else if (line.startsWith('+++ ')) {
+      const newPath = line.slice(4).replace(/^b\//, '');
+      const path = newPath === '/dev/null' ? oldPath : newPath;
+      current = { removed: [], added: [] };
+      map.set(path, current);
+    } else if (current && line.startsWith('+')) current.added.push(line.slice(1));
+    else if (current && line.startsWith('-')) current.removed.push(line.slice(1));
+  }
+  return map;
+}

@@ -1,0 +1,112 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { parseConfig, type RollgateConfig } from '../domain/config';
+import { gitRef, serviceName } from '../domain/release';
+import { isGitRepository, resolveCommit } from '../activities/git';
+import { InputError } from './errors';
+
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Loads and validates rollgate.yaml; every problem names the file and the field. */
+export function loadConfig(path: string | undefined, repo: string): { config: RollgateConfig; dir: string; file?: string } {
+  const file = path ? resolve(path) : [resolve(repo, 'rollgate.yaml'), resolve(repo, 'rollgate.yml')].find(existsSync);
+  if (!file) return { config: parseConfigOrThrow({}, '(defaults)'), dir: repo };
+  if (!existsSync(file)) throw new InputError(`--config: ${path} does not exist`);
+  const info = statSync(file);
+  if (!info.isFile()) throw new InputError(`--config: ${path} is not a file`);
+  if (info.size > MAX_CONFIG_BYTES) throw new InputError(`--config: ${path} is too large (${info.size} bytes; limit ${MAX_CONFIG_BYTES})`);
+  const text = readFileSync(file, 'utf8');
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    throw new InputError(`${file}: line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 50 });
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) throw new InputError(`${file}: the top level must be a mapping of settings`);
+  return { config: parseConfigOrThrow(raw ?? {}, file), dir: dirname(file), file };
+}
+
+function parseConfigOrThrow(raw: unknown, where: string): RollgateConfig {
+  const res = parseConfig(raw);
+  if (!res.ok) throw new InputError(`${where}: ${res.errors.join('; ')}`);
+  return res.config;
+}
+
+export interface EvidenceFlags {
+  repo?: string;
+  base?: string;
+  head?: string;
+  reports?: string;
+  junit?: string[];
+  'users-affected'?: string;
+  config?: string;
+  out?: string;
+}
+
+export interface ResolvedInputs {
+  repo: string;
+  base: string;
+  head: string;
+  headSha: string;
+  reportsDir: string;
+  outDir: string;
+  junit: string[];
+  usersAffected?: number;
+  config: RollgateConfig;
+}
+
+/** Checks every flag before anything happens: nothing is started or written on bad input. */
+export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInputs> {
+  const repo = resolve(flags.repo ?? '.');
+  if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new InputError(`--repo: ${flags.repo ?? '.'} is not a folder`);
+  if (!(await isGitRepository(repo))) throw new InputError(`--repo: ${flags.repo ?? '.'} is not a git repository`);
+  const { config, dir } = loadConfig(flags.config, repo);
+
+  const refs: Record<'base' | 'head', string> = { base: flags.base ?? 'main', head: flags.head ?? 'HEAD' };
+  for (const key of ['base', 'head'] as const) {
+    const check = gitRef.safeParse(refs[key]);
+    if (!check.success) throw new InputError(`--${key}: "${refs[key]}" ${check.error.issues[0]?.message}`);
+  }
+  await resolveCommit(repo, refs.base).catch(() => {
+    throw new InputError(`--base: unknown ref "${refs.base}" in ${repo}`);
+  });
+  const headSha = await resolveCommit(repo, refs.head).catch(() => {
+    throw new InputError(`--head: unknown ref "${refs.head}" in ${repo}`);
+  });
+
+  const reportsDir = flags.reports ? resolve(flags.reports) : resolve(dir, config.reports);
+  if (!existsSync(reportsDir)) throw new InputError(`--reports: ${flags.reports ?? `${config.reports} (config reports)`} does not exist`);
+  if (!statSync(reportsDir).isDirectory()) throw new InputError(`--reports: ${flags.reports ?? reportsDir} is not a folder`);
+
+  let usersAffected: number | undefined;
+  if (flags['users-affected'] !== undefined) {
+    const text = flags['users-affected'];
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new InputError(`--users-affected: "${text}" is not a whole number of users`);
+    usersAffected = Number(text);
+  }
+  for (const j of flags.junit ?? []) if (!j.trim()) throw new InputError('--junit: must not be empty');
+
+  const resolvedConfig: RollgateConfig = { ...config, deploy: { ...config.deploy, cwd: resolve(dir, config.deploy.cwd ?? '.') } };
+  return {
+    repo,
+    base: refs.base,
+    head: refs.head,
+    headSha,
+    reportsDir,
+    outDir: flags.out ? resolve(flags.out) : resolve(dir, config.out),
+    junit: (flags.junit ?? []).map((j) => resolve(j)),
+    ...(usersAffected !== undefined ? { usersAffected } : {}),
+    config: resolvedConfig,
+  };
+}
+
+export function checkService(name: string | undefined): string {
+  if (!name) throw new InputError('--service: required (or set service in rollgate.yaml)');
+  const res = serviceName.safeParse(name);
+  if (!res.success) throw new InputError(`--service: "${name}" ${res.error.issues[0]?.message}`);
+  return name;
+}
+
+/** One release per service and head commit, so a re-run CI job attaches to the running release. */
+export const releaseIdFor = (service: string, headSha: string) => `release-${service}-${headSha.slice(0, 12)}`;

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { durationMs } from './duration';
+import { RISK_LEVELS } from './enums';
+
+/**
+ * rollgate.yaml. Unknown keys are errors so that a typo never silently falls back to a default.
+ * Durations are strings ("15m", "1h") that parse to milliseconds.
+ */
+
+/** argv template: placeholders {stage} {action} {weight} {version} {previousVersion} {releaseId} {idempotencyKey}. */
+const command = z.array(z.string().min(1, 'an argument must not be empty')).min(1, 'needs at least the program');
+
+const stage = z.strictObject({
+  smokeUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+});
+
+const weightedStep = z.strictObject({
+  weight: z.number().int('must be a whole percentage').min(1).max(100),
+  bake: durationMs({ allowZero: true }),
+  approval: z.boolean().default(false),
+});
+
+const increasingTo100 = (steps: { weight: number }[], ctx: z.RefinementCtx) => {
+  steps.forEach((s, i) => {
+    const prev = steps[i - 1];
+    if (prev && s.weight <= prev.weight)
+      ctx.addIssue({ code: 'custom', path: [i, 'weight'], message: `weights must increase (${prev.weight} then ${s.weight})` });
+  });
+  const last = steps[steps.length - 1];
+  if (last && last.weight !== 100) ctx.addIssue({ code: 'custom', path: [steps.length - 1, 'weight'], message: 'the last step must reach 100' });
+};
+
+const steps = z.array(weightedStep).min(1).superRefine(increasingTo100);
+
+export const DEFAULT_CRITICAL_AREAS = [
+  '**/auth/**',
+  '**/authentication/**',
+  '**/payment/**',
+  '**/payments/**',
+  '**/billing/**',
+];
+export const DEFAULT_MIGRATION_GLOBS = ['**/migrations/**', '**/migrate/**', '**/*.sql'];
+
+export const ConfigSchema = z.strictObject({
+  service: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'letters, digits, . _ - (max 63)').optional(),
+  reports: z.string().min(1).default('out'),
+  out: z.string().min(1).default('out'),
+  deploy: z
+    .strictObject({
+      command: command.default(['./deploy.sh', '{stage}']),
+      rollback: command.optional(),
+      timeout: durationMs().prefault('15m'),
+      cwd: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  stages: z
+    .strictObject({ staging: stage.prefault({}), production: stage.prefault({}) })
+    .prefault({}),
+  bake: z
+    .strictObject({
+      staging: durationMs({ allowZero: true }).prefault('15m'),
+      production: durationMs({ allowZero: true }).prefault('1h'),
+    })
+    .prefault({}),
+  canary: z.strictObject({ steps: steps.optional() }).prefault({}),
+  featureFlag: z
+    .strictObject({ flag: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(), steps: steps.optional() })
+    .prefault({}),
+  blueGreen: z.strictObject({ rollbackWindow: durationMs({ allowZero: true }).prefault('24h') }).prefault({}),
+  risk: z
+    .strictObject({
+      criticalAreas: z.array(z.string().min(1)).default(DEFAULT_CRITICAL_AREAS),
+      migrations: z.array(z.string().min(1)).default(DEFAULT_MIGRATION_GLOBS),
+      components: z.record(z.string().min(1), z.string().min(1)).default({}),
+      usersAffected: z.number().int().nonnegative().optional(),
+    })
+    .prefault({}),
+  approval: z
+    .strictObject({
+      requiredFor: z.array(z.enum(RISK_LEVELS as [string, ...string[]])).default(['CRITICAL']),
+      approvers: z.array(z.string().min(1)).default([]),
+      timeout: durationMs().prefault('24h'),
+    })
+    .prefault({}),
+  monitoring: z
+    .strictObject({
+      metrics: z
+        .array(z.strictObject({ name: z.string().min(1), query: z.string().min(1).optional(), alert: z.string().min(1) }))
+        .default([]),
+    })
+    .prefault({}),
+  notify: z.strictObject({ channel: z.string().min(1).optional(), onCall: z.string().min(1).optional() }).prefault({}),
+});
+
+export type RollgateConfigInput = z.input<typeof ConfigSchema>;
+export type RollgateConfig = z.output<typeof ConfigSchema>;
+
+/** Turns zod issues into one line each that names the field: `deploy.timeout: must be longer than zero`. */
+export function formatIssues(error: z.ZodError, prefix = ''): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    const where = [prefix, path].filter(Boolean).join(prefix && path ? '.' : '');
+    return `${where || '(root)'}: ${issue.message}`;
+  });
+}
+
+export function parseConfig(raw: unknown): { ok: true; config: RollgateConfig } | { ok: false; errors: string[] } {
+  const result = ConfigSchema.safeParse(raw ?? {});
+  return result.success ? { ok: true, config: result.data } : { ok: false, errors: formatIssues(result.error) };
+}

@@ -1,0 +1,41 @@
+/** Enumerations as `as const` objects with a derived union type. */
+
+export const Decision = { APPROVED: 'APPROVED', ABORTED: 'ABORTED', ESCALATED: 'ESCALATED' } as const;
+export type Decision = (typeof Decision)[keyof typeof Decision];
+
+export const RiskLevel = { LOW: 'LOW', MEDIUM: 'MEDIUM', HIGH: 'HIGH', CRITICAL: 'CRITICAL' } as const;
+export type RiskLevel = (typeof RiskLevel)[keyof typeof RiskLevel];
+export const RISK_LEVELS: readonly RiskLevel[] = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
+export const riskRank = (level: RiskLevel): number => RISK_LEVELS.indexOf(level);
+
+export const Strategy = {
+  IMMEDIATE: 'immediate',
+  CANARY: 'canary',
+  FEATURE_FLAG: 'feature-flag',
+  BLUE_GREEN: 'blue-green',
+} as const;
+export type Strategy = (typeof Strategy)[keyof typeof Strategy];
+export const STRATEGIES: readonly Strategy[] = ['immediate', 'canary', 'feature-flag', 'blue-green'];
+
+export const Outcome = {
+  RELEASED: 'released',
+  ABORTED: 'aborted',
+  ROLLED_BACK: 'rolled_back',
+  ESCALATED: 'escalated',
+  ROLLBACK_FAILED: 'rollback_failed',
+} as const;
+export type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+export const PrerequisiteName = { QA: 'qa', SECURITY: 'security', TESTS: 'tests', BRANCH: 'branch' } as const;
+export type PrerequisiteName = (typeof PrerequisiteName)[keyof typeof PrerequisiteName];
+
+/** Stable `ApplicationFailure.type` strings: match on these, never on `instanceof`. */
+export const FailureType = {
+  CHANGE_SET_UNREADABLE: 'ChangeSetUnreadable',
+  DEPLOY_FAILED: 'DeployFailed',
+  ROLLBACK_FAILED: 'RollbackFailed',
+  SMOKE_TEST_FAILED: 'SmokeTestFailed',
+  INVALID_INPUT: 'InvalidInput',
+  RECORD_CONFLICT: 'RecordConflict',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -1,0 +1,73 @@
+import type { Decision, Outcome, RiskLevel, Strategy } from './enums';
+
+/** One line of `ledger.jsonl`: the spec's fields, then rollgate's. */
+export interface LedgerEntry {
+  skill: 'release-decision';
+  timestamp: string;
+  input: string;
+  output: string | null;
+  decision: Decision;
+  risk_level: RiskLevel | null;
+  rollout_strategy: Strategy | null;
+  deployment_time: string | null;
+  next_skill: 'ledger-update';
+  release_id: string;
+  service: string;
+  commit: string | null;
+  version: string;
+  outcome: Outcome;
+  reason: string | null;
+  started_at: string;
+  finished_at: string;
+  rollback_started_at: string | null;
+  rollback_finished_at: string | null;
+  rollback_duration_seconds: number | null;
+  /** Head commit time to production, in seconds; only for released changes. */
+  lead_time_seconds: number | null;
+}
+
+const seconds = (from: string | null | undefined, to: string | null | undefined): number | null =>
+  from && to ? Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000)) : null;
+
+export function ledgerEntry(e: {
+  releaseId: string;
+  service: string;
+  startedAt: string;
+  finishedAt: string;
+  decision: Decision;
+  outcome: Outcome;
+  reason?: string;
+  riskLevel?: RiskLevel;
+  strategy?: Strategy;
+  recordPath?: string;
+  commit?: string;
+  commitTime?: string;
+  version: string;
+  productionAt?: string;
+  rollbackStartedAt?: string;
+  rollbackFinishedAt?: string;
+}): LedgerEntry {
+  return {
+    skill: 'release-decision',
+    timestamp: e.startedAt,
+    input: 'QA + Security reports, test results, git change set',
+    output: e.recordPath ?? null,
+    decision: e.decision,
+    risk_level: e.riskLevel ?? null,
+    rollout_strategy: e.strategy ?? null,
+    deployment_time: e.productionAt ?? null,
+    next_skill: 'ledger-update',
+    release_id: e.releaseId,
+    service: e.service,
+    commit: e.commit ?? null,
+    version: e.version,
+    outcome: e.outcome,
+    reason: e.reason ?? null,
+    started_at: e.startedAt,
+    finished_at: e.finishedAt,
+    rollback_started_at: e.rollbackStartedAt ?? null,
+    rollback_finished_at: e.rollbackFinishedAt ?? null,
+    rollback_duration_seconds: seconds(e.rollbackStartedAt, e.rollbackFinishedAt),
+    lead_time_seconds: e.outcome === 'released' ? seconds(e.commitTime, e.productionAt) : null,
+  };
+}

@@ -1,0 +1,123 @@
+import type { RollgateConfig } from './config';
+import { formatDuration } from './duration';
+import { Strategy } from './enums';
+
+/** What a phase does to the target before its bake; every action goes through the Deployer. */
+export const PhaseAction = {
+  DEPLOY: 'deploy',
+  SET_WEIGHT: 'set-weight',
+  ENABLE_FLAG: 'enable-flag',
+  SWITCH: 'switch',
+  RETIRE: 'retire',
+} as const;
+export type PhaseAction = (typeof PhaseAction)[keyof typeof PhaseAction];
+
+export interface Phase {
+  /** Stable step name, part of the idempotency key: `production-canary-50`. */
+  id: string;
+  title: string;
+  action: PhaseAction;
+  stage: string;
+  /** Share of traffic (or of the flag's cohort) on the new version after this phase. */
+  weight: number;
+  smokeUrl?: string;
+  /** Durable wait after the action, watched for problems. */
+  bakeMs: number;
+  /** A human must approve before the action runs. */
+  approval: boolean;
+}
+
+export interface ReleasePlan {
+  strategy: Strategy;
+  phases: Phase[];
+}
+
+export const DEFAULT_CANARY_STEPS = [
+  { weight: 5, bake: 30 * 60_000, approval: false },
+  { weight: 50, bake: 60 * 60_000, approval: false },
+  { weight: 100, bake: 24 * 3_600_000, approval: false },
+];
+export const DEFAULT_FLAG_STEPS = [
+  { weight: 5, bake: 30 * 60_000, approval: false },
+  { weight: 25, bake: 60 * 60_000, approval: false },
+  { weight: 50, bake: 60 * 60_000, approval: false },
+  { weight: 100, bake: 24 * 3_600_000, approval: false },
+];
+
+export function buildPlan(strategy: Strategy, config: RollgateConfig): ReleasePlan {
+  const { staging, production } = config.stages;
+  const stagingPhase: Phase = {
+    id: 'staging-deploy',
+    title: 'Deploy to staging',
+    action: PhaseAction.DEPLOY,
+    stage: 'staging',
+    weight: 100,
+    ...(staging.smokeUrl ? { smokeUrl: staging.smokeUrl } : {}),
+    bakeMs: config.bake.staging,
+    approval: false,
+  };
+  const prodSmoke = production.smokeUrl ? { smokeUrl: production.smokeUrl } : {};
+  switch (strategy) {
+    case Strategy.IMMEDIATE:
+      return {
+        strategy,
+        phases: [
+          stagingPhase,
+          { id: 'production-deploy', title: 'Deploy to production', action: 'deploy', stage: 'production', weight: 100, ...prodSmoke, bakeMs: config.bake.production, approval: false },
+        ],
+      };
+    case Strategy.CANARY: {
+      const steps = config.canary.steps ?? DEFAULT_CANARY_STEPS;
+      return {
+        strategy,
+        phases: [
+          stagingPhase,
+          ...steps.map((s, i): Phase => ({
+            id: `production-canary-${s.weight}`,
+            title: s.weight === 100 ? 'Canary: all traffic' : `Canary: ${s.weight}% of traffic`,
+            action: i === 0 ? 'deploy' : 'set-weight',
+            stage: 'production',
+            weight: s.weight,
+            ...prodSmoke,
+            bakeMs: s.bake,
+            approval: s.approval,
+          })),
+        ],
+      };
+    }
+    case Strategy.FEATURE_FLAG: {
+      const steps = config.featureFlag.steps ?? DEFAULT_FLAG_STEPS;
+      return {
+        strategy,
+        phases: [
+          stagingPhase,
+          { id: 'production-deploy-flag-off', title: 'Deploy to production with the flag off', action: 'deploy', stage: 'production', weight: 0, ...prodSmoke, bakeMs: 0, approval: false },
+          ...steps.map((s): Phase => ({
+            id: `production-flag-${s.weight}`,
+            title: `Flag on for ${s.weight}% of users`,
+            action: 'enable-flag',
+            stage: 'production',
+            weight: s.weight,
+            bakeMs: s.bake,
+            approval: s.approval,
+          })),
+        ],
+      };
+    }
+    case Strategy.BLUE_GREEN:
+      return {
+        strategy,
+        phases: [
+          stagingPhase,
+          { id: 'production-green-deploy', title: 'Deploy green (no traffic)', action: 'deploy', stage: 'production-green', weight: 0, ...prodSmoke, bakeMs: 0, approval: false },
+          { id: 'production-switch', title: 'Switch traffic to green', action: 'switch', stage: 'production', weight: 100, ...prodSmoke, bakeMs: config.bake.production, approval: true },
+          { id: 'production-retire-blue', title: `Retire blue after the ${formatDuration(config.blueGreen.rollbackWindow)} rollback window`, action: 'retire', stage: 'production-blue', weight: 100, bakeMs: 0, approval: false },
+        ],
+      };
+  }
+}
+
+/** The blue-green rollback window is a wait before retiring blue, kept separate from the bake. */
+export function waitBeforePhase(phase: Phase, config: RollgateConfig): number {
+  return phase.action === PhaseAction.RETIRE ? config.blueGreen.rollbackWindow : 0;
+}

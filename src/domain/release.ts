@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { ConfigSchema } from './config';
+import { type Decision, type Outcome, type PrerequisiteName, type RiskLevel, type Strategy } from './enums';
+import type { ReleasePlan } from './plan';
+import type { RiskAssessment } from './risk';
+
+/** A git ref as accepted on the command line: no option-like or shell-meaningful leading characters. */
+export const gitRef = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'is too long')
+  .regex(/^[^-\s~^:?*[\\][^\s~^:?*[\\]*$/, 'is not a valid git ref')
+  .refine((r) => !r.includes('..') && !r.endsWith('.lock') && !r.endsWith('/') && !r.includes('@{'), 'is not a valid git ref');
+
+export const serviceName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+/** Everything the release workflow needs. Paths are absolute on the worker's machine; no secrets. */
+export const ReleaseInputSchema = z.strictObject({
+  releaseId: z.string().min(1),
+  service: serviceName,
+  repo: z.string().min(1),
+  base: gitRef,
+  head: gitRef,
+  reportsDir: z.string().min(1),
+  junit: z.array(z.string().min(1)).default([]),
+  outDir: z.string().min(1),
+  usersAffected: z.number().int().nonnegative().optional(),
+  version: z.string().min(1).max(128).optional(),
+  previousVersion: z.string().min(1).max(128).optional(),
+  config: ConfigSchema,
+});
+export type ReleaseInput = z.input<typeof ReleaseInputSchema>;
+export type ParsedReleaseInput = z.output<typeof ReleaseInputSchema>;
+
+export interface PrerequisiteResult {
+  name: PrerequisiteName;
+  passed: boolean;
+  detail: string;
+  /** The report or files this came from, relative to the reports folder where possible. */
+  source?: string;
+}
+
+export interface GateReport {
+  prerequisites: PrerequisiteResult[];
+  securityConditions: string[];
+  tests?: { passed: number; total: number; source: string };
+}
+
+export interface DecisionResult {
+  decision: Decision;
+  /** Why the decision is what it is, one line each. */
+  because: string[];
+  prerequisites: PrerequisiteResult[];
+  risk?: RiskAssessment;
+  strategy?: Strategy;
+  plan?: ReleasePlan;
+  /** Sign-off needed before anything is deployed. */
+  approvalRequired: boolean;
+}
+
+/** The release decision: prerequisites first (any failure aborts), then the risk's escalations. */
+export function decide(gates: GateReport, risk: RiskAssessment | undefined, plan: ReleasePlan | undefined, approvalLevels: readonly string[], riskError?: string): DecisionResult {
+  const failed = gates.prerequisites.filter((p) => !p.passed);
+  if (failed.length > 0)
+    return {
+      decision: 'ABORTED',
+      because: failed.map((p) => `Prerequisite ${p.name} failed: ${p.detail}`),
+      prerequisites: gates.prerequisites,
+      ...(risk ? { risk, strategy: risk.strategy } : {}),
+      approvalRequired: false,
+    };
+  if (!risk)
+    return { decision: 'ESCALATED', because: [riskError ?? 'Risk cannot be classified'], prerequisites: gates.prerequisites, approvalRequired: true };
+  const base = { prerequisites: gates.prerequisites, risk, strategy: risk.strategy, ...(plan ? { plan } : {}) };
+  if (risk.escalation) return { decision: 'ESCALATED', because: [risk.escalation], ...base, approvalRequired: true };
+  return {
+    decision: 'APPROVED',
+    because: [`All prerequisites passed; ${risk.level} risk → ${risk.strategy}`],
+    ...base,
+    approvalRequired: approvalLevels.includes(risk.level),
+  };
+}
+
+export const StepStatus = { RUNNING: 'running', DONE: 'done', FAILED: 'failed', SKIPPED: 'skipped' } as const;
+export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
+
+export interface StepRecord {
+  name: string;
+  status: StepStatus;
+  startedAt: string;
+  endedAt?: string;
+  detail?: string;
+}
+
+export interface PendingApproval {
+  kind: 'release' | 'phase';
+  /** Phase id for a gated phase; "release" for the sign-off. */
+  target: string;
+  reason: string;
+  requestedAt: string;
+  deadline: string;
+  /** Empty: anyone may approve. */
+  allowedApprovers: string[];
+  /** For CRITICAL releases: the change's authors, who may not approve it. */
+  excludedApprovers: string[];
+}
+
+export interface Approval {
+  target: string;
+  by: string;
+  at: string;
+  reason?: string;
+}
+
+export interface ReleaseStatus {
+  releaseId: string;
+  service: string;
+  state: 'deciding' | 'awaiting-approval' | 'deploying' | 'baking' | 'rolling-back' | 'finished';
+  currentStep?: string;
+  steps: StepRecord[];
+  pendingApproval?: PendingApproval;
+  approvals: Approval[];
+  decision?: Decision;
+  riskLevel?: RiskLevel;
+  strategy?: Strategy;
+  recordPath?: string;
+  outcome?: Outcome;
+  /** Bake end time while baking (ISO). */
+  bakeEndsAt?: string;
+}
+
+export interface ReleaseResult {
+  releaseId: string;
+  outcome: Outcome;
+  decision: Decision;
+  recordPath?: string;
+  reason?: string;
+}
+
+/** Arguments of the approve / reject / abort updates, validated where they arrive. */
+export const ApproveArgsSchema = z.strictObject({
+  by: z.string().trim().min(1, 'by: who approves must be given').max(200),
+  reason: z.string().max(2000).optional(),
+});
+export type ApproveArgs = z.input<typeof ApproveArgsSchema>;
+
+export const RejectArgsSchema = z.strictObject({
+  by: z.string().trim().min(1, 'by: who rejects must be given').max(200),
+  reason: z.string().trim().min(1, 'reason: a reason must be given').max(2000),
+});
+export type RejectArgs = z.input<typeof RejectArgsSchema>;
+
+export const AbortArgsSchema = z.strictObject({
+  reason: z.string().trim().min(1, 'reason: a reason must be given').max(2000),
+  by: z.string().trim().max(200).optional(),
+});
+export type AbortArgs = z.input<typeof AbortArgsSchema>;
+
+/** Approver names compare without case and surrounding space; an email matches its name part too. */
+export function sameIdentity(a: string, b: string): boolean {
+  const norm = (s: string) => s.trim().toLowerCase();
+  const [x, y] = [norm(a), norm(b)];
+  return x === y || x.split('@')[0] === y || y.split('@')[0] === x;
+}

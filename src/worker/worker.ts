@@ -1,0 +1,43 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps, defaultDeps } from '../activities';
+import { connectionSettings } from '../domain/connection';
+import { TASK_QUEUE } from '../workflows/messages';
+import { tlsConfig } from './tls';
+
+export const workflowsPath = require.resolve('../workflows');
+
+/** A release worker on a connection; tests pass their own connection, activities or bundle. */
+export async function createReleaseWorker(opts: {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue?: string;
+  deps?: ActivityDeps;
+  activities?: object;
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace ?? 'default',
+    taskQueue: opts.taskQueue ?? TASK_QUEUE,
+    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    activities: opts.activities ?? createActivities(opts.deps ?? defaultDeps()),
+  });
+}
+
+/** `rollgate worker`: connects with the usual Temporal settings and runs until SIGINT or SIGTERM. */
+export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const settings = connectionSettings(env);
+  const tls = tlsConfig(settings);
+  const connection = await NativeConnection.connect({
+    address: settings.address,
+    ...(tls ? { tls } : {}),
+    ...(settings.apiKeyVar ? { apiKey: env[settings.apiKeyVar] as string } : {}),
+  });
+  try {
+    const worker = await createReleaseWorker({ connection, namespace: settings.namespace, taskQueue: env.ROLLGATE_TASK_QUEUE || TASK_QUEUE });
+    console.error(`rollgate worker: ${settings.address} namespace ${settings.namespace}, task queue ${env.ROLLGATE_TASK_QUEUE || TASK_QUEUE}`);
+    await worker.run(); // the SDK's Runtime shuts the worker down gracefully on SIGINT/SIGTERM
+  } finally {
+    await connection.close();
+  }
+}
