@@ -21,3 +21,11 @@ export const devServerEnv = (opts: { dbFilename?: string } = {}) =>
   });
 
 export const temporalCli = () => tool('temporal');
+
+// Worker logs at WARN so that test output stays readable.
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+try {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+} catch {
+  /* already installed by another test file in this process */
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { FileChange } from '../../src/domain/changeset';
+import { assessRisk, type RiskOptions } from '../../src/domain/risk';
+import { DEFAULT_CRITICAL_AREAS, DEFAULT_MIGRATION_GLOBS } from '../../src/domain/config';
+import { changeSet } from '../helpers/fake-activities';
+
+const opts = (extra: Partial<RiskOptions> = {}): RiskOptions => ({ criticalAreas: DEFAULT_CRITICAL_AREAS, migrations: DEFAULT_MIGRATION_GLOBS, components: {}, testsAllPass: true, ...extra });
+const code = (path: string, extra: Partial<FileChange> = {}): FileChange => ({ path, status: 'M', insertions: 3, deletions: 1, binary: false, ...extra });
+const yaml = (path: string): FileChange => ({ path, status: 'M', insertions: 1, deletions: 1, binary: false });
+const many = (n: number, make: (i: number) => FileChange) => Array.from({ length: n }, (_, i) => make(i));
+
+describe('risk matrix', () => {
+  const table: [string, FileChange[], Partial<RiskOptions>, string, string][] = [
+    ['spec reference: one literal change in auth/redis_pool.py', [code('auth/redis_pool.py', { insertions: 1, deletions: 1, removed: ['POOL = Pool(max_connections=10)'], added: ['POOL = Pool(max_connections=50)'] })], {}, 'LOW', 'immediate'],
+    ['4 config files', many(4, (i) => yaml(`config/app${i}.yaml`)), {}, 'LOW', 'immediate'],
+    ['5 config files (boundary 4/5)', many(5, (i) => yaml(`config/app${i}.yaml`)), {}, 'MEDIUM', 'canary'],
+    ['20 config files', many(20, (i) => yaml(`config/app${i}.yaml`)), {}, 'MEDIUM', 'canary'],
+    ['21 config files (boundary 20/21)', many(21, (i) => yaml(`config/app${i}.yaml`)), {}, 'HIGH', 'feature-flag'],
+    ['1 logic change', [code('api/handler.py')], {}, 'MEDIUM', 'canary'],
+    ['9,999 users affected', [yaml('config/a.yaml')], { usersAffected: 9_999 }, 'LOW', 'immediate'],
+    ['10,000 users affected (boundary)', [yaml('config/a.yaml')], { usersAffected: 10_000 }, 'HIGH', 'feature-flag'],
+    ['logic change in auth', [code('auth/login.py')], {}, 'CRITICAL', 'blue-green'],
+    ['payment code under a nested folder', [code('services/payment/charge.go')], {}, 'CRITICAL', 'blue-green'],
+    ['a data migration, even config-like', [yaml('db/migrations/0002_add.yaml')], {}, 'CRITICAL', 'blue-green'],
+    ['custom critical glob', [code('ledger/post.rs')], { criticalAreas: ['ledger/**'] }, 'CRITICAL', 'blue-green'],
+    ['literal change with a changed name is logic', [code('api/x.py', { insertions: 1, deletions: 1, removed: ['a = 1'], added: ['b = 2'] })], {}, 'MEDIUM', 'canary'],
+  ];
+  for (const [name, files, extra, level, strategy] of table) {
+    it(`${name} → ${level}, ${strategy}`, () => {
+      const r = assessRisk(changeSet(files), opts(extra));
+      assert.equal(r.level, level);
+      assert.equal(r.strategy, strategy);
+      assert.ok(r.reasons.length > 0);
+      assert.equal(r.alternatives.length, 3);
+      assert.ok(!r.alternatives.some((a) => a.strategy === strategy));
+    });
+  }
+
+  it('a feat commit is a new feature → HIGH', () => {
+    for (const subject of ['feat: login with passkeys', 'feat(ui): dark mode', 'feat!: drop v1 API']) {
+      const r = assessRisk(changeSet([code('api/x.py')], subject), opts());
+      assert.equal(r.level, 'HIGH', subject);
+      assert.ok(r.change.newFeature);
+    }
+    assert.equal(assessRisk(changeSet([code('api/x.py')], 'fix: feature toggle typo'), opts()).level, 'MEDIUM');
+  });
+
+  it('three new source modules count as a new feature', () => {
+    const files = many(3, (i) => code(`api/new${i}.ts`, { status: 'A' }));
+    assert.equal(assessRisk(changeSet(files), opts()).level, 'HIGH');
+    assert.equal(assessRisk(changeSet(files.slice(0, 2)), opts()).level, 'MEDIUM');
+  });
+
+  it('escalates an irreversible migration without a down migration', () => {
+    const drop = code('db/migrations/0003_drop.sql', { status: 'A', added: ['ALTER TABLE users DROP COLUMN legacy;'] });
+    const r = assessRisk(changeSet([drop]), opts());
+    assert.equal(r.level, 'CRITICAL');
+    assert.match(r.escalation ?? '', /No rollback plan possible/);
+    const withDown = code('db/migrations/0003_drop.down.sql', { status: 'A', added: ['ALTER TABLE users ADD COLUMN legacy text;'] });
+    assert.equal(assessRisk(changeSet([drop, withDown]), opts()).escalation, undefined);
+  });
+
+  it('escalates an empty change set: risk cannot be classified', () => {
+    assert.match(assessRisk(changeSet([]), opts()).escalation ?? '', /cannot be classified/);
+  });
+
+  it('blast radius comes from the component map, or from top-level folders', () => {
+    const r = assessRisk(changeSet([code('auth/redis_pool.py')]), opts());
+    assert.deepEqual(r.blastRadius.affected, ['auth/']);
+    assert.deepEqual(r.blastRadius.notAffected, ['db/', 'frontend/']);
+    const mapped = assessRisk(changeSet([code('auth/redis_pool.py')]), opts({ components: { 'auth/**': 'Auth service', 'web/**': 'Frontend' } }));
+    assert.deepEqual(mapped.blastRadius.affected, ['Auth service']);
+    assert.deepEqual(mapped.blastRadius.notAffected, ['Frontend']);
+  });
+});

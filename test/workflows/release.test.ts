@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import { parseConfig } from '../../src/domain/config';
+import type { ReleaseInput, ReleaseStatus } from '../../src/domain/release';
+import { abortUpdate, approveUpdate, statusQuery } from '../../src/workflows/messages';
+import { releaseWorkflow } from '../../src/workflows';
+import { workflowsPath } from '../../src/worker/worker';
+import { timeSkippingEnv } from '../helpers/servers';
+import { criticalChange, fakeActivities, passingGates } from '../helpers/fake-activities';
+
+const HOUR = 3_600_000;
+
+function releaseInput(id: string, config: object = {}): ReleaseInput {
+  const parsed = parseConfig({ stages: { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'http://prod.test/health' } }, ...config });
+  assert.ok(parsed.ok);
+  return {
+    releaseId: id,
+    service: 'auth',
+    repo: '/repo',
+    base: 'main',
+    head: 'feature',
+    reportsDir: '/repo/out',
+    outDir: '/repo/out',
+    version: 'v2',
+    previousVersion: 'v1',
+    config: { stages: { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'http://prod.test/health' } }, ...config },
+  };
+}
+
+async function waitForStatus(handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean): Promise<ReleaseStatus> {
+  let last: unknown;
+  for (let i = 0; i < 200; i++) {
+    const s = await handle.query(statusQuery).catch((e: Error) => ((last = e.message), undefined));
+    if (s && pred(s)) return s;
+    if (s) last = s;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`status never matched; last: ${JSON.stringify(last)}`);
+}
+
+describe('release workflow (time-skipping server, fake activities)', () => {
+  let env: TestWorkflowEnvironment;
+  let bundle: WorkflowBundleWithSourceMap;
+  let n = 0;
+
+  before(async () => {
+    env = await timeSkippingEnv();
+    bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+    const taskQueue = `test-${++n}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+    return worker.runUntil(fn(taskQueue));
+  }
+
+  it('runs the immediate plan with its real bake times: staging 15 min, production 1 h', async () => {
+    const { activities, calls } = fakeActivities();
+    const started = await env.currentTimeMs();
+    const result = await withWorker(activities, (taskQueue) =>
+      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'immediate', args: [releaseInput('immediate')] }),
+    );
+    const elapsed = (await env.currentTimeMs()) - started;
+    assert.equal(result.outcome, 'released');
+    assert.deepEqual(calls.deploys.map((d) => `${d.action} ${d.stage}`), ['deploy staging', 'deploy production']);
+    assert.deepEqual(calls.deploys.map((d) => d.idempotencyKey), ['immediate/staging-deploy', 'immediate/production-deploy']);
+    assert.deepEqual(calls.smokes, ['http://staging.test/health', 'http://prod.test/health']);
+    assert.ok(elapsed >= 1.25 * HOUR, `bakes took ${elapsed} ms of server time`);
+    assert.equal(calls.rollbacks.length, 0);
+    assert.equal(calls.ledger.length, 1);
+    assert.equal(calls.ledger[0]!.outcome, 'released');
+    assert.equal(calls.ledger[0]!.rollout_strategy, 'immediate');
+    assert.ok(calls.ledger[0]!.deployment_time, 'production time recorded');
+    assert.match(calls.records.at(-1)!, /## RESULTS[\s\S]*\*\*Outcome\*\*: released/);
+  });
+
+  it('waits for a sign-off on a CRITICAL change, refuses the author and a second approval, then goes on', async () => {
+    const { activities, calls } = fakeActivities({ change: criticalChange });
+    const result = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'critical', args: [releaseInput('critical')] });
+      const waiting = await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
+      assert.equal(waiting.riskLevel, 'CRITICAL');
+      assert.deepEqual(waiting.pendingApproval!.excludedApprovers.sort(), ['Alice Author', 'alice@example.com']);
+      assert.equal(calls.deploys.length, 0, 'nothing deployed before the sign-off');
+      await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice@example.com' }] }), (e: Error & { cause?: Error }) =>
+        /four eyes/.test(e.cause?.message ?? e.message),
+      );
+      await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: '' }] }), (e: Error & { cause?: Error }) => /by:/.test(e.cause?.message ?? e.message));
+      const approval = await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob', reason: 'reviewed' }] });
+      assert.equal(approval.by, 'bob');
+      await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] }), (e: Error & { cause?: Error }) =>
+        /nothing is waiting|already approved/.test(e.cause?.message ?? e.message),
+      );
+      // Blue-green gates the traffic switch too, after the 15-minute staging bake.
+      await waitForStatus(handle, (s) => s.state === 'baking');
+      await env.sleep('16 minutes');
+      await waitForStatus(handle, (s) => s.pendingApproval?.target === 'production-switch');
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'released');
+    assert.deepEqual(calls.deploys.map((d) => `${d.action} ${d.stage}`), ['deploy staging', 'deploy production-green', 'switch production', 'retire production-blue']);
+    assert.match(calls.records.at(-1)!, /\*\*Approved by\*\*: bob/);
+  });
+
+  it('aborts when no approval arrives before the deadline, deploying nothing', async () => {
+    const { activities, calls } = fakeActivities({ change: criticalChange });
+    const started = await env.currentTimeMs();
+    const result = await withWorker(activities, (taskQueue) =>
+      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'no-approval', args: [releaseInput('no-approval')] }),
+    );
+    assert.equal(result.outcome, 'aborted');
+    assert.match(result.reason!, /no approval within 1d/);
+    assert.ok((await env.currentTimeMs()) - started >= 24 * HOUR);
+    assert.equal(calls.deploys.length, 0);
+    assert.equal(calls.ledger[0]!.outcome, 'aborted');
+  });
+
+  it('rolls back staging when the production deploy fails, and verifies with the smoke test', async () => {
+    const { activities, calls } = fakeActivities({ failDeploy: (s) => s.stage === 'production' });
+    const result = await withWorker(activities, (taskQueue) =>
+      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'deploy-fails', args: [releaseInput('deploy-fails')] }),
+    );
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason!, /production exited with 1/);
+    assert.deepEqual(calls.rollbacks.map((r) => `${r.stage} → ${r.version}`), ['production → v1', 'staging → v1']);
+    assert.deepEqual(calls.rollbacks.map((r) => r.idempotencyKey), ['deploy-fails/rollback-production', 'deploy-fails/rollback-staging']);
+    assert.equal(calls.smokes.filter((u) => u === 'http://staging.test/health').length, 2, 'staging smoke-tested after deploy and after rollback');
+    const entry = calls.ledger[0]!;
+    assert.equal(entry.outcome, 'rolled_back');
+    assert.ok(entry.rollback_duration_seconds !== null);
+  });
+
+  it('rolls back when aborted mid-bake', async () => {
+    const { activities, calls } = fakeActivities();
+    const result = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'abort-bake', args: [releaseInput('abort-bake')] });
+      await waitForStatus(handle, (s) => s.state === 'baking');
+      await handle.executeUpdate(abortUpdate, { args: [{ reason: 'error budget burned', by: 'oncall' }] });
+      await assert.rejects(handle.executeUpdate(abortUpdate, { args: [{ reason: 'again' }] }));
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason!, /aborted by oncall: error budget burned/);
+    assert.deepEqual(calls.deploys.map((d) => d.stage), ['staging']);
+    assert.deepEqual(calls.rollbacks.map((r) => r.stage), ['staging']);
+  });
+
+  it('rolls back in a non-cancellable scope when the workflow is cancelled, and still writes the ledger', async () => {
+    const { activities, calls } = fakeActivities();
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cancelled', args: [releaseInput('cancelled')] });
+      await waitForStatus(handle, (s) => s.state === 'baking');
+      await handle.cancel();
+      await assert.rejects(handle.result(), /cancel/i);
+    });
+    assert.deepEqual(calls.rollbacks.map((r) => r.stage), ['staging']);
+    assert.equal(calls.ledger.length, 1);
+    assert.equal(calls.ledger[0]!.outcome, 'rolled_back');
+  });
+
+  it('aborts on a failed prerequisite without deploying', async () => {
+    const gates = { ...passingGates, prerequisites: passingGates.prerequisites.map((p) => (p.name === 'qa' ? { ...p, passed: false, detail: 'qa-report-x.md: FAIL (needs PASS)' } : p)) };
+    const { activities, calls } = fakeActivities({ gates });
+    const result = await withWorker(activities, (taskQueue) =>
+      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'gate-fails', args: [releaseInput('gate-fails')] }),
+    );
+    assert.equal(result.outcome, 'aborted');
+    assert.equal(result.decision, 'ABORTED');
+    assert.equal(calls.deploys.length, 0);
+    assert.match(calls.records[0]!, /⛔ ABORTED/);
+  });
+
+  it('marks the release rollback_failed when the rollback itself fails', async () => {
+    const { activities } = fakeActivities({ failDeploy: (s) => s.stage === 'production', failRollback: true });
+    const result = await withWorker(activities, (taskQueue) =>
+      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'rollback-fails', args: [releaseInput('rollback-fails')] }),
+    );
+    assert.equal(result.outcome, 'rollback_failed');
+  });
+
+  it('refuses malformed input with the field named', async () => {
+    const { activities } = fakeActivities();
+    await withWorker(activities, async (taskQueue) => {
+      const bad = { ...releaseInput('bad'), base: '--upload-pack=x', config: { deploy: { timeout: '0s' } } };
+      await assert.rejects(
+        env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'bad-input', args: [bad] }),
+        (e: Error & { cause?: Error }) => /base: is not a valid git ref/.test(e.cause?.message ?? '') && /config\.deploy\.timeout/.test(e.cause?.message ?? ''),
+      );
+    });
+  });
+});
