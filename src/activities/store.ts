@@ -8,7 +8,7 @@ export interface LedgerStore {
   read(): Promise<LedgerEntry[]>;
 }
 
-/** `ledger.jsonl`, one JSON line per release; the release ID is the idempotency key. */
+/** `ledger.jsonl`, one JSON line per release run; `run` (release ID and run) is the idempotency key. */
 export class FileLedgerStore implements LedgerStore {
   constructor(readonly path: string) {}
 
@@ -24,7 +24,7 @@ export class FileLedgerStore implements LedgerStore {
   }
 
   async append(entry: LedgerEntry): Promise<{ written: boolean }> {
-    if ((await this.read()).some((e) => e.release_id === entry.release_id)) return { written: false };
+    if ((await this.read()).some((e) => e.run === entry.run)) return { written: false };
     await mkdir(join(this.path, '..'), { recursive: true });
     await appendFile(this.path, `${JSON.stringify(entry)}\n`);
     return { written: true };

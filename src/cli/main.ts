@@ -78,7 +78,9 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         out.log(JSON.stringify(z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }), null, 2));
         return ExitCode.OK;
       case 'worker': {
-        const { runWorker } = await import('../worker/worker');
+        // Loaded on demand: the worker package is heavy, and only this command needs it.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { runWorker } = require('../worker/worker') as typeof import('../worker/worker');
         await runWorker();
         return ExitCode.OK;
       }

@@ -12,6 +12,8 @@ export interface LedgerEntry {
   deployment_time: string | null;
   next_skill: 'ledger-update';
   release_id: string;
+  /** Release ID and run: the key that keeps this line unique when its activity is retried. */
+  run: string;
   service: string;
   commit: string | null;
   version: string;
@@ -31,6 +33,7 @@ const seconds = (from: string | null | undefined, to: string | null | undefined)
 
 export function ledgerEntry(e: {
   releaseId: string;
+  run: string;
   service: string;
   startedAt: string;
   finishedAt: string;
@@ -58,6 +61,7 @@ export function ledgerEntry(e: {
     deployment_time: e.productionAt ?? null,
     next_skill: 'ledger-update',
     release_id: e.releaseId,
+    run: e.run,
     service: e.service,
     commit: e.commit ?? null,
     version: e.version,

@@ -8,6 +8,8 @@ import type { Approval, DecisionResult, GateReport, PendingApproval, StepRecord 
 
 export interface RecordInput {
   releaseId: string;
+  /** Release ID and run: the base of this run's idempotency keys. */
+  runKey: string;
   service: string;
   timestamp: string;
   branch: string;
@@ -118,7 +120,7 @@ export function renderDecisionRecord(r: RecordInput): string {
       version,
       previousVersion: r.previousVersion,
       releaseId: r.releaseId,
-      idempotencyKey: idempotencyKey(r.releaseId, phase.id),
+      idempotencyKey: idempotencyKey(r.runKey, phase.id),
     });
     line('---');
     line();
@@ -152,7 +154,7 @@ export function renderDecisionRecord(r: RecordInput): string {
     line('```bash');
     for (const stage of deployed) {
       const phase = d.plan.phases.find((p) => p.stage === stage)!;
-      line(showArgv(renderArgv(rollback, { ...vars(phase, 'rollback', r.previousVersion), weight: 0, idempotencyKey: idempotencyKey(r.releaseId, `rollback-${stage}`) })));
+      line(showArgv(renderArgv(rollback, { ...vars(phase, 'rollback', r.previousVersion), weight: 0, idempotencyKey: idempotencyKey(r.runKey, `rollback-${stage}`) })));
     }
     line('```');
     line();

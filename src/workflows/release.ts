@@ -5,6 +5,7 @@ import {
   isCancellation,
   proxyActivities,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, StepInput } from '../activities';
 import type { ChangeSet } from '../domain/changeset';
@@ -67,6 +68,9 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   const config = input.config;
   const { releaseId } = input;
   const startedAt = now();
+  // Idempotency keys and the ledger line belong to this release run: a later release of the same
+  // commit (a new run under the same workflow ID) must not inherit them.
+  const runKey = `${releaseId}@${workflowInfo().firstExecutionRunId.slice(0, 8)}`;
 
   const deployer = proxyActivities<Activities>({
     startToCloseTimeout: config.deploy.timeout + 60_000,
@@ -227,7 +231,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     version: ver,
     previousVersion,
     releaseId,
-    idempotencyKey: idempotencyKey(releaseId, stepName),
+    idempotencyKey: idempotencyKey(runKey, stepName),
   });
 
   async function runPhase(phase: Phase): Promise<void> {
@@ -271,6 +275,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     if (!decision) return;
     const content = renderDecisionRecord({
       releaseId,
+      runKey,
       service: input.service,
       timestamp: startedAt,
       branch: input.head,
@@ -302,6 +307,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
       outDir: input.outDir,
       entry: ledgerEntry({
         releaseId,
+        run: runKey,
         service: input.service,
         startedAt,
         finishedAt: now(),

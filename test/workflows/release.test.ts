@@ -69,7 +69,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     const elapsed = (await env.currentTimeMs()) - started;
     assert.equal(result.outcome, 'released');
     assert.deepEqual(calls.deploys.map((d) => `${d.action} ${d.stage}`), ['deploy staging', 'deploy production']);
-    assert.deepEqual(calls.deploys.map((d) => d.idempotencyKey), ['immediate/staging-deploy', 'immediate/production-deploy']);
+    assert.deepEqual(calls.deploys.map((d) => d.idempotencyKey.replace(/@[0-9a-f-]{8}\//, '/')), ['immediate/staging-deploy', 'immediate/production-deploy']);
     assert.deepEqual(calls.smokes, ['http://staging.test/health', 'http://prod.test/health']);
     assert.ok(elapsed >= 1.25 * HOUR, `bakes took ${elapsed} ms of server time`);
     assert.equal(calls.rollbacks.length, 0);
@@ -130,7 +130,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason!, /production exited with 1/);
     assert.deepEqual(calls.rollbacks.map((r) => `${r.stage} → ${r.version}`), ['production → v1', 'staging → v1']);
-    assert.deepEqual(calls.rollbacks.map((r) => r.idempotencyKey), ['deploy-fails/rollback-production', 'deploy-fails/rollback-staging']);
+    assert.deepEqual(calls.rollbacks.map((r) => r.idempotencyKey.replace(/@[0-9a-f-]{8}\//, '/')), ['deploy-fails/rollback-production', 'deploy-fails/rollback-staging']);
     assert.equal(calls.smokes.filter((u) => u === 'http://staging.test/health').length, 2, 'staging smoke-tested after deploy and after rollback');
     const entry = calls.ledger[0]!;
     assert.equal(entry.outcome, 'rolled_back');

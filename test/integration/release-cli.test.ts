@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync, chmodSync, readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { devServerEnv } from '../helpers/servers';
+import { makeRepo, referenceRepo, tempDir, writeReports } from '../helpers/fixtures';
+import { rollgate, startWorker, stopProcess } from '../helpers/cli';
+
+/** A deploy script that records each call (argv and the idempotency key) and fails where told to. */
+const DEPLOY_SH = `#!/bin/sh
+echo "$ROLLGATE_ACTION $1 $ROLLGATE_VERSION $ROLLGATE_IDEMPOTENCY_KEY" >> "$(dirname "$0")/deploy-calls.log"
+if [ "$ROLLGATE_ACTION" = deploy ] && [ -f "$(dirname "$0")/fail-$1" ]; then echo "deploy to $1 broke" >&2; exit 1; fi
+exit 0
+`;
+
+function setUp(repo: string, smokeUrl: string, extraYaml = ''): void {
+  writeFileSync(join(repo, 'deploy.sh'), DEPLOY_SH);
+  chmodSync(join(repo, 'deploy.sh'), 0o755);
+  writeFileSync(
+    join(repo, 'rollgate.yaml'),
+    `service: auth
+reports: reports
+out: out
+deploy:
+  command: ["./deploy.sh", "{stage}"]
+  timeout: 30s
+stages:
+  staging: { smokeUrl: "${smokeUrl}" }
+  production: { smokeUrl: "${smokeUrl}" }
+bake: { staging: 1s, production: 2s }
+${extraYaml}`,
+  );
+  writeReports(join(repo, 'reports'));
+}
+
+const calls = (repo: string) => (existsSync(join(repo, 'deploy-calls.log')) ? readFileSync(join(repo, 'deploy-calls.log'), 'utf8').trim().split('\n') : []);
+const ledger = (repo: string) =>
+  readFileSync(join(repo, 'out', 'ledger.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('release from the CLI on the dev server with the real activities', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: ChildProcess;
+  let health: Server;
+  let smokeUrl: string;
+  let cliEnv: NodeJS.ProcessEnv;
+
+  before(async () => {
+    env = await devServerEnv();
+    health = createServer((_, res) => res.writeHead(200).end('ok'));
+    await new Promise<void>((r) => health.listen(0, '127.0.0.1', r));
+    smokeUrl = `http://127.0.0.1:${(health.address() as AddressInfo).port}/health`;
+    cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
+    worker = await startWorker(cliEnv);
+  });
+  after(async () => {
+    await stopProcess(worker);
+    health?.close();
+    await env?.teardown();
+  });
+
+  it('releases the spec reference change by the immediate plan, and a re-run attaches instead of starting again', async () => {
+    const repo = referenceRepo();
+    // Long enough bakes that the re-run finds the release still running.
+    setUp(repo, smokeUrl);
+    writeFileSync(join(repo, 'rollgate.yaml'), readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 4s, production: 4s }'));
+    const args = ['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')];
+    const first = await rollgate(args, cliEnv);
+    assert.equal(first.code, 0, first.stderr);
+    const id = /release (release-auth-[0-9a-f]{12})/.exec(first.stdout)?.[1];
+    assert.ok(id, first.stdout);
+    assert.match(first.stdout, new RegExp(`Temporal UI: http://localhost:8233/namespaces/default/workflows/${id}`));
+    const again = await rollgate([...args, '--wait'], cliEnv);
+    assert.match(again.stdout, /attached to running release/);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /released/);
+
+    assert.deepEqual(calls(repo).map((l) => l.split(' ').slice(0, 2).join(' ')), ['deploy staging', 'deploy production']);
+    assert.ok(calls(repo).every((l) => new RegExp(`${id}@[0-9a-f-]{8}/(staging|production)-deploy$`).test(l)), calls(repo).join('\n'));
+    const entries = ledger(repo);
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]!.outcome, 'released');
+    assert.equal(entries[0]!.risk_level, 'LOW');
+    assert.equal(entries[0]!.rollout_strategy, 'immediate');
+    assert.equal(typeof entries[0]!.lead_time_seconds, 'number');
+    const records = readdirSync(join(repo, 'out')).filter((f) => /^release-decision-\d{8}-\d{6}\.md$/.test(f));
+    assert.equal(records.length, 1);
+    const record = readFileSync(join(repo, 'out', records[0]!), 'utf8');
+    assert.match(record, /Risk Level: \*\*LOW\*\*/);
+    assert.match(record, /Configuration change only/);
+    assert.match(record, /`auth\/redis_pool\.py` \(1 line\)/);
+    assert.match(record, /\*\*Outcome\*\*: released/);
+
+    const status = await rollgate(['status', id!, '--json'], cliEnv);
+    assert.equal(status.code, 0);
+    assert.equal(JSON.parse(status.stdout).outcome, 'released');
+  });
+
+  it('rolls back by itself when the production deploy fails, and exits 4', async () => {
+    const repo = referenceRepo();
+    setUp(repo, smokeUrl);
+    writeFileSync(join(repo, 'fail-production'), '');
+    const res = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', 'auth-rb', '--wait'], cliEnv);
+    assert.equal(res.code, 4, res.stdout + res.stderr);
+    assert.deepEqual(
+      calls(repo).map((l) => l.split(' ').slice(0, 2).join(' ')),
+      ['deploy staging', 'deploy production', 'rollback production', 'rollback staging'],
+    );
+    const entry = ledger(repo)[0]!;
+    assert.equal(entry.outcome, 'rolled_back');
+    assert.match(String(entry.reason), /deploy to production broke/);
+  });
+
+  it('waits for a human on a CRITICAL change: four eyes at the caller, approve, then release', async () => {
+    const repo = makeRepo({ 'auth/login.py': 'def login(u):\n    return True\n' }, [{ subject: 'fix(auth): check password', files: { 'auth/login.py': 'def login(u, p):\n    return check(u, p)\n' } }]);
+    setUp(repo, smokeUrl, 'blueGreen: { rollbackWindow: 1s }\n');
+    const start = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--wait', '--wait-timeout', '3s'], cliEnv);
+    assert.equal(start.code, 3, start.stdout + start.stderr);
+    assert.match(start.stdout, /waiting for approval/);
+    const id = /release (release-auth-[0-9a-f]{12})/.exec(start.stdout)![1]!;
+    const byAuthor = await rollgate(['approve', id, '--by', 'alice@example.com'], cliEnv);
+    assert.equal(byAuthor.code, 1);
+    assert.match(byAuthor.stderr, /four eyes/);
+    assert.equal(calls(repo).length, 0, 'nothing deployed before the sign-off');
+    const ok = await rollgate(['approve', id, '--by', 'bob', '--reason', 'reviewed'], cliEnv);
+    assert.equal(ok.code, 0, ok.stderr);
+    const twice = await rollgate(['approve', id, '--by', 'carol'], cliEnv);
+    assert.equal(twice.code, 1);
+    assert.match(twice.stderr, /nothing is waiting|already approved/);
+    // The blue-green switch is gated too.
+    for (let i = 0; i < 100; i++) {
+      const s = JSON.parse((await rollgate(['status', id, '--json'], cliEnv)).stdout);
+      if (s.pendingApproval?.target === 'production-switch') break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.equal((await rollgate(['approve', id, '--by', 'bob'], cliEnv)).code, 0);
+    const done = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--wait'], cliEnv);
+    assert.equal(done.code, 0, done.stdout + done.stderr);
+    assert.equal(ledger(repo)[0]!.outcome, 'released');
+    assert.equal(ledger(repo)[0]!.risk_level, 'CRITICAL');
+  });
+
+  it('aborts a release mid-bake from the CLI and rolls back what it changed', async () => {
+    const repo = referenceRepo();
+    setUp(repo, smokeUrl, '');
+    writeFileSync(join(repo, 'rollgate.yaml'), readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 1h, production: 1h }'));
+    const start = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', 'auth-abort'], cliEnv);
+    const id = /release (release-auth-abort-[0-9a-f]{12})/.exec(start.stdout)![1]!;
+    for (let i = 0; i < 100; i++) {
+      const s = JSON.parse((await rollgate(['status', id, '--json'], cliEnv)).stdout);
+      if (s.state === 'baking') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const abort = await rollgate(['abort', id, '--reason', 'wrong build', '--by', 'oncall'], cliEnv);
+    assert.equal(abort.code, 0, abort.stderr);
+    const result = await env.client.workflow.getHandle(id).result();
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason, /aborted by oncall: wrong build/);
+    assert.deepEqual(calls(repo).map((l) => l.split(' ').slice(0, 2).join(' ')), ['deploy staging', 'rollback staging']);
+    const again = await rollgate(['abort', id, '--reason', 'again'], cliEnv);
+    assert.equal(again.code, 1);
+  });
+
+  it('answers a release ID that does not exist with a clear error', async () => {
+    const res = await rollgate(['status', 'release-nope-000000000000'], cliEnv);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /release-nope-000000000000: not found/);
+  });
+
+  it('decide needs no server and no side effects: exit 2 when QA fails', async () => {
+    const repo = referenceRepo();
+    const reports = writeReports(join(tempDir(), 'reports'), { qa: '# QA\n\nStatus: FAIL\n\n57/57 passing\n' });
+    const res = await rollgate(['decide', '--repo', repo, '--base', 'main', '--head', 'feature', '--reports', reports, '--json'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(res.code, 2, res.stderr);
+    const out = JSON.parse(res.stdout);
+    assert.equal(out.decision, 'ABORTED');
+    assert.deepEqual(out.prerequisites.find((p: { name: string }) => p.name === 'qa'), { name: 'qa', passed: false, detail: 'qa-report-20260105-120000.md: FAIL (needs PASS)' });
+    assert.equal(existsSync(join(repo, 'out')), false, 'nothing written');
+  });
+});
