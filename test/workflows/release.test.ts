@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -12,6 +15,7 @@ import { timeSkippingEnv } from '../helpers/servers';
 import { criticalChange, fakeActivities, passingGates } from '../helpers/fake-activities';
 
 const HOUR = 3_600_000;
+const HISTORIES = join(__dirname, '../fixtures/histories');
 
 function releaseInput(id: string, config: object = {}): ReleaseInput {
   const parsed = parseConfig({ stages: { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'http://prod.test/health' } }, ...config });
@@ -51,6 +55,13 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   });
   after(async () => {
+    // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs.
+    if (process.env.ROLLGATE_RECORD_HISTORIES) {
+      for (const id of ['immediate', 'critical', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails']) {
+        const history = await env.client.workflow.getHandle(id).fetchHistory();
+        writeFileSync(join(HISTORIES, `${id}.json`), historyToJSON(history));
+      }
+    }
     await env?.teardown();
   });
 

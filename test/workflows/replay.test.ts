@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Worker } from '@temporalio/worker';
+import { workflowsPath } from '../../src/worker/worker';
+import '../helpers/servers';
+
+const DIR = join(__dirname, '../fixtures/histories');
+
+/**
+ * Histories recorded from the workflow tests (ROLLGATE_RECORD_HISTORIES=1), replayed against the
+ * current workflow code: a change that is not deterministic for them fails here.
+ */
+describe('replay of committed histories', () => {
+  const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+  it('has a history for every recorded path', () => assert.ok(files.length >= 8, `only ${files.length} histories`));
+  it('replays every history without a determinism error', async () => {
+    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(DIR, f), 'utf8')) }));
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories({ workflowsPath }, histories)) {
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    assert.deepEqual(failures, []);
+  });
+});
