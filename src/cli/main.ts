@@ -50,7 +50,7 @@ function parse(args: string[], options: ParseArgsConfig['options'], positionals 
     return { values: res.values as unknown as Flags, positionals: res.positionals };
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError((e as Error).message.replace(/\. To specify a positional.*$/s, ''));
+    throw new InputError(((e as Error).message.split('\n')[0] ?? '').replace(/\. To specify a positional.*$/, ''));
   }
 }
 
