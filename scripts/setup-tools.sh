@@ -12,6 +12,12 @@ mkdir -p "$BIN"
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+# Node dependencies, so that `npm test` and `npm run demo` work on a fresh clone.
+if [[ ! -d "$ROOT/node_modules/@temporalio/worker" ]]; then
+  log "installing node dependencies (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund >&2)
+fi
+
 # Temporal CLI (dev server), built from the Go module proxy.
 if [[ -x "$BIN/temporal" ]]; then
   :

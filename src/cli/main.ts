@@ -10,6 +10,7 @@ import { readChangeSet } from '../activities/git';
 import { abortUpdate, approveUpdate, rejectUpdate, RELEASE_WORKFLOW, statusQuery, TASK_QUEUE } from '../workflows/messages';
 import { connectClient, describeClientError, uiLink } from './client';
 import { ExitCode, InputError } from './errors';
+import type * as WorkerModule from '../worker/worker';
 import { checkService, releaseIdFor, resolveInputs, type EvidenceFlags } from './inputs';
 
 const evidenceOptions = {
@@ -80,7 +81,7 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
       case 'worker': {
         // Loaded on demand: the worker package is heavy, and only this command needs it.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { runWorker } = require('../worker/worker') as typeof import('../worker/worker');
+        const { runWorker } = require('../worker/worker') as typeof WorkerModule;
         await runWorker();
         return ExitCode.OK;
       }
