@@ -1,30 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { connectionSettings } from '../domain/connection';
+import { type ConnectionSettings, connectionSettings, tlsOptions } from '../domain/connection';
 import { InputError } from './errors';
 
-export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<{ client: Client; namespace: string; close: () => Promise<void> }> {
-  let settings;
+export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<{ client: Client; settings: ConnectionSettings; close: () => Promise<void> }> {
+  let settings: ConnectionSettings;
   try {
     settings = connectionSettings(env);
   } catch (e) {
     throw new InputError((e as Error).message);
   }
-  const t = settings.tls;
-  const read = (path: string, name: string) => {
+  const tls = tlsOptions(settings, (path, variable) => {
     try {
       return readFileSync(path);
     } catch {
-      throw new InputError(`${name}: cannot read ${path}`);
+      throw new InputError(`${variable}: cannot read ${path}`);
     }
-  };
-  const tls = t
-    ? {
-        ...(t.serverName ? { serverNameOverride: t.serverName } : {}),
-        ...(t.caPath ? { serverRootCACertificate: read(t.caPath, 'TEMPORAL_TLS_CA') } : {}),
-        ...(t.certPath && t.keyPath ? { clientCertPair: { crt: read(t.certPath, 'TEMPORAL_TLS_CERT'), key: read(t.keyPath, 'TEMPORAL_TLS_KEY') } } : {}),
-      }
-    : undefined;
+  });
   const connection = await Connection.connect({
     address: settings.address,
     connectTimeout: '10 seconds',
@@ -33,7 +25,7 @@ export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promi
   }).catch((e: Error) => {
     throw new Error(`cannot reach Temporal at ${settings.address} (TEMPORAL_ADDRESS): ${e.message}`);
   });
-  return { client: new Client({ connection, namespace: settings.namespace }), namespace: settings.namespace, close: () => connection.close() };
+  return { client: new Client({ connection, namespace: settings.namespace }), settings, close: () => connection.close() };
 }
 
 export const uiLink = (namespace: string, workflowId: string, env: NodeJS.ProcessEnv = process.env) =>

@@ -1,17 +1,20 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { parseConfig, type RollgateConfig } from '../domain/config';
+import { parseConfig, type RollgateConfig, type RollgateConfigInput } from '../domain/config';
 import { gitRef, serviceName } from '../domain/release';
 import { isGitRepository, resolveCommit } from '../activities/git';
 import { InputError } from './errors';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
-/** Loads and validates rollgate.yaml; every problem names the file and the field. */
-export function loadConfig(path: string | undefined, repo: string): { config: RollgateConfig; dir: string; file?: string } {
+/**
+ * Loads and validates rollgate.yaml; every problem names the file and the field. `raw` is the file as
+ * written, the form the workflow input carries (the workflow validates it again).
+ */
+export function loadConfig(path: string | undefined, repo: string): { config: RollgateConfig; raw: RollgateConfigInput; dir: string; file?: string } {
   const file = path ? resolve(path) : [resolve(repo, 'rollgate.yaml'), resolve(repo, 'rollgate.yml')].find(existsSync);
-  if (!file) return { config: parseConfigOrThrow({}, '(defaults)'), dir: repo };
+  if (!file) return { config: parseConfigOrThrow({}, '(defaults)'), raw: {}, dir: repo };
   if (!existsSync(file)) throw new InputError(`--config: ${path} does not exist`);
   const info = statSync(file);
   if (!info.isFile()) throw new InputError(`--config: ${path} is not a file`);
@@ -24,7 +27,7 @@ export function loadConfig(path: string | undefined, repo: string): { config: Ro
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 50 });
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) throw new InputError(`${file}: the top level must be a mapping of settings`);
-  return { config: parseConfigOrThrow(raw ?? {}, file), dir: dirname(file), file };
+  return { config: parseConfigOrThrow(raw ?? {}, file), raw: (raw ?? {}) as RollgateConfigInput, dir: dirname(file), file };
 }
 
 function parseConfigOrThrow(raw: unknown, where: string): RollgateConfig {
@@ -54,6 +57,8 @@ export interface ResolvedInputs {
   junit: string[];
   usersAffected?: number;
   config: RollgateConfig;
+  /** The config as written, with `deploy.cwd` made absolute: what `rollgate start` sends. */
+  rawConfig: RollgateConfigInput;
 }
 
 /** Checks every flag before anything happens: nothing is started or written on bad input. */
@@ -61,7 +66,7 @@ export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInput
   const repo = resolve(flags.repo ?? '.');
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new InputError(`--repo: ${flags.repo ?? '.'} is not a folder`);
   if (!(await isGitRepository(repo))) throw new InputError(`--repo: ${flags.repo ?? '.'} is not a git repository`);
-  const { config, dir } = loadConfig(flags.config, repo);
+  const { config, raw, dir } = loadConfig(flags.config, repo);
 
   const refs: Record<'base' | 'head', string> = { base: flags.base ?? 'main', head: flags.head ?? 'HEAD' };
   for (const key of ['base', 'head'] as const) {
@@ -87,7 +92,7 @@ export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInput
   }
   for (const j of flags.junit ?? []) if (!j.trim()) throw new InputError('--junit: must not be empty');
 
-  const resolvedConfig: RollgateConfig = { ...config, deploy: { ...config.deploy, cwd: resolve(dir, config.deploy.cwd ?? '.') } };
+  const cwd = resolve(dir, config.deploy.cwd ?? '.');
   return {
     repo,
     base: refs.base,
@@ -97,7 +102,8 @@ export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInput
     outDir: flags.out ? resolve(flags.out) : resolve(dir, config.out),
     junit: (flags.junit ?? []).map((j) => resolve(j)),
     ...(usersAffected !== undefined ? { usersAffected } : {}),
-    config: resolvedConfig,
+    config: { ...config, deploy: { ...config.deploy, cwd } },
+    rawConfig: { ...raw, deploy: { ...raw.deploy, cwd } },
   };
 }
 

@@ -7,7 +7,7 @@ import type { ReleaseInput, ReleaseResult, ReleaseStatus, DecisionResult } from 
 import { evaluateRelease } from '../domain/evaluate';
 import { checkPrerequisites } from '../activities/gates';
 import { readChangeSet } from '../activities/git';
-import { abortUpdate, approveUpdate, rejectUpdate, RELEASE_WORKFLOW, statusQuery, TASK_QUEUE } from '../workflows/messages';
+import { abortUpdate, approveUpdate, rejectUpdate, RELEASE_WORKFLOW, statusQuery } from '../workflows/messages';
 import { connectClient, describeClientError, uiLink } from './client';
 import { ExitCode, InputError } from './errors';
 import type * as WorkerModule from '../worker/worker';
@@ -180,9 +180,9 @@ async function startCommand(args: string[], out: Out): Promise<number> {
     ...(inputs.usersAffected !== undefined ? { usersAffected: inputs.usersAffected } : {}),
     version: values.version ?? inputs.headSha.slice(0, 12),
     ...(values['previous-version'] ? { previousVersion: values['previous-version'] } : {}),
-    config: inputs.config as unknown as ReleaseInput['config'],
+    config: inputs.rawConfig,
   };
-  const { client, namespace, close } = await connectClient();
+  const { client, settings, close } = await connectClient();
   try {
     let attached = false;
     try {
@@ -193,9 +193,9 @@ async function startCommand(args: string[], out: Out): Promise<number> {
     }
     try {
       await client.workflow.start(RELEASE_WORKFLOW, {
-        taskQueue: process.env.ROLLGATE_TASK_QUEUE || TASK_QUEUE,
+        taskQueue: settings.taskQueue,
         workflowId: releaseId,
-        args: [toWireConfig(input)],
+        args: [input],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       });
@@ -203,7 +203,7 @@ async function startCommand(args: string[], out: Out): Promise<number> {
       if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
       attached = true;
     }
-    const link = uiLink(namespace, releaseId);
+    const link = uiLink(settings.namespace, releaseId);
     if (values.json && !values.wait) out.log(JSON.stringify({ releaseId, attached, ui: link }));
     else {
       out.log(`${attached ? 'attached to running' : 'started'} release ${releaseId}`);
@@ -214,23 +214,6 @@ async function startCommand(args: string[], out: Out): Promise<number> {
   } finally {
     await close();
   }
-}
-
-/** Config as sent to the workflow: durations back to their text form, as the schema reads them. */
-function toWireConfig(input: ReleaseInput): ReleaseInput {
-  const c = input.config as unknown as ReturnType<typeof ConfigSchema.parse>;
-  const d = (ms: number) => (ms === 0 ? '0s' : `${ms}ms`);
-  const steps = (s?: { weight: number; bake: number; approval: boolean }[]) => s?.map((x) => ({ ...x, bake: d(x.bake) }));
-  const wire = {
-    ...c,
-    deploy: { ...c.deploy, timeout: d(c.deploy.timeout) },
-    bake: { staging: d(c.bake.staging), production: d(c.bake.production) },
-    canary: c.canary.steps ? { steps: steps(c.canary.steps) } : {},
-    featureFlag: { ...c.featureFlag, ...(c.featureFlag.steps ? { steps: steps(c.featureFlag.steps) } : {}) },
-    blueGreen: { rollbackWindow: d(c.blueGreen.rollbackWindow) },
-    approval: { ...c.approval, timeout: d(c.approval.timeout) },
-  };
-  return { ...input, config: wire as ReleaseInput['config'] };
 }
 
 const EXIT_FOR: Record<string, number> = { released: ExitCode.OK, aborted: ExitCode.ABORTED, escalated: ExitCode.NEEDS_HUMAN, rolled_back: ExitCode.ROLLED_BACK, rollback_failed: ExitCode.NEEDS_HUMAN };

@@ -36,10 +36,35 @@ export function showArgv(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w./{}:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-/** The idempotency key of one side effect: the release (workflow ID) and the step. */
-export const idempotencyKey = (releaseId: string, step: string): string => `${releaseId}/${step}`;
+/** The idempotency key of one side effect: the release run (`<workflow ID>@<run>`) and the step. */
+export const idempotencyKey = (runKey: string, step: string): string => `${runKey}/${step}`;
 
-/** Default rollback: the deploy command again, for the previous version. */
-export function rollbackTemplate(deploy: readonly string[], rollback: readonly string[] | undefined): readonly string[] {
-  return rollback ?? deploy;
+export const ROLLBACK = 'rollback';
+export const rollbackStep = (stage: string): string => `rollback-${stage}`;
+
+export interface ReleaseRef {
+  releaseId: string;
+  /** `<release ID>@<run>`: the base of the run's idempotency keys. */
+  runKey: string;
+  version: string;
+  previousVersion: string;
+}
+
+/** The variables of one step's command. A rollback goes back to the previous version, with no traffic on the new one. */
+export function stepVars(target: { stage: string; weight: number }, action: string, step: string, release: ReleaseRef): CommandVars {
+  const rollback = action === ROLLBACK;
+  return {
+    stage: target.stage,
+    action,
+    weight: rollback ? 0 : target.weight,
+    version: rollback ? release.previousVersion : release.version,
+    previousVersion: release.previousVersion,
+    releaseId: release.releaseId,
+    idempotencyKey: idempotencyKey(release.runKey, step),
+  };
+}
+
+/** The argv template of an action: the rollback command for rollbacks, where one is configured, else the deploy command. */
+export function commandFor(action: string, deploy: { command: readonly string[]; rollback?: readonly string[] | undefined }): readonly string[] {
+  return action === ROLLBACK ? (deploy.rollback ?? deploy.command) : deploy.command;
 }

@@ -21,6 +21,8 @@ export interface Phase {
   /** Share of traffic (or of the flag's cohort) on the new version after this phase. */
   weight: number;
   smokeUrl?: string;
+  /** Durable wait before the action (blue-green keeps blue this long before retiring it). */
+  holdMs: number;
   /** Durable wait after the action, watched for problems. */
   bakeMs: number;
   /** A human must approve before the action runs. */
@@ -53,6 +55,7 @@ export function buildPlan(strategy: Strategy, config: RollgateConfig): ReleasePl
     stage: 'staging',
     weight: 100,
     ...(staging.smokeUrl ? { smokeUrl: staging.smokeUrl } : {}),
+    holdMs: 0,
     bakeMs: config.bake.staging,
     approval: false,
   };
@@ -63,7 +66,7 @@ export function buildPlan(strategy: Strategy, config: RollgateConfig): ReleasePl
         strategy,
         phases: [
           stagingPhase,
-          { id: 'production-deploy', title: 'Deploy to production', action: 'deploy', stage: 'production', weight: 100, ...prodSmoke, bakeMs: config.bake.production, approval: false },
+          { id: 'production-deploy', title: 'Deploy to production', action: 'deploy', stage: 'production', weight: 100, ...prodSmoke, holdMs: 0, bakeMs: config.bake.production, approval: false },
         ],
       };
     case Strategy.CANARY: {
@@ -79,6 +82,7 @@ export function buildPlan(strategy: Strategy, config: RollgateConfig): ReleasePl
             stage: 'production',
             weight: s.weight,
             ...prodSmoke,
+            holdMs: 0,
             bakeMs: s.bake,
             approval: s.approval,
           })),
@@ -91,13 +95,14 @@ export function buildPlan(strategy: Strategy, config: RollgateConfig): ReleasePl
         strategy,
         phases: [
           stagingPhase,
-          { id: 'production-deploy-flag-off', title: 'Deploy to production with the flag off', action: 'deploy', stage: 'production', weight: 0, ...prodSmoke, bakeMs: 0, approval: false },
+          { id: 'production-deploy-flag-off', title: 'Deploy to production with the flag off', action: 'deploy', stage: 'production', weight: 0, ...prodSmoke, holdMs: 0, bakeMs: 0, approval: false },
           ...steps.map((s): Phase => ({
             id: `production-flag-${s.weight}`,
             title: `Flag on for ${s.weight}% of users`,
             action: 'enable-flag',
             stage: 'production',
             weight: s.weight,
+            holdMs: 0,
             bakeMs: s.bake,
             approval: s.approval,
           })),
@@ -109,15 +114,20 @@ export function buildPlan(strategy: Strategy, config: RollgateConfig): ReleasePl
         strategy,
         phases: [
           stagingPhase,
-          { id: 'production-green-deploy', title: 'Deploy green (no traffic)', action: 'deploy', stage: 'production-green', weight: 0, ...prodSmoke, bakeMs: 0, approval: false },
-          { id: 'production-switch', title: 'Switch traffic to green', action: 'switch', stage: 'production', weight: 100, ...prodSmoke, bakeMs: config.bake.production, approval: true },
-          { id: 'production-retire-blue', title: `Retire blue after the ${formatDuration(config.blueGreen.rollbackWindow)} rollback window`, action: 'retire', stage: 'production-blue', weight: 100, bakeMs: 0, approval: false },
+          { id: 'production-green-deploy', title: 'Deploy green (no traffic)', action: 'deploy', stage: 'production-green', weight: 0, ...prodSmoke, holdMs: 0, bakeMs: 0, approval: false },
+          { id: 'production-switch', title: 'Switch traffic to green', action: 'switch', stage: 'production', weight: 100, ...prodSmoke, holdMs: 0, bakeMs: config.bake.production, approval: true },
+          { id: 'production-retire-blue', title: `Retire blue after the ${formatDuration(config.blueGreen.rollbackWindow)} rollback window`, action: 'retire', stage: 'production-blue', weight: 100, holdMs: config.blueGreen.rollbackWindow, bakeMs: 0, approval: false },
         ],
       };
   }
 }
 
-/** The blue-green rollback window is a wait before retiring blue, kept separate from the bake. */
-export function waitBeforePhase(phase: Phase, config: RollgateConfig): number {
-  return phase.action === PhaseAction.RETIRE ? config.blueGreen.rollbackWindow : 0;
+/**
+ * The phases to roll back, the most recent first: one per stage whose action has started. Retiring
+ * blue is not undone: it only happens once the rollback window has passed.
+ */
+export function rollbackTargets(started: readonly Phase[]): Phase[] {
+  const firstPerStage = new Map<string, Phase>();
+  for (const phase of started) if (phase.action !== PhaseAction.RETIRE && !firstPerStage.has(phase.stage)) firstPerStage.set(phase.stage, phase);
+  return [...firstPerStage.values()].reverse();
 }

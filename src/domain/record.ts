@@ -1,9 +1,9 @@
 import type { FileChange } from './changeset';
-import { type CommandVars, idempotencyKey, renderArgv, rollbackTemplate, showArgv } from './command';
+import { commandFor, renderArgv, ROLLBACK, rollbackStep, showArgv, stepVars } from './command';
 import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
 import type { Outcome } from './enums';
-import type { Phase } from './plan';
+import { type Phase, rollbackTargets } from './plan';
 import type { Approval, DecisionResult, GateReport, PendingApproval, StepRecord } from './release';
 
 export interface RecordInput {
@@ -113,15 +113,7 @@ export function renderDecisionRecord(r: RecordInput): string {
   }
 
   if (d.plan) {
-    const vars = (phase: Phase, action: string, version: string): CommandVars => ({
-      stage: phase.stage,
-      action,
-      weight: phase.weight,
-      version,
-      previousVersion: r.previousVersion,
-      releaseId: r.releaseId,
-      idempotencyKey: idempotencyKey(r.runKey, phase.id),
-    });
+    const command = (phase: Phase, action: string, step: string) => showArgv(renderArgv(commandFor(action, r.config.deploy), stepVars(phase, action, step, r)));
     line('---');
     line();
     line('## DEPLOYMENT PLAN');
@@ -129,9 +121,9 @@ export function renderDecisionRecord(r: RecordInput): string {
       line();
       line(`### Step ${i + 1}: ${phase.title}`);
       if (phase.approval) line('- Waits for a human approval before it starts');
-      if (phase.action === 'retire') line(`- Waits ${formatDuration(r.config.blueGreen.rollbackWindow)} with blue kept for rollback`);
+      if (phase.holdMs > 0) line(`- Waits ${formatDuration(phase.holdMs)} with blue kept for rollback`);
       line('```bash');
-      line(showArgv(renderArgv(r.config.deploy.command, vars(phase, phase.action, r.version))));
+      line(command(phase, phase.action, phase.id));
       if (phase.smokeUrl) line(`curl -f ${phase.smokeUrl} || exit 1   # smoke test`);
       line('```');
       if (phase.bakeMs > 0) line(`- Monitor for ${formatDuration(phase.bakeMs)}${metricsClause(r.config)}`);
@@ -147,18 +139,14 @@ export function renderDecisionRecord(r: RecordInput): string {
     for (const m of r.config.monitoring.metrics) line(`- ${m.name}: ${m.alert}`);
     line('- The release is aborted or cancelled');
     line();
-    const rollback = rollbackTemplate(r.config.deploy.command, r.config.deploy.rollback);
-    const deployed = [...new Set(d.plan.phases.filter((p) => p.action !== 'retire').map((p) => p.stage))].reverse();
+    const targets = rollbackTargets(d.plan.phases);
     line(`### Rollback Method: **${r.config.deploy.rollback ? 'ROLLBACK COMMAND' : 'REDEPLOY PREVIOUS VERSION'}**`);
     line('Run for each stage already changed, the most recent first:');
     line('```bash');
-    for (const stage of deployed) {
-      const phase = d.plan.phases.find((p) => p.stage === stage)!;
-      line(showArgv(renderArgv(rollback, { ...vars(phase, 'rollback', r.previousVersion), weight: 0, idempotencyKey: idempotencyKey(r.runKey, `rollback-${stage}`) })));
-    }
+    for (const phase of targets) line(command(phase, ROLLBACK, rollbackStep(phase.stage)));
     line('```');
     line();
-    line(`**Estimated rollback time**: at most ${formatDuration(r.config.deploy.timeout * deployed.length)} (${deployed.length} stage${deployed.length === 1 ? '' : 's'} × the ${formatDuration(r.config.deploy.timeout)} command timeout)`);
+    line(`**Estimated rollback time**: at most ${formatDuration(r.config.deploy.timeout * targets.length)} (${targets.length} stage${targets.length === 1 ? '' : 's'} × the ${formatDuration(r.config.deploy.timeout)} command timeout)`);
     line();
     line('### Rollback Verification');
     const smokes = [...new Set(d.plan.phases.map((p) => p.smokeUrl).filter(Boolean))];

@@ -7,5 +7,4 @@ export const approveUpdate = defineUpdate<Approval, [ApproveArgs]>('approve');
 export const rejectUpdate = defineUpdate<{ rejected: true }, [RejectArgs]>('reject');
 export const abortUpdate = defineUpdate<{ aborting: true }, [AbortArgs]>('abort');
 
-export const TASK_QUEUE = 'rollgate';
 export const RELEASE_WORKFLOW = 'releaseWorkflow';

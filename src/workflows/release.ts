@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import {
   ApplicationFailure,
   CancellationScope,
@@ -9,12 +10,12 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, StepInput } from '../activities';
 import type { ChangeSet } from '../domain/changeset';
-import { idempotencyKey } from '../domain/command';
+import { commandFor, ROLLBACK, rollbackStep, stepVars } from '../domain/command';
 import { formatIssues } from '../domain/config';
 import { formatDuration } from '../domain/duration';
 import { type Decision, FailureType, type Outcome } from '../domain/enums';
 import { ledgerEntry } from '../domain/ledger';
-import { type Phase, type ReleasePlan, waitBeforePhase } from '../domain/plan';
+import { type Phase, rollbackTargets } from '../domain/plan';
 import { evaluateRelease } from '../domain/evaluate';
 import { recordFileName, renderDecisionRecord } from '../domain/record';
 import {
@@ -42,16 +43,14 @@ const smoke = proxyActivities<Activities>({
   retry: { maximumAttempts: 5, initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '20 seconds' },
 });
 
-/** Ends the release early with an outcome; not an error of the workflow. */
-class Stop extends Error {
-  constructor(
-    readonly outcome: Outcome,
-    readonly reason: string,
-    /** Something was changed on a target: roll it back first. */
-    readonly rollback: boolean,
-  ) {
-    super(reason);
-  }
+/** Ends the release early (abort, rejection, deadline); what was changed is rolled back. Not an error of the workflow. */
+class Stop extends Error {}
+
+/** Validates update arguments, throwing one line per problem that names the field. */
+function parseArgs<T>(schema: z.ZodType<T>, args: unknown): T {
+  const parsed = schema.safeParse(args);
+  if (!parsed.success) throw new Error(formatIssues(parsed.error).join('; '));
+  return parsed.data;
 }
 
 const now = () => new Date().toISOString();
@@ -72,7 +71,8 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   // commit (a new run under the same workflow ID) must not inherit them.
   const runKey = `${releaseId}@${workflowInfo().firstExecutionRunId.slice(0, 8)}`;
 
-  const deployer = proxyActivities<Activities>({
+  // Deploys and rollbacks: long, heartbeating, few retries.
+  const targets = proxyActivities<Activities>({
     startToCloseTimeout: config.deploy.timeout + 60_000,
     heartbeatTimeout: '30 seconds',
     retry: { maximumAttempts: 3, initialInterval: '5 seconds', backoffCoefficient: 2 },
@@ -82,15 +82,16 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   let gates: GateReport = { prerequisites: [], securityConditions: [] };
   let change: ChangeSet | undefined;
   let decision: DecisionResult | undefined;
-  let plan: ReleasePlan | undefined;
   let abortRequest: { reason: string; by?: string } | undefined;
   let rejection: { by: string; reason: string } | undefined;
-  const deployedStages: Phase[] = [];
+  /** Phases whose action has started: what a rollback must undo. */
+  const started: Phase[] = [];
   let productionAt: string | undefined;
   let rollbackStartedAt: string | undefined;
   let rollbackEndedAt: string | undefined;
   const version = input.version ?? input.head;
   const previousVersion = input.previousVersion ?? input.base;
+  const release = { releaseId, runKey, version, previousVersion };
 
   const authors = () => [...new Set((change?.commits ?? []).flatMap((c) => [c.author, c.email]).filter(Boolean))];
   const fourEyes = () => decision?.risk?.level === 'CRITICAL' || decision?.decision === 'ESCALATED';
@@ -100,15 +101,14 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   setHandler(
     approveUpdate,
     (args) => {
-      const a = ApproveArgsSchema.parse(args);
+      const a = parseArgs(ApproveArgsSchema, args);
       const approval: Approval = { target: status.pendingApproval!.target, by: a.by, at: now(), ...(a.reason ? { reason: a.reason } : {}) };
       status.approvals.push(approval);
       return approval;
     },
     {
       validator: (args) => {
-        const parsedArgs = ApproveArgsSchema.safeParse(args);
-        if (!parsedArgs.success) throw new Error(formatIssues(parsedArgs.error).join('; '));
+        const { by } = parseArgs(ApproveArgsSchema, args);
         const pending = status.pendingApproval;
         if (!pending) {
           const done = status.approvals[status.approvals.length - 1];
@@ -116,7 +116,6 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
         }
         const already = status.approvals.find((x) => x.target === pending.target);
         if (already) throw new Error(`already approved by ${already.by} at ${already.at}`);
-        const by = parsedArgs.data.by;
         if (pending.allowedApprovers.length > 0 && !pending.allowedApprovers.some((x) => sameIdentity(x, by)))
           throw new Error(`${by} may not approve: approval.approvers allows ${pending.allowedApprovers.join(', ')}`);
         if (pending.excludedApprovers.some((x) => sameIdentity(x, by)))
@@ -128,14 +127,13 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   setHandler(
     rejectUpdate,
     (args) => {
-      const r = RejectArgsSchema.parse(args);
+      const r = parseArgs(RejectArgsSchema, args);
       rejection = { by: r.by, reason: r.reason };
       return { rejected: true as const };
     },
     {
       validator: (args) => {
-        const parsedArgs = RejectArgsSchema.safeParse(args);
-        if (!parsedArgs.success) throw new Error(formatIssues(parsedArgs.error).join('; '));
+        parseArgs(RejectArgsSchema, args);
         if (!status.pendingApproval) throw new Error(`nothing is waiting for approval (state: ${status.state})`);
       },
     },
@@ -144,14 +142,13 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   setHandler(
     abortUpdate,
     (args) => {
-      const a = AbortArgsSchema.parse(args);
+      const a = parseArgs(AbortArgsSchema, args);
       abortRequest = { reason: a.reason, ...(a.by ? { by: a.by } : {}) };
       return { aborting: true as const };
     },
     {
       validator: (args) => {
-        const parsedArgs = AbortArgsSchema.safeParse(args);
-        if (!parsedArgs.success) throw new Error(formatIssues(parsedArgs.error).join('; '));
+        parseArgs(AbortArgsSchema, args);
         if (status.state === 'finished') throw new Error(`the release already finished: ${status.outcome}`);
         if (abortRequest) throw new Error(`abort already requested: ${abortRequest.reason}`);
       },
@@ -177,7 +174,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     }
   }
 
-  const abortStop = () => new Stop(deployedStages.length > 0 ? 'rolled_back' : 'aborted', `aborted${abortRequest?.by ? ` by ${abortRequest.by}` : ''}: ${abortRequest?.reason}`, deployedStages.length > 0);
+  const abortStop = () => new Stop(`aborted${abortRequest?.by ? ` by ${abortRequest.by}` : ''}: ${abortRequest?.reason}`);
 
   async function waitFor(name: string, ms: number): Promise<void> {
     if (ms <= 0) return;
@@ -208,9 +205,8 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
           config.approval.timeout,
         );
         if (abortRequest) throw abortStop();
-        if (rejection) throw new Stop(deployedStages.length > 0 ? 'rolled_back' : 'aborted', `rejected by ${rejection.by}: ${rejection.reason}`, deployedStages.length > 0);
-        if (!answered)
-          throw new Stop(deployedStages.length > 0 ? 'rolled_back' : 'aborted', `no approval within ${formatDuration(config.approval.timeout)}`, deployedStages.length > 0);
+        if (rejection) throw new Stop(`rejected by ${rejection.by}: ${rejection.reason}`);
+        if (!answered) throw new Stop(`no approval within ${formatDuration(config.approval.timeout)}`);
       }, () => {
         const a = status.approvals.find((x) => x.target === target);
         return a ? `approved by ${a.by}` : '';
@@ -220,47 +216,36 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     }
   }
 
-  const stepInput = (phase: Phase, action: string, stepName: string, ver: string): StepInput => ({
-    command: action === 'rollback' && config.deploy.rollback ? config.deploy.rollback : config.deploy.command,
+  const stepInput = (phase: Phase, action: string, step: string): StepInput => ({
+    command: commandFor(action, config.deploy),
     cwd: config.deploy.cwd ?? input.repo,
     timeoutMs: config.deploy.timeout,
     outDir: input.outDir,
-    stage: phase.stage,
-    action,
-    weight: action === 'rollback' ? 0 : phase.weight,
-    version: ver,
-    previousVersion,
-    releaseId,
-    idempotencyKey: idempotencyKey(runKey, stepName),
+    ...stepVars(phase, action, step, release),
   });
 
   async function runPhase(phase: Phase): Promise<void> {
     if (phase.approval) await awaitApproval(phase.id, `${phase.title} needs a human approval`);
-    await waitFor(`${phase.id}: rollback window`, waitBeforePhase(phase, config));
+    await waitFor(`${phase.id}: rollback window`, phase.holdMs);
     if (abortRequest) throw abortStop();
     status.state = 'deploying';
     // Counted before the call: a step that failed halfway may have changed the target.
-    if (phase.action !== 'retire' && !deployedStages.some((p) => p.stage === phase.stage)) deployedStages.push(phase);
-    await step(`${phase.id}: ${phase.action} ${phase.stage}${phase.weight < 100 ? ` ${phase.weight}%` : ''}`, () => deployer.deploy(stepInput(phase, phase.action, phase.id, version)), (r) =>
+    started.push(phase);
+    await step(`${phase.id}: ${phase.action} ${phase.stage}${phase.weight < 100 ? ` ${phase.weight}%` : ''}`, () => targets.deploy(stepInput(phase, phase.action, phase.id)), (r) =>
       r.skipped ? 'already applied (idempotency key)' : `${r.durationMs} ms`,
     );
-    if (phase.smokeUrl && phase.action !== 'retire') await step(`${phase.id}: smoke test`, () => smoke.smokeTest({ url: phase.smokeUrl! }), (d) => d);
+    if (phase.smokeUrl) await step(`${phase.id}: smoke test`, () => smoke.smokeTest({ url: phase.smokeUrl! }), (d) => d);
     if (!productionAt && phase.stage.startsWith('production') && phase.weight === 100 && phase.action !== 'retire') productionAt = now();
     if (abortRequest) throw abortStop();
     await waitFor(`${phase.id}: bake ${formatDuration(phase.bakeMs)}`, phase.bakeMs);
   }
 
-  async function rollback(): Promise<boolean> {
+  async function rollback(phases: Phase[]): Promise<boolean> {
     status.state = 'rolling-back';
     rollbackStartedAt = now();
-    const rollbacks = proxyActivities<Activities>({
-      startToCloseTimeout: config.deploy.timeout + 60_000,
-      heartbeatTimeout: '30 seconds',
-      retry: { maximumAttempts: 3, initialInterval: '5 seconds', backoffCoefficient: 2 },
-    });
     try {
-      for (const phase of [...deployedStages].reverse()) {
-        await step(`rollback ${phase.stage}`, () => rollbacks.rollback(stepInput(phase, 'rollback', `rollback-${phase.stage}`, previousVersion)));
+      for (const phase of phases) {
+        await step(`rollback ${phase.stage}`, () => targets.rollback(stepInput(phase, ROLLBACK, rollbackStep(phase.stage))));
         if (phase.smokeUrl) await step(`verify ${phase.stage}: smoke test`, () => smoke.smokeTest({ url: phase.smokeUrl! }), (d) => d);
       }
       return true;
@@ -327,10 +312,11 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     return { releaseId, outcome, decision: finalDecision, ...(status.recordPath ? { recordPath: status.recordPath } : {}), ...(reason ? { reason } : {}) };
   }
 
-  async function stopWith(stop: Stop): Promise<ReleaseResult> {
-    if (!stop.rollback) return finish(stop.outcome, stop.reason);
-    const ok = await rollback();
-    return ok ? finish('rolled_back', stop.reason) : finish('rollback_failed', `${stop.reason}; the rollback failed too: a human must restore the release`);
+  /** Ends a release that stopped early: aborted if nothing was changed, else rolled back. */
+  async function stopWith(reason: string): Promise<ReleaseResult> {
+    const toUndo = rollbackTargets(started);
+    if (toUndo.length === 0) return finish('aborted', reason);
+    return (await rollback(toUndo)) ? finish('rolled_back', reason) : finish('rollback_failed', `${reason}; the rollback failed too: a human must restore the release`);
   }
 
   try {
@@ -346,8 +332,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
       riskError = failureMessage(e);
     }
     decision = evaluateRelease(gates, change, config, input.usersAffected, riskError);
-    const risk = decision.risk;
-    plan = decision.plan;
+    const { risk, plan } = decision;
     status.decision = decision.decision;
     if (risk) {
       status.riskLevel = risk.level;
@@ -363,14 +348,12 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     for (const phase of plan!.phases) await runPhase(phase);
     return await finish('released');
   } catch (e) {
-    if (e instanceof Stop) return await CancellationScope.nonCancellable(() => stopWith(e));
     if (isCancellation(e)) {
-      await CancellationScope.nonCancellable(() => stopWith(new Stop(deployedStages.length > 0 ? 'rolled_back' : 'aborted', 'the workflow was cancelled', deployedStages.length > 0)));
+      await CancellationScope.nonCancellable(() => stopWith('the workflow was cancelled'));
       throw e;
     }
-    // A failed step: roll back what was changed.
-    const reason = `step failed: ${failureMessage(e)}`;
-    return await CancellationScope.nonCancellable(() => stopWith(new Stop(deployedStages.length > 0 ? 'rolled_back' : 'aborted', reason, deployedStages.length > 0)));
+    const reason = e instanceof Stop ? e.message : `step failed: ${failureMessage(e)}`;
+    return await CancellationScope.nonCancellable(() => stopWith(reason));
   }
 }
 
