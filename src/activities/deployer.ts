@@ -34,9 +34,24 @@ export class DeployError extends Error {
   }
 }
 
-/** Moves traffic and versions: deploy, set weight, enable a flag, switch, retire, roll back. */
+export interface ApplyOptions {
+  signal?: AbortSignal;
+  heartbeat?: () => void;
+}
+
+/** Moves traffic and versions. Every call carries the step's idempotency key. */
 export interface Deployer {
-  apply(req: DeployRequest, opts: { signal?: AbortSignal; heartbeat?: () => void }): Promise<DeployResult>;
+  /** Installs the new version (canary, green, or in place) on a stage. */
+  deploy(req: DeployRequest, opts?: ApplyOptions): Promise<DeployResult>;
+  /** Sends `weight`% of traffic to the new version. */
+  setWeight(req: DeployRequest, opts?: ApplyOptions): Promise<DeployResult>;
+  /** Makes the new version the stable one, with all traffic. */
+  promote(req: DeployRequest, opts?: ApplyOptions): Promise<DeployResult>;
+  /** Blue-green: moves all traffic to green; `retire` removes blue after the rollback window. */
+  switchTraffic(req: DeployRequest, opts?: ApplyOptions): Promise<DeployResult>;
+  retire(req: DeployRequest, opts?: ApplyOptions): Promise<DeployResult>;
+  /** Traffic back to the previous version, then the new one removed. */
+  rollback(req: DeployRequest, opts?: ApplyOptions): Promise<DeployResult>;
 }
 
 export const EX_TEMPFAIL = 75;
@@ -48,12 +63,20 @@ const JOURNAL = 'deploy-journal.jsonl';
  * command itself also receives the key (ROLLGATE_IDEMPOTENCY_KEY) for targets shared between machines.
  */
 export class CommandDeployer implements Deployer {
+  deploy = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
+  setWeight = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
+  promote = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
+  switchTraffic = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
+  retire = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
+  rollback = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
+
   private async applied(stateDir: string, key: string): Promise<boolean> {
     const text = await readFile(join(stateDir, JOURNAL), 'utf8').catch(() => '');
     return text.split('\n').some((l) => l && (JSON.parse(l) as { key: string }).key === key);
   }
 
-  async apply(req: DeployRequest, opts: { signal?: AbortSignal; heartbeat?: () => void } = {}): Promise<DeployResult> {
+  /** One command for every operation: the action is in its arguments and environment. */
+  private async apply(req: DeployRequest, opts: ApplyOptions = {}): Promise<DeployResult> {
     const logFile = join(req.logDir, `${req.idempotencyKey.replace(/[^\w.-]+/g, '_')}.log`);
     if (await this.applied(req.stateDir, req.idempotencyKey)) return { idempotencyKey: req.idempotencyKey, skipped: true, exitCode: 0, durationMs: 0, logFile };
     const [file, ...args] = renderArgv(req.command, req);

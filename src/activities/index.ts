@@ -1,9 +1,15 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { AnalysisConfig, MetricState } from '../domain/analysis';
 import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
-import type { CommandVars } from '../domain/command';
-import { type Deployer, CommandDeployer, DeployError, type DeployResult } from './deployer';
+import { ROLLBACK, type CommandVars } from '../domain/command';
+import { PhaseAction } from '../domain/plan';
+import { captureBaseline, monitor, type MonitorInput, type MonitorResult } from './analysis';
+import { type Deployer, CommandDeployer, DeployError, type DeployRequest, type DeployResult } from './deployer';
+import { FlagdFileProvider, type FlagProvider } from './flags';
+import { FileNotifier, type Notification, type Notifier } from './notifier';
+import { type MetricProvider, ProviderError, prometheusFromEnv } from './prometheus';
 import { checkPrerequisites, type GateInput } from './gates';
 import { readChangeSet } from './git';
 import { smokeTest } from './smoke';
@@ -11,14 +17,49 @@ import { FileLedgerStore, type LedgerStore, writeRecord } from './store';
 
 export interface ActivityDeps {
   deployer: Deployer;
+  /** The metric provider named by a release's analysis config. */
+  metrics: (analysis: AnalysisConfig) => MetricProvider;
+  flags: FlagProvider;
+  /** The notifier of an output folder. */
+  notifier: (outDir: string) => Notifier;
   /** The ledger of an output folder. */
   ledger: (outDir: string) => LedgerStore;
 }
 
 export const defaultDeps = (): ActivityDeps => ({
   deployer: new CommandDeployer(),
+  metrics: (analysis) => prometheusFromEnv(analysis.prometheus),
+  flags: new FlagdFileProvider(),
+  notifier: (outDir) => new FileNotifier(join(outDir, 'notifications.jsonl')),
   ledger: (outDir) => new FileLedgerStore(join(outDir, 'ledger.jsonl')),
 });
+
+/** Which Deployer operation an action is. */
+const operation = (deployer: Deployer, action: string): ((req: DeployRequest, opts?: { signal?: AbortSignal; heartbeat?: () => void }) => Promise<DeployResult>) => {
+  switch (action) {
+    case PhaseAction.SET_WEIGHT:
+      return deployer.setWeight.bind(deployer);
+    case PhaseAction.PROMOTE:
+      return deployer.promote.bind(deployer);
+    case PhaseAction.SWITCH:
+      return deployer.switchTraffic.bind(deployer);
+    case PhaseAction.RETIRE:
+      return deployer.retire.bind(deployer);
+    case ROLLBACK:
+      return deployer.rollback.bind(deployer);
+    default:
+      return deployer.deploy.bind(deployer);
+  }
+};
+
+const metricProvider = (deps: ActivityDeps, analysis: AnalysisConfig): MetricProvider => {
+  try {
+    return deps.metrics(analysis);
+  } catch (e) {
+    if (e instanceof ProviderError) throw ApplicationFailure.create({ message: e.message, type: FailureType.INVALID_INPUT, nonRetryable: true });
+    throw e;
+  }
+};
 
 export interface StepInput extends CommandVars {
   command: readonly string[];
@@ -32,7 +73,7 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
   const applyStep = async (input: StepInput, failureType: string): Promise<DeployResult> => {
     const ctx = Context.current();
     try {
-      return await deps.deployer.apply(
+      return await operation(deps.deployer, input.action)(
         { ...input, logDir: join(input.outDir, 'logs'), stateDir: join(input.outDir, '.rollgate') },
         { signal: ctx.cancellationSignal, heartbeat: () => ctx.heartbeat() },
       );
@@ -67,6 +108,31 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       const res = await smokeTest(input.url, input.timeoutMs);
       if (!res.ok) throw ApplicationFailure.create({ message: `smoke test failed: ${res.detail}`, type: FailureType.SMOKE_TEST_FAILED });
       return res.detail;
+    },
+
+    /** Metric values before anything changes, for checks against a baseline. */
+    async captureBaseline(input: Pick<MonitorInput, 'vars' | 'analysis'>) {
+      return captureBaseline(metricProvider(deps, input.analysis), input, Context.current().cancellationSignal);
+    },
+
+    /** Measures a phase's metrics for a while; long-running, heartbeating, resumable from its last heartbeat. */
+    async monitorPhase(input: MonitorInput): Promise<MonitorResult> {
+      const ctx = Context.current();
+      const resumed = ctx.info.heartbeatDetails as MetricState[] | undefined;
+      return monitor(metricProvider(deps, input.analysis), resumed?.length ? { ...input, states: resumed } : input, {
+        signal: ctx.cancellationSignal,
+        heartbeat: (states) => ctx.heartbeat(states),
+        sleep: (ms) => ctx.sleep(ms),
+      });
+    },
+
+    /** Sets a flag's rollout percentage; 0 turns it off (the flag strategy's rollback). */
+    async setFlag(input: { flag: string; percentage: number; file: string; cwd: string }): Promise<{ changed: boolean }> {
+      return deps.flags.setRollout({ flag: input.flag, percentage: input.percentage, file: resolve(input.cwd, input.file) });
+    },
+
+    async notify(input: { outDir: string; notification: Notification }): Promise<void> {
+      await deps.notifier(input.outDir).send(input.notification);
     },
 
     async recordLedger(input: { outDir: string; entry: LedgerEntry }): Promise<{ written: boolean }> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AnalysisConfigSchema } from './analysis';
 import { durationMs } from './duration';
 import { RISK_LEVELS } from './enums';
 
@@ -64,7 +65,18 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   canary: z.strictObject({ steps: steps.optional() }).prefault({}),
   featureFlag: z
-    .strictObject({ flag: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(), steps: steps.optional() })
+    .strictObject({
+      flag: z.string().regex(/^[A-Za-z0-9._-]+$/).optional(),
+      steps: steps.optional(),
+      /** command: the deploy command gets action enable-flag; flagd: rollgate writes the flag to a flagd definitions file. */
+      provider: z.enum(['command', 'flagd'], { error: 'unknown flag provider (known: command, flagd)' }).default('command'),
+      /** The flagd definitions file, relative to the repository. */
+      file: z.string().min(1).optional(),
+    })
+    .superRefine((f, ctx) => {
+      if (f.provider === 'flagd' && !f.file) ctx.addIssue({ code: 'custom', path: ['file'], message: 'the flagd provider needs the definitions file' });
+      if (f.provider === 'flagd' && !f.flag) ctx.addIssue({ code: 'custom', path: ['flag'], message: 'the flagd provider needs the flag name' });
+    })
     .prefault({}),
   blueGreen: z.strictObject({ rollbackWindow: durationMs({ allowZero: true }).prefault('24h') }).prefault({}),
   risk: z
@@ -89,6 +101,7 @@ export const ConfigSchema = z.strictObject({
         .default([]),
     })
     .prefault({}),
+  analysis: AnalysisConfigSchema,
   notify: z.strictObject({ channel: z.string().min(1).optional(), onCall: z.string().min(1).optional() }).prefault({}),
 });
 

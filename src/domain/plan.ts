@@ -2,11 +2,20 @@ import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
 import { Strategy } from './enums';
 
+/** Steps between the first and the full rollout, which `promote --full` skips. */
+export const isIntermediate = (p: Phase): boolean => p.weight < 100 && (p.action === PhaseAction.SET_WEIGHT || p.action === PhaseAction.ENABLE_FLAG);
+
+/** Production phases are watched through the metrics; staging bakes are time only. */
+export const isAnalysed = (p: Phase): boolean => p.stage.startsWith('production');
+
 /** What a phase does to the target before its bake; every action goes through the Deployer. */
 export const PhaseAction = {
   DEPLOY: 'deploy',
   SET_WEIGHT: 'set-weight',
+  PROMOTE: 'promote',
   ENABLE_FLAG: 'enable-flag',
+  /** The flag strategy's rollback through the deploy command: the flag goes off, nothing is redeployed. */
+  DISABLE_FLAG: 'disable-flag',
   SWITCH: 'switch',
   RETIRE: 'retire',
 } as const;
@@ -78,7 +87,7 @@ export function buildPlan(strategy: Strategy, config: RollgateConfig): ReleasePl
           ...steps.map((s, i): Phase => ({
             id: `production-canary-${s.weight}`,
             title: s.weight === 100 ? 'Canary: all traffic' : `Canary: ${s.weight}% of traffic`,
-            action: i === 0 ? 'deploy' : 'set-weight',
+            action: i === 0 ? 'deploy' : s.weight === 100 ? 'promote' : 'set-weight',
             stage: 'production',
             weight: s.weight,
             ...prodSmoke,
@@ -124,9 +133,12 @@ export function buildPlan(strategy: Strategy, config: RollgateConfig): ReleasePl
 
 /**
  * The phases to roll back, the most recent first: one per stage whose action has started. Retiring
- * blue is not undone: it only happens once the rollback window has passed.
+ * blue is not undone: it only happens once the rollback window has passed. Once a flag is on, the
+ * rollback turns it off and redeploys nothing.
  */
 export function rollbackTargets(started: readonly Phase[]): Phase[] {
+  const flag = started.find((p) => p.action === PhaseAction.ENABLE_FLAG);
+  if (flag) return [flag];
   const firstPerStage = new Map<string, Phase>();
   for (const phase of started) if (phase.action !== PhaseAction.RETIRE && !firstPerStage.has(phase.stage)) firstPerStage.set(phase.stage, phase);
   return [...firstPerStage.values()].reverse();

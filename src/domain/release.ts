@@ -1,3 +1,4 @@
+import type { MetricState } from './analysis';
 import { z } from 'zod';
 import { ConfigSchema } from './config';
 import { type Decision, type Outcome, type PrerequisiteName, type RiskLevel, type Strategy } from './enums';
@@ -93,7 +94,7 @@ export interface StepRecord {
 }
 
 export interface PendingApproval {
-  kind: 'release' | 'phase';
+  kind: 'release' | 'phase' | 'analysis';
   /** Phase id for a gated phase; "release" for the sign-off. */
   target: string;
   reason: string;
@@ -115,7 +116,7 @@ export interface Approval {
 export interface ReleaseStatus {
   releaseId: string;
   service: string;
-  state: 'deciding' | 'awaiting-approval' | 'deploying' | 'baking' | 'rolling-back' | 'finished';
+  state: 'deciding' | 'awaiting-approval' | 'deploying' | 'baking' | 'paused' | 'rolling-back' | 'verifying-rollback' | 'needs-human' | 'finished';
   currentStep?: string;
   steps: StepRecord[];
   pendingApproval?: PendingApproval;
@@ -125,8 +126,26 @@ export interface ReleaseStatus {
   strategy?: Strategy;
   recordPath?: string;
   outcome?: Outcome;
-  /** Bake end time while baking (ISO). */
+  /** Bake end time while baking (ISO); while paused, the time left instead. */
   bakeEndsAt?: string;
+  bakeRemainingMs?: number;
+  paused?: { by: string; at: string; reason?: string };
+  /** Metric values captured before the release changed anything. */
+  baseline?: Record<string, number>;
+  /** The phase being analysed now, its metrics' counts and latest measurements. */
+  analysis?: PhaseAnalysis;
+  /** Every analysed phase so far, with its final counts. */
+  analysed: PhaseAnalysis[];
+  /** Where every measurement of this run is kept. */
+  measurementsFile?: string;
+  /** Set when the rollback failed: what a human is asked to do. */
+  needsHuman?: { reason: string; since: string; options: string[] };
+}
+
+export interface PhaseAnalysis {
+  phase: string;
+  verdict: string;
+  metrics: MetricState[];
 }
 
 export interface ReleaseResult {
@@ -155,6 +174,30 @@ export const AbortArgsSchema = z.strictObject({
   by: z.string().trim().max(200).optional(),
 });
 export type AbortArgs = z.input<typeof AbortArgsSchema>;
+
+export const PauseArgsSchema = z.strictObject({
+  by: z.string().trim().min(1, 'by: who pauses must be given').max(200),
+  reason: z.string().max(2000).optional(),
+});
+export type PauseArgs = z.input<typeof PauseArgsSchema>;
+
+export const ResumeArgsSchema = z.strictObject({ by: z.string().trim().min(1, 'by: who resumes must be given').max(200) });
+export type ResumeArgs = z.input<typeof ResumeArgsSchema>;
+
+export const PromoteArgsSchema = z.strictObject({
+  by: z.string().trim().min(1, 'by: who promotes must be given').max(200),
+  /** Skip to 100%: every remaining intermediate step, bake and hold is skipped; approval gates still hold. */
+  full: z.boolean().default(false),
+});
+export type PromoteArgs = z.input<typeof PromoteArgsSchema>;
+
+/** After a failed rollback: run it again, or record that a human restored the service. */
+export const ResolveArgsSchema = z.strictObject({
+  by: z.string().trim().min(1, 'by: who resolves must be given').max(200),
+  action: z.enum(['retry', 'restored'], { error: 'action: must be retry or restored' }),
+  reason: z.string().trim().min(1, 'reason: a reason must be given').max(2000),
+});
+export type ResolveArgs = z.input<typeof ResolveArgsSchema>;
 
 /** Approver names compare without case and surrounding space; an email matches its name part too. */
 export function sameIdentity(a: string, b: string): boolean {

@@ -1,10 +1,14 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { AbortArgs, Approval, ApproveArgs, RejectArgs, ReleaseStatus } from '../domain/release';
+import type { AbortArgs, Approval, ApproveArgs, PauseArgs, PromoteArgs, RejectArgs, ReleaseStatus, ResolveArgs, ResumeArgs } from '../domain/release';
 
 /** Messages of the release workflow, shared by the workflow and the CLI. */
 export const statusQuery = defineQuery<ReleaseStatus>('status');
 export const approveUpdate = defineUpdate<Approval, [ApproveArgs]>('approve');
 export const rejectUpdate = defineUpdate<{ rejected: true }, [RejectArgs]>('reject');
 export const abortUpdate = defineUpdate<{ aborting: true }, [AbortArgs]>('abort');
+export const pauseUpdate = defineUpdate<{ paused: true }, [PauseArgs]>('pause');
+export const resumeUpdate = defineUpdate<{ resumed: true }, [ResumeArgs]>('resume');
+export const promoteUpdate = defineUpdate<{ promoting: string }, [PromoteArgs]>('promote');
+export const resolveUpdate = defineUpdate<{ resolving: string }, [ResolveArgs]>('resolve');
 
 export const RELEASE_WORKFLOW = 'releaseWorkflow';

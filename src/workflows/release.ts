@@ -1,21 +1,25 @@
 import type { z } from 'zod';
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, StepInput } from '../activities';
+import type { MonitorResult } from '../activities/analysis';
+import { comparisons, describeBreak, forgiveInconclusive, type Metric, MetricPhase, type MetricState } from '../domain/analysis';
 import type { ChangeSet } from '../domain/changeset';
-import { commandFor, ROLLBACK, rollbackStep, stepVars } from '../domain/command';
+import { commandFor, idempotencyKey, ROLLBACK, rollbackStep, stepVars } from '../domain/command';
 import { formatIssues } from '../domain/config';
 import { formatDuration } from '../domain/duration';
 import { type Decision, FailureType, type Outcome } from '../domain/enums';
 import { ledgerEntry } from '../domain/ledger';
-import { type Phase, rollbackTargets } from '../domain/plan';
+import { isAnalysed, isIntermediate, type Phase, PhaseAction, rollbackTargets } from '../domain/plan';
 import { evaluateRelease } from '../domain/evaluate';
 import { recordFileName, renderDecisionRecord } from '../domain/record';
 import {
@@ -24,7 +28,11 @@ import {
   ApproveArgsSchema,
   type DecisionResult,
   type GateReport,
+  PauseArgsSchema,
+  PromoteArgsSchema,
   RejectArgsSchema,
+  ResolveArgsSchema,
+  ResumeArgsSchema,
   type ReleaseInput,
   ReleaseInputSchema,
   type ReleaseResult,
@@ -32,7 +40,7 @@ import {
   sameIdentity,
   type StepRecord,
 } from '../domain/release';
-import { abortUpdate, approveUpdate, rejectUpdate, statusQuery } from './messages';
+import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, resolveUpdate, resumeUpdate, statusQuery } from './messages';
 
 const quick = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -43,8 +51,30 @@ const smoke = proxyActivities<Activities>({
   retry: { maximumAttempts: 5, initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '20 seconds' },
 });
 
-/** Ends the release early (abort, rejection, deadline); what was changed is rolled back. Not an error of the workflow. */
-class Stop extends Error {}
+// The monitor reports at least this often, which bounds both the staleness of `status` and the
+// history: about a dozen events per report, so about 150 per monitored hour.
+const REPORT_EVERY_MS = 5 * 60_000;
+const monitoring = proxyActivities<Activities>({
+  startToCloseTimeout: REPORT_EVERY_MS + 5 * 60_000,
+  heartbeatTimeout: '30 seconds',
+  // Pause, promote and abort do not wait for the monitor to notice its cancellation.
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+  retry: { maximumAttempts: 10, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+
+/** Patch: a failed rollback used to end the release; now it waits for a human. */
+const WAIT_FOR_HUMAN_AFTER_FAILED_ROLLBACK = 'wait-for-human-after-failed-rollback';
+
+/** Ends the release early (abort, rejection, deadline, broken metric); what was changed is rolled back. Not an error of the workflow. */
+class Stop extends Error {
+  constructor(
+    message: string,
+    /** Metrics that broke their thresholds: the rollback is verified against them. */
+    readonly brokenMetrics: string[] = [],
+  ) {
+    super(message);
+  }
+}
 
 /** Validates update arguments, throwing one line per problem that names the field. */
 function parseArgs<T>(schema: z.ZodType<T>, args: unknown): T {
@@ -78,7 +108,14 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     retry: { maximumAttempts: 3, initialInterval: '5 seconds', backoffCoefficient: 2 },
   });
 
-  const status: ReleaseStatus = { releaseId, service: input.service, state: 'deciding', steps: [], approvals: [] };
+  // Verifying a rollback: one monitor call for the whole window.
+  const verifying = proxyActivities<Activities>({
+    startToCloseTimeout: config.analysis.verifyWindow + 5 * 60_000,
+    heartbeatTimeout: '30 seconds',
+    retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  });
+
+  const status: ReleaseStatus = { releaseId, service: input.service, state: 'deciding', steps: [], approvals: [], analysed: [] };
   let gates: GateReport = { prerequisites: [], securityConditions: [] };
   let change: ChangeSet | undefined;
   let decision: DecisionResult | undefined;
@@ -89,6 +126,11 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   let productionAt: string | undefined;
   let rollbackStartedAt: string | undefined;
   let rollbackEndedAt: string | undefined;
+  let promoteRequest: { by: string; full: boolean } | undefined;
+  let fullPromotion = false;
+  let resolution: { by: string; action: 'retry' | 'restored'; reason: string } | undefined;
+  let baseline: Record<string, number> = {};
+  const metrics: Metric[] = config.analysis.metrics;
   const version = input.version ?? input.head;
   const previousVersion = input.previousVersion ?? input.base;
   const release = { releaseId, runKey, version, previousVersion };
@@ -155,6 +197,71 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     },
   );
 
+  setHandler(
+    pauseUpdate,
+    (args) => {
+      const a = parseArgs(PauseArgsSchema, args);
+      status.paused = { by: a.by, at: now(), ...(a.reason ? { reason: a.reason } : {}) };
+      return { paused: true as const };
+    },
+    {
+      validator: (args) => {
+        parseArgs(PauseArgsSchema, args);
+        if (status.state === 'finished') throw new Error(`the release already finished: ${status.outcome}`);
+        if (status.paused) throw new Error(`already paused by ${status.paused.by} at ${status.paused.at}`);
+        if (!['deciding', 'awaiting-approval', 'deploying', 'baking'].includes(status.state)) throw new Error(`cannot pause while ${status.state}`);
+      },
+    },
+  );
+
+  setHandler(
+    resumeUpdate,
+    (args) => {
+      parseArgs(ResumeArgsSchema, args);
+      delete status.paused;
+      return { resumed: true as const };
+    },
+    {
+      validator: (args) => {
+        parseArgs(ResumeArgsSchema, args);
+        if (!status.paused) throw new Error(`the release is not paused (state: ${status.state})`);
+      },
+    },
+  );
+
+  setHandler(
+    promoteUpdate,
+    (args) => {
+      const a = parseArgs(PromoteArgsSchema, args);
+      promoteRequest = { by: a.by, full: a.full ?? false };
+      if (promoteRequest.full) fullPromotion = true;
+      return { promoting: promoteRequest.full ? 'to 100%, skipping the remaining steps and bakes' : `ending ${status.currentStep ?? 'the current bake'} now` };
+    },
+    {
+      validator: (args) => {
+        const a = parseArgs(PromoteArgsSchema, args);
+        if (status.state === 'finished') throw new Error(`the release already finished: ${status.outcome}`);
+        if (!a.full && status.state !== 'baking' && status.state !== 'paused') throw new Error(`nothing to promote: the release is ${status.state}, not baking`);
+        if (!['deploying', 'baking', 'paused'].includes(status.state)) throw new Error(`nothing to promote while ${status.state}`);
+      },
+    },
+  );
+
+  setHandler(
+    resolveUpdate,
+    (args) => {
+      const r = parseArgs(ResolveArgsSchema, args);
+      resolution = { by: r.by, action: r.action, reason: r.reason };
+      return { resolving: r.action };
+    },
+    {
+      validator: (args) => {
+        parseArgs(ResolveArgsSchema, args);
+        if (status.state !== 'needs-human') throw new Error(`nothing to resolve: the release is ${status.state}`);
+      },
+    },
+  );
+
   async function step<T>(name: string, fn: () => Promise<T>, detail?: (t: T) => string): Promise<T> {
     const rec: StepRecord = { name, status: 'running', startedAt: now() };
     status.steps.push(rec);
@@ -176,24 +283,119 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
 
   const abortStop = () => new Stop(`aborted${abortRequest?.by ? ` by ${abortRequest.by}` : ''}: ${abortRequest?.reason}`);
 
-  async function waitFor(name: string, ms: number): Promise<void> {
-    if (ms <= 0) return;
-    status.state = 'baking';
-    status.bakeEndsAt = new Date(Date.now() + ms).toISOString();
-    await step(name, async () => {
-      if (await condition(() => abortRequest !== undefined, ms)) throw abortStop();
-    });
-    delete status.bakeEndsAt;
+  const interrupted = () => abortRequest !== undefined || status.paused !== undefined || promoteRequest !== undefined;
+
+  /**
+   * A durable wait after (or before) a phase's action, during which its metrics are analysed when
+   * the phase is watched. Pause stops the clock, promote ends the wait, abort and broken metrics
+   * stop the release. The bake ends once its time is up and every acting metric last passed.
+   */
+  async function watch(name: string, ms: number, phase: Phase): Promise<void> {
+    if (ms <= 0 || fullPromotion) return;
+    const analysed = metrics.length > 0 && isAnalysed(phase);
+    let remaining = ms;
+    let inconclusiveRounds = 0;
+    let states: MetricState[] | undefined;
+    const publish = (verdict: string) => {
+      if (!states) return;
+      status.analysis = { phase: phase.id, verdict, metrics: states };
+    };
+    try {
+      await step(name, async () => {
+        for (;;) {
+          if (abortRequest) throw abortStop();
+          if (promoteRequest) {
+            const by = promoteRequest.by;
+            promoteRequest = undefined;
+            return `promoted by ${by}`;
+          }
+          if (status.paused) {
+            status.state = 'paused';
+            status.bakeRemainingMs = Math.max(remaining, 0);
+            delete status.bakeEndsAt;
+            await condition(() => !status.paused || abortRequest !== undefined || promoteRequest !== undefined);
+            continue;
+          }
+          status.state = 'baking';
+          delete status.bakeRemainingMs;
+          status.bakeEndsAt = new Date(Date.now() + Math.max(remaining, 0)).toISOString();
+          const began = Date.now();
+          if (!analysed) {
+            const ended = !(await condition(interrupted, remaining));
+            remaining -= Date.now() - began;
+            if (ended) return '';
+            continue;
+          }
+          // Past the bake time, keep measuring until every metric passes or a limit breaks.
+          const runForMs = remaining > 0 ? Math.min(remaining, REPORT_EVERY_MS) : longestInterval();
+          let result: MonitorResult | undefined;
+          let failure: unknown;
+          const scope = new CancellationScope();
+          scope
+            .run(() =>
+              monitoring.monitorPhase({
+                runKey,
+                outDir: input.outDir,
+                phase: phase.id,
+                vars: queryVars(phase),
+                analysis: config.analysis,
+                subject: 'canary',
+                baseline,
+                ...(states ? { states } : {}),
+                runForMs,
+                untilStable: remaining <= 0,
+              }),
+            )
+            .then(
+              (r) => void (result = r),
+              (e) => void (failure = e),
+            );
+          const decided = () => failure !== undefined || (result !== undefined && (result.verdict.verdict !== 'running' || (remaining <= 0 && result.stable)));
+          await condition(() => interrupted() || decided(), runForMs);
+          if (!interrupted()) await condition(() => interrupted() || result !== undefined || failure !== undefined);
+          remaining -= Date.now() - began;
+          if (result === undefined && failure === undefined) {
+            scope.cancel();
+            continue;
+          }
+          if (failure !== undefined && !isCancellation(failure)) throw failure;
+          if (!result) continue;
+          states = result.states;
+          publish(result.verdict.verdict);
+          const broken = result.verdict.metrics.map((m) => describeBreak(states![metrics.findIndex((x) => x.name === m)]!));
+          if (result.verdict.verdict === 'failed' || result.verdict.verdict === 'error')
+            throw new Stop(`analysis ${result.verdict.verdict}: ${broken.join('; ')}`, result.verdict.verdict === 'failed' ? result.verdict.metrics : []);
+          if (result.verdict.verdict === 'inconclusive') {
+            // Each inconclusive reading asks again; an approval covers only its own.
+            inconclusiveRounds++;
+            await awaitApproval(`${phase.id}: analysis${inconclusiveRounds > 1 ? ` #${inconclusiveRounds}` : ''}`, `analysis inconclusive: ${broken.join('; ')}`, config.analysis.inconclusiveTimeout);
+            states = states.map(forgiveInconclusive);
+            continue;
+          }
+          if (remaining <= 0 && result.stable) return `${states.map((s) => `${s.metric} ${s.successful}/${s.measured} passed`).join(', ')}`;
+        }
+      }, (d) => d);
+    } finally {
+      delete status.bakeEndsAt;
+      delete status.bakeRemainingMs;
+      if (states) {
+        status.analysed.push({ phase: phase.id, verdict: states.some((s) => s.phase !== MetricPhase.RUNNING) ? 'broken' : 'passed', metrics: states });
+        delete status.analysis;
+      }
+    }
   }
 
-  async function awaitApproval(target: string, reason: string): Promise<void> {
+  const longestInterval = () => Math.max(...metrics.map((m) => m.interval ?? config.analysis.interval));
+  const queryVars = (phase: Phase) => ({ service: input.service, version, previousVersion, phase: phase.id, stage: phase.stage });
+
+  async function awaitApproval(target: string, reason: string, timeout = config.approval.timeout): Promise<void> {
     status.state = 'awaiting-approval';
     status.pendingApproval = {
-      kind: target === 'release' ? 'release' : 'phase',
+      kind: target === 'release' ? 'release' : target.includes(': analysis') ? 'analysis' : 'phase',
       target,
       reason,
       requestedAt: now(),
-      deadline: new Date(Date.now() + config.approval.timeout).toISOString(),
+      deadline: new Date(Date.now() + timeout).toISOString(),
       allowedApprovers: config.approval.approvers,
       excludedApprovers: fourEyes() ? authors() : [],
     };
@@ -202,11 +404,11 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
       await step(`approval: ${target}`, async () => {
         const answered = await condition(
           () => status.approvals.some((a) => a.target === target) || rejection !== undefined || abortRequest !== undefined,
-          config.approval.timeout,
+          timeout,
         );
         if (abortRequest) throw abortStop();
         if (rejection) throw new Stop(`rejected by ${rejection.by}: ${rejection.reason}`);
-        if (!answered) throw new Stop(`no approval within ${formatDuration(config.approval.timeout)}`);
+        if (!answered) throw new Stop(`no approval within ${formatDuration(timeout)}`);
       }, () => {
         const a = status.approvals.find((x) => x.target === target);
         return a ? `approved by ${a.by}` : '';
@@ -225,35 +427,88 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   });
 
   async function runPhase(phase: Phase): Promise<void> {
+    if (fullPromotion && isIntermediate(phase)) {
+      status.steps.push({ name: `${phase.id}: skipped (promoted to 100%)`, status: 'done', startedAt: now(), endedAt: now() });
+      return;
+    }
     if (phase.approval) await awaitApproval(phase.id, `${phase.title} needs a human approval`);
-    await waitFor(`${phase.id}: rollback window`, phase.holdMs);
+    await watch(`${phase.id}: rollback window`, phase.holdMs, phase);
     if (abortRequest) throw abortStop();
+    if (status.paused) await waitWhilePaused();
     status.state = 'deploying';
     // Counted before the call: a step that failed halfway may have changed the target.
     started.push(phase);
-    await step(`${phase.id}: ${phase.action} ${phase.stage}${phase.weight < 100 ? ` ${phase.weight}%` : ''}`, () => targets.deploy(stepInput(phase, phase.action, phase.id)), (r) =>
-      r.skipped ? 'already applied (idempotency key)' : `${r.durationMs} ms`,
-    );
+    const label = `${phase.id}: ${phase.action} ${phase.stage}${phase.weight < 100 ? ` ${phase.weight}%` : ''}`;
+    if (phase.action === PhaseAction.ENABLE_FLAG && config.featureFlag.provider === 'flagd')
+      await step(label, () => quick.setFlag(flagInput(phase.weight)), (r) => (r.changed ? `${config.featureFlag.flag} on for ${phase.weight}%` : 'already set'));
+    else
+      await step(label, () => targets.deploy(stepInput(phase, phase.action, phase.id)), (r) =>
+        r.skipped ? 'already applied (idempotency key)' : `${r.durationMs} ms`,
+      );
     if (phase.smokeUrl) await step(`${phase.id}: smoke test`, () => smoke.smokeTest({ url: phase.smokeUrl! }), (d) => d);
     if (!productionAt && phase.stage.startsWith('production') && phase.weight === 100 && phase.action !== 'retire') productionAt = now();
     if (abortRequest) throw abortStop();
-    await waitFor(`${phase.id}: bake ${formatDuration(phase.bakeMs)}`, phase.bakeMs);
+    await watch(`${phase.id}: bake ${formatDuration(phase.bakeMs)}`, phase.bakeMs, phase);
   }
 
-  async function rollback(phases: Phase[]): Promise<boolean> {
+  async function waitWhilePaused(): Promise<void> {
+    status.state = 'paused';
+    await condition(() => !status.paused || abortRequest !== undefined);
+    if (abortRequest) throw abortStop();
+  }
+
+  const flagInput = (percentage: number) => ({ flag: config.featureFlag.flag!, percentage, file: config.featureFlag.file!, cwd: config.deploy.cwd ?? input.repo });
+
+  /** Undoes one phase: the flag off for a flag rollout, else the rollback command for its stage. */
+  async function undo(phase: Phase): Promise<void> {
+    if (phase.action !== PhaseAction.ENABLE_FLAG) {
+      await step(`rollback ${phase.stage}`, () => targets.rollback(stepInput(phase, ROLLBACK, rollbackStep(phase.stage))));
+      return;
+    }
+    if (config.featureFlag.provider === 'flagd') await step('rollback: flag off', () => quick.setFlag(flagInput(0)), () => `${config.featureFlag.flag} off`);
+    else await step('rollback: flag off', () => targets.rollback(stepInput({ ...phase, weight: 0 }, PhaseAction.DISABLE_FLAG, 'rollback-flag')));
+  }
+
+  async function rollback(phases: Phase[], brokenMetrics: string[]): Promise<boolean> {
     status.state = 'rolling-back';
-    rollbackStartedAt = now();
+    rollbackStartedAt ??= now();
     try {
       for (const phase of phases) {
-        await step(`rollback ${phase.stage}`, () => targets.rollback(stepInput(phase, ROLLBACK, rollbackStep(phase.stage))));
+        await undo(phase);
         if (phase.smokeUrl) await step(`verify ${phase.stage}: smoke test`, () => smoke.smokeTest({ url: phase.smokeUrl! }), (d) => d);
       }
+      if (brokenMetrics.length > 0 && config.analysis.verifyWindow > 0) await verifyMetrics(brokenMetrics);
       return true;
     } catch {
       return false;
     } finally {
       rollbackEndedAt = now();
     }
+  }
+
+  /** The metrics that broke must come back within their thresholds, measured on the stable version, within the window. */
+  async function verifyMetrics(names: string[]): Promise<void> {
+    status.state = 'verifying-rollback';
+    // Failures while the old readings age out of the query windows are expected: no limits here.
+    const lenient = metrics
+      .filter((m) => names.includes(m.name))
+      .map((m) => ({ ...m, dryRun: false, initialDelay: 0, count: undefined, failureLimit: 1e9, inconclusiveLimit: 1e9, consecutiveErrorLimit: 1e9 }));
+    await step(`verify rollback: ${names.join(', ')}`, async () => {
+      const r = await verifying.monitorPhase({
+        runKey,
+        outDir: input.outDir,
+        phase: 'rollback-verification',
+        vars: queryVars({ id: 'rollback-verification', stage: 'production' } as Phase),
+        analysis: { ...config.analysis, metrics: lenient },
+        subject: 'stable',
+        baseline,
+        runForMs: config.analysis.verifyWindow,
+        untilStable: true,
+      });
+      status.analysed.push({ phase: 'rollback-verification', verdict: r.stable ? 'passed' : 'broken', metrics: r.states });
+      if (!r.stable) throw new Error(`${names.join(', ')} not back within thresholds after ${formatDuration(config.analysis.verifyWindow)}: ${r.states.map((x) => x.last?.message ?? x.last?.verdict ?? 'not measured').join('; ')}`);
+      return r.states.map((x) => `${x.metric} ${x.last?.value ?? ''}`).join(', ');
+    }, (d) => d);
   }
 
   async function writeRecord(results?: { outcome: Outcome; reason?: string }): Promise<void> {
@@ -313,10 +568,36 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   }
 
   /** Ends a release that stopped early: aborted if nothing was changed, else rolled back. */
-  async function stopWith(reason: string): Promise<ReleaseResult> {
+  async function stopWith(reason: string, brokenMetrics: string[] = []): Promise<ReleaseResult> {
     const toUndo = rollbackTargets(started);
     if (toUndo.length === 0) return finish('aborted', reason);
-    return (await rollback(toUndo)) ? finish('rolled_back', reason) : finish('rollback_failed', `${reason}; the rollback failed too: a human must restore the release`);
+    if (await rollback(toUndo, brokenMetrics)) return finish('rolled_back', reason);
+    const failed = `${reason}; the rollback failed too: a human must restore the release`;
+    if (!patched(WAIT_FOR_HUMAN_AFTER_FAILED_ROLLBACK)) return finish('rollback_failed', failed);
+    // The spec's contingency: tell people, keep every piece of state, and wait; never end silently.
+    for (let round = 1; ; round++) {
+      status.state = 'needs-human';
+      status.needsHuman = {
+        reason: failed,
+        since: now(),
+        options: [`rollgate resolve ${releaseId} --retry --by NAME --reason TEXT`, `rollgate resolve ${releaseId} --restored --by NAME --reason TEXT`],
+      };
+      await quick.notify({
+        outDir: input.outDir,
+        notification: { releaseId, event: 'rollback-failed', urgent: true, text: `${input.service} ${version}: ${failed}`, key: idempotencyKey(runKey, `notify-rollback-failed-${round}`) },
+      });
+      await writeRecord({ outcome: 'rollback_failed', reason: `${failed}; waiting for a human decision` });
+      await condition(() => resolution !== undefined);
+      const r = resolution!;
+      resolution = undefined;
+      delete status.needsHuman;
+      status.steps.push({ name: `resolved by ${r.by}: ${r.action}`, status: 'done', startedAt: now(), endedAt: now(), detail: r.reason });
+      if (r.action === 'restored') {
+        rollbackEndedAt = now();
+        return finish('rolled_back', `${reason}; the rollback failed and ${r.by} restored the release by hand: ${r.reason}`);
+      }
+      if (await rollback(toUndo, brokenMetrics)) return finish('rolled_back', `${reason}; the rollback succeeded when ${r.by} retried it`);
+    }
   }
 
   try {
@@ -345,6 +626,13 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     if (decision.approvalRequired)
       await awaitApproval('release', decision.decision === 'ESCALATED' ? `Escalated: ${decision.because.join('; ')}` : `${risk!.level} risk needs a sign-off`);
 
+    if (metrics.some((m) => comparisons(m).baseline)) {
+      const captured = await step('baseline', () => quick.captureBaseline({ vars: queryVars(plan!.phases[0]!), analysis: config.analysis }), (b) =>
+        [...Object.entries(b.values).map(([k, v]) => `${k} ${v}`), ...Object.entries(b.missing).map(([k, why]) => `${k}: ${why}`)].join(', '),
+      );
+      baseline = captured.values;
+      status.baseline = baseline;
+    }
     for (const phase of plan!.phases) await runPhase(phase);
     return await finish('released');
   } catch (e) {
@@ -353,7 +641,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
       throw e;
     }
     const reason = e instanceof Stop ? e.message : `step failed: ${failureMessage(e)}`;
-    return await CancellationScope.nonCancellable(() => stopWith(reason));
+    return await CancellationScope.nonCancellable(() => stopWith(reason, e instanceof Stop ? e.brokenMetrics : []));
   }
 }
 

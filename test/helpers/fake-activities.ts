@@ -1,5 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities, StepInput } from '../../src/activities';
+import type { MonitorInput } from '../../src/activities/analysis';
+import { analysisVerdict, initialState, isStable, type Measurement, record, type Verdict } from '../../src/domain/analysis';
 import type { ChangeSet } from '../../src/domain/changeset';
 import type { LedgerEntry } from '../../src/domain/ledger';
 import type { GateReport } from '../../src/domain/release';
@@ -37,6 +39,9 @@ export const criticalChange = changeSet([
 ]);
 
 export interface Calls {
+  monitors: MonitorInput[];
+  flags: { flag: string; percentage: number }[];
+  notifications: string[];
   deploys: StepInput[];
   rollbacks: StepInput[];
   smokes: string[];
@@ -45,9 +50,43 @@ export interface Calls {
 }
 
 /** Fake activities of the real type; they record what the workflow asked for. */
-export function fakeActivities(opts: { gates?: GateReport; change?: ChangeSet; failDeploy?: (s: StepInput) => boolean; failRollback?: boolean } = {}) {
-  const calls: Calls = { deploys: [], rollbacks: [], smokes: [], records: [], ledger: [] };
+export function fakeActivities(
+  opts: {
+    gates?: GateReport;
+    change?: ChangeSet;
+    failDeploy?: (s: StepInput) => boolean;
+    failRollback?: boolean | (() => boolean);
+    /** What each monitor call measures, per phase, in order: one verdict per call; `successful` once a list runs out. */
+    measurements?: Record<string, Verdict[]>;
+  } = {},
+) {
+  const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [] };
+  const cursor = new Map<string, number>();
   const activities: Activities = {
+    async captureBaseline(input) {
+      return { values: Object.fromEntries(input.analysis.metrics.map((m) => [m.name, 0.01])), missing: {} };
+    },
+    /** Returns at once: the workflow's own timer carries the phase's time on the time-skipping server. */
+    async monitorPhase(input) {
+      calls.monitors.push(input);
+      const n = cursor.get(input.phase) ?? 0;
+      cursor.set(input.phase, n + 1);
+      const verdict = opts.measurements?.[input.phase]?.[n] ?? 'successful';
+      const at = new Date().toISOString();
+      const states = input.analysis.metrics.map((m, i) => {
+        const s = input.states?.[i] ?? initialState(m, Date.now());
+        const measurement: Measurement = { metric: m.name, phase: input.phase, seq: s.measured + 1, at, verdict, value: verdict === 'successful' ? 0.001 : 0.2, ...(verdict === 'successful' ? {} : { message: `${verdict} reading` }) };
+        return record(m, s, measurement, 1000);
+      });
+      return { states, verdict: analysisVerdict(input.analysis.metrics, states), stable: isStable(input.analysis.metrics, states), measured: states.length };
+    },
+    async setFlag(input) {
+      calls.flags.push({ flag: input.flag, percentage: input.percentage });
+      return { changed: true };
+    },
+    async notify(input) {
+      calls.notifications.push(`${input.notification.event}: ${input.notification.text}`);
+    },
     async checkPrerequisites() {
       return opts.gates ?? passingGates;
     },
@@ -65,7 +104,7 @@ export function fakeActivities(opts: { gates?: GateReport; change?: ChangeSet; f
     },
     async rollback(input) {
       calls.rollbacks.push(input);
-      if (opts.failRollback) throw ApplicationFailure.nonRetryable('rollback exited with 1', 'RollbackFailed');
+      if (typeof opts.failRollback === 'function' ? opts.failRollback() : opts.failRollback) throw ApplicationFailure.nonRetryable('rollback exited with 1', 'RollbackFailed');
       return { idempotencyKey: input.idempotencyKey, skipped: false, exitCode: 0, durationMs: 5, logFile: 'x.log' };
     },
     async smokeTest(input) {
@@ -79,3 +118,8 @@ export function fakeActivities(opts: { gates?: GateReport; change?: ChangeSet; f
   };
   return { activities, calls };
 }
+
+/** Logic in a non-critical file: MEDIUM, canary. */
+export const mediumChange = changeSet([{ path: 'frontend/cart.py', status: 'M', insertions: 12, deletions: 3, binary: false }], 'fix: cart totals');
+/** A new feature outside the critical areas: HIGH, feature flag. */
+export const highChange = changeSet([{ path: 'frontend/cart.py', status: 'M', insertions: 40, deletions: 3, binary: false }], 'feat: one-click checkout');

@@ -8,7 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { parseConfig } from '../../src/domain/config';
 import type { ReleaseInput, ReleaseStatus } from '../../src/domain/release';
-import { abortUpdate, approveUpdate, statusQuery } from '../../src/workflows/messages';
+import { abortUpdate, approveUpdate, resolveUpdate, statusQuery } from '../../src/workflows/messages';
 import { releaseWorkflow } from '../../src/workflows';
 import { workflowsPath } from '../../src/worker/worker';
 import { timeSkippingEnv } from '../helpers/servers';
@@ -57,7 +57,8 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   after(async () => {
     // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs.
     if (process.env.ROLLGATE_RECORD_HISTORIES) {
-      for (const id of ['immediate', 'critical', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails']) {
+      // rollback-fails.json stays as recorded before the wait-for-human patch: it guards the unpatched path.
+      for (const id of ['immediate', 'critical', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human']) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();
         // Stack traces would carry this machine's paths; replay does not need them.
         writeFileSync(join(HISTORIES, `${id}.json`), historyToJSON(history).replace(/"stackTrace": "(?:[^"\\]|\\.)*"/g, '"stackTrace": ""'));
@@ -189,12 +190,45 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     assert.match(calls.records[0]!, /⛔ ABORTED/);
   });
 
-  it('marks the release rollback_failed when the rollback itself fails', async () => {
-    const { activities } = fakeActivities({ failDeploy: (s) => s.stage === 'production', failRollback: true });
-    const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'rollback-fails', args: [releaseInput('rollback-fails')] }),
-    );
-    assert.equal(result.outcome, 'rollback_failed');
+  it('waits for a human when the rollback itself fails, notifies, and rolls back when told to retry', async () => {
+    let rollbackFails = true;
+    const { activities, calls } = fakeActivities({ failDeploy: (s) => s.stage === 'production', failRollback: () => rollbackFails });
+    const result = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'rollback-fails-needs-human', args: [releaseInput('rollback-fails-needs-human')] });
+      await env.sleep(20 * 60_000); // the staging bake
+      const waiting = await waitForStatus(handle, (s) => s.state === 'needs-human');
+      assert.match(waiting.needsHuman!.reason, /the rollback failed too/);
+      // Hours pass: it never ends by itself.
+      await env.sleep(48 * HOUR);
+      assert.equal((await handle.query(statusQuery)).state, 'needs-human');
+      assert.equal(calls.notifications.length, 1);
+      assert.match(calls.notifications[0]!, /^rollback-failed: auth v2: step failed/);
+      assert.match(calls.records.at(-1)!, /waiting for a human decision/);
+      await assert.rejects(handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', action: 'later' as never, reason: 'x' }] }), (e: Error) => /action: must be retry or restored/.test(String(e.cause)));
+      rollbackFails = false;
+      await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', action: 'retry', reason: 'the cluster is back' }] });
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason!, /the rollback succeeded when oncall retried it/);
+    assert.deepEqual(calls.rollbacks.map((r) => r.stage), ['production', 'production', 'staging']);
+    assert.equal(calls.ledger.length, 1);
+    assert.ok(calls.ledger[0]!.rollback_started_at! < calls.ledger[0]!.rollback_finished_at!);
+  });
+
+  it('records a release restored by hand after a failed rollback', async () => {
+    const { activities, calls } = fakeActivities({ failDeploy: (s) => s.stage === 'production', failRollback: true });
+    const result = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'rollback-fails-restored', args: [releaseInput('rollback-fails-restored')] });
+      await env.sleep(20 * 60_000); // the staging bake
+      await waitForStatus(handle, (s) => s.state === 'needs-human');
+      await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', action: 'restored', reason: 'redeployed v1 by hand' }] });
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason!, /oncall restored the release by hand: redeployed v1 by hand/);
+    assert.equal(calls.rollbacks.length, 1);
+    assert.equal(calls.ledger[0]!.outcome, 'rolled_back');
   });
 
   it('refuses malformed input with the field named', async () => {

@@ -1,0 +1,153 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  type AnalysisConfig,
+  analysisVerdict,
+  comparisons,
+  initialState,
+  isDone,
+  isStable,
+  judge,
+  type Measurement,
+  type Metric,
+  MetricPhase,
+  type MetricState,
+  type Observation,
+  type QueryVars,
+  record,
+  renderQuery,
+} from '../domain/analysis';
+import { type MetricProvider, ProviderError } from './prometheus';
+
+export interface MonitorInput {
+  runKey: string;
+  outDir: string;
+  phase: string;
+  vars: QueryVars;
+  analysis: AnalysisConfig;
+  /** What {{selector}} selects: the canary while it runs next to stable; stable when verifying a rollback. */
+  subject: 'canary' | 'stable';
+  baseline: Record<string, number>;
+  /** One per metric of `analysis.metrics`, in order; absent at the start of a phase. */
+  states?: MetricState[];
+  /** Measure for this long, then report; earlier when a limit is broken. */
+  runForMs: number;
+  /** Return as soon as every acting metric's latest measurement passed. */
+  untilStable?: boolean;
+}
+
+export interface MonitorResult {
+  states: MetricState[];
+  verdict: ReturnType<typeof analysisVerdict>;
+  stable: boolean;
+  measured: number;
+}
+
+export interface MonitorHooks {
+  signal?: AbortSignal;
+  heartbeat?: (states: MetricState[]) => void;
+  /** Waits, rejecting when cancelled. */
+  sleep: (ms: number) => Promise<void>;
+}
+
+/** The file with every measurement of a release run, for the record and the report. */
+export const measurementsFile = (outDir: string, runKey: string) => join(outDir, 'analysis', `${runKey.replace(/[^\w.@-]+/g, '_')}.jsonl`);
+
+const intervalOf = (a: AnalysisConfig, m: Metric) => m.interval ?? a.interval;
+
+/** One measurement: the subject query, plus the stable query or the captured baseline where the conditions compare. */
+export async function observe(provider: MetricProvider, input: Pick<MonitorInput, 'vars' | 'analysis' | 'subject' | 'baseline'>, metric: Metric, signal?: AbortSignal): Promise<Observation> {
+  const needs = comparisons(metric);
+  const q = (subject: 'canary' | 'stable') => renderQuery(metric.query, input.vars, input.analysis.selectors, subject);
+  try {
+    const [result, stable] = await Promise.all([provider.query(q(input.subject), signal), needs.stable ? provider.query(q('stable'), signal) : undefined]);
+    if (result.kind === 'no-data') return result;
+    if (stable?.kind === 'no-data') return { kind: 'no-data', message: `stable: ${stable.message}` };
+    const obs: Observation = { kind: 'value', value: result.value };
+    if (stable) obs.stable = stable.value;
+    if (needs.baseline && input.baseline[metric.name] !== undefined) obs.baseline = input.baseline[metric.name]!;
+    return obs;
+  } catch (e) {
+    if (e instanceof ProviderError) return { kind: 'error', message: e.message };
+    throw e;
+  }
+}
+
+/**
+ * Measures every metric on its own interval for `runForMs`, appending each measurement to the
+ * run's file, and returns early when a limit breaks (or, with untilStable, when all pass).
+ * Heartbeats carry the states, so a retried attempt resumes where the last one stopped.
+ */
+export async function monitor(provider: MetricProvider, input: MonitorInput, hooks: MonitorHooks): Promise<MonitorResult> {
+  const metrics = input.analysis.metrics;
+  const start = Date.now();
+  let states = input.states ?? metrics.map((m) => initialState(m, start));
+  const deadline = start + input.runForMs;
+  const file = measurementsFile(input.outDir, input.runKey);
+  await mkdir(dirname(file), { recursive: true });
+  let measured = 0;
+  const result = (): MonitorResult => ({ states, verdict: analysisVerdict(metrics, states), stable: isStable(metrics, states), measured });
+
+  const beat = () => hooks.heartbeat?.(states);
+  for (;;) {
+    beat();
+    const due = metrics
+      .map((m, i) => ({ m, i, s: states[i]! }))
+      .filter(({ m, s }) => s.phase === MetricPhase.RUNNING && !isDone(m, s));
+    const next = Math.min(...due.map((d) => d.s.nextAt));
+    if (!Number.isFinite(next) || next > deadline) {
+      const wait = deadline - Date.now();
+      if (wait > 0) await sliced(hooks.sleep, beat, wait);
+      return result();
+    }
+    if (next > Date.now()) await sliced(hooks.sleep, beat, next - Date.now());
+    for (const { m, i, s } of due.filter((d) => d.s.nextAt <= Date.now())) {
+      const obs = await observe(provider, input, m, hooks.signal);
+      const judged = judge(m, obs);
+      const measurement: Measurement = {
+        metric: m.name,
+        phase: input.phase,
+        seq: s.measured + 1,
+        at: new Date().toISOString(),
+        verdict: judged.verdict,
+        ...(obs.kind === 'value' ? { value: obs.value, ...(obs.baseline !== undefined ? { baseline: obs.baseline } : {}), ...(obs.stable !== undefined ? { stable: obs.stable } : {}) } : {}),
+        ...(judged.message ? { message: judged.message } : {}),
+      };
+      await appendFile(file, `${JSON.stringify(measurement)}\n`);
+      states = states.map((x, j) => (j === i ? record(m, s, measurement, intervalOf(input.analysis, m)) : x));
+      measured++;
+    }
+    const r = result();
+    if (r.verdict.verdict !== 'running' || (input.untilStable && r.stable)) return r;
+  }
+}
+
+/** Sleeps in slices so that heartbeats (and with them cancellation) keep flowing. */
+async function sliced(sleep: (ms: number) => Promise<void>, beat: () => void, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (let left = ms; left > 0; left = end - Date.now()) {
+    await sleep(Math.min(left, 1000));
+    beat();
+  }
+}
+
+/** Reads the baseline of every metric that compares against one, with the stable selector, before anything changes. */
+export async function captureBaseline(
+  provider: MetricProvider,
+  input: Pick<MonitorInput, 'vars' | 'analysis'>,
+  signal?: AbortSignal,
+): Promise<{ values: Record<string, number>; missing: Record<string, string> }> {
+  const values: Record<string, number> = {};
+  const missing: Record<string, string> = {};
+  for (const m of input.analysis.metrics.filter((x) => comparisons(x).baseline)) {
+    try {
+      const res = await provider.query(renderQuery(m.query, input.vars, input.analysis.selectors, 'stable'), signal);
+      if (res.kind === 'value') values[m.name] = res.value;
+      else missing[m.name] = res.message;
+    } catch (e) {
+      if (!(e instanceof ProviderError)) throw e;
+      missing[m.name] = e.message;
+    }
+  }
+  return { values, missing };
+}

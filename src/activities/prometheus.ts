@@ -1,0 +1,97 @@
+/** Metric providers: run one PromQL instant query, tell whether the server is reachable. */
+
+export type QueryOutcome = { kind: 'value'; value: number } | { kind: 'no-data'; message: string };
+
+export class ProviderError extends Error {}
+
+export interface MetricProvider {
+  /** A single number, or no data. Throws ProviderError when the provider cannot answer. */
+  query(promql: string, signal?: AbortSignal): Promise<QueryOutcome>;
+  reachable(signal?: AbortSignal): Promise<boolean>;
+}
+
+export interface PrometheusOptions {
+  address: string;
+  timeoutMs: number;
+  bearerToken?: string;
+  basicAuth?: { username: string; password: string };
+}
+
+interface PromResponse {
+  status: 'success' | 'error';
+  error?: string;
+  errorType?: string;
+  data?: { resultType: 'vector' | 'scalar' | 'matrix' | 'string'; result: unknown };
+}
+
+/** Prometheus HTTP API, instant queries (`/api/v1/query`). */
+export class PrometheusProvider implements MetricProvider {
+  constructor(private readonly opts: PrometheusOptions) {}
+
+  private headers(): Record<string, string> {
+    const h: Record<string, string> = { accept: 'application/json' };
+    if (this.opts.bearerToken) h.authorization = `Bearer ${this.opts.bearerToken}`;
+    else if (this.opts.basicAuth) h.authorization = `Basic ${Buffer.from(`${this.opts.basicAuth.username}:${this.opts.basicAuth.password}`).toString('base64')}`;
+    return h;
+  }
+
+  private async get(path: string, signal?: AbortSignal): Promise<Response> {
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    try {
+      return await fetch(new URL(path, this.opts.address.replace(/\/?$/, '/')), {
+        headers: this.headers(),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string } };
+      throw new ProviderError(`prometheus unreachable: ${err.cause?.code ?? err.name === 'TimeoutError' ? `no answer within ${this.opts.timeoutMs} ms` : err.message}`);
+    }
+  }
+
+  async query(promql: string, signal?: AbortSignal): Promise<QueryOutcome> {
+    const res = await this.get(`api/v1/query?query=${encodeURIComponent(promql)}`, signal);
+    const body = (await res.json().catch(() => undefined)) as PromResponse | undefined;
+    if (!body) throw new ProviderError(`prometheus answered ${res.status} without JSON`);
+    if (body.status !== 'success') throw new ProviderError(`prometheus ${body.errorType ?? res.status}: ${body.error ?? 'unknown error'}`);
+    const data = body.data!;
+    let raw: string;
+    if (data.resultType === 'scalar') raw = (data.result as [number, string])[1];
+    else if (data.resultType === 'vector') {
+      const series = data.result as { value: [number, string] }[];
+      if (series.length === 0) return { kind: 'no-data', message: 'the query returned no series' };
+      if (series.length > 1) throw new ProviderError(`the query returned ${series.length} series; aggregate it to one (sum, avg, max)`);
+      raw = series[0]!.value[1];
+    } else throw new ProviderError(`the query returned a ${data.resultType}; an instant vector or scalar is needed`);
+    const value = Number(raw);
+    // 0/0 (a rate with no traffic) is NaN: nothing to judge.
+    if (Number.isNaN(value)) return { kind: 'no-data', message: 'the query returned NaN (no traffic?)' };
+    return { kind: 'value', value };
+  }
+
+  async reachable(signal?: AbortSignal): Promise<boolean> {
+    try {
+      const res = await this.get('-/ready', signal);
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Credentials come from the worker's environment, named by the config; never from the config itself. */
+export function prometheusFromEnv(
+  cfg: { address?: string | undefined; bearerTokenEnv: string; usernameEnv: string; passwordEnv: string; timeout: number },
+  env: NodeJS.ProcessEnv = process.env,
+): PrometheusProvider {
+  const address = cfg.address ?? env.ROLLGATE_PROMETHEUS_URL;
+  if (!address) throw new ProviderError('no Prometheus address: set analysis.prometheus.address or the worker\'s ROLLGATE_PROMETHEUS_URL');
+  const token = env[cfg.bearerTokenEnv];
+  const username = env[cfg.usernameEnv];
+  const password = env[cfg.passwordEnv];
+  return new PrometheusProvider({
+    address,
+    timeoutMs: cfg.timeout,
+    ...(token ? { bearerToken: token } : {}),
+    ...(username && password !== undefined ? { basicAuth: { username, password } } : {}),
+  });
+}

@@ -1,0 +1,319 @@
+import { z } from 'zod';
+import { type Condition, type ConditionScope, parseCondition } from './condition';
+import { durationMs } from './duration';
+
+/**
+ * Metric analysis with Argo Rollouts' semantics: per metric an interval, an optional count, an
+ * initial delay, a success and a failure condition (neither true: inconclusive), and limits on
+ * failed, inconclusive and consecutive error measurements. "No data" and "provider error" are kept
+ * apart from "threshold broken" everywhere.
+ */
+
+export const Verdict = {
+  SUCCESSFUL: 'successful',
+  FAILED: 'failed',
+  INCONCLUSIVE: 'inconclusive',
+  NO_DATA: 'no-data',
+  ERROR: 'error',
+} as const;
+export type Verdict = (typeof Verdict)[keyof typeof Verdict];
+
+/** Where a metric stands in a phase: the worst limit it has broken, or still running. */
+export const MetricPhase = {
+  RUNNING: 'running',
+  FAILED: 'failed',
+  ERROR: 'error',
+  INCONCLUSIVE: 'inconclusive',
+} as const;
+export type MetricPhase = (typeof MetricPhase)[keyof typeof MetricPhase];
+
+const condition = z.string().min(1).transform((src, ctx) => {
+  try {
+    parseCondition(src);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `invalid condition "${src}": ${(e as Error).message}` });
+    return z.NEVER;
+  }
+  return src;
+});
+
+const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const labels = z.record(z.string().regex(labelName, 'must be a Prometheus label name'), z.string());
+
+export const MetricSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, . _ - (max 63)'),
+    /** PromQL with {{service}} {{version}} {{previousVersion}} {{phase}} {{stage}} {{selector}} {{stableSelector}} {{canarySelector}}. */
+    query: z
+      .string()
+      .min(1)
+      .superRefine((q, ctx) => templateErrors(q).forEach((message) => ctx.addIssue({ code: 'custom', message }))),
+    successCondition: condition.optional(),
+    failureCondition: condition.optional(),
+    interval: durationMs().optional(),
+    count: z.number().int().positive().optional(),
+    initialDelay: durationMs({ allowZero: true }).prefault('0s'),
+    failureLimit: z.number().int().nonnegative().default(0),
+    inconclusiveLimit: z.number().int().nonnegative().default(0),
+    consecutiveErrorLimit: z.number().int().nonnegative().default(4),
+    /** What an empty result counts as. Never a pass. */
+    noData: z.enum(['inconclusive', 'failed']).default('inconclusive'),
+    /** Measured and reported, never acts. */
+    dryRun: z.boolean().default(false),
+  })
+  .superRefine((m, ctx) => {
+    if (!m.successCondition && !m.failureCondition)
+      ctx.addIssue({ code: 'custom', path: ['successCondition'], message: 'give a successCondition, a failureCondition or both' });
+  });
+export type MetricInput = z.input<typeof MetricSchema>;
+export type Metric = z.output<typeof MetricSchema>;
+
+export const AnalysisConfigSchema = z
+  .strictObject({
+    provider: z.enum(['prometheus'], { error: 'unknown metric provider (known: prometheus)' }).default('prometheus'),
+    prometheus: z
+      .strictObject({
+        /** Else the worker's ROLLGATE_PROMETHEUS_URL. */
+        address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+        /** Names of environment variables of the worker that hold credentials; never the secrets themselves. */
+        bearerTokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').default('ROLLGATE_PROMETHEUS_TOKEN'),
+        usernameEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').default('ROLLGATE_PROMETHEUS_USERNAME'),
+        passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').default('ROLLGATE_PROMETHEUS_PASSWORD'),
+        timeout: durationMs().prefault('10s'),
+      })
+      .prefault({}),
+    interval: durationMs().prefault('1m'),
+    /** How long an inconclusive analysis waits for a human before it rolls back. */
+    inconclusiveTimeout: durationMs().prefault('1h'),
+    /** After a rollback, how long the broken metrics have to come back within their thresholds. */
+    verifyWindow: durationMs({ allowZero: true }).prefault('5m'),
+    selectors: z.strictObject({ stable: labels.default({}), canary: labels.default({}) }).prefault({}),
+    metrics: z
+      .array(MetricSchema)
+      .default([])
+      .superRefine((ms, ctx) => {
+        const seen = new Set<string>();
+        ms.forEach((m, i) => {
+          if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${m.name}" is used twice` });
+          seen.add(m.name);
+        });
+      }),
+  })
+  .prefault({});
+export type AnalysisConfig = z.output<typeof AnalysisConfigSchema>;
+
+export interface Measurement {
+  metric: string;
+  phase: string;
+  /** Per metric and phase, from 1; a retried monitor writes the same seq again. */
+  seq: number;
+  at: string;
+  verdict: Verdict;
+  value?: number;
+  baseline?: number;
+  stable?: number;
+  message?: string;
+}
+
+export interface MetricState {
+  metric: string;
+  measured: number;
+  successful: number;
+  failed: number;
+  inconclusive: number;
+  noData: number;
+  errors: number;
+  consecutiveErrors: number;
+  /** Epoch ms of the next measurement. */
+  nextAt: number;
+  phase: MetricPhase;
+  last?: Measurement;
+  /** The latest few measurements, for status. The full series goes to the analysis file. */
+  recent: Measurement[];
+}
+
+export const RECENT = 10;
+
+export function initialState(metric: Metric, startMs: number): MetricState {
+  return {
+    metric: metric.name,
+    measured: 0,
+    successful: 0,
+    failed: 0,
+    inconclusive: 0,
+    noData: 0,
+    errors: 0,
+    consecutiveErrors: 0,
+    nextAt: startMs + metric.initialDelay,
+    phase: MetricPhase.RUNNING,
+    recent: [],
+  };
+}
+
+/** What one query round gave, before judging it. */
+export type Observation =
+  | { kind: 'value'; value: number; baseline?: number; stable?: number }
+  | { kind: 'no-data'; message: string }
+  | { kind: 'error'; message: string };
+
+const compiled = new Map<string, Condition>();
+const compile = (src: string) => {
+  let c = compiled.get(src);
+  if (!c) compiled.set(src, (c = parseCondition(src)));
+  return c;
+};
+
+/** The variables a metric's conditions use beyond `result`: which extra queries a measurement needs. */
+export function comparisons(metric: Metric): { baseline: boolean; stable: boolean } {
+  const vars = [metric.successCondition, metric.failureCondition].filter((c): c is string => !!c).flatMap((c) => compile(c).variables);
+  return { baseline: vars.includes('baseline'), stable: vars.includes('stable') };
+}
+
+/** Argo's rule: failure true → failed; else success given → its truth (inconclusive when a failure condition was also given); else successful. */
+export function judge(metric: Metric, obs: Observation): { verdict: Verdict; message?: string } {
+  if (obs.kind === 'error') return { verdict: Verdict.ERROR, message: obs.message };
+  if (obs.kind === 'no-data') return { verdict: Verdict.NO_DATA, message: obs.message };
+  const scope: ConditionScope = { result: obs.value };
+  if (obs.baseline !== undefined) scope.baseline = obs.baseline;
+  if (obs.stable !== undefined) scope.stable = obs.stable;
+  try {
+    if (metric.failureCondition && compile(metric.failureCondition).test(scope))
+      return { verdict: Verdict.FAILED, message: `${metric.failureCondition} (result ${fmt(obs.value)}${refs(obs)})` };
+    if (metric.successCondition) {
+      if (compile(metric.successCondition).test(scope)) return { verdict: Verdict.SUCCESSFUL };
+      return metric.failureCondition
+        ? { verdict: Verdict.INCONCLUSIVE, message: `neither ${metric.successCondition} nor ${metric.failureCondition} (result ${fmt(obs.value)}${refs(obs)})` }
+        : { verdict: Verdict.FAILED, message: `not ${metric.successCondition} (result ${fmt(obs.value)}${refs(obs)})` };
+    }
+    return { verdict: Verdict.SUCCESSFUL };
+  } catch (e) {
+    // A reference the check needs is missing (no baseline): no data, not a pass.
+    return { verdict: Verdict.NO_DATA, message: (e as Error).message };
+  }
+}
+
+const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(4).replace(/\.?0+$/, ''));
+const refs = (o: { baseline?: number; stable?: number }) =>
+  `${o.baseline !== undefined ? `, baseline ${fmt(o.baseline)}` : ''}${o.stable !== undefined ? `, stable ${fmt(o.stable)}` : ''}`;
+
+/** Adds one measurement to a metric's state and moves its phase when a limit is broken. */
+export function record(metric: Metric, state: MetricState, m: Measurement, interval: number): MetricState {
+  const s: MetricState = { ...state, measured: state.measured + 1, last: m, recent: [...state.recent, m].slice(-RECENT), nextAt: Date.parse(m.at) + interval };
+  switch (m.verdict) {
+    case Verdict.SUCCESSFUL:
+      s.successful++;
+      s.consecutiveErrors = 0;
+      break;
+    case Verdict.FAILED:
+      s.failed++;
+      s.consecutiveErrors = 0;
+      break;
+    case Verdict.INCONCLUSIVE:
+      s.inconclusive++;
+      s.consecutiveErrors = 0;
+      break;
+    case Verdict.NO_DATA:
+      s.noData++;
+      s.consecutiveErrors = 0;
+      break;
+    case Verdict.ERROR:
+      s.errors++;
+      s.consecutiveErrors++;
+      break;
+  }
+  s.phase = metricPhase(metric, s);
+  return s;
+}
+
+function metricPhase(metric: Metric, s: MetricState): MetricPhase {
+  const noDataAsFailed = metric.noData === 'failed' ? s.noData : 0;
+  const noDataAsInconclusive = metric.noData === 'inconclusive' ? s.noData : 0;
+  if (s.failed + noDataAsFailed > metric.failureLimit) return MetricPhase.FAILED;
+  if (s.consecutiveErrors > metric.consecutiveErrorLimit) return MetricPhase.ERROR;
+  if (s.inconclusive + noDataAsInconclusive > metric.inconclusiveLimit) return MetricPhase.INCONCLUSIVE;
+  return MetricPhase.RUNNING;
+}
+
+/** After a human approved an inconclusive analysis: it goes on with fresh inconclusive counts. */
+export function forgiveInconclusive(s: MetricState): MetricState {
+  return s.phase === MetricPhase.INCONCLUSIVE ? { ...s, inconclusive: 0, noData: 0, phase: MetricPhase.RUNNING } : s;
+}
+
+export const isDone = (metric: Metric, s: MetricState) => metric.count !== undefined && s.measured >= metric.count;
+
+export type AnalysisVerdict = 'running' | 'failed' | 'error' | 'inconclusive';
+
+/** The worst phase over the metrics that act (dry-run ones never do). */
+export function analysisVerdict(metrics: readonly Metric[], states: readonly MetricState[]): { verdict: AnalysisVerdict; metrics: string[] } {
+  for (const verdict of ['failed', 'error', 'inconclusive'] as const) {
+    const names = metrics.filter((m, i) => !m.dryRun && states[i]?.phase === verdict).map((m) => m.name);
+    if (names.length) return { verdict, metrics: names };
+  }
+  return { verdict: 'running', metrics: [] };
+}
+
+/**
+ * Stable enough to go on: every acting metric has been measured and its latest measurement passed.
+ * A bake that ends on an error, no data or an inconclusive reading keeps analysing instead.
+ */
+export function isStable(metrics: readonly Metric[], states: readonly MetricState[]): boolean {
+  return metrics.every((m, i) => m.dryRun || states[i]?.last?.verdict === Verdict.SUCCESSFUL);
+}
+
+/** One line for a metric that broke: what it measured against which condition. */
+export function describeBreak(state: MetricState): string {
+  const last = state.last;
+  if (state.phase === MetricPhase.ERROR) return `${state.metric}: ${state.consecutiveErrors} consecutive provider errors (${last?.message ?? 'unknown'})`;
+  return `${state.metric} ${state.phase}: ${last?.message ?? last?.verdict ?? 'no measurement'}`;
+}
+
+// --- PromQL templates ---------------------------------------------------------------------------
+
+/** Escapes a value for a double-quoted PromQL string (label values). */
+export const escapeLabelValue = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+export const renderSelector = (labels: Record<string, string>): string =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
+    .join(',');
+
+export interface QueryVars {
+  service: string;
+  version: string;
+  previousVersion: string;
+  phase: string;
+  stage: string;
+}
+
+const TEMPLATE = /\{\{\s*(\w+)\s*\}\}/g;
+export const QUERY_PLACEHOLDERS = ['service', 'version', 'previousVersion', 'phase', 'stage', 'selector', 'stableSelector', 'canarySelector'] as const;
+
+/**
+ * Fills a query template. Plain variables are escaped as label values; selectors are rendered as
+ * label matchers. `subject` picks what {{selector}} means: the canary, or the stable version.
+ */
+export function renderQuery(template: string, vars: QueryVars, selectors: { stable: Record<string, string>; canary: Record<string, string> }, subject: 'canary' | 'stable'): string {
+  return template.replace(TEMPLATE, (whole, name: string) => {
+    switch (name) {
+      case 'selector':
+        return renderSelector(selectors[subject]);
+      case 'stableSelector':
+        return renderSelector(selectors.stable);
+      case 'canarySelector':
+        return renderSelector(selectors.canary);
+      case 'service':
+      case 'version':
+      case 'previousVersion':
+      case 'phase':
+      case 'stage':
+        return escapeLabelValue(vars[name]);
+      default:
+        throw new Error(`unknown placeholder ${whole} (known: ${QUERY_PLACEHOLDERS.map((p) => `{{${p}}}`).join(' ')})`);
+    }
+  });
+}
+
+/** Unknown placeholders are a config error, found before anything starts. */
+export function templateErrors(template: string): string[] {
+  return [...template.matchAll(TEMPLATE)].filter((m) => !(QUERY_PLACEHOLDERS as readonly string[]).includes(m[1]!)).map((m) => `unknown placeholder ${m[0]}`);
+}

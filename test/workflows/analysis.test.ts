@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
+import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../src/workflows/messages';
+import { releaseWorkflow } from '../../src/workflows';
+import { workflowsPath } from '../../src/worker/worker';
+import { timeSkippingEnv } from '../helpers/servers';
+import { fakeActivities, highChange, mediumChange } from '../helpers/fake-activities';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const HISTORIES = join(__dirname, '../fixtures/histories');
+
+const analysis = {
+  interval: '10s',
+  inconclusiveTimeout: '2h',
+  verifyWindow: '5m',
+  metrics: [
+    { name: 'error-rate', query: 'sum(rate(http_requests_total{code=~"5..",{{selector}}}[1m])) / sum(rate(http_requests_total{{{selector}}}[1m]))', failureCondition: 'result > 0.05', successCondition: 'result <= 0.01' },
+    { name: 'latency-p99', query: 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{selector}}}[1m])))', failureCondition: 'result > 0.5' },
+  ],
+};
+
+function releaseInput(id: string, config: object = {}): ReleaseInput {
+  return {
+    releaseId: id,
+    service: 'checkout',
+    repo: '/repo',
+    base: 'main',
+    head: 'feature',
+    reportsDir: '/repo/out',
+    outDir: '/repo/out',
+    version: 'v2',
+    previousVersion: 'v1',
+    config: { bake: { staging: '0s' }, analysis, ...config },
+  };
+}
+
+async function waitForStatus(handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean): Promise<ReleaseStatus> {
+  let last: unknown;
+  for (let i = 0; i < 200; i++) {
+    const s = await handle.query(statusQuery).catch((e: Error) => ((last = e.message), undefined));
+    if (s && pred(s)) return s;
+    if (s) last = { state: s.state, step: s.currentStep };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`status never matched; last: ${JSON.stringify(last)}`);
+}
+
+describe('progressive rollouts with analysis (time-skipping server, fake activities)', () => {
+  let env: TestWorkflowEnvironment;
+  let bundle: WorkflowBundleWithSourceMap;
+  let n = 0;
+  const recorded = ['canary-healthy', 'canary-fails', 'inconclusive-approved', 'pause-promote', 'flag-rollback'];
+
+  before(async () => {
+    env = await timeSkippingEnv();
+    bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  });
+  after(async () => {
+    if (process.env.ROLLGATE_RECORD_HISTORIES) {
+      for (const id of recorded) {
+        const history = await env.client.workflow.getHandle(id).fetchHistory();
+        writeFileSync(join(HISTORIES, `${id}.json`), historyToJSON(history).replace(/"stackTrace": "(?:[^"\\]|\\.)*"/g, '"stackTrace": ""'));
+      }
+    }
+    await env?.teardown();
+  });
+
+  /**
+   * Drives a long release to its end an hour of server time at a time, and reads its result from
+   * the history: on the time-skipping server, result() on a history of thousands of events can
+   * wait forever.
+   */
+  async function runToEnd(handle: WorkflowHandle<typeof releaseWorkflow>) {
+    for (let i = 0; i < 500; i++) {
+      if ((await handle.describe()).status.name !== 'RUNNING') {
+        const history = await handle.fetchHistory();
+        const payload = history.events!.at(-1)!.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
+        assert.ok(payload, 'the release completed with a result');
+        return defaultPayloadConverter.fromPayload<ReleaseResult>(payload as Payload);
+      }
+      await env.sleep(HOUR);
+    }
+    throw new Error('the release did not end within 500 hours');
+  }
+
+  async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+    const taskQueue = `analysis-${++n}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+    return worker.runUntil(fn(taskQueue));
+  }
+
+  it('takes a healthy canary 5% → 50% → 100% over the spec\'s 30 min, 1 h and 24 h, analysing each phase, with a bounded history', async (t) => {
+    const { activities, calls } = fakeActivities({ change: mediumChange });
+    const { result, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'canary-healthy', args: [releaseInput('canary-healthy')] });
+      // Queried while the worker still runs: a finished workflow answers queries by replay.
+      return { result: await runToEnd(handle), status: await handle.query(statusQuery) };
+    });
+    assert.equal(result.outcome, 'released');
+    assert.deepEqual(calls.deploys.map((d) => `${d.action} ${d.weight}`), ['deploy 100', 'deploy 5', 'set-weight 50', 'promote 100']);
+    const phases = [...new Set(calls.monitors.map((m) => m.phase))];
+    assert.deepEqual(phases, ['production-canary-5', 'production-canary-50', 'production-canary-100']);
+    assert.ok(calls.monitors.every((m) => m.subject === 'canary' && m.runForMs <= 5 * MIN));
+
+    const history = await env.client.workflow.getHandle('canary-healthy').fetchHistory();
+    const events = history.events!.length;
+    // The server's clock jumps once the workflow is done, so the time is read from the history.
+    const elapsed = (Number(history.events!.at(-1)!.eventTime!.seconds) - Number(history.events![0]!.eventTime!.seconds)) * 1000;
+    assert.ok(elapsed >= 25.5 * HOUR && elapsed < 26 * HOUR, `took ${elapsed / HOUR} h`);
+    const perHour = events / 25.5;
+    t.diagnostic(`history: ${events} events over 25.5 monitored hours = ${perHour.toFixed(0)} events per monitored hour (target ≤ 200)`);
+    assert.ok(perHour <= 200, `${perHour} events per monitored hour`);
+    assert.deepEqual(status.analysed.map((a) => `${a.phase} ${a.verdict}`), ['production-canary-5 passed', 'production-canary-50 passed', 'production-canary-100 passed']);
+    assert.ok(status.analysed[2]!.metrics[0]!.measured > 250, 'one measurement per report in the fake');
+  });
+
+  it('rolls back by itself when a metric fails, verifies the rollback on the stable version, and records both ends of it', async () => {
+    const { activities, calls } = fakeActivities({ change: mediumChange, measurements: { 'production-canary-50': ['successful', 'failed'] } });
+    const result = await withWorker(activities, (taskQueue) =>
+      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'canary-fails', args: [releaseInput('canary-fails')] }),
+    );
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason!, /^analysis failed: error-rate failed: failed reading/);
+    assert.deepEqual(calls.deploys.map((d) => d.weight), [100, 5, 50]);
+    assert.deepEqual(calls.rollbacks.map((r) => `${r.stage} ${r.weight} ${r.version}`), ['production 0 v1', 'staging 0 v1']);
+    const verification = calls.monitors.at(-1)!;
+    assert.equal(verification.subject, 'stable');
+    assert.deepEqual(verification.analysis.metrics.map((m) => m.name), ['error-rate', 'latency-p99']);
+    assert.equal(verification.runForMs, 5 * MIN);
+    const entry = calls.ledger[0]!;
+    assert.equal(entry.outcome, 'rolled_back');
+    assert.ok(entry.rollback_started_at && entry.rollback_finished_at && entry.rollback_started_at <= entry.rollback_finished_at);
+  });
+
+  it('rolls back on provider errors past the limit without claiming the metrics are verified', async () => {
+    const errors = Array(5).fill('error');
+    const { activities, calls } = fakeActivities({ change: mediumChange, measurements: { 'production-canary-5': errors } });
+    const result = await withWorker(activities, (taskQueue) =>
+      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'canary-errors', args: [releaseInput('canary-errors')] }),
+    );
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason!, /analysis error: error-rate: 5 consecutive provider errors/);
+    assert.ok(calls.monitors.every((m) => m.subject === 'canary'), 'no metric verification after provider errors');
+    assert.deepEqual(calls.deploys.map((d) => d.weight), [100, 5]);
+  });
+
+  it('pauses on an inconclusive reading and goes on when a human approves', async () => {
+    const { activities, calls } = fakeActivities({ change: mediumChange, measurements: { 'production-canary-5': ['inconclusive'] } });
+    const result = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-approved', args: [releaseInput('inconclusive-approved')] });
+      const waiting = await waitForStatus(handle, (s) => s.pendingApproval?.kind === 'analysis');
+      assert.match(waiting.pendingApproval!.reason, /analysis inconclusive: error-rate inconclusive/);
+      assert.equal(Date.parse(waiting.pendingApproval!.deadline) - Date.parse(waiting.pendingApproval!.requestedAt), 2 * HOUR);
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'sre', reason: 'latency blip from a cache warm-up' }] });
+      return runToEnd(handle);
+    });
+    assert.equal(result.outcome, 'released');
+    assert.equal(calls.rollbacks.length, 0);
+  });
+
+  it('rolls back when nobody decides on an inconclusive analysis before its deadline', async () => {
+    const { activities, calls } = fakeActivities({ change: mediumChange, measurements: { 'production-canary-5': ['no-data'] } });
+    const result = await withWorker(activities, (taskQueue) =>
+      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-timeout', args: [releaseInput('inconclusive-timeout')] }),
+    );
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason!, /no approval within 2h/);
+    assert.deepEqual(calls.rollbacks.map((r) => r.stage), ['production', 'staging']);
+  });
+
+  it('stops the clock while paused, ends a bake on promote, and skips to 100% on promote --full', async () => {
+    const { activities, calls } = fakeActivities({ change: mediumChange });
+    const { result, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'pause-promote', args: [releaseInput('pause-promote')] });
+      await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
+      await handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre', reason: 'checking a dashboard' }] });
+      const paused = await waitForStatus(handle, (s) => s.state === 'paused');
+      await env.sleep(3 * HOUR);
+      const still = await handle.query(statusQuery);
+      assert.equal(still.state, 'paused');
+      assert.equal(still.bakeRemainingMs, paused.bakeRemainingMs, 'the clock stood still');
+      await assert.rejects(handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre' }] }), (e: Error) => /already paused by sre/.test(String(e.cause)));
+      await handle.executeUpdate(resumeUpdate, { args: [{ by: 'sre' }] });
+      await waitForStatus(handle, (s) => s.state === 'baking');
+      await handle.executeUpdate(promoteUpdate, { args: [{ by: 'lead' }] });
+      await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-50:') === true);
+      await handle.executeUpdate(promoteUpdate, { args: [{ by: 'lead', full: true }] });
+      return { result: await runToEnd(handle), status: await handle.query(statusQuery) };
+    });
+    assert.equal(result.outcome, 'released');
+    assert.deepEqual(calls.deploys.map((d) => `${d.action} ${d.weight}`), ['deploy 100', 'deploy 5', 'set-weight 50', 'promote 100']);
+    assert.ok(status.steps.some((s) => s.name.startsWith('production-canary-5: bake') && s.detail === 'promoted by lead'));
+    assert.ok(!status.steps.some((s) => s.name.startsWith('production-canary-100: bake')), 'promote --full skips the 24 h watch');
+  });
+
+  it('rolls a flag out through flagd in cohorts and turns it off, without a redeploy, when a metric fails', async () => {
+    const { activities, calls } = fakeActivities({ change: highChange, measurements: { 'production-flag-25': ['failed'] } });
+    const config = { featureFlag: { flag: 'one-click', provider: 'flagd', file: 'flags/flags.json' } };
+    const result = await withWorker(activities, (taskQueue) =>
+      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'flag-rollback', args: [releaseInput('flag-rollback', config)] }),
+    );
+    assert.equal(result.outcome, 'rolled_back');
+    assert.deepEqual(calls.deploys.map((d) => `${d.stage} ${d.action} ${d.weight}`), ['staging deploy 100', 'production deploy 0']);
+    assert.deepEqual(calls.flags.map((f) => f.percentage), [5, 25, 0]);
+    assert.equal(calls.rollbacks.length, 0, 'the flag goes off; nothing is redeployed');
+  });
+
+  it('aborts a running analysis at once and rolls back', async () => {
+    const { activities, calls } = fakeActivities({ change: mediumChange });
+    const result = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'abort-analysis', args: [releaseInput('abort-analysis')] });
+      await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
+      await handle.executeUpdate(abortUpdate, { args: [{ reason: 'customer reports', by: 'support' }] });
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason!, /aborted by support/);
+    assert.equal(calls.deploys.length, 2);
+  });
+});
