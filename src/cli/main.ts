@@ -7,7 +7,7 @@ import type { ReleaseInput, ReleaseResult, ReleaseStatus, DecisionResult } from 
 import { evaluateRelease } from '../domain/evaluate';
 import { checkPrerequisites } from '../activities/gates';
 import { readChangeSet } from '../activities/git';
-import { abortUpdate, approveUpdate, rejectUpdate, RELEASE_WORKFLOW, statusQuery } from '../workflows/messages';
+import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, RELEASE_WORKFLOW, resolveUpdate, resumeUpdate, statusQuery } from '../workflows/messages';
 import { connectClient, describeClientError, uiLink } from './client';
 import { ExitCode, InputError } from './errors';
 import type * as WorkerModule from '../worker/worker';
@@ -32,6 +32,10 @@ const USAGE = `rollgate: release decisions and rollouts on Temporal
   rollgate approve ID --by NAME [--reason TEXT]
   rollgate reject  ID --by NAME --reason TEXT
   rollgate abort   ID --reason TEXT [--by NAME]
+  rollgate pause   ID --by NAME [--reason TEXT]     stops the bake clock and the analysis
+  rollgate resume  ID --by NAME
+  rollgate promote ID --by NAME [--full]            ends the current bake now; --full skips to 100%
+  rollgate resolve ID --by NAME --reason TEXT (--retry | --restored)   after a failed rollback
   rollgate status  ID [--json]
   rollgate schema          JSON Schema of rollgate.yaml
   rollgate worker          run a worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and API key from the environment)
@@ -72,6 +76,10 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
       case 'approve':
       case 'reject':
       case 'abort':
+      case 'pause':
+      case 'resume':
+      case 'promote':
+      case 'resolve':
         return await steerCommand(command, rest, out);
       case 'status':
         return await statusCommand(rest, out);
@@ -233,7 +241,11 @@ async function follow(client: Awaited<ReturnType<typeof connectClient>>['client'
       const finished = status.steps.filter((s) => s.status !== 'running');
       for (const s of finished.slice(printed)) out.log(`  ${s.status === 'done' ? '✓' : s.status === 'failed' ? '✗' : '-'} ${s.name}${s.detail ? ` (${s.detail})` : ''}`);
       printed = finished.length;
-      const pending = status.pendingApproval ? `waiting for approval: ${status.pendingApproval.reason} (rollgate approve ${id} --by NAME)` : '';
+      const pending = status.pendingApproval
+        ? `waiting for approval: ${status.pendingApproval.reason} (rollgate approve ${id} --by NAME)`
+        : status.needsHuman
+          ? `NEEDS A HUMAN: ${status.needsHuman.reason} (rollgate resolve ${id} --retry | --restored)`
+          : '';
       if (pending && pending !== lastPending) out.log(`  … ${pending}`);
       lastPending = pending;
     }
@@ -244,32 +256,65 @@ async function follow(client: Awaited<ReturnType<typeof connectClient>>['client'
       return EXIT_FOR[done.r.outcome] ?? ExitCode.BAD_INPUT;
     }
     if (Date.now() > deadline) {
-      const human = !!status?.pendingApproval;
+      const human = !!status?.pendingApproval || !!status?.needsHuman;
       out.log(`release ${id}: still running after --wait-timeout${human ? ', waiting for a human' : ` (${status?.state ?? 'unknown'})`}`);
       return human ? ExitCode.NEEDS_HUMAN : ExitCode.STILL_RUNNING;
     }
   }
 }
 
-async function steerCommand(command: 'approve' | 'reject' | 'abort', args: string[], out: Out): Promise<number> {
-  const { values, positionals } = parse(args, { by: { type: 'string' }, reason: { type: 'string' } }, 1);
+type SteerCommand = 'approve' | 'reject' | 'abort' | 'pause' | 'resume' | 'promote' | 'resolve';
+
+async function steerCommand(command: SteerCommand, args: string[], out: Out): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { by: { type: 'string' }, reason: { type: 'string' }, full: { type: 'boolean' }, retry: { type: 'boolean' }, restored: { type: 'boolean' } },
+    1,
+  );
   const id = releaseIdArg(positionals, command);
-  if (command !== 'abort' && !values.by?.trim()) throw new InputError('--by: who approves or rejects must be given');
-  if (command !== 'approve' && !values.reason?.trim()) throw new InputError('--reason: a reason must be given');
+  const flag = values as Flags & { full?: boolean; retry?: boolean; restored?: boolean };
+  if (command !== 'abort' && !values.by?.trim()) throw new InputError(`--by: who ${command === 'approve' ? 'approves' : command === 'reject' ? 'rejects' : `${command}s`} must be given`);
+  if ((command === 'reject' || command === 'abort' || command === 'resolve') && !values.reason?.trim()) throw new InputError('--reason: a reason must be given');
+  if (flag.full && command !== 'promote') throw new InputError('--full: only promote takes it');
+  if ((flag.retry || flag.restored) && command !== 'resolve') throw new InputError(`--${flag.retry ? 'retry' : 'restored'}: only resolve takes it`);
+  if (command === 'resolve' && flag.retry === flag.restored) throw new InputError('resolve: give exactly one of --retry (run the rollback again) or --restored (a human restored the service)');
   const { client, close } = await connectClient();
   try {
     const handle = client.workflow.getHandle(id);
-    const body = { ...(values.by ? { by: values.by } : {}), ...(values.reason ? { reason: values.reason } : {}) };
+    const by = values.by ?? '';
+    const reason = values.reason;
     try {
-      if (command === 'approve') {
-        const a = await handle.executeUpdate(approveUpdate, { args: [body as { by: string }] });
-        out.log(`approved ${a.target} of ${id} as ${a.by}`);
-      } else if (command === 'reject') {
-        await handle.executeUpdate(rejectUpdate, { args: [body as { by: string; reason: string }] });
-        out.log(`rejected ${id}`);
-      } else {
-        await handle.executeUpdate(abortUpdate, { args: [body as { reason: string }] });
-        out.log(`aborting ${id}: it rolls back what it changed`);
+      switch (command) {
+        case 'approve': {
+          const a = await handle.executeUpdate(approveUpdate, { args: [{ by, ...(reason ? { reason } : {}) }] });
+          out.log(`approved ${a.target} of ${id} as ${a.by}`);
+          break;
+        }
+        case 'reject':
+          await handle.executeUpdate(rejectUpdate, { args: [{ by, reason: reason! }] });
+          out.log(`rejected ${id}`);
+          break;
+        case 'abort':
+          await handle.executeUpdate(abortUpdate, { args: [{ reason: reason!, ...(values.by ? { by } : {}) }] });
+          out.log(`aborting ${id}: it rolls back what it changed`);
+          break;
+        case 'pause':
+          await handle.executeUpdate(pauseUpdate, { args: [{ by, ...(reason ? { reason } : {}) }] });
+          out.log(`paused ${id}: the bake clock and the analysis stop until rollgate resume`);
+          break;
+        case 'resume':
+          await handle.executeUpdate(resumeUpdate, { args: [{ by }] });
+          out.log(`resumed ${id}`);
+          break;
+        case 'promote': {
+          const r = await handle.executeUpdate(promoteUpdate, { args: [{ by, full: flag.full ?? false }] });
+          out.log(`promoting ${id}: ${r.promoting}`);
+          break;
+        }
+        case 'resolve':
+          await handle.executeUpdate(resolveUpdate, { args: [{ by, action: flag.retry ? 'retry' : 'restored', reason: reason! }] });
+          out.log(flag.retry ? `retrying the rollback of ${id}` : `recorded that ${by} restored ${id} by hand`);
+          break;
       }
     } catch (e) {
       throw describeClientError(e, id);
@@ -298,6 +343,17 @@ async function statusCommand(args: string[], out: Out): Promise<number> {
     out.log(`release ${status.releaseId} (${status.service}): ${status.state}${status.outcome ? ` → ${status.outcome}` : ''}`);
     if (status.decision) out.log(`decision: ${status.decision}${status.riskLevel ? `, ${status.riskLevel} risk → ${status.strategy}` : ''}`);
     if (status.currentStep) out.log(`current step: ${status.currentStep}${status.bakeEndsAt ? ` (until ${status.bakeEndsAt})` : ''}`);
+    if (status.paused) out.log(`paused by ${status.paused.by} at ${status.paused.at}${status.paused.reason ? `: ${status.paused.reason}` : ''}${status.bakeRemainingMs !== undefined ? `; ${formatDuration(status.bakeRemainingMs)} of bake left` : ''}`);
+    if (status.needsHuman) {
+      out.log(`NEEDS A HUMAN since ${status.needsHuman.since}: ${status.needsHuman.reason}`);
+      for (const o of status.needsHuman.options) out.log(`  ${o}`);
+    }
+    if (status.baseline && Object.keys(status.baseline).length) out.log(`baseline: ${Object.entries(status.baseline).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    for (const a of [...status.analysed, ...(status.analysis ? [status.analysis] : [])]) {
+      out.log(`analysis ${a.phase}: ${a.verdict}`);
+      for (const m of a.metrics)
+        out.log(`  ${m.metric.padEnd(20)} ${m.successful}/${m.measured} passed, ${m.failed} failed, ${m.inconclusive} inconclusive, ${m.noData} no data, ${m.errors} errors; last ${m.last ? `${m.last.verdict}${m.last.value !== undefined ? ` ${m.last.value}` : ''}${m.last.message ? ` (${m.last.message})` : ''} at ${m.last.at}` : 'none'}`);
+    }
     for (const s of status.steps) out.log(`  ${s.status.padEnd(7)} ${s.name}  ${s.startedAt}${s.endedAt ? ` → ${s.endedAt}` : ''}${s.detail ? `  ${s.detail}` : ''}`);
     const p = status.pendingApproval;
     if (p) {
