@@ -8,6 +8,7 @@ import {
   isDone,
   isStable,
   judge,
+  measurementsPath,
   type Measurement,
   type Metric,
   MetricPhase,
@@ -51,7 +52,7 @@ export interface MonitorHooks {
 }
 
 /** The file with every measurement of a release run, for the record and the report. */
-export const measurementsFile = (outDir: string, runKey: string) => join(outDir, 'analysis', `${runKey.replace(/[^\w.@-]+/g, '_')}.jsonl`);
+export const measurementsFile = (outDir: string, runKey: string) => join(outDir, measurementsPath(runKey));
 
 const intervalOf = (a: AnalysisConfig, m: Metric) => m.interval ?? a.interval;
 

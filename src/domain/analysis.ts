@@ -134,6 +134,9 @@ export interface MetricState {
 
 export const RECENT = 10;
 
+/** The file, under the output folder, that keeps every measurement of a release run. */
+export const measurementsPath = (runKey: string): string => `analysis/${runKey.replace(/[^\w.@-]+/g, '_')}.jsonl`;
+
 export function initialState(metric: Metric, startMs: number): MetricState {
   return {
     metric: metric.name,

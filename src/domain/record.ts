@@ -4,7 +4,7 @@ import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
 import type { Outcome } from './enums';
 import { type Phase, rollbackTargets } from './plan';
-import type { Approval, DecisionResult, GateReport, PendingApproval, StepRecord } from './release';
+import type { Approval, DecisionResult, GateReport, PendingApproval, PhaseAnalysis, StepRecord } from './release';
 
 export interface RecordInput {
   releaseId: string;
@@ -23,7 +23,17 @@ export interface RecordInput {
   config: RollgateConfig;
   approvals: Approval[];
   pendingApproval?: PendingApproval;
-  results?: { outcome: Outcome; reason?: string; steps: StepRecord[]; rollbackStartedAt?: string; rollbackEndedAt?: string };
+  results?: {
+    outcome: Outcome;
+    reason?: string;
+    steps: StepRecord[];
+    rollbackStartedAt?: string;
+    rollbackEndedAt?: string;
+    baseline?: Record<string, number>;
+    analysed?: PhaseAnalysis[];
+    /** Relative to the output folder. */
+    measurementsFile?: string;
+  };
 }
 
 const DECISION_LINE = { APPROVED: '✅ APPROVED FOR RELEASE', ABORTED: '⛔ ABORTED', ESCALATED: '⚠️ ESCALATED TO A HUMAN' } as const;
@@ -217,6 +227,23 @@ export function renderDecisionRecord(r: RecordInput): string {
     line('|---|---|---|---|---|');
     for (const s of r.results.steps) line(`| ${s.name} | ${s.status} | ${s.startedAt} | ${s.endedAt ?? ''} | ${(s.detail ?? '').replace(/\|/g, '\\|')} |`);
     line();
+    const analysed = r.results.analysed ?? [];
+    if (analysed.length > 0) {
+      line('## ANALYSIS');
+      line();
+      if (r.results.baseline && Object.keys(r.results.baseline).length > 0)
+        line(`**Baseline** (before the release): ${Object.entries(r.results.baseline).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      if (r.results.measurementsFile) line(`**Every measurement**: \`${r.results.measurementsFile}\` (JSON lines: time, value, verdict)`);
+      line();
+      line('| phase | metric | measured | passed | failed | inconclusive | no data | errors | last |');
+      line('|---|---|---|---|---|---|---|---|---|');
+      for (const a of analysed)
+        for (const m of a.metrics) {
+          const last = m.last ? `${m.last.verdict}${m.last.value !== undefined ? ` ${m.last.value}` : ''} at ${m.last.at}` : '';
+          line(`| ${a.phase} | ${m.metric} | ${m.measured} | ${m.successful} | ${m.failed} | ${m.inconclusive} | ${m.noData} | ${m.errors} | ${last.replace(/\|/g, '\\|')} |`);
+        }
+      line();
+    }
   }
   return out.join('\n');
 }

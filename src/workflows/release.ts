@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, StepInput } from '../activities';
 import type { MonitorResult } from '../activities/analysis';
-import { comparisons, describeBreak, forgiveInconclusive, type Metric, MetricPhase, type MetricState } from '../domain/analysis';
+import { comparisons, describeBreak, forgiveInconclusive, measurementsPath, type Metric, MetricPhase, type MetricState } from '../domain/analysis';
 import type { ChangeSet } from '../domain/changeset';
 import { commandFor, idempotencyKey, ROLLBACK, rollbackStep, stepVars } from '../domain/command';
 import { formatIssues } from '../domain/config';
@@ -116,6 +116,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   });
 
   const status: ReleaseStatus = { releaseId, service: input.service, state: 'deciding', steps: [], approvals: [], analysed: [] };
+  if (config.analysis.metrics.length > 0) status.measurementsFile = measurementsPath(runKey);
   let gates: GateReport = { prerequisites: [], securityConditions: [] };
   let change: ChangeSet | undefined;
   let decision: DecisionResult | undefined;
@@ -530,7 +531,16 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
       approvals: status.approvals,
       ...(status.pendingApproval ? { pendingApproval: status.pendingApproval } : {}),
       ...(results
-        ? { results: { ...results, steps: status.steps, ...(rollbackStartedAt ? { rollbackStartedAt } : {}), ...(rollbackEndedAt ? { rollbackEndedAt } : {}) } }
+        ? {
+            results: {
+              ...results,
+              steps: status.steps,
+              ...(rollbackStartedAt ? { rollbackStartedAt } : {}),
+              ...(rollbackEndedAt ? { rollbackEndedAt } : {}),
+              ...(status.baseline ? { baseline: status.baseline } : {}),
+              ...(status.analysed.length ? { analysed: status.analysed, measurementsFile: measurementsPath(runKey) } : {}),
+            },
+          }
         : {}),
     });
     status.recordPath = await quick.writeDecisionRecord({ outDir: input.outDir, fileName: recordFileName(startedAt), releaseId, content });

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// The demo's deploy command: moves the canary's weight on the demo router (DEMO_ROUTER_URL) for
+// production; staging and retiring blue only log. rollgate passes everything in ROLLGATE_* variables.
+const { ROLLGATE_STAGE: stage, ROLLGATE_ACTION: action, ROLLGATE_WEIGHT: weight, ROLLGATE_VERSION: version, ROLLGATE_IDEMPOTENCY_KEY: key, DEMO_ROUTER_URL: router } = process.env;
+const log = (msg) => process.stdout.write(`${new Date().toISOString()} ${action} ${stage} ${version} ${weight}% [${key}] ${msg}\n`);
+
+const target = (() => {
+  if (!stage.startsWith('production')) return undefined;
+  switch (action) {
+    case 'deploy':
+      // Green gets no traffic until the switch; a canary starts at its first weight.
+      return stage === 'production-green' ? 0 : Number(weight);
+    case 'set-weight':
+    case 'promote':
+    case 'switch':
+      return Number(weight);
+    case 'rollback':
+      return 0;
+    default:
+      return undefined; // retire, enable-flag and disable-flag change no traffic here
+  }
+})();
+
+if (target === undefined || !router) {
+  log('nothing to route');
+  process.exit(0);
+}
+try {
+  const res = await fetch(`${router}/weight`, { method: 'POST', body: JSON.stringify({ weight: target }) });
+  if (!res.ok) throw new Error(`router answered ${res.status}`);
+  log(`canary weight now ${target}%`);
+} catch (e) {
+  log(`router unreachable: ${e.message}`);
+  process.exit(75); // EX_TEMPFAIL: rollgate retries
+}

@@ -1,0 +1,155 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Traffic } from './traffic';
+
+/**
+ * The demo stack: a stable and a canary instance of the demo service, Prometheus scraping both
+ * (Debian's prometheus package), and the load generator. Used by the end-to-end tests, the
+ * benchmark and `npm run demo`.
+ */
+
+export const DEPLOY_SCRIPT = resolve(__dirname, 'deploy.mjs');
+const SERVICE = resolve(__dirname, 'service.ts');
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+async function waitFor(url: string, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`${url}: the process exited with ${child.exitCode}`);
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`${url} not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+export class Prometheus {
+  child: ChildProcess | undefined;
+  url = '';
+  private readonly dir = mkdtempSync(join(tmpdir(), 'rollgate-prom-'));
+  log = '';
+
+  constructor(private readonly opts: { scrapeInterval: string; targets: { address: string; labels: Record<string, string> }[] }) {}
+
+  async start(): Promise<string> {
+    const port = await freePort();
+    const config = {
+      global: { scrape_interval: this.opts.scrapeInterval, evaluation_interval: this.opts.scrapeInterval },
+      scrape_configs: [{ job_name: 'demo', static_configs: this.opts.targets.map((t) => ({ targets: [t.address], labels: t.labels })) }],
+    };
+    // JSON is YAML: no YAML writer needed.
+    writeFileSync(join(this.dir, 'prometheus.yml'), JSON.stringify(config, null, 2));
+    this.child = spawn(
+      process.env.ROLLGATE_PROMETHEUS_BIN ?? 'prometheus',
+      [`--config.file=${join(this.dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(this.dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.child.stderr!.on('data', (d: Buffer) => (this.log = (this.log + d.toString()).slice(-4000)));
+    this.url = `http://127.0.0.1:${port}`;
+    await waitFor(`${this.url}/-/ready`, 30_000, this.child);
+    // Service discovery hands targets to the scraper only every 5 s: wait for the first scrapes.
+    const end = Date.now() + 30_000;
+    for (;;) {
+      const body = (await fetch(`${this.url}/api/v1/targets`).then((r) => r.json())) as { data: { activeTargets: { health: string }[] } };
+      if (body.data.activeTargets.length === this.opts.targets.length && body.data.activeTargets.every((t) => t.health === 'up')) break;
+      if (Date.now() > end) throw new Error(`prometheus targets not up after 30 s: ${JSON.stringify(body.data.activeTargets)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    await stop(this.child);
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export class DemoService {
+  child: ChildProcess | undefined;
+  url = '';
+  constructor(private readonly opts: { service: string; track: string; version: string; flags?: { file: string; flag: string } }) {}
+
+  async start(): Promise<string> {
+    const port = await freePort();
+    const args = ['--import', 'tsx', SERVICE, '--port', String(port), '--service', this.opts.service, '--track', this.opts.track, '--version', this.opts.version];
+    if (this.opts.flags) args.push('--flags', this.opts.flags.file, '--flag', this.opts.flags.flag);
+    this.child = spawn(process.execPath, args, { cwd: resolve(__dirname, '..'), stdio: ['ignore', 'ignore', 'inherit'] });
+    this.url = `http://127.0.0.1:${port}`;
+    await waitFor(`${this.url}/health`, 30_000, this.child);
+    return this.url;
+  }
+
+  /** Makes this instance fail a share of requests and/or slow down, from now on. */
+  async setFault(fault: { errorRate?: number; latencyMs?: number; scope?: 'all' | 'flag-on' }): Promise<void> {
+    const res = await fetch(`${this.url}/admin/fault`, { method: 'POST', body: JSON.stringify(fault) });
+    if (!res.ok) throw new Error(`fault: ${res.status} ${await res.text()}`);
+  }
+
+  stop = () => stop(this.child);
+}
+
+export interface StackOptions {
+  service?: string;
+  scrapeInterval?: string;
+  rps?: number;
+  flags?: { file: string; flag: string };
+}
+
+export class DemoStack {
+  readonly stable: DemoService;
+  readonly canary: DemoService;
+  prometheus!: Prometheus;
+  traffic!: Traffic;
+  routerUrl = '';
+
+  constructor(private readonly opts: StackOptions = {}) {
+    const service = opts.service ?? 'demo';
+    this.stable = new DemoService({ service, track: 'stable', version: 'v1', ...(opts.flags ? { flags: opts.flags } : {}) });
+    this.canary = new DemoService({ service, track: 'canary', version: 'v2', ...(opts.flags ? { flags: opts.flags } : {}) });
+  }
+
+  async start(): Promise<void> {
+    const [stable, canary] = await Promise.all([this.stable.start(), this.canary.start()]);
+    this.prometheus = new Prometheus({
+      scrapeInterval: this.opts.scrapeInterval ?? '1s',
+      // The services label their own series (service, track, version).
+      targets: [
+        { address: new URL(stable).host, labels: {} },
+        { address: new URL(canary).host, labels: {} },
+      ],
+    });
+    await this.prometheus.start();
+    this.traffic = new Traffic({ stable: `${stable}/work`, canary: `${canary}/work` }, this.opts.rps ?? 40);
+    this.routerUrl = await this.traffic.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.traffic?.stop();
+    await Promise.all([this.stable.stop(), this.canary.stop(), this.prometheus?.dispose()]);
+  }
+}

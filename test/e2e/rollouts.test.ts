@@ -1,0 +1,272 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { ReleaseStatus } from '../../src/domain/release';
+import { statusQuery } from '../../src/workflows/messages';
+import { DemoStack, DEPLOY_SCRIPT } from '../../demo/stack';
+import { devServerEnv } from '../helpers/servers';
+import { makeRepo, tempDir, writeReports } from '../helpers/fixtures';
+import { rollgate, startWorker, stopProcess } from '../helpers/cli';
+
+/**
+ * End to end: the dev server, a `rollgate worker` child with the real activities, Prometheus from
+ * Debian scraping a stable and a canary instance of the demo service, the load generator moving
+ * traffic by the canary's weight, and the CLI as CI calls it. Bakes are seconds here.
+ */
+
+const ERROR_RATE = (window: string) => `sum(rate(http_requests_total{code=~"5..",{{selector}}}[${window}])) / sum(rate(http_requests_total{{{selector}}}[${window}]))`;
+
+function config(prometheusUrl: string, smokeUrl: string, extra: { analysisMetrics?: string; strategy?: string; flagsFile?: string } = {}): string {
+  const metrics =
+    extra.analysisMetrics ??
+    `    - name: error-rate
+      query: '${ERROR_RATE('5s')}'
+      successCondition: result <= 0.05
+      failureCondition: result > 0.05
+      initialDelay: 3s
+      inconclusiveLimit: 3
+    - name: latency-p99
+      query: 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{selector}}}[5s])))'
+      successCondition: result <= 0.5
+      failureCondition: result > 0.5
+      initialDelay: 3s
+      inconclusiveLimit: 3`;
+  return `service: demo
+reports: reports
+out: out
+deploy:
+  command: ["${process.execPath}", "${DEPLOY_SCRIPT}"]
+  timeout: 30s
+stages:
+  production: { smokeUrl: "${smokeUrl}" }
+bake: { staging: 0s, production: 6s }
+canary:
+  steps:
+    - { weight: 5, bake: 6s }
+    - { weight: 50, bake: 6s }
+    - { weight: 100, bake: 6s }
+featureFlag:
+  flag: one-click
+  provider: flagd
+  file: ${extra.flagsFile ?? 'flags.json'}
+  steps:
+    - { weight: 20, bake: 6s }
+    - { weight: 100, bake: 6s }
+blueGreen: { rollbackWindow: 4s }
+approval: { timeout: 5m }
+analysis:
+  prometheus: { address: "${prometheusUrl}" }
+  interval: 2s
+  verifyWindow: 30s
+  selectors:
+    stable: { track: stable }
+    canary: { track: canary }
+  metrics:
+${metrics}
+`;
+}
+
+/** The flag is served by the running (stable) instances: the cohort's errors show up there. */
+const FLAG_METRICS = `    - name: error-rate
+      query: '${ERROR_RATE('5s').replaceAll('{{selector}}', '{{stableSelector}}')}'
+      successCondition: result <= 0.05
+      failureCondition: result > 0.05
+      initialDelay: 3s
+      inconclusiveLimit: 3`;
+
+const CHANGES = {
+  /** Logic outside the critical areas: MEDIUM → canary. */
+  canary: { base: { 'cart/totals.py': 'def total(items):\n    return sum(items)\n' }, subject: 'fix(cart): round totals', files: { 'cart/totals.py': 'def total(items):\n    return round(sum(items), 2)\n' } },
+  /** A new feature: HIGH → feature flag. */
+  flag: { base: { 'cart/checkout.py': 'def checkout():\n    pass\n' }, subject: 'feat(cart): one-click checkout', files: { 'cart/checkout.py': 'def checkout(one_click=False):\n    return one_click\n' } },
+  /** Logic in auth: CRITICAL → blue-green with sign-off. */
+  blueGreen: { base: { 'auth/login.py': 'def login(u):\n    return True\n' }, subject: 'fix(auth): check password', files: { 'auth/login.py': 'def login(u, p):\n    return check(u, p)\n' } },
+};
+
+const ledger = (repo: string) =>
+  readFileSync(join(repo, 'out', 'ledger.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, string | undefined>);
+
+/** The deploy script's log lines, in order: "action stage version weight%". */
+function deployLog(repo: string): string[] {
+  const dir = join(repo, 'out', 'logs');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .flatMap((f) => readFileSync(join(dir, f), 'utf8').trim().split('\n'))
+    .sort()
+    .map((l) => l.split(' ').slice(1, 5).join(' '));
+}
+
+describe('progressive rollouts end to end: dev server, worker, Prometheus, demo service', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: ChildProcess;
+  let stack: DemoStack;
+  let cliEnv: NodeJS.ProcessEnv;
+  const flagsFile = join(tempDir('rollgate-flags-'), 'flags.json');
+  let n = 0;
+
+  before(async () => {
+    stack = new DemoStack({ service: 'demo', scrapeInterval: '1s', rps: 40, flags: { file: flagsFile, flag: 'one-click' } });
+    [env] = await Promise.all([devServerEnv(), stack.start()]);
+    cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
+    worker = await startWorker({ ...cliEnv, DEMO_ROUTER_URL: stack.routerUrl });
+  });
+  after(async () => {
+    await stopProcess(worker);
+    await stack?.stop();
+    await env?.teardown();
+  });
+  afterEach(async () => {
+    stack.traffic.weight = 0;
+    await Promise.all([stack.stable.setFault({}), stack.canary.setFault({})]);
+  });
+
+  function repoFor(kind: keyof typeof CHANGES, opts: Parameters<typeof config>[2] = {}): { repo: string; args: string[] } {
+    const c = CHANGES[kind];
+    const repo = makeRepo(c.base, [{ subject: c.subject, files: c.files }]);
+    writeReports(join(repo, 'reports'));
+    writeFileSync(join(repo, 'rollgate.yaml'), config(stack.prometheus.url, `${stack.stable.url}/health`, { flagsFile, ...opts }));
+    const service = `demo-${++n}`;
+    return { repo, args: ['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', service, '--version', 'v2', '--previous-version', 'v1'] };
+  }
+
+  async function waitForStatus(id: string, pred: (s: ReleaseStatus) => boolean, timeoutMs = 60_000): Promise<ReleaseStatus> {
+    const end = Date.now() + timeoutMs;
+    let last: ReleaseStatus | undefined;
+    while (Date.now() < end) {
+      last = await env.client.workflow.getHandle(id).query(statusQuery).catch(() => undefined);
+      if (last && pred(last)) return last;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`status never matched: ${JSON.stringify(last && { state: last.state, step: last.currentStep })}`);
+  }
+
+  const releaseId = (stdout: string) => /release (release-[\w.-]+)/.exec(stdout)![1]!;
+
+  it('takes a healthy canary 5% → 50% → 100% and releases it, every phase analysed on Prometheus', async () => {
+    const { repo, args } = repoFor('canary');
+    const res = await rollgate([...args, '--wait'], cliEnv);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const entry = ledger(repo)[0]!;
+    assert.equal(entry.outcome, 'released');
+    assert.equal(entry.rollout_strategy, 'canary');
+    assert.deepEqual(deployLog(repo).filter((l) => l.includes('production')), ['deploy production v2 5%', 'set-weight production v2 50%', 'promote production v2 100%']);
+    assert.equal(stack.traffic.weight, 100);
+    const measurements = readdirSync(join(repo, 'out', 'analysis')).flatMap((f) => readFileSync(join(repo, 'out', 'analysis', f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { phase: string; verdict: string; value?: number }));
+    for (const phase of ['production-canary-5', 'production-canary-50', 'production-canary-100'])
+      assert.ok(measurements.some((m) => m.phase === phase && m.verdict === 'successful'), `a passing measurement in ${phase}`);
+    assert.ok(!measurements.some((m) => m.verdict === 'failed'), 'nothing failed');
+    const record = readFileSync(entry.output!, 'utf8');
+    assert.match(record, /## ANALYSIS/);
+    assert.match(record, /production-canary-50 \| error-rate/);
+  });
+
+  it('rolls a faulty canary back by itself, and the ledger says so', async () => {
+    await stack.canary.setFault({ errorRate: 0.5 });
+    const { repo, args } = repoFor('canary');
+    const res = await rollgate([...args, '--wait'], cliEnv);
+    assert.equal(res.code, 4, res.stdout + res.stderr);
+    const entry = ledger(repo)[0]!;
+    assert.equal(entry.outcome, 'rolled_back');
+    assert.match(entry.reason!, /^analysis failed: error-rate failed: result > 0\.05/);
+    assert.ok(entry.rollback_started_at && entry.rollback_finished_at);
+    assert.deepEqual(deployLog(repo).filter((l) => l.includes('production')), ['deploy production v2 5%', 'rollback production v1 0%']);
+    assert.equal(stack.traffic.weight, 0, 'all traffic back on stable');
+    assert.match(res.stdout, /verify rollback: error-rate/);
+  });
+
+  it('rolls back a canary whose error rate rises more than 10% over the baseline captured before the release', async () => {
+    // Both versions fail 5% at first: the absolute threshold alone would not catch what follows.
+    await Promise.all([stack.stable.setFault({ errorRate: 0.05 }), stack.canary.setFault({ errorRate: 0.05 })]);
+    await new Promise((r) => setTimeout(r, 10_000)); // the query's window fills with the new rate
+    const { repo, args } = repoFor('canary', {
+      analysisMetrics: `    - name: errors-vs-baseline
+      query: '${ERROR_RATE('10s')}'
+      successCondition: result <= baseline * 1.10
+      failureCondition: result > baseline * 1.10
+      initialDelay: 3s
+      inconclusiveLimit: 3`,
+    });
+    const start = await rollgate(args, cliEnv);
+    assert.equal(start.code, 0, start.stdout + start.stderr);
+    const id = releaseId(start.stdout);
+    const status = await waitForStatus(id, (s) => s.baseline !== undefined);
+    assert.ok(status.baseline!['errors-vs-baseline']! > 0.01 && status.baseline!['errors-vs-baseline']! < 0.15, `baseline ${status.baseline!['errors-vs-baseline']}`);
+    await stack.canary.setFault({ errorRate: 0.4 });
+    const res = await rollgate(['start', ...args.slice(1), '--wait'], cliEnv);
+    assert.equal(res.code, 4, res.stdout + res.stderr);
+    assert.match(ledger(repo)[0]!.reason!, /errors-vs-baseline failed: result > baseline \* 1\.10 \(result [\d.]+, baseline [\d.]+\)/);
+  });
+
+  it('never promotes when Prometheus stops mid-phase: provider errors past the limit roll back', async () => {
+    const { repo, args } = repoFor('canary');
+    const start = await rollgate(args, cliEnv);
+    const id = releaseId(start.stdout);
+    await waitForStatus(id, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
+    await stack.prometheus.stop();
+    try {
+      const res = await rollgate(['start', ...args.slice(1), '--wait'], cliEnv);
+      assert.equal(res.code, 4, res.stdout + res.stderr);
+      const entry = ledger(repo)[0]!;
+      assert.match(entry.reason!, /analysis error: (error-rate|latency-p99): 5 consecutive provider errors \(prometheus unreachable/);
+      assert.ok(!deployLog(repo).some((l) => l.startsWith('set-weight') || l.startsWith('promote')), 'never went past 5%');
+    } finally {
+      await stack.prometheus.start();
+    }
+  });
+
+  it('rolls a flag out through flagd and releases it', async () => {
+    const { repo, args } = repoFor('flag', { analysisMetrics: FLAG_METRICS });
+    const res = await rollgate([...args, '--wait'], cliEnv);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.equal(ledger(repo)[0]!.rollout_strategy, 'feature-flag');
+    const flag = (JSON.parse(readFileSync(flagsFile, 'utf8')) as { flags: Record<string, { defaultVariant: string }> }).flags['one-click']!;
+    assert.equal(flag.defaultVariant, 'on');
+  });
+
+  it('turns a flag off by itself when the flagged path fails, without redeploying', async () => {
+    await stack.stable.setFault({ errorRate: 1, scope: 'flag-on' });
+    const { repo, args } = repoFor('flag', { analysisMetrics: FLAG_METRICS });
+    const res = await rollgate([...args, '--wait'], cliEnv);
+    assert.equal(res.code, 4, res.stdout + res.stderr);
+    const flag = (JSON.parse(readFileSync(flagsFile, 'utf8')) as { flags: Record<string, { defaultVariant: string; targeting?: unknown }> }).flags['one-click']!;
+    assert.equal(flag.defaultVariant, 'off');
+    assert.equal(flag.targeting, undefined);
+    assert.ok(!deployLog(repo).some((l) => l.startsWith('rollback')), 'no redeploy');
+    assert.match(res.stdout, /rollback: flag off/);
+  });
+
+  async function blueGreen(faulty: boolean): Promise<{ repo: string; code: number | null; stdout: string }> {
+    if (faulty) await stack.canary.setFault({ errorRate: 0.5 });
+    const { repo, args } = repoFor('blueGreen');
+    const start = await rollgate(args, cliEnv);
+    const id = releaseId(start.stdout);
+    for (const target of ['release', 'production-switch']) {
+      await waitForStatus(id, (s) => s.pendingApproval?.target === target);
+      const ok = await rollgate(['approve', id, '--by', 'bob', '--reason', `reviewed ${target}`], cliEnv);
+      assert.equal(ok.code, 0, ok.stderr);
+    }
+    const res = await rollgate(['start', ...args.slice(1), '--wait'], cliEnv);
+    return { repo, code: res.code, stdout: res.stdout + res.stderr };
+  }
+
+  it('switches blue-green after the sign-offs, watches green, keeps blue for the window, and releases', async () => {
+    const { repo, code, stdout } = await blueGreen(false);
+    assert.equal(code, 0, stdout);
+    assert.deepEqual(deployLog(repo).filter((l) => l.includes('production')), ['deploy production-green v2 0%', 'switch production v2 100%', 'retire production-blue v2 100%']);
+    assert.equal(ledger(repo)[0]!.rollout_strategy, 'blue-green');
+  });
+
+  it('switches back to blue when green breaks its metrics', async () => {
+    const { repo, code, stdout } = await blueGreen(true);
+    assert.equal(code, 4, stdout);
+    assert.ok(deployLog(repo).includes('rollback production v1 0%'));
+    assert.ok(!deployLog(repo).some((l) => l.startsWith('retire')), 'blue is kept');
+    assert.equal(stack.traffic.weight, 0);
+  });
+});
