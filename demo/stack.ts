@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -44,6 +44,12 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
+/** The setup script's Prometheus, else the one on PATH; ROLLGATE_PROMETHEUS_BIN overrides both. */
+function prometheusBin(): string {
+  const provisioned = resolve(__dirname, '../.tools/bin/prometheus');
+  return process.env.ROLLGATE_PROMETHEUS_BIN ?? (existsSync(provisioned) ? provisioned : 'prometheus');
+}
+
 export class Prometheus {
   child: ChildProcess | undefined;
   url = '';
@@ -61,7 +67,7 @@ export class Prometheus {
     // JSON is YAML: no YAML writer needed.
     writeFileSync(join(this.dir, 'prometheus.yml'), JSON.stringify(config, null, 2));
     this.child = spawn(
-      process.env.ROLLGATE_PROMETHEUS_BIN ?? 'prometheus',
+      prometheusBin(),
       [`--config.file=${join(this.dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(this.dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

@@ -67,4 +67,21 @@ SH
   chmod +x "$BIN/temporal-test-server"
 fi
 
+# Prometheus (and promtool) from Debian's package: the metric analysis and the demo scrape with it.
+if [[ -x "$BIN/prometheus" ]]; then
+  :
+elif command -v prometheus >/dev/null 2>&1; then
+  ln -sf "$(command -v prometheus)" "$BIN/prometheus"
+  command -v promtool >/dev/null 2>&1 && ln -sf "$(command -v promtool)" "$BIN/promtool"
+else
+  command -v apt-get >/dev/null 2>&1 || { log "prometheus is required: install Debian's prometheus package or put prometheus on PATH"; exit 1; }
+  log "installing prometheus from Debian's package (first run only)"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq >&2
+  # The package's service is not started: there is no init system in CI, and tests start their own.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >&2
+  ln -sf "$(command -v prometheus)" "$BIN/prometheus"
+  ln -sf "$(command -v promtool)" "$BIN/promtool"
+fi
+
 log "tools ready in .tools/bin: $(ls "$BIN" | tr '\n' ' ')"

@@ -44,7 +44,8 @@ export class PrometheusProvider implements MetricProvider {
       });
     } catch (e) {
       const err = e as Error & { cause?: { code?: string } };
-      throw new ProviderError(`prometheus unreachable: ${err.cause?.code ?? err.name === 'TimeoutError' ? `no answer within ${this.opts.timeoutMs} ms` : err.message}`);
+      const why = err.name === 'TimeoutError' ? `no answer within ${this.opts.timeoutMs} ms` : (err.cause?.code ?? err.message);
+      throw new ProviderError(`prometheus unreachable: ${why}`);
     }
   }
 
