@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Prometheus, DemoService } from '../../demo/stack';
+import { DemoService, freePort, Prometheus } from '../../demo/stack';
 import { prometheusFromEnv, PrometheusProvider, ProviderError } from '../../src/activities/prometheus';
 import { AnalysisConfigSchema } from '../../src/domain/analysis';
 
@@ -35,7 +35,7 @@ describe('Prometheus provider against a real Prometheus', () => {
     assert.rejects(provider.query('sum(rate(up[5s])'), (e: Error) => e instanceof ProviderError && /prometheus bad_data/.test(e.message)));
   it('is reachable, and an unreachable server is a provider error, not a value', async () => {
     assert.equal(await provider.reachable(), true);
-    const gone = new PrometheusProvider({ address: 'http://127.0.0.1:1', timeoutMs: 1000 });
+    const gone = new PrometheusProvider({ address: `http://127.0.0.1:${await freePort()}`, timeoutMs: 1000 });
     assert.equal(await gone.reachable(), false);
     await assert.rejects(gone.query('up'), (e: Error) => e instanceof ProviderError && /prometheus unreachable: ECONNREFUSED/.test(e.message));
   });
