@@ -2,7 +2,9 @@
 // The demo's deploy command: moves the canary's weight on the demo router (DEMO_ROUTER_URL) for
 // production; staging and retiring blue only log. rollgate passes everything in ROLLGATE_* variables.
 const { ROLLGATE_STAGE: stage, ROLLGATE_ACTION: action, ROLLGATE_WEIGHT: weight, ROLLGATE_VERSION: version, ROLLGATE_IDEMPOTENCY_KEY: key, DEMO_ROUTER_URL: router } = process.env;
-const log = (msg) => process.stdout.write(`${new Date().toISOString()} ${action} ${stage} ${version} ${weight}% [${key}] ${msg}\n`);
+// Every line carries the time the command started: the rollback benchmark reads it.
+const startedAt = new Date().toISOString();
+const log = (msg) => process.stdout.write(`${startedAt} ${action} ${stage} ${version} ${weight}% [${key}] ${msg}\n`);
 
 const target = (() => {
   if (!stage.startsWith('production')) return undefined;

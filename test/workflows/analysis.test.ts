@@ -58,7 +58,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundleWithSourceMap;
   let n = 0;
-  const recorded = ['canary-healthy', 'canary-fails', 'inconclusive-approved', 'pause-promote', 'flag-rollback'];
+  const recorded = ['canary-healthy', 'canary-fails', 'pause-promote', 'flag-rollback'];
 
   before(async () => {
     env = await timeSkippingEnv();
