@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DemoService, freePort, Prometheus } from '../../demo/stack';
+import { Traffic } from '../../demo/traffic';
+import { measurementsFile, monitor, type MonitorInput } from '../../src/activities/analysis';
+import { FileNotifier } from '../../src/activities/notifier';
+import { PrometheusProvider } from '../../src/activities/prometheus';
+import { AnalysisConfigSchema } from '../../src/domain/analysis';
+import { tempDir } from '../helpers/fixtures';
+
+describe('the monitor activity against a real Prometheus and the demo service', () => {
+  let service: DemoService;
+  let prom: Prometheus;
+  let traffic: Traffic;
+  let provider: PrometheusProvider;
+  const outDir = tempDir();
+
+  before(async () => {
+    service = new DemoService({ service: 'demo', track: 'canary', version: 'v2' });
+    await service.start();
+    traffic = new Traffic({ stable: `${service.url}/work`, canary: `${service.url}/work` }, 50);
+    await traffic.start();
+    prom = new Prometheus({ scrapeInterval: '1s', targets: [{ address: new URL(service.url).host, labels: {} }] });
+    provider = new PrometheusProvider({ address: await prom.start(), timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 3000)); // two scrapes with traffic: rates exist
+  });
+  after(async () => {
+    await traffic?.stop();
+    await prom?.dispose();
+    await service?.stop();
+  });
+
+  const input = (over: Partial<MonitorInput> = {}): MonitorInput => ({
+    runKey: 'release-demo-1@abcd1234',
+    outDir,
+    phase: 'production-canary-5',
+    vars: { service: 'demo', version: 'v2', previousVersion: 'v1', phase: 'production-canary-5', stage: 'production' },
+    analysis: AnalysisConfigSchema.parse({
+      interval: '1s',
+      selectors: { canary: { track: 'canary' } },
+      metrics: [
+        {
+          name: 'error-rate',
+          query: 'sum(rate(http_requests_total{code=~"5..",{{selector}}}[3s])) / sum(rate(http_requests_total{{{selector}}}[3s]))',
+          successCondition: 'result <= 0.05',
+          failureCondition: 'result > 0.05',
+        },
+      ],
+    }),
+    subject: 'canary',
+    baseline: {},
+    runForMs: 20_000,
+    ...over,
+  });
+  const hooks = { sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) };
+
+  it('returns as soon as a healthy service is stable, and keeps every measurement', async () => {
+    const started = Date.now();
+    const r = await monitor(provider, input({ untilStable: true }), hooks);
+    assert.equal(r.stable, true);
+    assert.equal(r.verdict.verdict, 'running');
+    assert.ok(Date.now() - started < 20_000, 'before its time was up');
+    const lines = readFileSync(measurementsFile(outDir, 'release-demo-1@abcd1234'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { verdict: string; value: number });
+    assert.ok(lines.length >= 1);
+    assert.equal(lines.at(-1)!.verdict, 'successful');
+    assert.equal(lines.at(-1)!.value, 0);
+  });
+
+  it('returns early with a failed verdict once the service breaks, and resumes from given states', async () => {
+    const first = await monitor(provider, input({ runForMs: 1500 }), hooks);
+    await service.setFault({ errorRate: 0.6 });
+    try {
+      const started = Date.now();
+      const r = await monitor(provider, input({ states: first.states }), hooks);
+      assert.equal(r.verdict.verdict, 'failed');
+      assert.deepEqual(r.verdict.metrics, ['error-rate']);
+      assert.ok(Date.now() - started < 10_000, `failed after ${Date.now() - started} ms`);
+      const s = r.states[0]!;
+      assert.equal(s.measured, first.states[0]!.measured + r.measured, 'counts carried over');
+      assert.equal(s.last!.seq, s.measured);
+      assert.match(s.last!.message!, /^result > 0\.05 \(result 0\.\d+\)$/);
+    } finally {
+      await service.setFault({});
+    }
+  });
+
+  it('measures provider errors as errors when Prometheus is gone', async () => {
+    const gone = new PrometheusProvider({ address: `http://127.0.0.1:${await freePort()}`, timeoutMs: 500 });
+    const r = await monitor(gone, input({ runForMs: 8000, analysis: { ...input().analysis, metrics: input().analysis.metrics.map((m) => ({ ...m, consecutiveErrorLimit: 2 })) } }), hooks);
+    assert.equal(r.verdict.verdict, 'error');
+    assert.equal(r.states[0]!.errors, 3);
+    assert.equal(r.states[0]!.failed, 0, 'an error is not a failure');
+  });
+});
+
+describe('file notifier', () => {
+  it('sends a notification once per key, however often a retry asks', async () => {
+    const file = join(tempDir(), 'notifications.jsonl');
+    const n = new FileNotifier(file);
+    const note = { releaseId: 'r', event: 'rollback-failed', urgent: true, text: 'x', key: 'r@1/notify-rollback-failed-1' };
+    await n.send(note);
+    await n.send(note);
+    await n.send({ ...note, key: 'r@1/notify-rollback-failed-2' });
+    assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 2);
+  });
+});
