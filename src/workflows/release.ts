@@ -54,13 +54,6 @@ const smoke = proxyActivities<Activities>({
 // The monitor reports at least this often, which bounds both the staleness of `status` and the
 // history: about a dozen events per report, so about 150 per monitored hour.
 const REPORT_EVERY_MS = 5 * 60_000;
-const monitoring = proxyActivities<Activities>({
-  startToCloseTimeout: REPORT_EVERY_MS + 5 * 60_000,
-  heartbeatTimeout: '30 seconds',
-  // Pause, promote and abort do not wait for the monitor to notice its cancellation.
-  cancellationType: ActivityCancellationType.TRY_CANCEL,
-  retry: { maximumAttempts: 10, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
-});
 
 /** Patch: a failed rollback used to end the release; now it waits for a human. */
 const WAIT_FOR_HUMAN_AFTER_FAILED_ROLLBACK = 'wait-for-human-after-failed-rollback';
@@ -108,6 +101,16 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     retry: { maximumAttempts: 3, initialInterval: '5 seconds', backoffCoefficient: 2 },
   });
 
+  const metrics: Metric[] = config.analysis.metrics;
+  const longestInterval = () => Math.max(...metrics.map((m) => m.interval ?? config.analysis.interval));
+  // The monitor: one call per report, which may run one interval past the bake's end.
+  const monitoring = proxyActivities<Activities>({
+    startToCloseTimeout: Math.max(REPORT_EVERY_MS, metrics.length ? longestInterval() : 0) + 5 * 60_000,
+    heartbeatTimeout: '30 seconds',
+    // Pause, promote and abort do not wait for the monitor to notice its cancellation.
+    cancellationType: ActivityCancellationType.TRY_CANCEL,
+    retry: { maximumAttempts: 10, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  });
   // Verifying a rollback: one monitor call for the whole window.
   const verifying = proxyActivities<Activities>({
     startToCloseTimeout: config.analysis.verifyWindow + 5 * 60_000,
@@ -131,7 +134,6 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   let fullPromotion = false;
   let resolution: { by: string; action: 'retry' | 'restored'; reason: string } | undefined;
   let baseline: Record<string, number> = {};
-  const metrics: Metric[] = config.analysis.metrics;
   const version = input.version ?? input.head;
   const previousVersion = input.previousVersion ?? input.base;
   const release = { releaseId, runKey, version, previousVersion };
@@ -386,7 +388,6 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     }
   }
 
-  const longestInterval = () => Math.max(...metrics.map((m) => m.interval ?? config.analysis.interval));
   const queryVars = (phase: Phase) => ({ service: input.service, version, previousVersion, phase: phase.id, stage: phase.stage });
 
   async function awaitApproval(target: string, reason: string, timeout = config.approval.timeout): Promise<void> {
