@@ -9,6 +9,7 @@ import { checkPrerequisites } from '../activities/gates';
 import { readChangeSet } from '../activities/git';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, RELEASE_WORKFLOW, resolveUpdate, resumeUpdate, statusQuery } from '../workflows/messages';
 import { connectClient, describeClientError, uiLink } from './client';
+import { doraCommandReport, printDora } from './dora';
 import { ExitCode, InputError } from './errors';
 import type * as WorkerModule from '../worker/worker';
 import { checkService, releaseIdFor, resolveInputs, type EvidenceFlags } from './inputs';
@@ -37,6 +38,7 @@ const USAGE = `rollgate: release decisions and rollouts on Temporal
   rollgate promote ID --by NAME [--full]            ends the current bake now; --full skips to 100%
   rollgate resolve ID --by NAME --reason TEXT (--retry | --restored)   after a failed rollback
   rollgate status  ID [--json]
+  rollgate dora    [--since 30d] [--service NAME] [--ledger FILE | --config FILE | --repo DIR] [--json]
   rollgate schema          JSON Schema of rollgate.yaml
   rollgate worker          run a worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and API key from the environment)
 
@@ -83,6 +85,13 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         return await steerCommand(command, rest, out);
       case 'status':
         return await statusCommand(rest, out);
+      case 'dora': {
+        const { values } = parse(rest, { since: { type: 'string' }, service: { type: 'string' }, ledger: { type: 'string' }, config: { type: 'string' }, repo: { type: 'string' }, json: { type: 'boolean' } });
+        const report = doraCommandReport(values as Record<string, string | undefined>);
+        if (values.json) out.log(JSON.stringify(report, null, 2));
+        else for (const line of printDora(report)) out.log(line);
+        return ExitCode.OK;
+      }
       case 'schema':
         out.log(JSON.stringify(z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }), null, 2));
         return ExitCode.OK;
