@@ -1,5 +1,8 @@
-import { join, resolve } from 'node:path';
+import { rename, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { stringify } from 'yaml';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { AlertRules } from '../domain/alerts';
 import type { AnalysisConfig, MetricState } from '../domain/analysis';
 import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
@@ -129,6 +132,15 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     /** Sets a flag's rollout percentage; 0 turns it off (the flag strategy's rollback). */
     async setFlag(input: { flag: string; percentage: number; file: string; cwd: string }): Promise<{ changed: boolean }> {
       return deps.flags.setRollout({ flag: input.flag, percentage: input.percentage, file: resolve(input.cwd, input.file) });
+    },
+
+    /** Prometheus alerting rules next to the decision record; rewriting the same rules is harmless. */
+    async writeAlertRules(input: { recordPath: string; rules: AlertRules }): Promise<string> {
+      const path = input.recordPath.replace(/\.md$/, '.alerts.yml');
+      const tmp = `${path}.${process.pid}.tmp`;
+      await writeFile(tmp, `# Written by rollgate for ${input.rules.groups[0]?.name ?? 'a release'}; check with: promtool check rules ${basename(path)}\n${stringify(input.rules)}`);
+      await rename(tmp, path);
+      return path;
     },
 
     async notify(input: { outDir: string; notification: Notification }): Promise<void> {

@@ -21,6 +21,8 @@ export interface Condition {
   source: string;
   variables: ConditionVariable[];
   test(scope: ConditionScope): boolean;
+  /** The same check as PromQL, for alerting rules; undefined where PromQL has no equivalent (`!`). */
+  toPromQL(refs: { result: string; stable?: string; baseline?: number }): string | undefined;
 }
 
 const TOKEN = /\s*(?:(\d+(?:\.\d+)?(?:e[+-]?\d+)?)|([A-Za-z_]\w*)|(&&|\|\||>=|<=|==|!=|[-+*/()<>!]))/y;
@@ -84,7 +86,30 @@ export function parseCondition(source: string): Condition {
   if (!isBoolean(tree)) throw new Error('must compare, e.g. "result < 0.05"');
   if (!used.has('result')) throw new Error('must use result');
   const variables = [...used];
-  return { source, variables, test: (scope) => Boolean(evaluate(tree, scope)) };
+  return { source, variables, test: (scope) => Boolean(evaluate(tree, scope)), toPromQL: (refs) => promql(tree, refs) };
+}
+
+/** Comparisons become PromQL filters, && and || become `and` and `or`; a reference without a value gives up. */
+function promql(n: Node, refs: { result: string; stable?: string; baseline?: number }): string | undefined {
+  switch (n.k) {
+    case 'num':
+      return String(n.v);
+    case 'var':
+      return n.name === 'result' ? `(${refs.result})` : n.name === 'stable' ? (refs.stable ? `(${refs.stable})` : undefined) : refs.baseline !== undefined ? String(refs.baseline) : undefined;
+    case 'neg': {
+      const e = promql(n.e, refs);
+      return e === undefined ? undefined : `-${e}`;
+    }
+    case 'not':
+      return undefined;
+    case 'bin': {
+      const l = promql(n.l, refs);
+      const r = promql(n.r, refs);
+      if (l === undefined || r === undefined) return undefined;
+      const op = n.op === '&&' ? 'and' : n.op === '||' ? 'or' : n.op;
+      return `(${l} ${op} ${r})`;
+    }
+  }
 }
 
 function isBoolean(n: Node): boolean {

@@ -12,6 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, StepInput } from '../activities';
 import type { MonitorResult } from '../activities/analysis';
+import { alertRules } from '../domain/alerts';
 import { comparisons, describeBreak, forgiveInconclusive, measurementsPath, type Metric, MetricPhase, type MetricState } from '../domain/analysis';
 import type { ChangeSet } from '../domain/changeset';
 import { commandFor, idempotencyKey, ROLLBACK, rollbackStep, stepVars } from '../domain/command';
@@ -57,6 +58,9 @@ const REPORT_EVERY_MS = 5 * 60_000;
 
 /** Patch: a failed rollback used to end the release; now it waits for a human. */
 const WAIT_FOR_HUMAN_AFTER_FAILED_ROLLBACK = 'wait-for-human-after-failed-rollback';
+
+/** Patch: releases with metric checks write their Prometheus alerting rules. */
+const ALERT_RULES = 'alert-rules';
 
 /** Ends the release early (abort, rejection, deadline, broken metric); what was changed is rolled back. Not an error of the workflow. */
 class Stop extends Error {
@@ -643,6 +647,12 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
       );
       baseline = captured.values;
       status.baseline = baseline;
+    }
+    if (metrics.length > 0 && status.recordPath && patched(ALERT_RULES)) {
+      const { rules, skipped } = alertRules({ releaseId, vars: queryVars(plan!.phases[0]!), metrics, selectors: config.analysis.selectors, baseline, interval: config.analysis.interval });
+      await step('alert rules', () => quick.writeAlertRules({ recordPath: status.recordPath!, rules }), (path) =>
+        `${path}${skipped.length ? `; skipped ${skipped.map((x) => `${x.metric} (${x.why})`).join(', ')}` : ''}`,
+      );
     }
     for (const phase of plan!.phases) await runPhase(phase);
     return await finish('released');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ReleaseStatus } from '../../src/domain/release';
@@ -16,6 +16,8 @@ import { rollgate, startWorker, stopProcess } from '../helpers/cli';
  * Debian scraping a stable and a canary instance of the demo service, the load generator moving
  * traffic by the canary's weight, and the CLI as CI calls it. Bakes are seconds here.
  */
+
+const promtool = [resolve(__dirname, '../../.tools/bin/promtool'), 'promtool'].find((p) => p === 'promtool' || existsSync(p))!;
 
 const ERROR_RATE = (window: string) => `sum(rate(http_requests_total{code=~"5..",{{selector}}}[${window}])) / sum(rate(http_requests_total{{{selector}}}[${window}]))`;
 
@@ -164,6 +166,10 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     const record = readFileSync(entry.output!, 'utf8');
     assert.match(record, /## ANALYSIS/);
     assert.match(record, /production-canary-50 \| error-rate/);
+    // The checks keep watching after the release, as Prometheus alerting rules next to the record.
+    const alerts = entry.output!.replace(/\.md$/, '.alerts.yml');
+    assert.match(execFileSync(promtool, ['check', 'rules', alerts], { encoding: 'utf8' }), /SUCCESS: 2 rules found/);
+    assert.match(readFileSync(alerts, 'utf8'), /alert: Demo\d+ErrorRate/);
   });
 
   it('rolls a faulty canary back by itself, and the ledger says so', async () => {

@@ -84,6 +84,9 @@ export function fakeActivities(
       calls.flags.push({ flag: input.flag, percentage: input.percentage });
       return { changed: true };
     },
+    async writeAlertRules(input) {
+      return input.recordPath.replace(/\.md$/, '.alerts.yml');
+    },
     async notify(input) {
       calls.notifications.push(`${input.notification.event}: ${input.notification.text}`);
     },
