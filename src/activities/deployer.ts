@@ -55,6 +55,14 @@ export interface Deployer {
 }
 
 export const EX_TEMPFAIL = 75;
+
+/**
+ * The worker's environment without rollgate's own settings and secrets (webhook URLs, Prometheus
+ * credentials, the Temporal API key): a deploy script that prints its environment leaks nothing.
+ */
+export function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('ROLLGATE_') && k !== 'TEMPORAL_API_KEY'));
+}
 const JOURNAL = 'deploy-journal.jsonl';
 
 /**
@@ -88,7 +96,7 @@ export class CommandDeployer implements Deployer {
     try {
       const res = await run(file, args, {
         cwd: req.cwd,
-        env: { ...process.env, ...commandEnv(req) },
+        env: { ...inheritedEnv(process.env), ...commandEnv(req) },
         timeoutMs: req.timeoutMs,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onOutput: (chunk) => log.write(chunk),

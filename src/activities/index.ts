@@ -11,7 +11,7 @@ import { PhaseAction } from '../domain/plan';
 import { captureBaseline, monitor, type MonitorInput, type MonitorResult } from './analysis';
 import { type Deployer, CommandDeployer, DeployError, type DeployRequest, type DeployResult } from './deployer';
 import { FlagdFileProvider, type FlagProvider } from './flags';
-import { FileNotifier, type Notification, type Notifier } from './notifier';
+import { deliver, type Notification, type Notifier, notifiersFromEnv } from './notifier';
 import { type MetricProvider, ProviderError, prometheusFromEnv } from './prometheus';
 import { checkPrerequisites, type GateInput } from './gates';
 import { readChangeSet } from './git';
@@ -23,8 +23,8 @@ export interface ActivityDeps {
   /** The metric provider named by a release's analysis config. */
   metrics: (analysis: AnalysisConfig) => MetricProvider;
   flags: FlagProvider;
-  /** The notifier of an output folder. */
-  notifier: (outDir: string) => Notifier;
+  /** The notifiers of a release: its output folder's file, and the webhooks its config names variables for. */
+  notifiers: (outDir: string, names: NotifyTargets) => Notifier[];
   /** The ledger of an output folder. */
   ledger: (outDir: string) => LedgerStore;
 }
@@ -33,7 +33,7 @@ export const defaultDeps = (): ActivityDeps => ({
   deployer: new CommandDeployer(),
   metrics: (analysis) => prometheusFromEnv(analysis.prometheus),
   flags: new FlagdFileProvider(),
-  notifier: (outDir) => new FileNotifier(join(outDir, 'notifications.jsonl')),
+  notifiers: (outDir, names) => notifiersFromEnv(join(outDir, 'notifications.jsonl'), names),
   ledger: (outDir) => new FileLedgerStore(join(outDir, 'ledger.jsonl')),
 });
 
@@ -63,6 +63,14 @@ const metricProvider = (deps: ActivityDeps, analysis: AnalysisConfig): MetricPro
     throw e;
   }
 };
+
+/** Names of the worker's environment variables that hold webhook URLs and the signing secret. */
+export interface NotifyTargets {
+  slackWebhookUrlEnv: string;
+  webhookUrlEnv: string;
+  webhookSecretEnv: string;
+}
+const DEFAULT_TARGETS: NotifyTargets = { slackWebhookUrlEnv: 'ROLLGATE_SLACK_WEBHOOK_URL', webhookUrlEnv: 'ROLLGATE_WEBHOOK_URL', webhookSecretEnv: 'ROLLGATE_WEBHOOK_SECRET' };
 
 export interface StepInput extends CommandVars {
   command: readonly string[];
@@ -143,8 +151,11 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       return path;
     },
 
-    async notify(input: { outDir: string; notification: Notification }): Promise<void> {
-      await deps.notifier(input.outDir).send(input.notification);
+    /** Sends once per key and notifier; fails (and is retried) while a notifier still fails. */
+    async notify(input: { outDir: string; targets?: NotifyTargets; notification: Notification }): Promise<{ sent: string[] }> {
+      const r = await deliver(join(input.outDir, '.rollgate', 'notifications-sent.jsonl'), deps.notifiers(input.outDir, input.targets ?? DEFAULT_TARGETS), input.notification);
+      if (r.failed.length) throw ApplicationFailure.create({ message: r.failed.join('; '), type: FailureType.NOTIFY_FAILED });
+      return { sent: r.sent };
     },
 
     async recordLedger(input: { outDir: string; entry: LedgerEntry }): Promise<{ written: boolean }> {

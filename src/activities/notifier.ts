@@ -1,28 +1,120 @@
+import { createHmac } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export interface Notification {
   releaseId: string;
-  /** Stable event name: rollback, rollback-failed, needs-human, ... */
+  service: string;
+  /** Stable event name: deploy-starting, approval-needed, phase-done, rollback, released, rollback-failed. */
   event: string;
   urgent: boolean;
+  title: string;
   text: string;
   /** Dedupe key: one notification per release run and event. */
   key: string;
+  /** Where a person can look: the Temporal UI link. */
+  link?: string;
 }
 
 export interface Notifier {
+  readonly name: string;
   send(n: Notification): Promise<void>;
 }
 
-/** Appends notifications to a JSON-lines file in the output folder; chat and webhook adapters plug in here. */
+export class NotifyError extends Error {}
+
+/** Appends notifications to a JSON-lines file in the output folder: the local trail, always on. */
 export class FileNotifier implements Notifier {
+  readonly name = 'file';
   constructor(private readonly file: string) {}
-  /** A retried activity sends nothing twice: the key is looked up first. */
   async send(n: Notification): Promise<void> {
-    const sent = await readFile(this.file, 'utf8').catch(() => '');
-    if (sent.split('\n').some((l) => l && (JSON.parse(l) as { key?: string }).key === n.key)) return;
     await mkdir(dirname(this.file), { recursive: true });
     await appendFile(this.file, `${JSON.stringify({ at: new Date().toISOString(), ...n })}\n`);
   }
+}
+
+async function post(url: string, body: string, headers: Record<string, string>, what: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, signal: AbortSignal.timeout(10_000) });
+  } catch (e) {
+    // The URL is a secret: the message names the adapter, never the address.
+    throw new NotifyError(`${what}: ${(e as Error & { cause?: { code?: string } }).cause?.code ?? (e as Error).name}`);
+  }
+  if (!res.ok) throw new NotifyError(`${what}: HTTP ${res.status}`);
+}
+
+/** Slack incoming webhook with a Block Kit message. */
+export class SlackNotifier implements Notifier {
+  readonly name = 'slack';
+  constructor(private readonly url: string) {}
+
+  static message(n: Notification) {
+    return {
+      text: `${n.urgent ? ':rotating_light: ' : ''}${n.title}`,
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: `${n.urgent ? '🚨 ' : ''}${n.title}`.slice(0, 150) } },
+        { type: 'section', text: { type: 'mrkdwn', text: n.text.slice(0, 3000) } },
+        {
+          type: 'context',
+          elements: [{ type: 'mrkdwn', text: `*${n.service}* · \`${n.releaseId}\` · ${n.event}${n.link ? ` · <${n.link}|Temporal UI>` : ''}` }],
+        },
+      ],
+    };
+  }
+
+  send(n: Notification): Promise<void> {
+    return post(this.url, JSON.stringify(SlackNotifier.message(n)), {}, 'slack webhook');
+  }
+}
+
+/** A generic JSON webhook, signed: `X-Rollgate-Signature: sha256=<HMAC-SHA256 of the body>`. */
+export class WebhookNotifier implements Notifier {
+  readonly name = 'webhook';
+  constructor(
+    private readonly url: string,
+    private readonly secret: string | undefined,
+  ) {}
+
+  static sign = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+  send(n: Notification): Promise<void> {
+    const body = JSON.stringify({ ...n, sentAt: new Date().toISOString() });
+    const headers: Record<string, string> = { 'x-rollgate-event': n.event, 'idempotency-key': n.key };
+    if (this.secret) headers['x-rollgate-signature'] = WebhookNotifier.sign(this.secret, body);
+    return post(this.url, body, headers, 'webhook');
+  }
+}
+
+/** The notifiers a release asks for, from the worker's environment variables its config names. */
+export function notifiersFromEnv(file: string, names: { slackWebhookUrlEnv: string; webhookUrlEnv: string; webhookSecretEnv: string }, env: NodeJS.ProcessEnv = process.env): Notifier[] {
+  const list: Notifier[] = [new FileNotifier(file)];
+  const slack = env[names.slackWebhookUrlEnv];
+  if (slack) list.push(new SlackNotifier(slack));
+  const hook = env[names.webhookUrlEnv];
+  if (hook) list.push(new WebhookNotifier(hook, env[names.webhookSecretEnv]));
+  return list;
+}
+
+/**
+ * Sends to every notifier once per key: a journal of (key, notifier) pairs already delivered
+ * means a retried activity re-sends only where it failed.
+ */
+export async function deliver(journal: string, notifiers: Notifier[], n: Notification): Promise<{ sent: string[]; failed: string[] }> {
+  const done = new Set((await readFile(journal, 'utf8').catch(() => '')).split('\n').filter(Boolean));
+  const sent: string[] = [];
+  const failed: string[] = [];
+  await mkdir(dirname(journal), { recursive: true });
+  for (const notifier of notifiers) {
+    const id = JSON.stringify({ key: n.key, to: notifier.name });
+    if (done.has(id)) continue;
+    try {
+      await notifier.send(n);
+      await appendFile(journal, `${id}\n`);
+      sent.push(notifier.name);
+    } catch (e) {
+      failed.push(`${notifier.name}: ${(e as Error).message}`);
+    }
+  }
+  return { sent, failed };
 }

@@ -33,6 +33,8 @@ const increasingTo100 = (steps: { weight: number }[], ctx: z.RefinementCtx) => {
 
 const steps = z.array(weightedStep).min(1).superRefine(increasingTo100);
 
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name');
+
 export const DEFAULT_CRITICAL_AREAS = [
   '**/auth/**',
   '**/authentication/**',
@@ -102,7 +104,16 @@ export const ConfigSchema = z.strictObject({
     })
     .prefault({}),
   analysis: AnalysisConfigSchema,
-  notify: z.strictObject({ channel: z.string().min(1).optional(), onCall: z.string().min(1).optional() }).prefault({}),
+  notify: z
+    .strictObject({
+      channel: z.string().min(1).optional(),
+      onCall: z.string().min(1).optional(),
+      /** Names of the worker's environment variables holding the webhook URLs and the signing secret: never the secrets. */
+      slackWebhookUrlEnv: envName.default('ROLLGATE_SLACK_WEBHOOK_URL'),
+      webhookUrlEnv: envName.default('ROLLGATE_WEBHOOK_URL'),
+      webhookSecretEnv: envName.default('ROLLGATE_WEBHOOK_SECRET'),
+    })
+    .prefault({}),
 });
 
 export type RollgateConfigInput = z.input<typeof ConfigSchema>;

@@ -37,5 +37,6 @@ export const FailureType = {
   SMOKE_TEST_FAILED: 'SmokeTestFailed',
   INVALID_INPUT: 'InvalidInput',
   RECORD_CONFLICT: 'RecordConflict',
+  NOTIFY_FAILED: 'NotifyFailed',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -59,8 +59,17 @@ const REPORT_EVERY_MS = 5 * 60_000;
 /** Patch: a failed rollback used to end the release; now it waits for a human. */
 const WAIT_FOR_HUMAN_AFTER_FAILED_ROLLBACK = 'wait-for-human-after-failed-rollback';
 
+/** Patch: notifications at the spec's points (before deploying, approval needed, each phase, rollback, release). */
+const NOTIFICATIONS = 'notifications';
+
 /** Patch: releases with metric checks write their Prometheus alerting rules. */
 const ALERT_RULES = 'alert-rules';
+
+// A lost notification never stops a release: a few retries, then it is recorded and skipped.
+const notifying = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 4, initialInterval: '2 seconds', backoffCoefficient: 2 },
+});
 
 /** Ends the release early (abort, rejection, deadline, broken metric); what was changed is rolled back. Not an error of the workflow. */
 class Stop extends Error {
@@ -290,6 +299,25 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
 
   const abortStop = () => new Stop(`aborted${abortRequest?.by ? ` by ${abortRequest.by}` : ''}: ${abortRequest?.reason}`);
 
+  /** Sends one notification through every configured channel; failures are recorded, never thrown. */
+  async function send(event: string, title: string, text: string, opts: { urgent?: boolean; key?: string } = {}): Promise<void> {
+    const { slackWebhookUrlEnv, webhookUrlEnv, webhookSecretEnv } = config.notify;
+    try {
+      await notifying.notify({
+        outDir: input.outDir,
+        targets: { slackWebhookUrlEnv, webhookUrlEnv, webhookSecretEnv },
+        notification: { releaseId, service: input.service, event, urgent: opts.urgent ?? false, title, text, key: idempotencyKey(runKey, `notify-${opts.key ?? event}`) },
+      });
+    } catch (e) {
+      status.steps.push({ name: `notify ${event}`, status: 'failed', startedAt: now(), endedAt: now(), detail: failureMessage(e) });
+    }
+  }
+
+  /** Notifications at the spec's communication points, for runs that started with them. */
+  async function announce(event: string, title: string, text: string, opts: { urgent?: boolean; key?: string } = {}): Promise<void> {
+    if (patched(NOTIFICATIONS)) await send(event, title, text, opts);
+  }
+
   const interrupted = () => abortRequest !== undefined || status.paused !== undefined || promoteRequest !== undefined;
 
   /**
@@ -406,6 +434,9 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
       excludedApprovers: fourEyes() ? authors() : [],
     };
     await writeRecord();
+    await announce('approval-needed', `Approval needed: ${input.service} ${version}`, `${reason}.\n\`rollgate approve ${releaseId} --by NAME\` (or reject) before ${status.pendingApproval.deadline}.`, {
+      key: `approval-needed-${target}`,
+    });
     try {
       await step(`approval: ${target}`, async () => {
         const answered = await condition(
@@ -455,6 +486,9 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     if (!productionAt && phase.stage.startsWith('production') && phase.weight === 100 && phase.action !== 'retire') productionAt = now();
     if (abortRequest) throw abortStop();
     await watch(`${phase.id}: bake ${formatDuration(phase.bakeMs)}`, phase.bakeMs, phase);
+    await announce('phase-done', `${input.service} ${version}: ${phase.title} done`, `${phase.title}: ${phase.action} ${phase.stage}${phase.weight < 100 ? ` at ${phase.weight}%` : ''} is done${phase.bakeMs ? ' and its bake passed' : ''}.`, {
+      key: `phase-done-${phase.id}`,
+    });
   }
 
   async function waitWhilePaused(): Promise<void> {
@@ -475,8 +509,9 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     else await step('rollback: flag off', () => targets.rollback(stepInput({ ...phase, weight: 0 }, PhaseAction.DISABLE_FLAG, 'rollback-flag')));
   }
 
-  async function rollback(phases: Phase[], brokenMetrics: string[]): Promise<boolean> {
+  async function rollback(phases: Phase[], brokenMetrics: string[], reason: string): Promise<boolean> {
     status.state = 'rolling-back';
+    if (!rollbackStartedAt) await announce('rollback', `Rolling back ${input.service} ${version}`, `${reason}.\nRolling back ${phases.map((p) => p.stage).join(', ')} to ${previousVersion}.`);
     rollbackStartedAt ??= now();
     try {
       for (const phase of phases) {
@@ -586,7 +621,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   async function stopWith(reason: string, brokenMetrics: string[] = []): Promise<ReleaseResult> {
     const toUndo = rollbackTargets(started);
     if (toUndo.length === 0) return finish('aborted', reason);
-    if (await rollback(toUndo, brokenMetrics)) return finish('rolled_back', reason);
+    if (await rollback(toUndo, brokenMetrics, reason)) return finish('rolled_back', reason);
     const failed = `${reason}; the rollback failed too: a human must restore the release`;
     if (!patched(WAIT_FOR_HUMAN_AFTER_FAILED_ROLLBACK)) return finish('rollback_failed', failed);
     // The spec's contingency: tell people, keep every piece of state, and wait; never end silently.
@@ -597,9 +632,9 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
         since: now(),
         options: [`rollgate resolve ${releaseId} --retry --by NAME --reason TEXT`, `rollgate resolve ${releaseId} --restored --by NAME --reason TEXT`],
       };
-      await quick.notify({
-        outDir: input.outDir,
-        notification: { releaseId, event: 'rollback-failed', urgent: true, text: `${input.service} ${version}: ${failed}`, key: idempotencyKey(runKey, `notify-rollback-failed-${round}`) },
+      await send('rollback-failed', `URGENT: the rollback of ${input.service} ${version} failed`, `${failed}.\nEverything is kept; the release waits for a human: \`rollgate resolve ${releaseId} --retry\` or \`--restored\`.`, {
+        urgent: true,
+        key: `rollback-failed-${round}`,
       });
       await writeRecord({ outcome: 'rollback_failed', reason: `${failed}; waiting for a human decision` });
       await condition(() => resolution !== undefined);
@@ -611,7 +646,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
         rollbackEndedAt = now();
         return finish('rolled_back', `${reason}; the rollback failed and ${r.by} restored the release by hand: ${r.reason}`);
       }
-      if (await rollback(toUndo, brokenMetrics)) return finish('rolled_back', `${reason}; the rollback succeeded when ${r.by} retried it`);
+      if (await rollback(toUndo, brokenMetrics, reason)) return finish('rolled_back', `${reason}; the rollback succeeded when ${r.by} retried it`);
     }
   }
 
@@ -654,7 +689,9 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
         `${path}${skipped.length ? `; skipped ${skipped.map((x) => `${x.metric} (${x.why})`).join(', ')}` : ''}`,
       );
     }
+    await announce('deploy-starting', `Deploying ${input.service} ${version}`, `${risk!.level} risk → ${risk!.strategy}: ${plan!.phases.map((p) => p.title).join(' → ')}.`);
     for (const phase of plan!.phases) await runPhase(phase);
+    await announce('released', `Released ${input.service} ${version}`, `${input.service} ${version} is released (${risk!.strategy}).`);
     return await finish('released');
   } catch (e) {
     if (isCancellation(e)) {

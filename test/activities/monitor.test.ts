@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DemoService, freePort, Prometheus } from '../../demo/stack';
 import { Traffic } from '../../demo/traffic';
 import { measurementsFile, monitor, type MonitorInput } from '../../src/activities/analysis';
-import { FileNotifier } from '../../src/activities/notifier';
 import { PrometheusProvider } from '../../src/activities/prometheus';
 import { AnalysisConfigSchema } from '../../src/domain/analysis';
 import { tempDir } from '../helpers/fixtures';
@@ -92,17 +90,5 @@ describe('the monitor activity against a real Prometheus and the demo service', 
     assert.equal(r.verdict.verdict, 'error');
     assert.equal(r.states[0]!.errors, 3);
     assert.equal(r.states[0]!.failed, 0, 'an error is not a failure');
-  });
-});
-
-describe('file notifier', () => {
-  it('sends a notification once per key, however often a retry asks', async () => {
-    const file = join(tempDir(), 'notifications.jsonl');
-    const n = new FileNotifier(file);
-    const note = { releaseId: 'r', event: 'rollback-failed', urgent: true, text: 'x', key: 'r@1/notify-rollback-failed-1' };
-    await n.send(note);
-    await n.send(note);
-    await n.send({ ...note, key: 'r@1/notify-rollback-failed-2' });
-    assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 2);
   });
 });

@@ -89,6 +89,7 @@ export function fakeActivities(
     },
     async notify(input) {
       calls.notifications.push(`${input.notification.event}: ${input.notification.text}`);
+      return { sent: ['file'] };
     },
     async checkPrerequisites() {
       return opts.gates ?? passingGates;

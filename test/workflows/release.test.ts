@@ -201,8 +201,10 @@ describe('release workflow (time-skipping server, fake activities)', () => {
       // Hours pass: it never ends by itself.
       await env.sleep(48 * HOUR);
       assert.equal((await handle.query(statusQuery)).state, 'needs-human');
-      assert.equal(calls.notifications.length, 1);
-      assert.match(calls.notifications[0]!, /^rollback-failed: auth v2: step failed/);
+      const urgent = calls.notifications.filter((x) => x.startsWith('rollback-failed'));
+      assert.equal(urgent.length, 1);
+      assert.match(urgent[0]!, /^rollback-failed: step failed: .*the rollback failed too/);
+      assert.deepEqual(calls.notifications.map((x) => x.split(':')[0]), ['deploy-starting', 'phase-done', 'rollback', 'rollback-failed']);
       assert.match(calls.records.at(-1)!, /waiting for a human decision/);
       await assert.rejects(handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', action: 'later' as never, reason: 'x' }] }), (e: Error) => /action: must be retry or restored/.test(String(e.cause)));
       rollbackFails = false;

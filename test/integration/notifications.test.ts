@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { devServerEnv } from '../helpers/servers';
+import { referenceRepo, writeReports } from '../helpers/fixtures';
+import { rollgate, startWorker, stopProcess } from '../helpers/cli';
+
+const SLACK_PATH = '/services/T0001/B0001/slack-secret-path';
+const HOOK_TOKEN = 'hook-secret-token';
+const HMAC_SECRET = 'hmac-secret-value';
+
+/** Every file under a folder, as text. */
+const allText = (dir: string): string =>
+  readdirSync(dir)
+    .map((f) => join(dir, f))
+    .map((p) => (statSync(p).isDirectory() ? allText(p) : readFileSync(p, 'utf8')))
+    .join('\n');
+
+/** The history as text with every payload decoded: payloads are base64 in the JSON form. */
+function readableHistory(json: string): string {
+  const decode = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(decode);
+    if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.data === 'string' && o.metadata) return Buffer.from(o.data, 'base64').toString('utf8');
+      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decode(x)]));
+    }
+    return v;
+  };
+  return JSON.stringify(decode(JSON.parse(json)));
+}
+
+describe('notifications from a real release, and the webhook secrets nowhere', () => {
+  let env: TestWorkflowEnvironment;
+  let worker: ChildProcess;
+  let receiver: Server;
+  const got: { path: string; event?: string; body: string }[] = [];
+  let cliEnv: NodeJS.ProcessEnv;
+
+  before(async () => {
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        got.push({ path: req.url ?? '', ...(req.headers['x-rollgate-event'] ? { event: String(req.headers['x-rollgate-event']) } : {}), body });
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    env = await devServerEnv();
+    cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
+    worker = await startWorker({ ...cliEnv, ROLLGATE_SLACK_WEBHOOK_URL: `${base}${SLACK_PATH}`, ROLLGATE_WEBHOOK_URL: `${base}/hook?token=${HOOK_TOKEN}`, ROLLGATE_WEBHOOK_SECRET: HMAC_SECRET });
+  });
+  after(async () => {
+    await stopProcess(worker);
+    await env?.teardown();
+    receiver?.close();
+  });
+
+  it('sends the spec\'s points to Slack and the webhook, and keeps the URLs and secret out of history, record, ledger and logs', async () => {
+    const repo = referenceRepo();
+    writeFileSync(join(repo, 'deploy.sh'), '#!/bin/sh\necho "deploying $1"; env\n');
+    chmodSync(join(repo, 'deploy.sh'), 0o755);
+    writeFileSync(join(repo, 'rollgate.yaml'), 'service: notify\nreports: reports\nout: out\ndeploy:\n  command: ["./deploy.sh", "{stage}"]\nbake: { staging: 1s, production: 1s }\n');
+    writeReports(join(repo, 'reports'));
+    const res = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--wait'], cliEnv);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const events = got.filter((g) => g.event).map((g) => g.event);
+    assert.deepEqual(events, ['deploy-starting', 'phase-done', 'phase-done', 'released']);
+    assert.equal(got.filter((g) => g.path === SLACK_PATH).length, 4);
+    const id = /release (release-notify-[0-9a-f]{12})/.exec(res.stdout)![1]!;
+    const history = readableHistory(historyToJSON(await env.client.workflow.getHandle(id).fetchHistory()));
+    assert.ok(history.includes('Deploying notify'), 'payloads are decoded, so the search below means something');
+    const files = allText(join(repo, 'out'));
+    assert.match(files, /ROLLGATE_STAGE=production/, 'the deploy logs hold the command\'s whole environment');
+    for (const secret of [SLACK_PATH, HOOK_TOKEN, HMAC_SECRET]) {
+      assert.ok(!history.includes(secret), `${secret} in workflow history`);
+      assert.ok(!files.includes(secret), `${secret} in out/`);
+      assert.ok(!res.stdout.includes(secret) && !res.stderr.includes(secret), `${secret} in CLI output`);
+    }
+    assert.ok(history.includes('ROLLGATE_SLACK_WEBHOOK_URL'), 'the history names the variable, not its value');
+  });
+});
