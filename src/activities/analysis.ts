@@ -49,6 +49,7 @@ export interface MonitorHooks {
   heartbeat?: (states: MetricState[]) => void;
   /** Waits, rejecting when cancelled. */
   sleep: (ms: number) => Promise<void>;
+  onMeasurement?: (m: Measurement) => void;
 }
 
 /** The file with every measurement of a release run, for the record and the report. */
@@ -115,6 +116,7 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
         ...(judged.message ? { message: judged.message } : {}),
       };
       await appendFile(file, `${JSON.stringify(measurement)}\n`);
+      hooks.onMeasurement?.(measurement);
       states = states.map((x, j) => (j === i ? record(m, s, measurement, intervalOf(input.analysis, m)) : x));
       measured++;
     }

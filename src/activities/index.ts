@@ -14,6 +14,7 @@ import { FlagdFileProvider, type FlagProvider } from './flags';
 import { deliver, type Notification, type Notifier, notifiersFromEnv } from './notifier';
 import { type MetricProvider, ProviderError, prometheusFromEnv } from './prometheus';
 import { checkPrerequisites, type GateInput } from './gates';
+import { noTelemetry, type Telemetry } from './telemetry';
 import { readChangeSet } from './git';
 import { smokeTest } from './smoke';
 import { FileLedgerStore, type LedgerStore, writeRecord } from './store';
@@ -27,6 +28,8 @@ export interface ActivityDeps {
   notifiers: (outDir: string, names: NotifyTargets) => Notifier[];
   /** The ledger of an output folder. */
   ledger: (outDir: string) => LedgerStore;
+  /** Counters for the worker's /metrics; none in tests that do not look. */
+  telemetry?: Telemetry;
 }
 
 export const defaultDeps = (): ActivityDeps => ({
@@ -81,13 +84,16 @@ export interface StepInput extends CommandVars {
 
 /** Side effects of a release. Each one that changes something takes an idempotency key (release ID + step). */
 export function createActivities(deps: ActivityDeps = defaultDeps()) {
+  const telemetry = deps.telemetry ?? noTelemetry;
   const applyStep = async (input: StepInput, failureType: string): Promise<DeployResult> => {
     const ctx = Context.current();
     try {
-      return await operation(deps.deployer, input.action)(
+      const result = await operation(deps.deployer, input.action)(
         { ...input, logDir: join(input.outDir, 'logs'), stateDir: join(input.outDir, '.rollgate') },
         { signal: ctx.cancellationSignal, heartbeat: () => ctx.heartbeat() },
       );
+      if (!result.skipped) telemetry.stepDone(input.action, result.durationMs);
+      return result;
     } catch (e) {
       if (e instanceof DeployError) throw ApplicationFailure.create({ message: e.message, type: failureType, nonRetryable: !e.retryable });
       throw e;
@@ -103,8 +109,11 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       return readChangeSet(input.repo, input.base, input.head, input.migrations);
     },
 
-    async writeDecisionRecord(input: { outDir: string; fileName: string; releaseId: string; content: string }): Promise<string> {
-      return writeRecord(input.outDir, input.fileName, input.releaseId, input.content);
+    /** `decided` marks the first write of a release that goes ahead, for the started counter. */
+    async writeDecisionRecord(input: { outDir: string; fileName: string; releaseId: string; content: string; decided?: { strategy: string; risk: string } }): Promise<string> {
+      const path = await writeRecord(input.outDir, input.fileName, input.releaseId, input.content);
+      if (input.decided && Context.current().info.attempt === 1) telemetry.releaseStarted(input.decided.strategy, input.decided.risk);
+      return path;
     },
 
     async deploy(input: StepInput): Promise<DeployResult> {
@@ -132,6 +141,7 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       const resumed = ctx.info.heartbeatDetails as MetricState[] | undefined;
       return monitor(metricProvider(deps, input.analysis), resumed?.length ? { ...input, states: resumed } : input, {
         signal: ctx.cancellationSignal,
+        onMeasurement: (m) => telemetry.measured(m.metric, m.verdict),
         heartbeat: (states) => ctx.heartbeat(states),
         sleep: (ms) => ctx.sleep(ms),
       });
@@ -159,7 +169,9 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     },
 
     async recordLedger(input: { outDir: string; entry: LedgerEntry }): Promise<{ written: boolean }> {
-      return deps.ledger(input.outDir).append(input.entry);
+      const r = await deps.ledger(input.outDir).append(input.entry);
+      if (r.written) telemetry.releaseFinished(input.entry);
+      return r;
     },
   };
 }

@@ -1,4 +1,6 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createServer } from 'node:net';
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { serveMetrics, WorkerMetrics } from './metrics';
 import { createActivities, type ActivityDeps, defaultDeps } from '../activities';
 import { readFileSync } from 'node:fs';
 import { connectionSettings, DEFAULT_TASK_QUEUE, tlsOptions } from '../domain/connection';
@@ -20,12 +22,38 @@ export async function createReleaseWorker(opts: {
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     activities: opts.activities ?? createActivities(opts.deps ?? defaultDeps()),
+    // On SIGINT/SIGTERM, running activities get this long to finish or heartbeat out.
+    shutdownGraceTime: '30 seconds',
+    // Production: a bundle built ahead (npm run build:workflows) starts faster and never bundles at run time.
+    ...(opts.workflowBundle ? {} : prebuiltBundle()),
+  });
+}
+
+function prebuiltBundle(): Partial<WorkerOptions> {
+  const codePath = process.env.ROLLGATE_WORKFLOW_BUNDLE;
+  if (!codePath) return {};
+  return { workflowBundle: { codePath }, workflowsPath: undefined };
+}
+
+/** A free loopback port for the SDK's own Prometheus exporter, which rollgate's /metrics appends. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
   });
 }
 
 /** `rollgate worker`: connects with the usual Temporal settings and runs until SIGINT or SIGTERM. */
 export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const settings = connectionSettings(env);
+  const sdkPort = await freeLoopbackPort();
+  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}` } } } });
+  const [host, port] = splitAddress(env.ROLLGATE_METRICS_ADDRESS ?? '0.0.0.0:9464');
+  const metrics = new WorkerMetrics();
   const tls = tlsOptions(settings, (path) => readFileSync(path));
   const connection = await NativeConnection.connect({
     address: settings.address,
@@ -33,10 +61,23 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     ...(settings.apiKeyVar ? { apiKey: env[settings.apiKeyVar] as string } : {}),
   });
   try {
-    const worker = await createReleaseWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue });
-    console.error(`rollgate worker: ${settings.address} namespace ${settings.namespace}, task queue ${settings.taskQueue}`);
-    await worker.run(); // the SDK's Runtime shuts the worker down gracefully on SIGINT/SIGTERM
+    const worker = await createReleaseWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, deps: { ...defaultDeps(), telemetry: metrics } });
+    const server = await serveMetrics({ host, port, metrics, sdkMetricsUrl: `http://127.0.0.1:${sdkPort}/metrics`, healthy: () => worker.getState() === 'RUNNING' });
+    const bound = (server.address() as { port: number }).port;
+    console.error(`rollgate worker: ${settings.address} namespace ${settings.namespace}, task queue ${settings.taskQueue}; /healthz and /metrics on ${host}:${bound}`);
+    try {
+      await worker.run(); // the SDK's Runtime shuts the worker down gracefully on SIGINT/SIGTERM
+    } finally {
+      server.close();
+    }
   } finally {
     await connection.close();
   }
+}
+
+function splitAddress(address: string): [string, number] {
+  const i = address.lastIndexOf(':');
+  const port = Number(address.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`ROLLGATE_METRICS_ADDRESS: "${address}" is not host:port`);
+  return [address.slice(0, i) || '0.0.0.0', port];
 }

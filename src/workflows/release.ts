@@ -552,7 +552,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     }, (d) => d);
   }
 
-  async function writeRecord(results?: { outcome: Outcome; reason?: string }): Promise<void> {
+  async function writeRecord(results?: { outcome: Outcome; reason?: string }, decided?: { strategy: string; risk: string }): Promise<void> {
     if (!decision) return;
     const content = renderDecisionRecord({
       releaseId,
@@ -583,7 +583,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
           }
         : {}),
     });
-    status.recordPath = await quick.writeDecisionRecord({ outDir: input.outDir, fileName: recordFileName(startedAt), releaseId, content });
+    status.recordPath = await quick.writeDecisionRecord({ outDir: input.outDir, fileName: recordFileName(startedAt), releaseId, content, ...(decided ? { decided } : {}) });
   }
 
   async function finish(outcome: Outcome, reason?: string): Promise<ReleaseResult> {
@@ -669,7 +669,8 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
       status.riskLevel = risk.level;
       status.strategy = risk.strategy;
     }
-    await step('decision record', () => writeRecord(), () => `${decision!.decision}${risk ? `, ${risk.level} → ${risk.strategy}` : ''}`);
+    const goesAhead = risk && plan && decision.decision !== 'ABORTED' ? { strategy: risk.strategy, risk: risk.level } : undefined;
+    await step('decision record', () => writeRecord(undefined, goesAhead), () => `${decision!.decision}${risk ? `, ${risk.level} → ${risk.strategy}` : ''}`);
 
     if (decision.decision === 'ABORTED') return await finish('aborted', decision.because.join('; '));
     if (decision.decision === 'ESCALATED' && !plan) return await finish('escalated', decision.because.join('; '));

@@ -29,7 +29,8 @@ export function rollgate(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs 
 /** Starts `rollgate worker` and resolves once it polls. */
 export function startWorker(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // An ephemeral port for /metrics unless the test asks for one: workers of several files never collide.
+    const child = spawn(process.execPath, [BIN, 'worker'], { env: { ...process.env, ROLLGATE_METRICS_ADDRESS: '127.0.0.1:0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     const onData = (d: Buffer) => {
       err += d.toString();

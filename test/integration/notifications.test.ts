@@ -10,6 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../helpers/servers';
 import { referenceRepo, writeReports } from '../helpers/fixtures';
 import { rollgate, startWorker, stopProcess } from '../helpers/cli';
+import { freePort } from '../../demo/stack';
 
 const SLACK_PATH = '/services/T0001/B0001/slack-secret-path';
 const HOOK_TOKEN = 'hook-secret-token';
@@ -42,6 +43,7 @@ describe('notifications from a real release, and the webhook secrets nowhere', (
   let receiver: Server;
   const got: { path: string; event?: string; body: string }[] = [];
   let cliEnv: NodeJS.ProcessEnv;
+  let metricsUrl: string;
 
   before(async () => {
     receiver = createServer((req, res) => {
@@ -56,7 +58,8 @@ describe('notifications from a real release, and the webhook secrets nowhere', (
     const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     env = await devServerEnv();
     cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
-    worker = await startWorker({ ...cliEnv, ROLLGATE_SLACK_WEBHOOK_URL: `${base}${SLACK_PATH}`, ROLLGATE_WEBHOOK_URL: `${base}/hook?token=${HOOK_TOKEN}`, ROLLGATE_WEBHOOK_SECRET: HMAC_SECRET });
+    metricsUrl = `http://127.0.0.1:${await freePort()}`;
+    worker = await startWorker({ ...cliEnv, ROLLGATE_METRICS_ADDRESS: new URL(metricsUrl).host, ROLLGATE_SLACK_WEBHOOK_URL: `${base}${SLACK_PATH}`, ROLLGATE_WEBHOOK_URL: `${base}/hook?token=${HOOK_TOKEN}`, ROLLGATE_WEBHOOK_SECRET: HMAC_SECRET });
   });
   after(async () => {
     await stopProcess(worker);
@@ -86,5 +89,22 @@ describe('notifications from a real release, and the webhook secrets nowhere', (
       assert.ok(!res.stdout.includes(secret) && !res.stderr.includes(secret), `${secret} in CLI output`);
     }
     assert.ok(history.includes('ROLLGATE_SLACK_WEBHOOK_URL'), 'the history names the variable, not its value');
+  });
+
+  it('serves /healthz and /metrics: its own counters and the Temporal SDK\'s, and stops cleanly on SIGTERM', async () => {
+    const health = await fetch(`${metricsUrl}/healthz`);
+    assert.equal(health.status, 200);
+    const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+    assert.match(text, /^rollgate_releases_started_total\{strategy="immediate",risk="LOW"\} 1$/m);
+    assert.match(text, /^rollgate_releases_finished_total\{outcome="released",strategy="immediate"\} 1$/m);
+    assert.match(text, /^rollgate_step_duration_seconds_count\{action="deploy"\} 2$/m);
+    assert.match(text, /^rollgate_release_duration_seconds_count\{outcome="released"\} 1$/m);
+    assert.match(text, /^temporal_\w+/m, 'the SDK runtime metrics follow');
+    const exited = new Promise<number | null>((r) => worker.once('exit', (code) => r(code)));
+    const t0 = Date.now();
+    worker.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms to stop`);
+    await assert.rejects(fetch(`${metricsUrl}/healthz`), 'the endpoint is gone with the worker');
   });
 });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { buildWorkflowBundle } from '../../scripts/bundle-workflows';
+import { tempDir } from '../helpers/fixtures';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Worker } from '@temporalio/worker';
@@ -19,6 +21,15 @@ describe('replay of committed histories', () => {
     const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(DIR, f), 'utf8')) }));
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowsPath }, histories)) {
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    assert.deepEqual(failures, []);
+  });
+  it('replays them with the production bundle built ahead (npm run build:workflows) too', async () => {
+    const codePath = await buildWorkflowBundle(join(tempDir(), 'workflow-bundle.js'));
+    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(DIR, f), 'utf8')) }));
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath } }, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
     assert.deepEqual(failures, []);

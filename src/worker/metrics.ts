@@ -1,0 +1,71 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { LedgerEntry } from '../domain/ledger';
+import type { Telemetry } from '../activities/telemetry';
+
+
+/** Why a release was rolled back, as a small fixed set of label values. */
+export function rollbackReason(reason: string | null): string {
+  if (!reason) return 'other';
+  if (reason.startsWith('analysis')) return 'metric';
+  if (reason.startsWith('aborted')) return 'abort';
+  if (reason.startsWith('rejected') || reason.startsWith('no approval')) return 'approval';
+  if (reason.startsWith('step failed')) return 'step';
+  if (reason.includes('cancelled')) return 'cancel';
+  return 'other';
+}
+
+export class WorkerMetrics implements Telemetry {
+  readonly registry = new Registry();
+  private readonly started = new Counter({ name: 'rollgate_releases_started_total', help: 'Releases decided and started, by strategy and risk.', labelNames: ['strategy', 'risk'], registers: [this.registry] });
+  private readonly finished = new Counter({ name: 'rollgate_releases_finished_total', help: 'Releases finished, by outcome and strategy.', labelNames: ['outcome', 'strategy'], registers: [this.registry] });
+  private readonly rollbacks = new Counter({ name: 'rollgate_rollbacks_total', help: 'Rollbacks, by reason.', labelNames: ['reason', 'outcome'], registers: [this.registry] });
+  private readonly rollbackSeconds = new Histogram({ name: 'rollgate_rollback_duration_seconds', help: 'Rollback start to end.', buckets: [1, 5, 15, 60, 300, 900, 3600], registers: [this.registry] });
+  private readonly releaseSeconds = new Histogram({ name: 'rollgate_release_duration_seconds', help: 'Release start to finish, by outcome.', labelNames: ['outcome'], buckets: [60, 600, 3600, 6 * 3600, 86_400, 3 * 86_400], registers: [this.registry] });
+  private readonly stepSeconds = new Histogram({ name: 'rollgate_step_duration_seconds', help: 'Deploy command runs (phase actions and rollbacks), by action.', labelNames: ['action'], buckets: [0.1, 1, 5, 30, 120, 600, 1800], registers: [this.registry] });
+  private readonly measurements = new Counter({ name: 'rollgate_analysis_measurements_total', help: 'Metric measurements, by metric and verdict.', labelNames: ['metric', 'verdict'], registers: [this.registry] });
+
+  releaseStarted(strategy: string, risk: string): void {
+    this.started.inc({ strategy, risk });
+  }
+  releaseFinished(e: LedgerEntry): void {
+    this.finished.inc({ outcome: e.outcome, strategy: e.rollout_strategy ?? 'none' });
+    this.releaseSeconds.observe({ outcome: e.outcome }, Math.max(0, (Date.parse(e.finished_at) - Date.parse(e.started_at)) / 1000));
+    if (e.rollback_started_at) {
+      this.rollbacks.inc({ reason: rollbackReason(e.reason), outcome: e.outcome });
+      if (e.rollback_duration_seconds !== null) this.rollbackSeconds.observe(e.rollback_duration_seconds);
+    }
+  }
+  stepDone(action: string, ms: number): void {
+    this.stepSeconds.observe({ action }, ms / 1000);
+  }
+  measured(metric: string, verdict: string): void {
+    this.measurements.inc({ metric, verdict });
+  }
+}
+
+/**
+ * /healthz (200 while the worker runs) and /metrics: rollgate's own metrics followed by the
+ * Temporal SDK's runtime metrics, fetched from the SDK's exporter on a loopback port.
+ */
+export function serveMetrics(opts: { host: string; port: number; metrics: WorkerMetrics; sdkMetricsUrl?: string; healthy: () => boolean }): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      const ok = opts.healthy();
+      return void res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'not running' }));
+    }
+    if (req.url === '/metrics') {
+      void (async () => {
+        const own = await opts.metrics.registry.metrics();
+        const sdk = opts.sdkMetricsUrl ? await fetch(opts.sdkMetricsUrl).then((r) => r.text(), () => '# temporal sdk metrics unavailable\n') : '';
+        res.writeHead(200, { 'content-type': opts.metrics.registry.contentType }).end(`${own}\n${sdk}`);
+      })();
+      return;
+    }
+    res.writeHead(404).end('not found');
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve(server));
+  });
+}
