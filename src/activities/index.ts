@@ -11,6 +11,7 @@ import { PhaseAction } from '../domain/plan';
 import { captureBaseline, monitor, type MonitorInput, type MonitorResult } from './analysis';
 import { type Deployer, CommandDeployer, DeployError, type DeployRequest, type DeployResult } from './deployer';
 import { FlagdFileProvider, type FlagProvider } from './flags';
+import { webhookDeployerFromEnv } from './webhook-deployer';
 import { deliver, type Notification, type Notifier, notifiersFromEnv } from './notifier';
 import { type MetricProvider, ProviderError, prometheusFromEnv } from './prometheus';
 import { checkPrerequisites, type GateInput } from './gates';
@@ -28,6 +29,8 @@ export interface ActivityDeps {
   notifiers: (outDir: string, names: NotifyTargets) => Notifier[];
   /** The ledger of an output folder. */
   ledger: (outDir: string) => LedgerStore;
+  /** The webhook deployer for a release's variable names; default: from the worker's environment. */
+  webhookDeployer?: (names: { urlEnv: string; secretEnv: string }) => Deployer;
   /** Counters for the worker's /metrics; none in tests that do not look. */
   telemetry?: Telemetry;
 }
@@ -76,6 +79,8 @@ export interface NotifyTargets {
 const DEFAULT_TARGETS: NotifyTargets = { slackWebhookUrlEnv: 'ROLLGATE_SLACK_WEBHOOK_URL', webhookUrlEnv: 'ROLLGATE_WEBHOOK_URL', webhookSecretEnv: 'ROLLGATE_WEBHOOK_SECRET' };
 
 export interface StepInput extends CommandVars {
+  /** Where the step goes: the command (default) or a deploy webhook named by environment variables. */
+  target?: { provider: 'webhook'; urlEnv: string; secretEnv: string };
   command: readonly string[];
   cwd: string;
   timeoutMs: number;
@@ -88,7 +93,8 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
   const applyStep = async (input: StepInput, failureType: string): Promise<DeployResult> => {
     const ctx = Context.current();
     try {
-      const result = await operation(deps.deployer, input.action)(
+      const deployer = input.target?.provider === 'webhook' ? (deps.webhookDeployer ?? webhookDeployerFromEnv)(input.target) : deps.deployer;
+      const result = await operation(deployer, input.action)(
         { ...input, logDir: join(input.outDir, 'logs'), stateDir: join(input.outDir, '.rollgate') },
         { signal: ctx.cancellationSignal, heartbeat: () => ctx.heartbeat() },
       );

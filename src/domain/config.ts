@@ -54,6 +54,14 @@ export const ConfigSchema = z.strictObject({
       rollback: command.optional(),
       timeout: durationMs().prefault('15m'),
       cwd: z.string().min(1).optional(),
+      /** command: run `command` for each step; webhook: POST each step to the URL in the worker's `webhook.urlEnv`. */
+      provider: z.enum(['command', 'webhook'], { error: 'unknown deploy provider (known: command, webhook)' }).default('command'),
+      webhook: z
+        .strictObject({
+          urlEnv: envName.default('ROLLGATE_DEPLOY_WEBHOOK_URL'),
+          secretEnv: envName.default('ROLLGATE_DEPLOY_WEBHOOK_SECRET'),
+        })
+        .prefault({}),
     })
     .prefault({}),
   stages: z

@@ -456,6 +456,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   }
 
   const stepInput = (phase: Phase, action: string, step: string): StepInput => ({
+    ...(config.deploy.provider === 'webhook' ? { target: { provider: 'webhook' as const, ...config.deploy.webhook } } : {}),
     command: commandFor(action, config.deploy),
     cwd: config.deploy.cwd ?? input.repo,
     timeoutMs: config.deploy.timeout,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,7 +38,7 @@ function readableHistory(json: string): string {
   return JSON.stringify(decode(JSON.parse(json)));
 }
 
-describe('notifications from a real release, and the webhook secrets nowhere', () => {
+describe('the worker as a service on the dev server: notifications, webhook deploys, metrics, and secrets nowhere', () => {
   let env: TestWorkflowEnvironment;
   let worker: ChildProcess;
   let receiver: Server;
@@ -51,6 +52,7 @@ describe('notifications from a real release, and the webhook secrets nowhere', (
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
         got.push({ path: req.url ?? '', ...(req.headers['x-rollgate-event'] ? { event: String(req.headers['x-rollgate-event']) } : {}), body });
+        if (req.url?.startsWith('/deploy')) assert.equal(req.headers['x-rollgate-signature'], `sha256=${createHmac('sha256', HMAC_SECRET).update(body).digest('hex')}`);
         res.writeHead(200).end('ok');
       });
     });
@@ -59,7 +61,7 @@ describe('notifications from a real release, and the webhook secrets nowhere', (
     env = await devServerEnv();
     cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
     metricsUrl = `http://127.0.0.1:${await freePort()}`;
-    worker = await startWorker({ ...cliEnv, ROLLGATE_METRICS_ADDRESS: new URL(metricsUrl).host, ROLLGATE_SLACK_WEBHOOK_URL: `${base}${SLACK_PATH}`, ROLLGATE_WEBHOOK_URL: `${base}/hook?token=${HOOK_TOKEN}`, ROLLGATE_WEBHOOK_SECRET: HMAC_SECRET });
+    worker = await startWorker({ ...cliEnv, ROLLGATE_METRICS_ADDRESS: new URL(metricsUrl).host, ROLLGATE_DEPLOY_WEBHOOK_URL: `${base}/deploy?token=${HOOK_TOKEN}`, ROLLGATE_DEPLOY_WEBHOOK_SECRET: HMAC_SECRET, ROLLGATE_SLACK_WEBHOOK_URL: `${base}${SLACK_PATH}`, ROLLGATE_WEBHOOK_URL: `${base}/hook?token=${HOOK_TOKEN}`, ROLLGATE_WEBHOOK_SECRET: HMAC_SECRET });
   });
   after(async () => {
     await stopProcess(worker);
@@ -91,14 +93,27 @@ describe('notifications from a real release, and the webhook secrets nowhere', (
     assert.ok(history.includes('ROLLGATE_SLACK_WEBHOOK_URL'), 'the history names the variable, not its value');
   });
 
+  it('deploys through the HTTP webhook deployer: each step posted, signed, with its idempotency key', async () => {
+    got.length = 0;
+    const repo = referenceRepo();
+    writeFileSync(join(repo, 'rollgate.yaml'), 'service: hooked\nreports: reports\nout: out\ndeploy:\n  provider: webhook\nbake: { staging: 1s, production: 1s }\n');
+    writeReports(join(repo, 'reports'));
+    const res = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--wait'], cliEnv);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const deploys = got.filter((g) => g.path.startsWith('/deploy')).map((g) => JSON.parse(g.body) as { stage: string; action: string; idempotencyKey: string });
+    assert.deepEqual(deploys.map((d) => `${d.action} ${d.stage}`), ['deploy staging', 'deploy production']);
+    assert.match(deploys[1]!.idempotencyKey, /^release-hooked-[0-9a-f]{12}@[0-9a-f-]{8}\/production-deploy$/);
+    assert.ok(!allText(join(repo, 'out')).includes(HOOK_TOKEN), 'the deploy URL stays out of the record and ledger');
+  });
+
   it('serves /healthz and /metrics: its own counters and the Temporal SDK\'s, and stops cleanly on SIGTERM', async () => {
     const health = await fetch(`${metricsUrl}/healthz`);
     assert.equal(health.status, 200);
     const text = await (await fetch(`${metricsUrl}/metrics`)).text();
-    assert.match(text, /^rollgate_releases_started_total\{strategy="immediate",risk="LOW"\} 1$/m);
-    assert.match(text, /^rollgate_releases_finished_total\{outcome="released",strategy="immediate"\} 1$/m);
-    assert.match(text, /^rollgate_step_duration_seconds_count\{action="deploy"\} 2$/m);
-    assert.match(text, /^rollgate_release_duration_seconds_count\{outcome="released"\} 1$/m);
+    assert.match(text, /^rollgate_releases_started_total\{strategy="immediate",risk="LOW"\} 2$/m);
+    assert.match(text, /^rollgate_releases_finished_total\{outcome="released",strategy="immediate"\} 2$/m);
+    assert.match(text, /^rollgate_step_duration_seconds_count\{action="deploy"\} 4$/m);
+    assert.match(text, /^rollgate_release_duration_seconds_count\{outcome="released"\} 2$/m);
     assert.match(text, /^temporal_\w+/m, 'the SDK runtime metrics follow');
     const exited = new Promise<number | null>((r) => worker.once('exit', (code) => r(code)));
     const t0 = Date.now();
