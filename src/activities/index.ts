@@ -3,12 +3,12 @@ import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AlertRules } from '../domain/alerts';
-import type { AnalysisConfig, MetricState } from '../domain/analysis';
+import type { AnalysisConfig, Metric, MetricState } from '../domain/analysis';
 import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
 import { ROLLBACK, type CommandVars } from '../domain/command';
 import { PhaseAction } from '../domain/plan';
-import { captureBaseline, monitor, type MonitorInput, type MonitorResult } from './analysis';
+import { captureBaseline, writeCharts, monitor, type MonitorInput, type MonitorResult } from './analysis';
 import { type Deployer, CommandDeployer, DeployError, type DeployRequest, type DeployResult } from './deployer';
 import { FlagdFileProvider, type FlagProvider } from './flags';
 import { webhookDeployerFromEnv } from './webhook-deployer';
@@ -168,6 +168,11 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     },
 
     /** Sends once per key and notifier; fails (and is retried) while a notifier still fails. */
+    /** The charts of the release report: one SVG per metric from every measurement of the run, next to the record. */
+    async writeReport(input: { outDir: string; runKey: string; recordPath: string; metrics: Metric[]; phases: { id: string; at: string }[]; rollbackAt?: string }): Promise<{ metric: string; file: string }[]> {
+      return writeCharts(input);
+    },
+
     async notify(input: { outDir: string; targets?: NotifyTargets; notification: Notification }): Promise<{ sent: string[] }> {
       const r = await deliver(join(input.outDir, '.rollgate', 'notifications-sent.jsonl'), deps.notifiers(input.outDir, input.targets ?? DEFAULT_TARGETS), input.notification);
       if (r.failed.length) throw ApplicationFailure.create({ message: r.failed.join('; '), type: FailureType.NOTIFY_FAILED });

@@ -38,6 +38,7 @@ const USAGE = `rollgate: release decisions and rollouts on Temporal
   rollgate promote ID --by NAME [--full]            ends the current bake now; --full skips to 100%
   rollgate resolve ID --by NAME --reason TEXT (--retry | --restored)   after a failed rollback
   rollgate status  ID [--json]
+  rollgate report  ID                               the path of the release's decision record (with its results and charts)
   rollgate dora    [--since 30d] [--service NAME] [--ledger FILE | --config FILE | --repo DIR] [--json]
   rollgate schema          JSON Schema of rollgate.yaml
   rollgate worker          run a worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and API key from the environment)
@@ -85,6 +86,8 @@ export async function main(argv: string[], out: Out = stdio): Promise<number> {
         return await steerCommand(command, rest, out);
       case 'status':
         return await statusCommand(rest, out);
+      case 'report':
+        return await reportCommand(rest, out);
       case 'dora': {
         const { values } = parse(rest, { since: { type: 'string' }, service: { type: 'string' }, ledger: { type: 'string' }, config: { type: 'string' }, repo: { type: 'string' }, json: { type: 'boolean' } });
         const report = doraCommandReport(values as Record<string, string | undefined>);
@@ -328,6 +331,25 @@ async function steerCommand(command: SteerCommand, args: string[], out: Out): Pr
     } catch (e) {
       throw describeClientError(e, id);
     }
+    return ExitCode.OK;
+  } finally {
+    await close();
+  }
+}
+
+async function reportCommand(args: string[], out: Out): Promise<number> {
+  const { positionals } = parse(args, {}, 1);
+  const id = releaseIdArg(positionals, 'report');
+  const { client, close } = await connectClient();
+  try {
+    let status: ReleaseStatus;
+    try {
+      status = await client.workflow.getHandle(id).query(statusQuery);
+    } catch (e) {
+      throw describeClientError(e, id);
+    }
+    if (!status.recordPath) throw new InputError(`${id}: no decision record yet (state: ${status.state})`);
+    out.log(status.recordPath);
     return ExitCode.OK;
   } finally {
     await close();

@@ -21,6 +21,8 @@ export interface Condition {
   source: string;
   variables: ConditionVariable[];
   test(scope: ConditionScope): boolean;
+  /** Constants that `result` is compared with directly (`result > 0.05` gives 0.05): lines for a chart. */
+  thresholds: number[];
   /** The same check as PromQL, for alerting rules; undefined where PromQL has no equivalent (`!`). */
   toPromQL(refs: { result: string; stable?: string; baseline?: number }): string | undefined;
 }
@@ -86,7 +88,18 @@ export function parseCondition(source: string): Condition {
   if (!isBoolean(tree)) throw new Error('must compare, e.g. "result < 0.05"');
   if (!used.has('result')) throw new Error('must use result');
   const variables = [...used];
-  return { source, variables, test: (scope) => Boolean(evaluate(tree, scope)), toPromQL: (refs) => promql(tree, refs) };
+  return { source, variables, thresholds: thresholds(tree), test: (scope) => Boolean(evaluate(tree, scope)), toPromQL: (refs) => promql(tree, refs) };
+}
+
+function thresholds(n: Node): number[] {
+  if (n.k === 'not' || n.k === 'neg') return thresholds(n.e);
+  if (n.k !== 'bin') return [];
+  if (['<', '<=', '>', '>=', '==', '!='].includes(n.op)) {
+    if (n.l.k === 'var' && n.l.name === 'result' && n.r.k === 'num') return [n.r.v];
+    if (n.r.k === 'var' && n.r.name === 'result' && n.l.k === 'num') return [n.l.v];
+    return [];
+  }
+  return [...thresholds(n.l), ...thresholds(n.r)];
 }
 
 /** Comparisons become PromQL filters, && and || become `and` and `or`; a reference without a value gives up. */

@@ -33,6 +33,8 @@ export interface RecordInput {
     analysed?: PhaseAnalysis[];
     /** Relative to the output folder. */
     measurementsFile?: string;
+    /** SVG charts, relative to the record's folder. */
+    charts?: { metric: string; file: string }[];
   };
 }
 
@@ -223,6 +225,17 @@ export function renderDecisionRecord(r: RecordInput): string {
     line(`**Outcome**: ${r.results.outcome}${r.results.reason ? ` — ${r.results.reason}` : ''}`);
     if (r.results.rollbackStartedAt) line(`**Rollback**: ${r.results.rollbackStartedAt} → ${r.results.rollbackEndedAt ?? '(not finished)'}`);
     line();
+    const timeline = phaseTimeline(r.results.steps, r.approvals);
+    if (timeline.length > 0) {
+      line('### Timeline');
+      line();
+      line('| phase | started | ended | approved by |');
+      line('|---|---|---|---|');
+      for (const t of timeline) line(`| ${t.phase} | ${t.started} | ${t.ended ?? ''} | ${t.approvedBy ?? ''} |`);
+      line();
+    }
+    line('### Steps');
+    line();
     line('| step | status | started | ended | detail |');
     line('|---|---|---|---|---|');
     for (const s of r.results.steps) line(`| ${s.name} | ${s.status} | ${s.startedAt} | ${s.endedAt ?? ''} | ${(s.detail ?? '').replace(/\|/g, '\\|')} |`);
@@ -235,6 +248,10 @@ export function renderDecisionRecord(r: RecordInput): string {
         line(`**Baseline** (before the release): ${Object.entries(r.results.baseline).map(([k, v]) => `${k} ${v}`).join(', ')}`);
       if (r.results.measurementsFile) line(`**Every measurement**: \`${r.results.measurementsFile}\` (JSON lines: time, value, verdict)`);
       line();
+      for (const c of r.results.charts ?? []) {
+        line(`![${c.metric}](${c.file})`);
+        line();
+      }
       line('| phase | metric | measured | passed | failed | inconclusive | no data | errors | last |');
       line('|---|---|---|---|---|---|---|---|---|');
       for (const a of analysed)
@@ -246,6 +263,24 @@ export function renderDecisionRecord(r: RecordInput): string {
     }
   }
   return out.join('\n');
+}
+
+/** Phases in the order they ran: their first step's start, their last step's end, and who approved them. */
+function phaseTimeline(steps: readonly StepRecord[], approvals: readonly Approval[]): { phase: string; started: string; ended?: string; approvedBy?: string }[] {
+  const phases = new Map<string, { phase: string; started: string; ended?: string; approvedBy?: string }>();
+  for (const s of steps) {
+    const m = /^(?:approval: )?((?:staging|production)[\w-]*)(?::|$)/.exec(s.name);
+    if (!m) continue;
+    const id = m[1]!;
+    const entry = phases.get(id) ?? { phase: id, started: s.startedAt };
+    if (s.endedAt) entry.ended = s.endedAt;
+    phases.set(id, entry);
+  }
+  for (const a of approvals) {
+    const entry = phases.get(a.target.replace(/: analysis.*$/, ''));
+    if (entry) entry.approvedBy = [entry.approvedBy, a.by].filter(Boolean).join(', ');
+  }
+  return [...phases.values()];
 }
 
 const fileLines = (f: FileChange) =>

@@ -62,6 +62,9 @@ const WAIT_FOR_HUMAN_AFTER_FAILED_ROLLBACK = 'wait-for-human-after-failed-rollba
 /** Patch: notifications at the spec's points (before deploying, approval needed, each phase, rollback, release). */
 const NOTIFICATIONS = 'notifications';
 
+/** Patch: a finished release's record gains charts of its measurements. */
+const RELEASE_REPORT = 'release-report';
+
 /** Patch: releases with metric checks write their Prometheus alerting rules. */
 const ALERT_RULES = 'alert-rules';
 
@@ -553,6 +556,8 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     }, (d) => d);
   }
 
+  let charts: { metric: string; file: string }[] = [];
+
   async function writeRecord(results?: { outcome: Outcome; reason?: string }, decided?: { strategy: string; risk: string }): Promise<void> {
     if (!decision) return;
     const content = renderDecisionRecord({
@@ -580,6 +585,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
               ...(rollbackEndedAt ? { rollbackEndedAt } : {}),
               ...(status.baseline ? { baseline: status.baseline } : {}),
               ...(status.analysed.length ? { analysed: status.analysed, measurementsFile: measurementsPath(runKey) } : {}),
+              ...(charts.length ? { charts } : {}),
             },
           }
         : {}),
@@ -592,6 +598,18 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     status.outcome = outcome;
     delete status.currentStep;
     const finalDecision: Decision = decision?.decision ?? 'ESCALATED';
+    if (status.analysed.length > 0 && status.recordPath && patched(RELEASE_REPORT)) {
+      // Phase starts from the steps: the first step of each phase.
+      const phases = (decision?.plan?.phases ?? []).flatMap((p) => {
+        const first = status.steps.find((s) => s.name.startsWith(`${p.id}:`));
+        return first ? [{ id: p.id, at: first.startedAt }] : [];
+      });
+      try {
+        charts = await quick.writeReport({ outDir: input.outDir, runKey, recordPath: status.recordPath, metrics, phases, ...(rollbackStartedAt ? { rollbackAt: rollbackStartedAt } : {}) });
+      } catch (e) {
+        status.steps.push({ name: 'report charts', status: 'failed', startedAt: now(), endedAt: now(), detail: failureMessage(e) });
+      }
+    }
     await writeRecord({ outcome, ...(reason ? { reason } : {}) });
     const headCommit = change?.commits[0];
     await quick.recordLedger({

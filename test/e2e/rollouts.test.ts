@@ -184,6 +184,19 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     assert.deepEqual(deployLog(repo).filter((l) => l.includes('production')), ['deploy production v2 5%', 'rollback production v1 0%']);
     assert.equal(stack.traffic.weight, 0, 'all traffic back on stable');
     assert.match(res.stdout, /verify rollback: error-rate/);
+    // The report: `rollgate report` names the record, which links a chart per metric with the rollback marked.
+    const id = releaseId(res.stdout);
+    const report = await rollgate(['report', id], cliEnv);
+    assert.equal(report.code, 0, report.stderr);
+    assert.equal(report.stdout.trim(), entry.output);
+    const record = readFileSync(entry.output!, 'utf8');
+    assert.match(record, /### Timeline\n\n\| phase \| started \| ended \| approved by \|/);
+    const chart = /!\[error-rate\]\(([^)]+\.svg)\)/.exec(record)?.[1];
+    assert.ok(chart, 'the record links the error-rate chart');
+    const svg = readFileSync(join(entry.output!, '..', chart), 'utf8');
+    assert.match(svg, /class="rollback"/);
+    assert.match(svg, /class="threshold"/);
+    assert.ok((svg.match(/class="measurement"/g) ?? []).length >= 1);
   });
 
   it('rolls back a canary whose error rate rises more than 10% over the baseline captured before the release', async () => {

@@ -84,6 +84,9 @@ export function fakeActivities(
       calls.flags.push({ flag: input.flag, percentage: input.percentage });
       return { changed: true };
     },
+    async writeReport(input) {
+      return input.metrics.map((m) => ({ metric: m.name, file: `charts/${m.name}.svg` }));
+    },
     async writeAlertRules(input) {
       return input.recordPath.replace(/\.md$/, '.alerts.yml');
     },
