@@ -53,21 +53,32 @@ export function renderMetricChart(input: ChartInput): string {
   out.push(`<text x="${PAD.left}" y="${H - 8}" fill="#555">${clock(t0)} UTC</text>`);
   out.push(`<text x="${W - PAD.right}" y="${H - 8}" text-anchor="end" fill="#555">${clock(t1)} UTC</text>`);
   // Phase boundaries.
-  for (const p of input.phases) {
+  // Labels step down so that phases that start close together stay readable.
+  input.phases.forEach((p, i) => {
     const px = x(Date.parse(p.at)).toFixed(1);
     out.push(`<line x1="${px}" y1="${PAD.top}" x2="${px}" y2="${bottom}" stroke="#90a4ae" stroke-dasharray="2,3"/>`);
-    out.push(`<text x="${Number(px) + 3}" y="${PAD.top + 10}" fill="#607d8b" font-size="10">${esc(p.id)}</text>`);
-  }
+    out.push(`<text x="${Number(px) + 3}" y="${PAD.top + 10 + (i % 4) * 11}" fill="#607d8b" font-size="10">${esc(p.id)}</text>`);
+  });
   // Thresholds.
+  // One line per value: a success and a failure condition on the same number share it.
+  const lines = new Map<number, { value: number; labels: string[]; kind: 'failure' | 'success' }>();
   for (const t of input.thresholds) {
+    const l = lines.get(t.value) ?? { value: t.value, labels: [], kind: t.kind };
+    l.labels.push(t.label);
+    if (t.kind === 'failure') l.kind = 'failure';
+    lines.set(t.value, l);
+  }
+  for (const t of [...lines.values()].map((l) => ({ value: l.value, kind: l.kind, label: l.labels.join(' · ') }))) {
     const ty = y(t.value).toFixed(1);
     const color = t.kind === 'failure' ? '#c62828' : '#2e7d32';
     out.push(`<line class="threshold" x1="${PAD.left}" y1="${ty}" x2="${W - PAD.right}" y2="${ty}" stroke="${color}" stroke-dasharray="6,4"/>`);
     out.push(`<text x="${PAD.left + 6}" y="${Number(ty) - 4}" fill="${color}">${esc(t.label)}</text>`);
   }
-  // The series, then each measurement coloured by its verdict; no value: a mark on the axis.
-  const line = points.filter((p) => p.v !== undefined).map((p) => `${x(p.t).toFixed(1)},${y(p.v!).toFixed(1)}`);
-  if (line.length > 1) out.push(`<polyline points="${line.join(' ')}" fill="none" stroke="#1565c0" stroke-width="1.5"/>`);
+  // One line per phase (each measures its own subject), then each measurement coloured by its verdict; no value: a mark on the axis.
+  for (const phase of new Set(points.map((p) => p.m.phase))) {
+    const line = points.filter((p) => p.m.phase === phase && p.v !== undefined).map((p) => `${x(p.t).toFixed(1)},${y(p.v!).toFixed(1)}`);
+    if (line.length > 1) out.push(`<polyline points="${line.join(' ')}" fill="none" stroke="#1565c0" stroke-width="1.5"/>`);
+  }
   for (const p of points) {
     const color = COLOR[p.m.verdict] ?? '#000';
     if (p.v === undefined) out.push(`<rect class="measurement" x="${(x(p.t) - 3).toFixed(1)}" y="${bottom - 3}" width="6" height="6" fill="${color}"><title>${esc(`${p.m.at} ${p.m.verdict}: ${p.m.message ?? ''}`)}</title></rect>`);
@@ -76,7 +87,7 @@ export function renderMetricChart(input: ChartInput): string {
   if (input.rollbackAt) {
     const rx = x(Date.parse(input.rollbackAt)).toFixed(1);
     out.push(`<line class="rollback" x1="${rx}" y1="${PAD.top}" x2="${rx}" y2="${bottom}" stroke="#c62828" stroke-width="2"/>`);
-    out.push(`<text x="${Number(rx) - 4}" y="${PAD.top + 22}" text-anchor="end" fill="#c62828" font-weight="bold">rollback</text>`);
+    out.push(`<text x="${Number(rx) - 4}" y="${bottom - 6}" text-anchor="end" fill="#c62828" font-weight="bold">rollback</text>`);
   }
   // Legend.
   const legend = Object.entries(COLOR);
