@@ -1,17 +1,10 @@
 import { createHmac } from 'node:crypto';
+import type { CommandVars } from '../domain/command';
 import type { ApplyOptions, Deployer, DeployRequest, DeployResult } from './deployer';
 import { DeployError } from './deployer';
 
-/** The JSON body a deploy webhook receives for each step. */
-export interface DeployHookPayload {
-  stage: string;
-  action: string;
-  weight: number;
-  version: string;
-  previousVersion: string;
-  releaseId: string;
-  idempotencyKey: string;
-}
+/** The JSON body a deploy webhook receives for each step: the same variables a deploy command gets. */
+export type DeployHookPayload = CommandVars;
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {

@@ -337,64 +337,56 @@ async function steerCommand(command: SteerCommand, args: string[], out: Out): Pr
   }
 }
 
-async function reportCommand(args: string[], out: Out): Promise<number> {
-  const { positionals } = parse(args, {}, 1);
-  const id = releaseIdArg(positionals, 'report');
+/** The status query of one release, with client errors turned into one clear line. */
+async function queryStatus(id: string): Promise<ReleaseStatus> {
   const { client, close } = await connectClient();
   try {
-    let status: ReleaseStatus;
-    try {
-      status = await client.workflow.getHandle(id).query(statusQuery);
-    } catch (e) {
-      throw describeClientError(e, id);
-    }
-    if (!status.recordPath) throw new InputError(`${id}: no decision record yet (state: ${status.state})`);
-    out.log(status.recordPath);
-    return ExitCode.OK;
+    return await client.workflow.getHandle(id).query(statusQuery);
+  } catch (e) {
+    throw describeClientError(e, id);
   } finally {
     await close();
   }
 }
 
+async function reportCommand(args: string[], out: Out): Promise<number> {
+  const { positionals } = parse(args, {}, 1);
+  const id = releaseIdArg(positionals, 'report');
+  const status = await queryStatus(id);
+  if (!status.recordPath) throw new InputError(`${id}: no decision record yet (state: ${status.state})`);
+  out.log(status.recordPath);
+  return ExitCode.OK;
+}
+
 async function statusCommand(args: string[], out: Out): Promise<number> {
   const { values, positionals } = parse(args, { json: { type: 'boolean' } }, 1);
   const id = releaseIdArg(positionals, 'status');
-  const { client, close } = await connectClient();
-  try {
-    let status: ReleaseStatus;
-    try {
-      status = await client.workflow.getHandle(id).query(statusQuery);
-    } catch (e) {
-      throw describeClientError(e, id);
-    }
-    if (values.json) {
-      out.log(JSON.stringify(status, null, 2));
-      return ExitCode.OK;
-    }
-    out.log(`release ${status.releaseId} (${status.service}): ${status.state}${status.outcome ? ` → ${status.outcome}` : ''}`);
-    if (status.decision) out.log(`decision: ${status.decision}${status.riskLevel ? `, ${status.riskLevel} risk → ${status.strategy}` : ''}`);
-    if (status.currentStep) out.log(`current step: ${status.currentStep}${status.bakeEndsAt ? ` (until ${status.bakeEndsAt})` : ''}`);
-    if (status.paused) out.log(`paused by ${status.paused.by} at ${status.paused.at}${status.paused.reason ? `: ${status.paused.reason}` : ''}${status.bakeRemainingMs !== undefined ? `; ${formatDuration(status.bakeRemainingMs)} of bake left` : ''}`);
-    if (status.needsHuman) {
-      out.log(`NEEDS A HUMAN since ${status.needsHuman.since}: ${status.needsHuman.reason}`);
-      for (const o of status.needsHuman.options) out.log(`  ${o}`);
-    }
-    if (status.baseline && Object.keys(status.baseline).length) out.log(`baseline: ${Object.entries(status.baseline).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    for (const a of [...status.analysed, ...(status.analysis ? [status.analysis] : [])]) {
-      out.log(`analysis ${a.phase}: ${a.verdict}`);
-      for (const m of a.metrics)
-        out.log(`  ${m.metric.padEnd(20)} ${m.successful}/${m.measured} passed, ${m.failed} failed, ${m.inconclusive} inconclusive, ${m.noData} no data, ${m.errors} errors; last ${m.last ? `${m.last.verdict}${m.last.value !== undefined ? ` ${m.last.value}` : ''}${m.last.message ? ` (${m.last.message})` : ''} at ${m.last.at}` : 'none'}`);
-    }
-    for (const s of status.steps) out.log(`  ${s.status.padEnd(7)} ${s.name}  ${s.startedAt}${s.endedAt ? ` → ${s.endedAt}` : ''}${s.detail ? `  ${s.detail}` : ''}`);
-    const p = status.pendingApproval;
-    if (p) {
-      out.log(`waiting for approval: ${p.reason}; deadline ${p.deadline}`);
-      out.log(`  may approve: ${p.allowedApprovers.length ? p.allowedApprovers.join(', ') : 'anyone'}${p.excludedApprovers.length ? ` except ${p.excludedApprovers.join(', ')}` : ''}`);
-    }
-    for (const a of status.approvals) out.log(`approved ${a.target} by ${a.by} at ${a.at}`);
-    if (status.recordPath) out.log(`decision record: ${status.recordPath}`);
+  const status = await queryStatus(id);
+  if (values.json) {
+    out.log(JSON.stringify(status, null, 2));
     return ExitCode.OK;
-  } finally {
-    await close();
   }
+  out.log(`release ${status.releaseId} (${status.service}): ${status.state}${status.outcome ? ` → ${status.outcome}` : ''}`);
+  if (status.decision) out.log(`decision: ${status.decision}${status.riskLevel ? `, ${status.riskLevel} risk → ${status.strategy}` : ''}`);
+  if (status.currentStep) out.log(`current step: ${status.currentStep}${status.bakeEndsAt ? ` (until ${status.bakeEndsAt})` : ''}`);
+  if (status.paused) out.log(`paused by ${status.paused.by} at ${status.paused.at}${status.paused.reason ? `: ${status.paused.reason}` : ''}${status.bakeRemainingMs !== undefined ? `; ${formatDuration(status.bakeRemainingMs)} of bake left` : ''}`);
+  if (status.needsHuman) {
+    out.log(`NEEDS A HUMAN since ${status.needsHuman.since}: ${status.needsHuman.reason}`);
+    for (const o of status.needsHuman.options) out.log(`  ${o}`);
+  }
+  if (status.baseline && Object.keys(status.baseline).length) out.log(`baseline: ${Object.entries(status.baseline).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  for (const a of [...status.analysed, ...(status.analysis ? [status.analysis] : [])]) {
+    out.log(`analysis ${a.phase}: ${a.verdict}`);
+    for (const m of a.metrics)
+      out.log(`  ${m.metric.padEnd(20)} ${m.successful}/${m.measured} passed, ${m.failed} failed, ${m.inconclusive} inconclusive, ${m.noData} no data, ${m.errors} errors; last ${m.last ? `${m.last.verdict}${m.last.value !== undefined ? ` ${m.last.value}` : ''}${m.last.message ? ` (${m.last.message})` : ''} at ${m.last.at}` : 'none'}`);
+  }
+  for (const s of status.steps) out.log(`  ${s.status.padEnd(7)} ${s.name}  ${s.startedAt}${s.endedAt ? ` → ${s.endedAt}` : ''}${s.detail ? `  ${s.detail}` : ''}`);
+  const p = status.pendingApproval;
+  if (p) {
+    out.log(`waiting for approval: ${p.reason}; deadline ${p.deadline}`);
+    out.log(`  may approve: ${p.allowedApprovers.length ? p.allowedApprovers.join(', ') : 'anyone'}${p.excludedApprovers.length ? ` except ${p.excludedApprovers.join(', ')}` : ''}`);
+  }
+  for (const a of status.approvals) out.log(`approved ${a.target} by ${a.by} at ${a.at}`);
+  if (status.recordPath) out.log(`decision record: ${status.recordPath}`);
+  return ExitCode.OK;
 }

@@ -7,11 +7,12 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
+import type { ReleaseInput, ReleaseResult } from '../../src/domain/release';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../src/workflows/messages';
 import { releaseWorkflow } from '../../src/workflows';
 import { workflowsPath } from '../../src/worker/worker';
 import { timeSkippingEnv } from '../helpers/servers';
+import { waitForStatus } from '../helpers/status';
 import { fakeActivities, highChange, mediumChange } from '../helpers/fake-activities';
 
 const MIN = 60_000;
@@ -41,17 +42,6 @@ function releaseInput(id: string, config: object = {}): ReleaseInput {
     previousVersion: 'v1',
     config: { bake: { staging: '0s' }, analysis, ...config },
   };
-}
-
-async function waitForStatus(handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean): Promise<ReleaseStatus> {
-  let last: unknown;
-  for (let i = 0; i < 200; i++) {
-    const s = await handle.query(statusQuery).catch((e: Error) => ((last = e.message), undefined));
-    if (s && pred(s)) return s;
-    if (s) last = { state: s.state, step: s.currentStep };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`status never matched; last: ${JSON.stringify(last)}`);
 }
 
 describe('progressive rollouts with analysis (time-skipping server, fake activities)', () => {

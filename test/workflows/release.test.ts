@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowHandle } from '@temporalio/client';
 import { parseConfig } from '../../src/domain/config';
-import type { ReleaseInput, ReleaseStatus } from '../../src/domain/release';
+import type { ReleaseInput } from '../../src/domain/release';
 import { abortUpdate, approveUpdate, resolveUpdate, statusQuery } from '../../src/workflows/messages';
 import { releaseWorkflow } from '../../src/workflows';
 import { workflowsPath } from '../../src/worker/worker';
 import { timeSkippingEnv } from '../helpers/servers';
+import { waitForStatus } from '../helpers/status';
 import { criticalChange, fakeActivities, passingGates } from '../helpers/fake-activities';
 
 const HOUR = 3_600_000;
@@ -32,17 +32,6 @@ function releaseInput(id: string, config: object = {}): ReleaseInput {
     previousVersion: 'v1',
     config: { stages: { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'http://prod.test/health' } }, ...config },
   };
-}
-
-async function waitForStatus(handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean): Promise<ReleaseStatus> {
-  let last: unknown;
-  for (let i = 0; i < 200; i++) {
-    const s = await handle.query(statusQuery).catch((e: Error) => ((last = e.message), undefined));
-    if (s && pred(s)) return s;
-    if (s) last = s;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`status never matched; last: ${JSON.stringify(last)}`);
 }
 
 describe('release workflow (time-skipping server, fake activities)', () => {
