@@ -1,74 +1,170 @@
 /**
- * npm run demo: a sample repository released by the immediate plan on a local Temporal dev server,
- * with a worker process and the rollgate CLI as a CI job would call it.
+ * npm run demo: two canary releases in compressed time on a local Temporal dev server (UI on), with
+ * Prometheus, the demo service (stable and canary), the load generator, a worker process and the
+ * rollgate CLI as a CI job would call it. The first canary is healthy and is released; the second
+ * starts failing requests during its first phase and rolls itself back. Ctrl-C stops everything.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DemoStack, DEPLOY_SCRIPT } from '../demo/stack';
+import type { ReleaseStatus } from '../src/domain/release';
+import { statusQuery } from '../src/workflows/messages';
 
 const ROOT = resolve(__dirname, '..');
 const BIN = join(ROOT, 'bin', 'rollgate.js');
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
-function sampleRepo(): string {
-  const repo = mkdtempSync(join(tmpdir(), 'rollgate-demo-'));
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 'Demo', GIT_AUTHOR_EMAIL: 'demo@example.com', GIT_COMMITTER_NAME: 'Demo', GIT_COMMITTER_EMAIL: 'demo@example.com' } });
+function git(repo: string, ...args: string[]) {
+  execFileSync('git', args, { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 'Dana Dev', GIT_AUTHOR_EMAIL: 'dana@example.com', GIT_COMMITTER_NAME: 'Dana Dev', GIT_COMMITTER_EMAIL: 'dana@example.com' } });
+}
+
+/** A repository with a logic change in the cart (MEDIUM risk: canary), its reports and rollgate.yaml. */
+function canaryRepo(root: string, name: string, change: string, prometheus: string, smokeUrl: string): string {
+  const repo = join(root, name);
   const write = (path: string, text: string) => {
     mkdirSync(join(repo, path, '..'), { recursive: true });
     writeFileSync(join(repo, path), text);
   };
-  git('init', '-q', '-b', 'main');
-  write('auth/redis_pool.py', 'import redis\n\nPOOL = redis.ConnectionPool(max_connections=10)\n');
-  write('frontend/app.js', 'console.log("hello")\n');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'initial');
-  git('checkout', '-q', '-b', 'fix/auth-pool');
-  write('auth/redis_pool.py', 'import redis\n\nPOOL = redis.ConnectionPool(max_connections=50)\n');
-  git('commit', '-q', '-am', 'fix(auth): raise redis pool size');
-  write('release/deploy.sh', '#!/bin/sh\necho "deploying $ROLLGATE_VERSION to $1 ($ROLLGATE_ACTION, key $ROLLGATE_IDEMPOTENCY_KEY)"\n');
-  chmodSync(join(repo, 'release/deploy.sh'), 0o755);
-  write('release/reports/qa-report-20260105-120000.md', '# QA Report\n\n**Status**: ✅ PASS\n\nTests: 57/57 passing\n');
-  write('release/reports/security-report-20260105-120000.md', '# Security Report\n\n**Verdict**: PASS\n');
-  write('release/rollgate.yaml', 'service: auth\nreports: reports\nout: out\ndeploy:\n  command: ["./deploy.sh", "{stage}"]\nbake: { staging: 3s, production: 5s }\n');
+  mkdirSync(repo, { recursive: true });
+  git(repo, 'init', '-q', '-b', 'main');
+  write('cart/totals.py', 'def total(items):\n    return sum(items)\n');
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-q', '-m', 'initial');
+  git(repo, 'checkout', '-q', '-b', 'feature');
+  write('cart/totals.py', `def total(items):\n    ${change}\n`);
+  git(repo, 'commit', '-q', '-am', `fix(cart): ${name} change`);
+  write('release/reports/qa-report-20261128-120000.md', '# QA Report\n\n**Status**: ✅ PASS\n\nTests: 57/57 passing\n');
+  write('release/reports/security-report-20261128-120000.md', '# Security Report\n\n**Verdict**: PASS\n');
+  write(
+    'release/rollgate.yaml',
+    `service: shop
+reports: reports
+out: ../../out
+deploy:
+  command: ["${process.execPath}", "${DEPLOY_SCRIPT}"]
+  timeout: 30s
+stages:
+  production: { smokeUrl: "${smokeUrl}" }
+bake: { staging: 2s }
+canary:
+  steps:
+    - { weight: 10, bake: 8s }
+    - { weight: 50, bake: 8s }
+    - { weight: 100, bake: 8s }
+analysis:
+  prometheus: { address: "${prometheus}" }
+  interval: 2s
+  verifyWindow: 30s
+  selectors: { stable: { track: stable }, canary: { track: canary } }
+  metrics:
+    - name: error-rate
+      query: 'sum(rate(http_requests_total{code=~"5..",{{selector}}}[5s])) / sum(rate(http_requests_total{{{selector}}}[5s]))'
+      successCondition: result <= 0.05
+      failureCondition: result > 0.05
+      initialDelay: 3s
+      inconclusiveLimit: 3
+    - name: latency-p99
+      query: 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{selector}}}[5s])))'
+      successCondition: result <= 0.5
+      failureCondition: result > 0.5
+      initialDelay: 3s
+      inconclusiveLimit: 3
+`,
+  );
   return repo;
 }
 
+const run = (args: string[], env: NodeJS.ProcessEnv) =>
+  new Promise<number>((ok) => spawn(process.execPath, [BIN, ...args], { env, stdio: 'inherit' }).once('exit', (c) => ok(c ?? 1)));
+
 async function main() {
-  console.log('Starting a Temporal dev server (UI on)…');
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: join(ROOT, '.tools/bin/temporal') }, ui: true },
-  });
-  const port = Number(env.address.split(':').pop());
-  const childEnv = { ...process.env, TEMPORAL_ADDRESS: env.address, ROLLGATE_UI_URL: `http://localhost:${port + 1000}` };
-  const worker = spawn(process.execPath, [BIN, 'worker'], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
-  const stop = async () => {
-    worker.kill('SIGTERM');
-    await env.teardown();
-  };
-  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  const started: { stop: () => Promise<unknown> }[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => (stopping ??= (async () => {
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+  })());
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  process.once('SIGTERM', () => void stopAll().then(() => process.exit(143)));
+
   try {
+    console.log(bold('Starting a Temporal dev server (UI on), Prometheus, the demo service (stable v1 and canary v2) and traffic…'));
+    const stack = new DemoStack({ service: 'shop', scrapeInterval: '1s', rps: 60 });
+    const [env] = await Promise.all([
+      TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: join(ROOT, '.tools/bin/temporal') }, ui: true } }),
+      stack.start(),
+    ]);
+    started.push({ stop: () => env.teardown() }, { stop: () => stack.stop() });
+    const port = Number(env.address.split(':').pop());
+    const ui = `http://localhost:${port + 1000}`;
+    const childEnv = { ...process.env, TEMPORAL_ADDRESS: env.address, ROLLGATE_UI_URL: ui, DEMO_ROUTER_URL: stack.routerUrl, ROLLGATE_METRICS_ADDRESS: '127.0.0.1:0' };
+    const worker: ChildProcess = spawn(process.execPath, [BIN, 'worker'], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+    started.push({
+      stop: () =>
+        new Promise((r) => {
+          if (worker.exitCode !== null) return r(undefined);
+          worker.once('exit', r);
+          worker.kill('SIGTERM');
+        }),
+    });
     await new Promise<void>((ok, fail) => {
-      worker.stderr.on('data', (d: Buffer) => d.toString().includes('rollgate worker:') && ok());
+      worker.stderr!.on('data', (d: Buffer) => d.toString().includes('rollgate worker:') && ok());
       worker.once('exit', (c) => fail(new Error(`worker exited with ${c}`)));
     });
-    const repo = sampleRepo();
-    console.log(`Sample repository: ${repo} (branch fix/auth-pool: one-line pool size change in auth/redis_pool.py)\n`);
-    const args = ['start', '--repo', repo, '--base', 'main', '--head', 'fix/auth-pool', '--config', join(repo, 'release/rollgate.yaml'), '--wait'];
-    console.log(`$ rollgate ${args.join(' ')}`);
-    const code = await new Promise<number>((ok) => spawn(process.execPath, [BIN, ...args], { env: childEnv, stdio: 'inherit' }).once('exit', (c) => ok(c ?? 1)));
-    const out = join(repo, 'release/out');
-    console.log(`\nrollgate exited with ${code}`);
-    console.log(`Decision records and ledger: ${out}`);
-    console.log(`Ledger:\n${readFileSync(join(out, 'ledger.jsonl'), 'utf8')}`);
-    console.log(`Temporal UI: ${childEnv.ROLLGATE_UI_URL} (open while the demo runs; press Enter to stop)`);
+    console.log(`Prometheus: ${stack.prometheus.url}   Temporal UI: ${ui}\n`);
+
+    const root = mkdtempSync(join(tmpdir(), 'rollgate-demo-'));
+    const smoke = `${stack.stable.url}/health`;
+    const args = (repo: string) => ['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'release/rollgate.yaml')];
+
+    console.log(bold('1. A healthy canary: 10% → 50% → 100%, every phase analysed on Prometheus'));
+    const healthy = canaryRepo(root, 'healthy', 'return round(sum(items), 2)', stack.prometheus.url, smoke);
+    console.log(`$ rollgate ${args(healthy).join(' ')} --wait`);
+    const first = await run([...args(healthy), '--wait'], childEnv);
+    console.log(`→ exit ${first} (0: released)\n`);
+
+    console.log(bold('2. A faulty canary: it starts failing 30% of its requests during its first phase'));
+    const faulty = canaryRepo(root, 'faulty', 'return round(sum(items), 2) if items else None', stack.prometheus.url, smoke);
+    console.log(`$ rollgate ${args(faulty).join(' ')} --wait`);
+    const waiting = run([...args(faulty), '--wait'], childEnv);
+    // Switch the fault on once the canary takes traffic.
+    const id = await (async () => {
+      for (;;) {
+        const list = env.client.workflow.list({ query: 'WorkflowType = "releaseWorkflow" AND ExecutionStatus = "Running"' });
+        for await (const w of list) {
+          const s: ReleaseStatus = await env.client.workflow.getHandle(w.workflowId).query(statusQuery);
+          if (s.currentStep?.startsWith('production-canary-10: bake')) return w.workflowId;
+        }
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })();
+    await stack.canary.setFault({ errorRate: 0.3 });
+    console.log(bold(`   » ${id}: the canary now fails 30% of its requests`));
+    const second = await waiting;
+    await stack.canary.setFault({});
+    console.log(`→ exit ${second} (4: rolled back)\n`);
+
+    const out = join(root, 'out');
+    console.log(bold('Decision records, with their analysis tables and charts:'));
+    const ledger = readFileSync(join(out, 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string | null>);
+    for (const e of ledger) console.log(`  ${e.release_id}: ${e.outcome}${e.reason ? ` (${e.reason})` : ''}\n    ${e.output}`);
+    console.log(bold('\nLedger:'));
+    console.log(readFileSync(join(out, 'ledger.jsonl'), 'utf8'));
+    console.log(bold('DORA:'));
+    await run(['dora', '--ledger', join(out, 'ledger.jsonl'), '--since', '1d'], childEnv);
+    console.log(`\nTemporal UI: ${ui}   (press Enter to stop everything)`);
     if (process.stdin.isTTY) await new Promise((r) => process.stdin.once('data', r));
   } finally {
-    await stop();
+    await stopAll();
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
