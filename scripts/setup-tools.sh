@@ -84,4 +84,23 @@ else
   ln -sf "$(command -v promtool)" "$BIN/promtool"
 fi
 
+# The Docker CLI's compose plugin, to check docker-compose.yml with `docker compose config` (the
+# engine is not needed). `go install` refuses the module (its go.mod has exclude directives), so
+# the module's own source is built, with every dependency from the Go module proxy.
+COMPOSE_VERSION="v2.40.3"
+COMPOSE_PLUGIN="$TOOLS/docker/cli-plugins/docker-compose"
+if [[ -x "$COMPOSE_PLUGIN" ]] || docker compose version >/dev/null 2>&1; then
+  :
+elif command -v docker >/dev/null 2>&1 && command -v go >/dev/null 2>&1; then
+  log "building the docker compose plugin $COMPOSE_VERSION from the Go module proxy (first run only)"
+  src="$(go mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')"
+  work="$(mktemp -d)"
+  cp -r "$src/." "$work/" && chmod -R u+w "$work"
+  mkdir -p "$(dirname "$COMPOSE_PLUGIN")"
+  (cd "$work" && go build -o "$COMPOSE_PLUGIN" ./cmd >&2)
+  rm -rf "$work"
+else
+  log "no docker CLI or no go: the docker-compose.yml check will say so"
+fi
+
 log "tools ready in .tools/bin: $(ls "$BIN" | tr '\n' ' ')"
