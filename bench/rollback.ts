@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
-import { DemoStack, DEPLOY_SCRIPT } from '../demo/stack';
+import { DemoStack, demoMetrics, demoReleaseConfig } from '../demo/stack';
 import { createReleaseWorker } from '../src/worker/worker';
 import { statusQuery } from '../src/workflows/messages';
 import { devServerEnv } from '../test/helpers/servers';
@@ -20,32 +20,15 @@ const SCRAPE_S = 1;
 const INTERVAL_S = 2;
 const TARGET_MS = (SCRAPE_S + INTERVAL_S + 2) * 1000;
 
-const config = (prometheus: string, smoke: string) => `service: bench
-reports: reports
-out: out
-deploy:
-  command: ["${process.execPath}", "${DEPLOY_SCRIPT}"]
-  timeout: 30s
-stages:
-  production: { smokeUrl: "${smoke}" }
-bake: { staging: 0s }
-canary:
-  steps:
-    - { weight: 20, bake: 10m }
-    - { weight: 100, bake: 1s }
-analysis:
-  prometheus: { address: "${prometheus}" }
-  interval: ${INTERVAL_S}s
-  verifyWindow: 30s
-  selectors: { stable: { track: stable }, canary: { track: canary } }
-  metrics:
-    - name: error-rate
-      query: 'sum(rate(http_requests_total{code=~"5..",{{selector}}}[5s])) / sum(rate(http_requests_total{{{selector}}}[5s]))'
-      successCondition: result <= 0.05
-      failureCondition: result > 0.05
-      initialDelay: 3s
-      inconclusiveLimit: 3
-`;
+const config = (prometheus: string, smokeUrl: string) =>
+  demoReleaseConfig({
+    service: 'bench',
+    prometheus,
+    smokeUrl,
+    interval: `${INTERVAL_S}s`,
+    metrics: [demoMetrics.errorRate()],
+    extra: { bake: { staging: '0s' }, canary: { steps: [{ weight: 20, bake: '10m' }, { weight: 100, bake: '1s' }] } },
+  });
 
 /** Linear interpolation between the closest ranks (the median of an even count is the mean of the middle two). */
 function quantile(sorted: number[], q: number): number {

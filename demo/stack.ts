@@ -3,6 +3,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import type { MetricInput } from '../src/domain/analysis';
+import type { RollgateConfigInput } from '../src/domain/config';
 import { Traffic } from './traffic';
 
 /**
@@ -158,4 +161,54 @@ export class DemoStack {
     await this.traffic?.stop();
     await Promise.all([this.stable.stop(), this.canary.stop(), this.prometheus?.dispose()]);
   }
+}
+
+// --- rollgate.yaml for the demo stack --------------------------------------------------------------
+
+/** The share of a selector's requests that failed, over `window`. */
+export const errorRateQuery = (window: string, selector = 'selector') =>
+  `sum(rate(http_requests_total{code=~"5..",{{${selector}}}}[${window}])) / sum(rate(http_requests_total{{{${selector}}}}[${window}]))`;
+
+/** The demo's two checks: at most 5% errors and a p99 latency of at most 500 ms, given a few seconds of traffic first. */
+export const demoMetrics = {
+  errorRate: (window = '5s', selector = 'selector'): MetricInput => ({
+    name: 'error-rate',
+    query: errorRateQuery(window, selector),
+    successCondition: 'result <= 0.05',
+    failureCondition: 'result > 0.05',
+    initialDelay: '3s',
+    inconclusiveLimit: 3,
+  }),
+  latencyP99: (window = '5s'): MetricInput => ({
+    name: 'latency-p99',
+    query: `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{selector}}}[${window}])))`,
+    successCondition: 'result <= 0.5',
+    failureCondition: 'result > 0.5',
+    initialDelay: '3s',
+    inconclusiveLimit: 3,
+  }),
+};
+
+/**
+ * rollgate.yaml for a release against the demo stack: the demo deploy command, the stable
+ * instance's health as the smoke test, and analysis on this stack's Prometheus with the track
+ * selectors. `extra` adds or replaces top-level sections.
+ */
+export function demoReleaseConfig(o: { service: string; prometheus: string; smokeUrl: string; metrics: MetricInput[]; interval?: string; extra?: Partial<RollgateConfigInput> }): string {
+  const config: RollgateConfigInput = {
+    service: o.service,
+    reports: 'reports',
+    out: 'out',
+    deploy: { command: [process.execPath, DEPLOY_SCRIPT], timeout: '30s' },
+    stages: { production: { smokeUrl: o.smokeUrl } },
+    analysis: {
+      prometheus: { address: o.prometheus },
+      interval: o.interval ?? '2s',
+      verifyWindow: '30s',
+      selectors: { stable: { track: 'stable' }, canary: { track: 'canary' } },
+      metrics: o.metrics,
+    },
+    ...o.extra,
+  };
+  return stringify(config);
 }

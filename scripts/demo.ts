@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DemoStack, DEPLOY_SCRIPT } from '../demo/stack';
+import { DemoStack, demoMetrics, demoReleaseConfig } from '../demo/stack';
 import type { ReleaseStatus } from '../src/domain/release';
 import { statusQuery } from '../src/workflows/messages';
 
@@ -40,39 +40,14 @@ function canaryRepo(root: string, name: string, change: string, prometheus: stri
   write('release/reports/security-report-20261128-120000.md', '# Security Report\n\n**Verdict**: PASS\n');
   write(
     'release/rollgate.yaml',
-    `service: shop
-reports: reports
-out: ../../out
-deploy:
-  command: ["${process.execPath}", "${DEPLOY_SCRIPT}"]
-  timeout: 30s
-stages:
-  production: { smokeUrl: "${smokeUrl}" }
-bake: { staging: 2s }
-canary:
-  steps:
-    - { weight: 10, bake: 8s }
-    - { weight: 50, bake: 8s }
-    - { weight: 100, bake: 8s }
-analysis:
-  prometheus: { address: "${prometheus}" }
-  interval: 2s
-  verifyWindow: 30s
-  selectors: { stable: { track: stable }, canary: { track: canary } }
-  metrics:
-    - name: error-rate
-      query: 'sum(rate(http_requests_total{code=~"5..",{{selector}}}[5s])) / sum(rate(http_requests_total{{{selector}}}[5s]))'
-      successCondition: result <= 0.05
-      failureCondition: result > 0.05
-      initialDelay: 3s
-      inconclusiveLimit: 3
-    - name: latency-p99
-      query: 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{selector}}}[5s])))'
-      successCondition: result <= 0.5
-      failureCondition: result > 0.5
-      initialDelay: 3s
-      inconclusiveLimit: 3
-`,
+    demoReleaseConfig({
+      service: 'shop',
+      prometheus,
+      smokeUrl,
+      metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99()],
+      // Both releases share one ledger, so that the DORA summary covers them.
+      extra: { out: '../../out', bake: { staging: '2s' }, canary: { steps: [10, 50, 100].map((weight) => ({ weight, bake: '8s' })) } },
+    }),
   );
   return repo;
 }

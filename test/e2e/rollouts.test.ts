@@ -6,7 +6,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ReleaseStatus } from '../../src/domain/release';
 import { statusQuery } from '../../src/workflows/messages';
-import { DemoStack, DEPLOY_SCRIPT } from '../../demo/stack';
+import type { MetricInput } from '../../src/domain/analysis';
+import { DemoStack, demoMetrics, demoReleaseConfig, errorRateQuery } from '../../demo/stack';
 import { devServerEnv } from '../helpers/servers';
 import { makeRepo, tempDir, writeReports } from '../helpers/fixtures';
 import { rollgate, startWorker, stopProcess } from '../helpers/cli';
@@ -19,65 +20,25 @@ import { rollgate, startWorker, stopProcess } from '../helpers/cli';
 
 const promtool = [resolve(__dirname, '../../.tools/bin/promtool'), 'promtool'].find((p) => p === 'promtool' || existsSync(p))!;
 
-const ERROR_RATE = (window: string) => `sum(rate(http_requests_total{code=~"5..",{{selector}}}[${window}])) / sum(rate(http_requests_total{{{selector}}}[${window}]))`;
-
-function config(prometheusUrl: string, smokeUrl: string, extra: { analysisMetrics?: string; strategy?: string; flagsFile?: string } = {}): string {
-  const metrics =
-    extra.analysisMetrics ??
-    `    - name: error-rate
-      query: '${ERROR_RATE('5s')}'
-      successCondition: result <= 0.05
-      failureCondition: result > 0.05
-      initialDelay: 3s
-      inconclusiveLimit: 3
-    - name: latency-p99
-      query: 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{selector}}}[5s])))'
-      successCondition: result <= 0.5
-      failureCondition: result > 0.5
-      initialDelay: 3s
-      inconclusiveLimit: 3`;
-  return `service: demo
-reports: reports
-out: out
-deploy:
-  command: ["${process.execPath}", "${DEPLOY_SCRIPT}"]
-  timeout: 30s
-stages:
-  production: { smokeUrl: "${smokeUrl}" }
-bake: { staging: 0s, production: 6s }
-canary:
-  steps:
-    - { weight: 5, bake: 6s }
-    - { weight: 50, bake: 6s }
-    - { weight: 100, bake: 6s }
-featureFlag:
-  flag: one-click
-  provider: flagd
-  file: ${extra.flagsFile ?? 'flags.json'}
-  steps:
-    - { weight: 20, bake: 6s }
-    - { weight: 100, bake: 6s }
-blueGreen: { rollbackWindow: 4s }
-approval: { timeout: 5m }
-analysis:
-  prometheus: { address: "${prometheusUrl}" }
-  interval: 2s
-  verifyWindow: 30s
-  selectors:
-    stable: { track: stable }
-    canary: { track: canary }
-  metrics:
-${metrics}
-`;
+/** The stack's config for these tests: bakes of seconds, every strategy configured. */
+function config(prometheus: string, smokeUrl: string, extra: { metrics?: MetricInput[]; flagsFile?: string } = {}): string {
+  return demoReleaseConfig({
+    service: 'demo',
+    prometheus,
+    smokeUrl,
+    metrics: extra.metrics ?? [demoMetrics.errorRate(), demoMetrics.latencyP99()],
+    extra: {
+      bake: { staging: '0s', production: '6s' },
+      canary: { steps: [5, 50, 100].map((weight) => ({ weight, bake: '6s' })) },
+      featureFlag: { flag: 'one-click', provider: 'flagd', file: extra.flagsFile ?? 'flags.json', steps: [20, 100].map((weight) => ({ weight, bake: '6s' })) },
+      blueGreen: { rollbackWindow: '4s' },
+      approval: { timeout: '5m' },
+    },
+  });
 }
 
 /** The flag is served by the running (stable) instances: the cohort's errors show up there. */
-const FLAG_METRICS = `    - name: error-rate
-      query: '${ERROR_RATE('5s').replaceAll('{{selector}}', '{{stableSelector}}')}'
-      successCondition: result <= 0.05
-      failureCondition: result > 0.05
-      initialDelay: 3s
-      inconclusiveLimit: 3`;
+const FLAG_METRICS = [demoMetrics.errorRate('5s', 'stableSelector')];
 
 const CHANGES = {
   /** Logic outside the critical areas: MEDIUM → canary. */
@@ -204,12 +165,9 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     await Promise.all([stack.stable.setFault({ errorRate: 0.05 }), stack.canary.setFault({ errorRate: 0.05 })]);
     await new Promise((r) => setTimeout(r, 10_000)); // the query's window fills with the new rate
     const { repo, args } = repoFor('canary', {
-      analysisMetrics: `    - name: errors-vs-baseline
-      query: '${ERROR_RATE('10s')}'
-      successCondition: result <= baseline * 1.10
-      failureCondition: result > baseline * 1.10
-      initialDelay: 3s
-      inconclusiveLimit: 3`,
+      metrics: [
+        { name: 'errors-vs-baseline', query: errorRateQuery('10s'), successCondition: 'result <= baseline * 1.10', failureCondition: 'result > baseline * 1.10', initialDelay: '3s', inconclusiveLimit: 3 },
+      ],
     });
     const start = await rollgate(args, cliEnv);
     assert.equal(start.code, 0, start.stdout + start.stderr);
@@ -240,7 +198,7 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
   });
 
   it('rolls a flag out through flagd and releases it', async () => {
-    const { repo, args } = repoFor('flag', { analysisMetrics: FLAG_METRICS });
+    const { repo, args } = repoFor('flag', { metrics: FLAG_METRICS });
     const res = await rollgate([...args, '--wait'], cliEnv);
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.equal(ledger(repo)[0]!.rollout_strategy, 'feature-flag');
@@ -250,7 +208,7 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
 
   it('turns a flag off by itself when the flagged path fails, without redeploying', async () => {
     await stack.stable.setFault({ errorRate: 1, scope: 'flag-on' });
-    const { repo, args } = repoFor('flag', { analysisMetrics: FLAG_METRICS });
+    const { repo, args } = repoFor('flag', { metrics: FLAG_METRICS });
     const res = await rollgate([...args, '--wait'], cliEnv);
     assert.equal(res.code, 4, res.stdout + res.stderr);
     const flag = (JSON.parse(readFileSync(flagsFile, 'utf8')) as { flags: Record<string, { defaultVariant: string; targeting?: unknown }> }).flags['one-click']!;
