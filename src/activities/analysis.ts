@@ -1,7 +1,6 @@
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { renderMetricChart } from '../domain/chart';
-import { parseCondition } from '../domain/condition';
+import { chartThresholds, renderMetricChart } from '../domain/chart';
 import {
   type AnalysisConfig,
   analysisVerdict,
@@ -178,13 +177,7 @@ export async function writeCharts(input: { outDir: string; runKey: string; recor
   for (const metric of input.metrics) {
     const measurements = all.filter((m) => m.metric === metric.name);
     if (measurements.length === 0) continue;
-    const thresholds = (
-      [
-        [metric.failureCondition, 'failure'],
-        [metric.successCondition, 'success'],
-      ] as const
-    ).flatMap(([c, kind]) => (c ? parseCondition(c).thresholds.map((value) => ({ value, label: c, kind })) : []));
-    const svg = renderMetricChart({ metric: metric.name, measurements, thresholds, phases: input.phases, ...(input.rollbackAt ? { rollbackAt: input.rollbackAt } : {}) });
+    const svg = renderMetricChart({ metric: metric.name, measurements, thresholds: chartThresholds(metric), phases: input.phases, ...(input.rollbackAt ? { rollbackAt: input.rollbackAt } : {}) });
     const path = join(folder, `${metric.name.replace(/[^\w.-]+/g, '_')}.svg`);
     await writeFile(`${path}.tmp`, svg);
     await rename(`${path}.tmp`, path);

@@ -2,7 +2,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { AlertRules } from '../domain/alerts';
+import { alertsFileName, type AlertRules } from '../domain/alerts';
 import type { AnalysisConfig, Metric, MetricState } from '../domain/analysis';
 import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
@@ -160,7 +160,7 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
 
     /** Prometheus alerting rules next to the decision record; rewriting the same rules is harmless. */
     async writeAlertRules(input: { recordPath: string; rules: AlertRules }): Promise<string> {
-      const path = input.recordPath.replace(/\.md$/, '.alerts.yml');
+      const path = alertsFileName(input.recordPath);
       const tmp = `${path}.${process.pid}.tmp`;
       await writeFile(tmp, `# Written by rollgate for ${input.rules.groups[0]?.name ?? 'a release'}; check with: promtool check rules ${basename(path)}\n${stringify(input.rules)}`);
       await rename(tmp, path);

@@ -1,6 +1,6 @@
-import { createHmac } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { signature } from './signature';
 
 export interface Notification {
   releaseId: string;
@@ -76,12 +76,10 @@ export class WebhookNotifier implements Notifier {
     private readonly secret: string | undefined,
   ) {}
 
-  static sign = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-
   send(n: Notification): Promise<void> {
     const body = JSON.stringify({ ...n, sentAt: new Date().toISOString() });
     const headers: Record<string, string> = { 'x-rollgate-event': n.event, 'idempotency-key': n.key };
-    if (this.secret) headers['x-rollgate-signature'] = WebhookNotifier.sign(this.secret, body);
+    if (this.secret) headers['x-rollgate-signature'] = signature(this.secret, body);
     return post(this.url, body, headers, 'webhook');
   }
 }

@@ -1,7 +1,7 @@
-import { createHmac } from 'node:crypto';
 import type { CommandVars } from '../domain/command';
 import type { ApplyOptions, Deployer, DeployRequest, DeployResult } from './deployer';
 import { DeployError } from './deployer';
+import { signature } from './signature';
 
 /** The JSON body a deploy webhook receives for each step: the same variables a deploy command gets. */
 export type DeployHookPayload = CommandVars;
@@ -44,7 +44,7 @@ export class WebhookDeployer implements Deployer {
     };
     const body = JSON.stringify(payload);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'idempotency-key': req.idempotencyKey, 'x-rollgate-action': req.action };
-    if (this.secret) headers['x-rollgate-signature'] = `sha256=${createHmac('sha256', this.secret).update(body).digest('hex')}`;
+    if (this.secret) headers['x-rollgate-signature'] = signature(this.secret, body);
     const started = performance.now();
     let last = '';
     for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {

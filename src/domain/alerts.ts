@@ -68,5 +68,5 @@ export function alertRules(input: {
   return { rules: { groups: [{ name: `rollgate-${input.releaseId}`, rules }] }, skipped };
 }
 
-/** `release-decision-…md` → `release-decision-….alerts.yml`, next to the record. */
+/** `…/release-decision-….md` → `…/release-decision-….alerts.yml`, next to the record. */
 export const alertsFileName = (recordFileName: string) => recordFileName.replace(/\.md$/, '.alerts.yml');

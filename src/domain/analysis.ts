@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type Condition, type ConditionScope, parseCondition } from './condition';
 import { durationMs } from './duration';
+import { envName } from './env';
 
 /**
  * Metric analysis with Argo Rollouts' semantics: per metric an interval, an optional count, an
@@ -76,9 +77,9 @@ export const AnalysisConfigSchema = z
         /** Else the worker's ROLLGATE_PROMETHEUS_URL. */
         address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
         /** Names of environment variables of the worker that hold credentials; never the secrets themselves. */
-        bearerTokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').default('ROLLGATE_PROMETHEUS_TOKEN'),
-        usernameEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').default('ROLLGATE_PROMETHEUS_USERNAME'),
-        passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').default('ROLLGATE_PROMETHEUS_PASSWORD'),
+        bearerTokenEnv: envName.default('ROLLGATE_PROMETHEUS_TOKEN'),
+        usernameEnv: envName.default('ROLLGATE_PROMETHEUS_USERNAME'),
+        passwordEnv: envName.default('ROLLGATE_PROMETHEUS_PASSWORD'),
         timeout: durationMs().prefault('10s'),
       })
       .prefault({}),

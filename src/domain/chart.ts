@@ -1,9 +1,20 @@
-import type { Measurement } from './analysis';
+import type { Measurement, Metric } from './analysis';
+import { parseCondition } from './condition';
 
 /**
  * An SVG line chart of one metric's measurements over a release: points coloured by verdict,
  * dashed threshold lines, phase boundaries, and the rollback moment. Pure: text in, text out.
  */
+
+/** The lines a metric's conditions draw: each number `result` is compared with, by the condition it belongs to. */
+export function chartThresholds(metric: Pick<Metric, 'failureCondition' | 'successCondition'>): ChartInput['thresholds'] {
+  return (
+    [
+      [metric.failureCondition, 'failure'],
+      [metric.successCondition, 'success'],
+    ] as const
+  ).flatMap(([c, kind]) => (c ? parseCondition(c).thresholds.map((value) => ({ value, label: c, kind })) : []));
+}
 
 export interface ChartInput {
   metric: string;

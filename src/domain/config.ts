@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AnalysisConfigSchema } from './analysis';
 import { durationMs } from './duration';
+import { envName } from './env';
 import { RISK_LEVELS } from './enums';
 
 /**
@@ -32,8 +33,6 @@ const increasingTo100 = (steps: { weight: number }[], ctx: z.RefinementCtx) => {
 };
 
 const steps = z.array(weightedStep).min(1).superRefine(increasingTo100);
-
-const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name');
 
 export const DEFAULT_CRITICAL_AREAS = [
   '**/auth/**',

@@ -269,12 +269,10 @@ export function renderDecisionRecord(r: RecordInput): string {
 function phaseTimeline(steps: readonly StepRecord[], approvals: readonly Approval[]): { phase: string; started: string; ended?: string; approvedBy?: string }[] {
   const phases = new Map<string, { phase: string; started: string; ended?: string; approvedBy?: string }>();
   for (const s of steps) {
-    const m = /^(?:approval: )?((?:staging|production)[\w-]*)(?::|$)/.exec(s.name);
-    if (!m) continue;
-    const id = m[1]!;
-    const entry = phases.get(id) ?? { phase: id, started: s.startedAt };
+    if (!s.phase) continue;
+    const entry = phases.get(s.phase) ?? { phase: s.phase, started: s.startedAt };
     if (s.endedAt) entry.ended = s.endedAt;
-    phases.set(id, entry);
+    phases.set(s.phase, entry);
   }
   for (const a of approvals) {
     const entry = phases.get(a.target.replace(/: analysis.*$/, ''));

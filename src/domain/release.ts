@@ -87,6 +87,8 @@ export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 
 export interface StepRecord {
   name: string;
+  /** The plan phase the step belongs to, if any: the timeline and the charts group by it. */
+  phase?: string;
   status: StepStatus;
   startedAt: string;
   endedAt?: string;

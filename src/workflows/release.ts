@@ -281,8 +281,11 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     },
   );
 
+  /** The phase whose steps run now; steps outside phases (gates, release sign-off, rollback) have none. */
+  let currentPhase: string | undefined;
+
   async function step<T>(name: string, fn: () => Promise<T>, detail?: (t: T) => string): Promise<T> {
-    const rec: StepRecord = { name, status: 'running', startedAt: now() };
+    const rec: StepRecord = { name, ...(currentPhase ? { phase: currentPhase } : {}), status: 'running', startedAt: now() };
     status.steps.push(rec);
     status.currentStep = name;
     try {
@@ -469,9 +472,18 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
 
   async function runPhase(phase: Phase): Promise<void> {
     if (fullPromotion && isIntermediate(phase)) {
-      status.steps.push({ name: `${phase.id}: skipped (promoted to 100%)`, status: 'done', startedAt: now(), endedAt: now() });
+      status.steps.push({ name: `${phase.id}: skipped (promoted to 100%)`, phase: phase.id, status: 'done', startedAt: now(), endedAt: now() });
       return;
     }
+    currentPhase = phase.id;
+    try {
+      await runPhaseSteps(phase);
+    } finally {
+      currentPhase = undefined;
+    }
+  }
+
+  async function runPhaseSteps(phase: Phase): Promise<void> {
     if (phase.approval) await awaitApproval(phase.id, `${phase.title} needs a human approval`);
     await watch(`${phase.id}: rollback window`, phase.holdMs, phase);
     if (abortRequest) throw abortStop();
@@ -599,9 +611,9 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     delete status.currentStep;
     const finalDecision: Decision = decision?.decision ?? 'ESCALATED';
     if (status.analysed.length > 0 && status.recordPath && patched(RELEASE_REPORT)) {
-      // Phase starts from the steps: the first step of each phase.
+      // A phase starts with its first step.
       const phases = (decision?.plan?.phases ?? []).flatMap((p) => {
-        const first = status.steps.find((s) => s.name.startsWith(`${p.id}:`));
+        const first = status.steps.find((s) => s.phase === p.id);
         return first ? [{ id: p.id, at: first.startedAt }] : [];
       });
       try {

@@ -5,7 +5,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { deliver, type Notification, notifiersFromEnv, SlackNotifier, WebhookNotifier } from '../../src/activities/notifier';
+import { deliver, type Notification, notifiersFromEnv, SlackNotifier } from '../../src/activities/notifier';
+import { signature } from '../../src/activities/signature';
 import { tempDir } from '../helpers/fixtures';
 
 /** A local receiver that records what arrives, and answers 500 while told to fail. */
@@ -67,7 +68,7 @@ describe('notifications to Slack and a signed webhook (local receiver)', () => {
     assert.equal(hook.headers['x-rollgate-event'], 'rollback-failed');
     assert.equal(hook.headers['idempotency-key'], 'release-auth-abc@12345678/notify-rollback');
     assert.equal((JSON.parse(hook.body) as Notification).releaseId, 'release-auth-abc');
-    assert.equal(WebhookNotifier.sign('hmac-secret', hook.body), hook.headers['x-rollgate-signature']);
+    assert.equal(signature('hmac-secret', hook.body), hook.headers['x-rollgate-signature']);
   });
 
   it('sends each notification once per channel: a retry re-sends only where it failed', async () => {
