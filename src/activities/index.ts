@@ -6,6 +6,7 @@ import { alertsFileName, type AlertRules } from '../domain/alerts';
 import type { AnalysisConfig, Metric, MetricState } from '../domain/analysis';
 import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
+import type { ReleaseDurations } from '../domain/release';
 import { ROLLBACK, type CommandVars } from '../domain/command';
 import { PhaseAction } from '../domain/plan';
 import { captureBaseline, writeCharts, monitor, type MonitorInput, type MonitorResult } from './analysis';
@@ -115,10 +116,23 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       return readChangeSet(input.repo, input.base, input.head, input.migrations);
     },
 
-    /** `decided` marks the first write of a release that goes ahead, for the started counter. */
-    async writeDecisionRecord(input: { outDir: string; fileName: string; releaseId: string; content: string; decided?: { strategy: string; risk: string } }): Promise<string> {
+    /**
+     * `decided` marks the first write of a release that goes ahead, for the started counter;
+     * `decision` the first write of any release, with how long deciding took.
+     */
+    async writeDecisionRecord(input: {
+      outDir: string;
+      fileName: string;
+      releaseId: string;
+      content: string;
+      decided?: { strategy: string; risk: string };
+      decision?: { decision: string; seconds: number };
+    }): Promise<string> {
       const path = await writeRecord(input.outDir, input.fileName, input.releaseId, input.content);
-      if (input.decided && Context.current().info.attempt === 1) telemetry.releaseStarted(input.decided.strategy, input.decided.risk);
+      if (Context.current().info.attempt === 1) {
+        if (input.decided) telemetry.releaseStarted(input.decided.strategy, input.decided.risk);
+        if (input.decision) telemetry.decisionMade(input.decision.decision, input.decision.seconds);
+      }
       return path;
     },
 
@@ -179,9 +193,10 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       return { sent: r.sent };
     },
 
-    async recordLedger(input: { outDir: string; entry: LedgerEntry }): Promise<{ written: boolean }> {
+    /** `durations`: the release's phases and approval waits, observed once, with the ledger line. */
+    async recordLedger(input: { outDir: string; entry: LedgerEntry; durations?: ReleaseDurations }): Promise<{ written: boolean }> {
       const r = await deps.ledger(input.outDir).append(input.entry);
-      if (r.written) telemetry.releaseFinished(input.entry);
+      if (r.written) telemetry.releaseFinished(input.entry, input.durations);
       return r;
     },
   };

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { type ConnectionSettings, connectionSettings, tlsOptions } from '../domain/connection';
+import { RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
 import { InputError } from './errors';
 
 export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<{ client: Client; settings: ConnectionSettings; close: () => Promise<void> }> {
@@ -39,4 +41,27 @@ export function describeClientError(e: unknown, id?: string): Error {
   if (/workflow execution already completed/i.test(err?.message ?? '')) return new InputError(`release ${id}: already finished`);
   if (/not found/i.test(err?.message ?? '')) return new InputError(`release ${id}: not found`);
   return err instanceof Error ? err : new Error(String(e));
+}
+
+const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+
+/** Whether the namespace has rollgate's state search attribute (a Keyword); false when it cannot tell. */
+export async function stateAttributeRegistered(client: Client): Promise<boolean> {
+  try {
+    const r = await client.connection.operatorService.listSearchAttributes({ namespace: client.options.namespace });
+    return r.customAttributes?.[RELEASE_STATE_ATTRIBUTE.name] === KEYWORD;
+  } catch {
+    return false;
+  }
+}
+
+/** Registers the state search attribute when it is missing; the reason when that is not allowed. */
+export async function registerStateAttribute(client: Client): Promise<{ registered: true } | { registered: false; why: string }> {
+  if (await stateAttributeRegistered(client)) return { registered: true };
+  try {
+    await client.connection.operatorService.addSearchAttributes({ namespace: client.options.namespace, searchAttributes: { [RELEASE_STATE_ATTRIBUTE.name]: KEYWORD } });
+    return { registered: true };
+  } catch (e) {
+    return { registered: false, why: (e as Error).message };
+  }
 }

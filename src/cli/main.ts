@@ -7,8 +7,8 @@ import type { ReleaseInput, ReleaseResult, ReleaseStatus, DecisionResult } from 
 import { evaluateRelease } from '../domain/evaluate';
 import { checkPrerequisites } from '../activities/gates';
 import { readChangeSet } from '../activities/git';
-import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, RELEASE_WORKFLOW, resolveUpdate, resumeUpdate, statusQuery } from '../workflows/messages';
-import { connectClient, describeClientError, uiLink } from './client';
+import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW, resolveUpdate, resumeUpdate, statusQuery } from '../workflows/messages';
+import { connectClient, describeClientError, stateAttributeRegistered, uiLink } from './client';
 import { doraCommandReport, printDora } from './dora';
 import { ExitCode, InputError } from './errors';
 import type * as WorkerModule from '../worker/worker';
@@ -218,6 +218,8 @@ async function startCommand(args: string[], out: Out): Promise<number> {
         args: [input],
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        // Lets visibility count releases by state; only where the namespace knows the attribute.
+        ...((await stateAttributeRegistered(client)) ? { typedSearchAttributes: [{ key: RELEASE_STATE_ATTRIBUTE, value: 'deciding' }] } : {}),
       });
     } catch (e) {
       if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;

@@ -4,7 +4,7 @@ import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
 import type { Outcome } from './enums';
 import { type Phase, rollbackTargets } from './plan';
-import type { Approval, DecisionResult, GateReport, PendingApproval, PhaseAnalysis, StepRecord } from './release';
+import { type Approval, type DecisionResult, type GateReport, type PendingApproval, type PhaseAnalysis, phaseTimeline, type StepRecord } from './release';
 
 export interface RecordInput {
   releaseId: string;
@@ -263,22 +263,6 @@ export function renderDecisionRecord(r: RecordInput): string {
     }
   }
   return out.join('\n');
-}
-
-/** Phases in the order they ran: their first step's start, their last step's end, and who approved them. */
-function phaseTimeline(steps: readonly StepRecord[], approvals: readonly Approval[]): { phase: string; started: string; ended?: string; approvedBy?: string }[] {
-  const phases = new Map<string, { phase: string; started: string; ended?: string; approvedBy?: string }>();
-  for (const s of steps) {
-    if (!s.phase) continue;
-    const entry = phases.get(s.phase) ?? { phase: s.phase, started: s.startedAt };
-    if (s.endedAt) entry.ended = s.endedAt;
-    phases.set(s.phase, entry);
-  }
-  for (const a of approvals) {
-    const entry = phases.get(a.target.replace(/: analysis.*$/, ''));
-    if (entry) entry.approvedBy = [entry.approvedBy, a.by].filter(Boolean).join(', ');
-  }
-  return [...phases.values()];
 }
 
 const fileLines = (f: FileChange) =>

@@ -95,8 +95,15 @@ export interface StepRecord {
   detail?: string;
 }
 
+export type ApprovalKind = 'release' | 'phase' | 'analysis';
+
+/** "release" for the sign-off, "<phase>: analysis…" after an inconclusive analysis, else a gated phase. */
+export function approvalKind(target: string): ApprovalKind {
+  return target === 'release' ? 'release' : target.includes(': analysis') ? 'analysis' : 'phase';
+}
+
 export interface PendingApproval {
-  kind: 'release' | 'phase' | 'analysis';
+  kind: ApprovalKind;
   /** Phase id for a gated phase; "release" for the sign-off. */
   target: string;
   reason: string;
@@ -115,10 +122,12 @@ export interface Approval {
   reason?: string;
 }
 
+export type ReleaseState = 'deciding' | 'awaiting-approval' | 'deploying' | 'baking' | 'paused' | 'rolling-back' | 'verifying-rollback' | 'needs-human' | 'finished';
+
 export interface ReleaseStatus {
   releaseId: string;
   service: string;
-  state: 'deciding' | 'awaiting-approval' | 'deploying' | 'baking' | 'paused' | 'rolling-back' | 'verifying-rollback' | 'needs-human' | 'finished';
+  state: ReleaseState;
   currentStep?: string;
   steps: StepRecord[];
   pendingApproval?: PendingApproval;
@@ -207,3 +216,48 @@ export function sameIdentity(a: string, b: string): boolean {
   const [x, y] = [norm(a), norm(b)];
   return x === y || x.split('@')[0] === y || y.split('@')[0] === x;
 }
+
+export interface PhaseTimelineEntry {
+  phase: string;
+  started: string;
+  ended?: string;
+  approvedBy?: string;
+}
+
+/** Phases in the order they ran: their first step's start, their last step's end, and who approved them. */
+export function phaseTimeline(steps: readonly StepRecord[], approvals: readonly Approval[]): PhaseTimelineEntry[] {
+  const phases = new Map<string, PhaseTimelineEntry>();
+  for (const s of steps) {
+    if (!s.phase) continue;
+    const entry = phases.get(s.phase) ?? { phase: s.phase, started: s.startedAt };
+    if (s.endedAt) entry.ended = s.endedAt;
+    phases.set(s.phase, entry);
+  }
+  for (const a of approvals) {
+    const entry = phases.get(a.target.replace(/: analysis.*$/, ''));
+    if (entry) entry.approvedBy = [entry.approvedBy, a.by].filter(Boolean).join(', ');
+  }
+  return [...phases.values()];
+}
+
+/** How long a release's phases and its waits for a human took: what the worker's histograms observe. */
+export interface ReleaseDurations {
+  phases: { phase: string; seconds: number }[];
+  approvals: { kind: ApprovalKind; outcome: 'approved' | 'rejected' | 'timed_out' | 'aborted'; seconds: number }[];
+}
+
+const APPROVAL_STEP = 'approval: ';
+const seconds = (from: string, to: string) => Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000);
+
+export function releaseDurations(steps: readonly StepRecord[]): ReleaseDurations {
+  const phases = phaseTimeline(steps, []).flatMap((p) => (p.ended ? [{ phase: p.phase, seconds: seconds(p.started, p.ended) }] : []));
+  const approvals = steps.flatMap((s) => {
+    if (!s.name.startsWith(APPROVAL_STEP) || !s.endedAt || s.status === 'running') return [];
+    const outcome = s.status === 'done' ? 'approved' : s.detail?.startsWith('rejected') ? 'rejected' : s.detail?.startsWith('no approval') ? 'timed_out' : 'aborted';
+    return [{ kind: approvalKind(s.name.slice(APPROVAL_STEP.length)), outcome, seconds: seconds(s.startedAt, s.endedAt) } as const];
+  });
+  return { phases, approvals };
+}
+
+/** The step name of a wait for approval of `target`. */
+export const approvalStepName = (target: string) => `${APPROVAL_STEP}${target}`;

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LedgerEntry } from '../domain/ledger';
+import type { ReleaseDurations, ReleaseState } from '../domain/release';
 import type { Telemetry } from '../activities/telemetry';
 
 
@@ -15,8 +16,14 @@ export function rollbackReason(reason: string | null): string {
   return 'other';
 }
 
+/** Counts running releases in a state, from Temporal's visibility; undefined when it cannot. */
+export type CountReleases = (state: ReleaseState) => Promise<number | undefined>;
+
 export class WorkerMetrics implements Telemetry {
   readonly registry = new Registry();
+  private readonly decisionSeconds = new Histogram({ name: 'rollgate_decision_duration_seconds', help: 'Release start to its decision (gates, change set, risk), by decision.', labelNames: ['decision'], buckets: [0.25, 0.5, 1, 2, 5, 15, 60], registers: [this.registry] });
+  private readonly phaseSeconds = new Histogram({ name: 'rollgate_phase_duration_seconds', help: 'Plan phases from first step to last (deploy, bake, analysis), observed when the release ends; by phase.', labelNames: ['phase'], buckets: [10, 60, 600, 1800, 3600, 4 * 3600, 86_400, 2 * 86_400], registers: [this.registry] });
+  private readonly approvalSeconds = new Histogram({ name: 'rollgate_approval_wait_seconds', help: 'Waits for a human, from request to answer, observed when the release ends; by kind and outcome.', labelNames: ['kind', 'outcome'], buckets: [60, 600, 3600, 4 * 3600, 86_400, 3 * 86_400], registers: [this.registry] });
   private readonly started = new Counter({ name: 'rollgate_releases_started_total', help: 'Releases decided and started, by strategy and risk.', labelNames: ['strategy', 'risk'], registers: [this.registry] });
   private readonly finished = new Counter({ name: 'rollgate_releases_finished_total', help: 'Releases finished, by outcome and strategy.', labelNames: ['outcome', 'strategy'], registers: [this.registry] });
   private readonly rollbacks = new Counter({ name: 'rollgate_rollbacks_total', help: 'Rollbacks, by reason.', labelNames: ['reason', 'outcome'], registers: [this.registry] });
@@ -25,10 +32,32 @@ export class WorkerMetrics implements Telemetry {
   private readonly stepSeconds = new Histogram({ name: 'rollgate_step_duration_seconds', help: 'Deploy command runs (phase actions and rollbacks), by action.', labelNames: ['action'], buckets: [0.1, 1, 5, 30, 120, 600, 1800], registers: [this.registry] });
   private readonly measurements = new Counter({ name: 'rollgate_analysis_measurements_total', help: 'Metric measurements, by metric and verdict.', labelNames: ['metric', 'verdict'], registers: [this.registry] });
 
+  constructor(countReleases?: CountReleases) {
+    if (!countReleases) return;
+    // Namespace-wide figures: every worker reports the same value, so aggregate with max, not sum.
+    const gauge = (name: string, help: string, state: ReleaseState) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          // NaN, not 0, when visibility cannot answer: an unknown is never reported as none.
+          this.set((await countReleases(state)) ?? NaN);
+        },
+      });
+    gauge('rollgate_pending_approvals', 'Running releases waiting for a human approval (release sign-off, gated phase or inconclusive analysis).', 'awaiting-approval');
+    gauge('rollgate_releases_needing_human', 'Running releases whose rollback failed and that wait for rollgate resolve.', 'needs-human');
+  }
+
   releaseStarted(strategy: string, risk: string): void {
     this.started.inc({ strategy, risk });
   }
-  releaseFinished(e: LedgerEntry): void {
+  decisionMade(decision: string, seconds: number): void {
+    this.decisionSeconds.observe({ decision }, seconds);
+  }
+  releaseFinished(e: LedgerEntry, durations?: ReleaseDurations): void {
+    for (const p of durations?.phases ?? []) this.phaseSeconds.observe({ phase: p.phase }, p.seconds);
+    for (const a of durations?.approvals ?? []) this.approvalSeconds.observe({ kind: a.kind, outcome: a.outcome }, a.seconds);
     this.finished.inc({ outcome: e.outcome, strategy: e.rollout_strategy ?? 'none' });
     this.releaseSeconds.observe({ outcome: e.outcome }, Math.max(0, (Date.parse(e.finished_at) - Date.parse(e.started_at)) / 1000));
     if (e.rollback_started_at) {

@@ -1,6 +1,8 @@
 import { createServer } from 'node:net';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import { serveMetrics, WorkerMetrics } from './metrics';
+import { type CountReleases, serveMetrics, WorkerMetrics } from './metrics';
+import { connectClient, registerStateAttribute } from '../cli/client';
+import { RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW } from '../workflows/messages';
 import { createActivities, type ActivityDeps, defaultDeps } from '../activities';
 import { readFileSync } from 'node:fs';
 import { connectionSettings, DEFAULT_TASK_QUEUE, tlsOptions } from '../domain/connection';
@@ -53,7 +55,8 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   const sdkPort = await freeLoopbackPort();
   Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}` } } } });
   const [host, port] = splitAddress(env.ROLLGATE_METRICS_ADDRESS ?? '0.0.0.0:9464');
-  const metrics = new WorkerMetrics();
+  const visibility = await connectClient(env);
+  const metrics = new WorkerMetrics(await releaseCounter(visibility.client));
   const tls = tlsOptions(settings, (path) => readFileSync(path));
   const connection = await NativeConnection.connect({
     address: settings.address,
@@ -72,7 +75,25 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     }
   } finally {
     await connection.close();
+    await visibility.close();
   }
+}
+
+/** Counts running releases by state through visibility, once the state search attribute is registered. */
+async function releaseCounter(client: Awaited<ReturnType<typeof connectClient>>['client']): Promise<CountReleases | undefined> {
+  const r = await registerStateAttribute(client);
+  if (!r.registered) {
+    console.error(`rollgate worker: cannot register the RollgateState search attribute (${r.why}); /metrics leaves out the pending-approvals gauge. Register it: temporal operator search-attribute create --name ${RELEASE_STATE_ATTRIBUTE.name} --type Keyword`);
+    return undefined;
+  }
+  return async (state) => {
+    try {
+      const { count } = await client.workflow.count(`WorkflowType = '${RELEASE_WORKFLOW}' AND ExecutionStatus = 'Running' AND ${RELEASE_STATE_ATTRIBUTE.name} = '${state}'`);
+      return count;
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 function splitAddress(address: string): [string, number] {

@@ -1,3 +1,4 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { AbortArgs, Approval, ApproveArgs, PauseArgs, PromoteArgs, RejectArgs, ReleaseStatus, ResolveArgs, ResumeArgs } from '../domain/release';
 
@@ -12,3 +13,10 @@ export const promoteUpdate = defineUpdate<{ promoting: string }, [PromoteArgs]>(
 export const resolveUpdate = defineUpdate<{ resolving: string }, [ResolveArgs]>('resolve');
 
 export const RELEASE_WORKFLOW = 'releaseWorkflow';
+
+/**
+ * A running release's state as a search attribute, so that visibility can count and list releases
+ * by state (the worker's pending-approvals gauge). Published only by releases started with it set,
+ * which `rollgate start` does when the namespace has it registered.
+ */
+export const RELEASE_STATE_ATTRIBUTE = defineSearchAttributeKey('RollgateState', SearchAttributeType.KEYWORD);

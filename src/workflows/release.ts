@@ -8,6 +8,7 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, StepInput } from '../activities';
@@ -34,14 +35,18 @@ import {
   RejectArgsSchema,
   ResolveArgsSchema,
   ResumeArgsSchema,
+  approvalKind,
+  approvalStepName,
   type ReleaseInput,
   ReleaseInputSchema,
   type ReleaseResult,
+  releaseDurations,
+  type ReleaseState,
   type ReleaseStatus,
   sameIdentity,
   type StepRecord,
 } from '../domain/release';
-import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, resolveUpdate, resumeUpdate, statusQuery } from './messages';
+import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, RELEASE_STATE_ATTRIBUTE, resolveUpdate, resumeUpdate, statusQuery } from './messages';
 
 const quick = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -67,6 +72,9 @@ const RELEASE_REPORT = 'release-report';
 
 /** Patch: releases with metric checks write their Prometheus alerting rules. */
 const ALERT_RULES = 'alert-rules';
+
+/** Patch: releases started with the RollgateState search attribute keep it up to date. */
+const STATE_SEARCH_ATTRIBUTE = 'state-search-attribute';
 
 // A lost notification never stops a release: a few retries, then it is recorded and skipped.
 const notifying = proxyActivities<Activities>({
@@ -135,6 +143,15 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   });
 
   const status: ReleaseStatus = { releaseId, service: input.service, state: 'deciding', steps: [], approvals: [], analysed: [] };
+  // Only a release started with the attribute may upsert it: the namespace has it registered.
+  let publishedState = workflowInfo().typedSearchAttributes.get(RELEASE_STATE_ATTRIBUTE);
+  const publishesState = publishedState !== undefined && patched(STATE_SEARCH_ATTRIBUTE);
+  const setState = (state: ReleaseState) => {
+    status.state = state;
+    if (!publishesState || state === publishedState) return;
+    upsertSearchAttributes([{ key: RELEASE_STATE_ATTRIBUTE, value: state }]);
+    publishedState = state;
+  };
   if (config.analysis.metrics.length > 0) status.measurementsFile = measurementsPath(runKey);
   let gates: GateReport = { prerequisites: [], securityConditions: [] };
   let change: ChangeSet | undefined;
@@ -351,13 +368,13 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
             return `promoted by ${by}`;
           }
           if (status.paused) {
-            status.state = 'paused';
+            setState('paused');
             status.bakeRemainingMs = Math.max(remaining, 0);
             delete status.bakeEndsAt;
             await condition(() => !status.paused || abortRequest !== undefined || promoteRequest !== undefined);
             continue;
           }
-          status.state = 'baking';
+          setState('baking');
           delete status.bakeRemainingMs;
           status.bakeEndsAt = new Date(Date.now() + Math.max(remaining, 0)).toISOString();
           const began = Date.now();
@@ -429,9 +446,10 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   const queryVars = (phase: Phase) => ({ service: input.service, version, previousVersion, phase: phase.id, stage: phase.stage });
 
   async function awaitApproval(target: string, reason: string, timeout = config.approval.timeout): Promise<void> {
-    status.state = 'awaiting-approval';
+    const before = status.state;
+    setState('awaiting-approval');
     status.pendingApproval = {
-      kind: target === 'release' ? 'release' : target.includes(': analysis') ? 'analysis' : 'phase',
+      kind: approvalKind(target),
       target,
       reason,
       requestedAt: now(),
@@ -444,7 +462,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
       key: `approval-needed-${target}`,
     });
     try {
-      await step(`approval: ${target}`, async () => {
+      await step(approvalStepName(target), async () => {
         const answered = await condition(
           () => status.approvals.some((a) => a.target === target) || rejection !== undefined || abortRequest !== undefined,
           timeout,
@@ -458,6 +476,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
       });
     } finally {
       delete status.pendingApproval;
+      setState(before);
     }
   }
 
@@ -488,7 +507,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     await watch(`${phase.id}: rollback window`, phase.holdMs, phase);
     if (abortRequest) throw abortStop();
     if (status.paused) await waitWhilePaused();
-    status.state = 'deploying';
+    setState('deploying');
     // Counted before the call: a step that failed halfway may have changed the target.
     started.push(phase);
     const label = `${phase.id}: ${phase.action} ${phase.stage}${phase.weight < 100 ? ` ${phase.weight}%` : ''}`;
@@ -508,7 +527,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   }
 
   async function waitWhilePaused(): Promise<void> {
-    status.state = 'paused';
+    setState('paused');
     await condition(() => !status.paused || abortRequest !== undefined);
     if (abortRequest) throw abortStop();
   }
@@ -526,7 +545,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   }
 
   async function rollback(phases: Phase[], brokenMetrics: string[], reason: string): Promise<boolean> {
-    status.state = 'rolling-back';
+    setState('rolling-back');
     if (!rollbackStartedAt) await announce('rollback', `Rolling back ${input.service} ${version}`, `${reason}.\nRolling back ${phases.map((p) => p.stage).join(', ')} to ${previousVersion}.`);
     rollbackStartedAt ??= now();
     try {
@@ -545,7 +564,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
 
   /** The metrics that broke must come back within their thresholds, measured on the stable version, within the window. */
   async function verifyMetrics(names: string[]): Promise<void> {
-    status.state = 'verifying-rollback';
+    setState('verifying-rollback');
     // Failures while the old readings age out of the query windows are expected: no limits here.
     const lenient = metrics
       .filter((m) => names.includes(m.name))
@@ -570,7 +589,8 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
 
   let charts: { metric: string; file: string }[] = [];
 
-  async function writeRecord(results?: { outcome: Outcome; reason?: string }, decided?: { strategy: string; risk: string }): Promise<void> {
+  /** `first`: the first write, which the worker's metrics count. */
+  async function writeRecord(results?: { outcome: Outcome; reason?: string }, first?: { decided?: { strategy: string; risk: string }; decision: { decision: Decision; seconds: number } }): Promise<void> {
     if (!decision) return;
     const content = renderDecisionRecord({
       releaseId,
@@ -602,11 +622,11 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
           }
         : {}),
     });
-    status.recordPath = await quick.writeDecisionRecord({ outDir: input.outDir, fileName: recordFileName(startedAt), releaseId, content, ...(decided ? { decided } : {}) });
+    status.recordPath = await quick.writeDecisionRecord({ outDir: input.outDir, fileName: recordFileName(startedAt), releaseId, content, ...first });
   }
 
   async function finish(outcome: Outcome, reason?: string): Promise<ReleaseResult> {
-    status.state = 'finished';
+    setState('finished');
     status.outcome = outcome;
     delete status.currentStep;
     const finalDecision: Decision = decision?.decision ?? 'ESCALATED';
@@ -644,6 +664,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
         ...(rollbackStartedAt ? { rollbackStartedAt } : {}),
         ...(rollbackEndedAt ? { rollbackFinishedAt: rollbackEndedAt } : {}),
       }),
+      durations: releaseDurations(status.steps),
     });
     return { releaseId, outcome, decision: finalDecision, ...(status.recordPath ? { recordPath: status.recordPath } : {}), ...(reason ? { reason } : {}) };
   }
@@ -657,7 +678,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     if (!patched(WAIT_FOR_HUMAN_AFTER_FAILED_ROLLBACK)) return finish('rollback_failed', failed);
     // The spec's contingency: tell people, keep every piece of state, and wait; never end silently.
     for (let round = 1; ; round++) {
-      status.state = 'needs-human';
+      setState('needs-human');
       status.needsHuman = {
         reason: failed,
         since: now(),
@@ -701,7 +722,8 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
       status.strategy = risk.strategy;
     }
     const goesAhead = risk && plan && decision.decision !== 'ABORTED' ? { strategy: risk.strategy, risk: risk.level } : undefined;
-    await step('decision record', () => writeRecord(undefined, goesAhead), () => `${decision!.decision}${risk ? `, ${risk.level} → ${risk.strategy}` : ''}`);
+    const decisionTook = { decision: decision.decision, seconds: (Date.now() - Date.parse(startedAt)) / 1000 };
+    await step('decision record', () => writeRecord(undefined, { ...(goesAhead ? { decided: goesAhead } : {}), decision: decisionTook }), () => `${decision!.decision}${risk ? `, ${risk.level} → ${risk.strategy}` : ''}`);
 
     if (decision.decision === 'ABORTED') return await finish('aborted', decision.because.join('; '));
     if (decision.decision === 'ESCALATED' && !plan) return await finish('escalated', decision.because.join('; '));

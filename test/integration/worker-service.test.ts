@@ -12,6 +12,8 @@ import { devServerEnv } from '../helpers/servers';
 import { referenceRepo, writeReports } from '../helpers/fixtures';
 import { rollgate, startWorker, stopProcess } from '../helpers/cli';
 import { freePort } from '../../demo/stack';
+import { waitForStatus } from '../helpers/status';
+import { RELEASE_STATE_ATTRIBUTE } from '../../src/workflows/messages';
 
 const SLACK_PATH = '/services/T0001/B0001/slack-secret-path';
 const HOOK_TOKEN = 'hook-secret-token';
@@ -106,14 +108,45 @@ describe('the worker as a service on the dev server: notifications, webhook depl
     assert.ok(!allText(join(repo, 'out')).includes(HOOK_TOKEN), 'the deploy URL stays out of the record and ledger');
   });
 
+  it('counts releases waiting for approval through the RollgateState search attribute, and observes decision, phase and approval durations', async () => {
+    const repo = referenceRepo();
+    writeFileSync(join(repo, 'rollgate.yaml'), 'service: gated\nreports: reports\nout: out\ndeploy:\n  command: ["true"]\nbake: { staging: 1s, production: 1s }\napproval: { requiredFor: [LOW] }\n');
+    writeReports(join(repo, 'reports'));
+    const gauge = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${metricsUrl}/metrics`)).text())?.[1]);
+    assert.equal(await gauge('rollgate_pending_approvals'), 0, 'nothing waits yet');
+    const res = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')], cliEnv);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const id = /release (release-gated-[0-9a-f]{12})/.exec(res.stdout)![1]!;
+    const handle = env.client.workflow.getHandle(id);
+    await waitForStatus(handle, (s) => s.state === 'awaiting-approval');
+    const waiting = async (n: number) => {
+      for (let i = 0; i < 100 && (await gauge('rollgate_pending_approvals')) !== n; i++) await new Promise((r) => setTimeout(r, 100));
+      return gauge('rollgate_pending_approvals');
+    };
+    assert.equal(await waiting(1), 1, 'the waiting release is counted');
+    const listed = [];
+    for await (const w of env.client.workflow.list({ query: "RollgateState = 'awaiting-approval'" })) listed.push(w.workflowId);
+    assert.deepEqual(listed, [id], 'and can be listed by state in visibility');
+    assert.equal(await gauge('rollgate_releases_needing_human'), 0);
+    assert.equal((await rollgate(['approve', id, '--by', 'alice'], cliEnv)).code, 0);
+    assert.equal((await handle.result()).outcome, 'released');
+    assert.equal(await waiting(0), 0, 'an answered approval is no longer counted');
+    const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+    assert.match(text, /^rollgate_decision_duration_seconds_count\{decision="APPROVED"\} 3$/m, 'every release so far was decided');
+    assert.match(text, /^rollgate_approval_wait_seconds_count\{kind="release",outcome="approved"\} 1$/m);
+    assert.match(text, /^rollgate_phase_duration_seconds_count\{phase="production-deploy"\} 3$/m);
+    const described = await handle.describe();
+    assert.deepEqual(described.typedSearchAttributes.get(RELEASE_STATE_ATTRIBUTE), 'finished');
+  });
+
   it('serves /healthz and /metrics: its own counters and the Temporal SDK\'s, and stops cleanly on SIGTERM', async () => {
     const health = await fetch(`${metricsUrl}/healthz`);
     assert.equal(health.status, 200);
     const text = await (await fetch(`${metricsUrl}/metrics`)).text();
-    assert.match(text, /^rollgate_releases_started_total\{strategy="immediate",risk="LOW"\} 2$/m);
-    assert.match(text, /^rollgate_releases_finished_total\{outcome="released",strategy="immediate"\} 2$/m);
-    assert.match(text, /^rollgate_step_duration_seconds_count\{action="deploy"\} 4$/m);
-    assert.match(text, /^rollgate_release_duration_seconds_count\{outcome="released"\} 2$/m);
+    assert.match(text, /^rollgate_releases_started_total\{strategy="immediate",risk="LOW"\} 3$/m);
+    assert.match(text, /^rollgate_releases_finished_total\{outcome="released",strategy="immediate"\} 3$/m);
+    assert.match(text, /^rollgate_step_duration_seconds_count\{action="deploy"\} 6$/m);
+    assert.match(text, /^rollgate_release_duration_seconds_count\{outcome="released"\} 3$/m);
     assert.match(text, /^temporal_\w+/m, 'the SDK runtime metrics follow');
     const exited = new Promise<number | null>((r) => worker.once('exit', (code) => r(code)));
     const t0 = Date.now();

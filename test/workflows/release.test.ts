@@ -7,7 +7,8 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parseConfig } from '../../src/domain/config';
 import type { ReleaseInput } from '../../src/domain/release';
-import { abortUpdate, approveUpdate, resolveUpdate, statusQuery } from '../../src/workflows/messages';
+import { abortUpdate, approveUpdate, RELEASE_STATE_ATTRIBUTE, resolveUpdate, statusQuery } from '../../src/workflows/messages';
+import { temporal } from '@temporalio/proto';
 import { releaseWorkflow } from '../../src/workflows';
 import { workflowsPath } from '../../src/worker/worker';
 import { timeSkippingEnv } from '../helpers/servers';
@@ -44,10 +45,12 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   });
   after(async () => {
-    // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs.
-    if (process.env.ROLLGATE_RECORD_HISTORIES) {
+    // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs; a comma list of IDs only those.
+    const record = process.env.ROLLGATE_RECORD_HISTORIES;
+    if (record) {
       // rollback-fails.json stays as recorded before the wait-for-human patch: it guards the unpatched path.
-      for (const id of ['immediate', 'critical', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human']) {
+      const ids = ['immediate', 'critical', 'state-attribute', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human'];
+      for (const id of record === '1' ? ids : ids.filter((x) => record.split(',').includes(x))) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();
         // Stack traces would carry this machine's paths; replay does not need them.
         writeFileSync(join(HISTORIES, `${id}.json`), historyToJSON(history).replace(/"stackTrace": "(?:[^"\\]|\\.)*"/g, '"stackTrace": ""'));
@@ -109,6 +112,33 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     assert.equal(result.outcome, 'released');
     assert.deepEqual(calls.deploys.map((d) => `${d.action} ${d.stage}`), ['deploy staging', 'deploy production-green', 'switch production', 'retire production-blue']);
     assert.match(calls.records.at(-1)!, /\*\*Approved by\*\*: bob/);
+  });
+
+  it('keeps the RollgateState search attribute up to date when started with it, so visibility can count waiting releases', async () => {
+    await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: { [RELEASE_STATE_ATTRIBUTE.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD } });
+    const { activities } = fakeActivities({ change: criticalChange });
+    const result = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, {
+        taskQueue,
+        workflowId: 'state-attribute',
+        args: [releaseInput('state-attribute')],
+        typedSearchAttributes: [{ key: RELEASE_STATE_ATTRIBUTE, value: 'deciding' }],
+      });
+      await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+      await waitForStatus(handle, (s) => s.state === 'baking');
+      await env.sleep('16 minutes');
+      await waitForStatus(handle, (s) => s.pendingApproval?.target === 'production-switch');
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'released');
+    const upserted = (await env.client.workflow.getHandle('state-attribute').fetchHistory()).events!.flatMap((e) => {
+      const payload = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[RELEASE_STATE_ATTRIBUTE.name];
+      return payload ? [JSON.parse(Buffer.from(payload.data!).toString()) as string] : [];
+    });
+    // Each wait for approval is published and withdrawn; the unchanged state is never upserted twice.
+    assert.deepEqual(upserted, ['awaiting-approval', 'deciding', 'deploying', 'baking', 'deploying', 'awaiting-approval', 'deploying', 'baking', 'deploying', 'finished']);
   });
 
   it('aborts when no approval arrives before the deadline, deploying nothing', async () => {
