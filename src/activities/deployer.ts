@@ -1,8 +1,8 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type CommandVars, commandEnv, renderArgv } from '../domain/command';
-import { run } from './exec';
+import { killGroup, processStartTime, run } from './exec';
 
 export interface DeployRequest extends CommandVars {
   /** argv template from the config. */
@@ -83,16 +83,33 @@ export class CommandDeployer implements Deployer {
     return text.split('\n').some((l) => l && (JSON.parse(l) as { key: string }).key === key);
   }
 
+  /**
+   * A command left running by an attempt whose worker died (its pid file survived it) is killed
+   * before the step runs again: one copy of a step's command at a time, and no orphans.
+   */
+  private async killLeftover(pidFile: string): Promise<void> {
+    const text = await readFile(pidFile, 'utf8').catch(() => undefined);
+    if (!text) return;
+    const { pid, started } = JSON.parse(text) as { pid: number; started?: string };
+    if (started !== undefined && (await processStartTime(pid)) === started) await killGroup(pid);
+    await rm(pidFile, { force: true });
+  }
+
   /** One command for every operation: the action is in its arguments and environment. */
   private async apply(req: DeployRequest, opts: ApplyOptions = {}): Promise<DeployResult> {
-    const logFile = join(req.logDir, `${req.idempotencyKey.replace(/[^\w.-]+/g, '_')}.log`);
+    const safeKey = req.idempotencyKey.replace(/[^\w.-]+/g, '_');
+    const logFile = join(req.logDir, `${safeKey}.log`);
     if (await this.applied(req.stateDir, req.idempotencyKey)) return { idempotencyKey: req.idempotencyKey, skipped: true, exitCode: 0, durationMs: 0, logFile };
     const [file, ...args] = renderArgv(req.command, req);
     if (!file) throw new DeployError('deploy command is empty', false);
+    const pidFile = join(req.stateDir, 'running', `${safeKey}.pid`);
+    await this.killLeftover(pidFile);
+    await mkdir(dirname(pidFile), { recursive: true });
     await mkdir(dirname(logFile), { recursive: true });
     const log = createWriteStream(logFile, { flags: 'a' });
     const started = performance.now();
     const beat = opts.heartbeat ? setInterval(opts.heartbeat, 1000) : undefined;
+    let recorded: Promise<void> = Promise.resolve();
     try {
       const res = await run(file, args, {
         cwd: req.cwd,
@@ -100,6 +117,9 @@ export class CommandDeployer implements Deployer {
         timeoutMs: req.timeoutMs,
         ...(opts.signal ? { signal: opts.signal } : {}),
         onOutput: (chunk) => log.write(chunk),
+        onSpawn: (pid) => {
+          recorded = processStartTime(pid).then((started) => writeFile(pidFile, JSON.stringify({ pid, started })));
+        },
       }).catch((e: NodeJS.ErrnoException) => {
         throw new DeployError(`cannot run ${file}: ${e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable' : e.message}`, false);
       });
@@ -115,6 +135,8 @@ export class CommandDeployer implements Deployer {
       return { idempotencyKey: req.idempotencyKey, skipped: false, exitCode: res.exitCode, durationMs, logFile };
     } finally {
       clearInterval(beat);
+      await recorded.catch(() => undefined);
+      await rm(pidFile, { force: true });
       await new Promise((r) => log.end(r));
     }
   }

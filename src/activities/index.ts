@@ -107,7 +107,7 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     }
   };
 
-  return {
+  const activities = {
     async checkPrerequisites(input: GateInput) {
       return checkPrerequisites(input);
     },
@@ -159,12 +159,19 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     async monitorPhase(input: MonitorInput): Promise<MonitorResult> {
       const ctx = Context.current();
       const resumed = ctx.info.heartbeatDetails as MetricState[] | undefined;
-      return monitor(metricProvider(deps, input.analysis), resumed?.length ? { ...input, states: resumed } : input, {
-        signal: ctx.cancellationSignal,
-        onMeasurement: (m) => telemetry.measured(m.metric, m.verdict),
-        heartbeat: (states) => ctx.heartbeat(states),
-        sleep: (ms) => ctx.sleep(ms),
-      });
+      // Beats go on while a slow query runs, always with the latest states to resume from.
+      let latest = resumed;
+      const beat = setInterval(() => ctx.heartbeat(latest), 1000);
+      try {
+        return await monitor(metricProvider(deps, input.analysis), resumed?.length ? { ...input, states: resumed } : input, {
+          signal: ctx.cancellationSignal,
+          onMeasurement: (m) => telemetry.measured(m.metric, m.verdict),
+          heartbeat: (states) => ctx.heartbeat((latest = states)),
+          sleep: (ms) => ctx.sleep(ms),
+        });
+      } finally {
+        clearInterval(beat);
+      }
     },
 
     /** Sets a flag's rollout percentage; 0 turns it off (the flag strategy's rollback). */
@@ -200,6 +207,31 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       return r;
     },
   };
+  // Deploys, rollbacks and the monitor heartbeat themselves (the monitor with its resume state).
+  const { deploy, rollback, monitorPhase, ...short } = activities;
+  return { ...beating(short), deploy, rollback, monitorPhase };
+}
+
+/**
+ * Short activities heartbeat while they run, so that a worker that dies mid-call is noticed
+ * within the workflow's heartbeat timeout rather than at the end of the start-to-close timeout.
+ */
+function beating<T extends Record<string, (...args: never[]) => Promise<unknown>>>(fns: T): T {
+  return Object.fromEntries(
+    Object.entries(fns).map(([name, fn]) => [
+      name,
+      async (...args: never[]) => {
+        const ctx = Context.current();
+        const timeout = ctx.info.heartbeatTimeoutMs;
+        const beat = timeout ? setInterval(() => ctx.heartbeat(), Math.max(200, Math.min(1000, timeout / 3))) : undefined;
+        try {
+          return await fn(...args);
+        } finally {
+          clearInterval(beat);
+        }
+      },
+    ]),
+  ) as T;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

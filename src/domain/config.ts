@@ -63,6 +63,8 @@ export const ConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** How long a step running on a worker that died goes unnoticed before another worker retries it. */
+  heartbeatTimeout: durationMs().prefault('30s'),
   stages: z
     .strictObject({ staging: stage.prefault({}), production: stage.prefault({}) })
     .prefault({}),

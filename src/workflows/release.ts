@@ -48,15 +48,6 @@ import {
 } from '../domain/release';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, RELEASE_STATE_ATTRIBUTE, resolveUpdate, resumeUpdate, statusQuery } from './messages';
 
-const quick = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2 },
-});
-const smoke = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 5, initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '20 seconds' },
-});
-
 // The monitor reports at least this often, which bounds both the staleness of `status` and the
 // history: about a dozen events per report, so about 150 per monitored hour.
 const REPORT_EVERY_MS = 5 * 60_000;
@@ -75,12 +66,6 @@ const ALERT_RULES = 'alert-rules';
 
 /** Patch: releases started with the RollgateState search attribute keep it up to date. */
 const STATE_SEARCH_ATTRIBUTE = 'state-search-attribute';
-
-// A lost notification never stops a release: a few retries, then it is recorded and skipped.
-const notifying = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 4, initialInterval: '2 seconds', backoffCoefficient: 2 },
-});
 
 /** Ends the release early (abort, rejection, deadline, broken metric); what was changed is rolled back. Not an error of the workflow. */
 class Stop extends Error {
@@ -118,10 +103,28 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   // commit (a new run under the same workflow ID) must not inherit them.
   const runKey = `${releaseId}@${workflowInfo().firstExecutionRunId.slice(0, 8)}`;
 
+  // Every activity heartbeats: a worker that dies mid-call is noticed after this long.
+  const heartbeatTimeout = config.heartbeatTimeout;
+  const quick = proxyActivities<Activities>({
+    startToCloseTimeout: '2 minutes',
+    heartbeatTimeout,
+    retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2 },
+  });
+  const smoke = proxyActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    heartbeatTimeout,
+    retry: { maximumAttempts: 5, initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '20 seconds' },
+  });
+  // A lost notification never stops a release: a few retries, then it is recorded and skipped.
+  const notifying = proxyActivities<Activities>({
+    startToCloseTimeout: '1 minute',
+    heartbeatTimeout,
+    retry: { maximumAttempts: 4, initialInterval: '2 seconds', backoffCoefficient: 2 },
+  });
   // Deploys and rollbacks: long, heartbeating, few retries.
   const targets = proxyActivities<Activities>({
     startToCloseTimeout: config.deploy.timeout + 60_000,
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout,
     retry: { maximumAttempts: 3, initialInterval: '5 seconds', backoffCoefficient: 2 },
   });
 
@@ -130,7 +133,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   // The monitor: one call per report, which may run one interval past the bake's end.
   const monitoring = proxyActivities<Activities>({
     startToCloseTimeout: Math.max(REPORT_EVERY_MS, metrics.length ? longestInterval() : 0) + 5 * 60_000,
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout,
     // Pause, promote and abort do not wait for the monitor to notice its cancellation.
     cancellationType: ActivityCancellationType.TRY_CANCEL,
     retry: { maximumAttempts: 10, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
@@ -138,7 +141,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   // Verifying a rollback: one monitor call for the whole window.
   const verifying = proxyActivities<Activities>({
     startToCloseTimeout: config.analysis.verifyWindow + 5 * 60_000,
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout,
     retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
   });
 
