@@ -64,6 +64,13 @@ const RELEASE_REPORT = 'release-report';
 /** Patch: releases with metric checks write their Prometheus alerting rules. */
 const ALERT_RULES = 'alert-rules';
 
+/**
+ * Patch: the bake clock advances by timers that fired, never by Date.now() arithmetic, which must
+ * not decide anything: a worker that answered a query before a workflow task can see an older time
+ * for the new events than a replay does (found by the SIGKILL fault test).
+ */
+const BAKE_CLOCK_FROM_TIMERS = 'bake-clock-from-timers';
+
 /** Patch: releases started with the RollgateState search attribute keep it up to date. */
 const STATE_SEARCH_ATTRIBUTE = 'state-search-attribute';
 
@@ -355,6 +362,11 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     if (ms <= 0 || fullPromotion) return;
     const analysed = metrics.length > 0 && isAnalysed(phase);
     let remaining = ms;
+    const timersOnly = patched(BAKE_CLOCK_FROM_TIMERS);
+    /** After a wait that ended early (a pause): what is left, never used up unless a timer said so. */
+    const elapse = (began: number) => {
+      remaining = timersOnly ? Math.max(remaining - (Date.now() - began), 1) : remaining - (Date.now() - began);
+    };
     let inconclusiveRounds = 0;
     let states: MetricState[] | undefined;
     const publish = (verdict: string) => {
@@ -383,7 +395,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
           const began = Date.now();
           if (!analysed) {
             const ended = !(await condition(interrupted, remaining));
-            remaining -= Date.now() - began;
+            elapse(began);
             if (ended) return '';
             continue;
           }
@@ -412,9 +424,10 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
               (e) => void (failure = e),
             );
           const decided = () => failure !== undefined || (result !== undefined && (result.verdict.verdict !== 'running' || (remaining <= 0 && result.stable)));
-          await condition(() => interrupted() || decided(), runForMs);
+          const timedOut = !(await condition(() => interrupted() || decided(), runForMs));
           if (!interrupted()) await condition(() => interrupted() || result !== undefined || failure !== undefined);
-          remaining -= Date.now() - began;
+          if (timersOnly && timedOut) remaining -= runForMs;
+          else if (!timersOnly || remaining > 0) elapse(began);
           if (result === undefined && failure === undefined) {
             scope.cancel();
             continue;
