@@ -11,7 +11,7 @@ export default tseslint.config(
   {
     // Plain Node scripts (the demo's deploy command).
     files: ['**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', fetch: 'readonly', console: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', fetch: 'readonly', console: 'readonly', setTimeout: 'readonly', setInterval: 'readonly' } },
   },
   {
     files: ['**/*.ts'],

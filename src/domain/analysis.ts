@@ -86,6 +86,8 @@ export const AnalysisConfigSchema = z
     interval: durationMs().prefault('1m'),
     /** How long an inconclusive analysis waits for a human before it rolls back. */
     inconclusiveTimeout: durationMs().prefault('1h'),
+    /** A metric source that keeps failing (errors past consecutiveErrorLimit): roll back, or wait for a human as for an inconclusive analysis. */
+    onError: z.enum(['rollback', 'pause'], { error: 'must be rollback or pause' }).default('rollback'),
     /** After a rollback, how long the broken metrics have to come back within their thresholds. */
     verifyWindow: durationMs({ allowZero: true }).prefault('5m'),
     selectors: z.strictObject({ stable: labels.default({}), canary: labels.default({}) }).prefault({}),
@@ -239,8 +241,11 @@ function metricPhase(metric: Metric, s: MetricState): MetricPhase {
 }
 
 /** After a human approved an inconclusive analysis: it goes on with fresh inconclusive counts. */
-export function forgiveInconclusive(s: MetricState): MetricState {
-  return s.phase === MetricPhase.INCONCLUSIVE ? { ...s, inconclusive: 0, noData: 0, phase: MetricPhase.RUNNING } : s;
+/** After a human said go on: an inconclusive or erroring metric starts counting again. */
+export function forgive(s: MetricState): MetricState {
+  if (s.phase === MetricPhase.INCONCLUSIVE) return { ...s, inconclusive: 0, noData: 0, phase: MetricPhase.RUNNING };
+  if (s.phase === MetricPhase.ERROR) return { ...s, consecutiveErrors: 0, phase: MetricPhase.RUNNING };
+  return s;
 }
 
 export const isDone = (metric: Metric, s: MetricState) => metric.count !== undefined && s.measured >= metric.count;

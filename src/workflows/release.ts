@@ -14,7 +14,7 @@ import {
 import type { Activities, StepInput } from '../activities';
 import type { MonitorResult } from '../activities/analysis';
 import { alertRules } from '../domain/alerts';
-import { comparisons, describeBreak, forgiveInconclusive, measurementsPath, type Metric, MetricPhase, type MetricState } from '../domain/analysis';
+import { comparisons, describeBreak, forgive, measurementsPath, type Metric, MetricPhase, type MetricState } from '../domain/analysis';
 import type { ChangeSet } from '../domain/changeset';
 import { commandFor, idempotencyKey, ROLLBACK, rollbackStep, stepVars } from '../domain/command';
 import { formatIssues } from '../domain/config';
@@ -437,13 +437,14 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
           states = result.states;
           publish(result.verdict.verdict);
           const broken = result.verdict.metrics.map((m) => describeBreak(states![metrics.findIndex((x) => x.name === m)]!));
-          if (result.verdict.verdict === 'failed' || result.verdict.verdict === 'error')
-            throw new Stop(`analysis ${result.verdict.verdict}: ${broken.join('; ')}`, result.verdict.verdict === 'failed' ? result.verdict.metrics : []);
-          if (result.verdict.verdict === 'inconclusive') {
-            // Each inconclusive reading asks again; an approval covers only its own.
+          const { verdict } = result.verdict;
+          if (verdict === 'failed' || (verdict === 'error' && config.analysis.onError === 'rollback'))
+            throw new Stop(`analysis ${verdict}: ${broken.join('; ')}`, verdict === 'failed' ? result.verdict.metrics : []);
+          if (verdict === 'inconclusive' || verdict === 'error') {
+            // Each such reading asks again; an approval covers only its own.
             inconclusiveRounds++;
-            await awaitApproval(`${phase.id}: analysis${inconclusiveRounds > 1 ? ` #${inconclusiveRounds}` : ''}`, `analysis inconclusive: ${broken.join('; ')}`, config.analysis.inconclusiveTimeout);
-            states = states.map(forgiveInconclusive);
+            await awaitApproval(`${phase.id}: analysis${inconclusiveRounds > 1 ? ` #${inconclusiveRounds}` : ''}`, `analysis ${verdict}: ${broken.join('; ')}`, config.analysis.inconclusiveTimeout);
+            states = states.map(forgive);
             continue;
           }
           if (remaining <= 0 && result.stable) return `${states.map((s) => `${s.metric} ${s.successful}/${s.measured} passed`).join(', ')}`;

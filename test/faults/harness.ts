@@ -22,6 +22,8 @@ export interface TargetCall {
   weight: string;
   pid: number;
   at: number;
+  /** Set by a hanging command: the process it left behind. */
+  grandchild?: number;
 }
 
 const jsonLines = <T>(file: string): T[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T) : []);
@@ -120,5 +122,36 @@ export function running(pid: number): boolean {
     return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
   } catch {
     return false;
+  }
+}
+
+export type ProxyMode = 'pass' | 'slow' | 'garbage';
+
+/** In front of Prometheus: passes queries on, answers them too late, or answers garbage. */
+export class PrometheusProxy {
+  mode: ProxyMode = 'pass';
+  private server: Server | undefined;
+  url = '';
+
+  constructor(private readonly upstream: () => string) {}
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      void (async () => {
+        if (this.mode === 'garbage') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway, or so</body></html>');
+        if (this.mode === 'slow') await new Promise((r) => setTimeout(r, 3000));
+        const up = await fetch(`${this.upstream()}${req.url}`).catch((e: Error) => e);
+        if (up instanceof Error) return void res.destroy();
+        res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' }).end(await up.text());
+      })();
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  stop(): void {
+    this.server?.closeAllConnections();
+    this.server?.close();
   }
 }

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { Prometheus } from '../../demo/stack';
+import type { RollgateConfigInput } from '../../src/domain/config';
+import type { ReleaseStatus } from '../../src/domain/release';
+import { rollgate, startWorker, stopProcess } from '../helpers/cli';
+import { DevServer } from '../helpers/dev-server';
+import { tempDir } from '../helpers/fixtures';
+import { canaryRepo, ledgerLines, PrometheusProxy, resultOf, running, Services, startArgs, statusOf } from './harness';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const releaseOf = (key: string) => key.split('@')[0]!;
+
+describe('faults: a metric source that fails mid-phase, a deploy command that hangs (dev server, Prometheus, worker process)', () => {
+  const dir = tempDir('rollgate-faults-');
+  const server = new DevServer(join(dir, 'temporal.db'));
+  const services = new Services(join(dir, 'target'));
+  let prometheus: Prometheus;
+  let proxy: PrometheusProxy;
+  let connection: Connection;
+  let client: Client;
+  let cliEnv: NodeJS.ProcessEnv;
+  let worker: ChildProcess;
+  let n = 0;
+
+  before(async () => {
+    await Promise.all([server.start(), services.start()]);
+    prometheus = new Prometheus({ scrapeInterval: '1s', targets: [{ address: new URL(services.url).host, labels: {} }] });
+    await prometheus.start();
+    proxy = new PrometheusProxy(() => prometheus.url);
+    await proxy.start();
+    connection = await Connection.connect({ address: server.address });
+    client = new Client({ connection });
+    cliEnv = { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default' };
+    worker = await startWorker({ ...cliEnv, FAULT_TARGET_DIR: services.targetDir });
+  });
+  after(async () => {
+    await stopProcess(worker);
+    await connection?.close();
+    proxy?.stop();
+    await prometheus?.dispose();
+    services.stop();
+    await server.kill();
+  });
+  afterEach(() => {
+    proxy.mode = 'pass';
+  });
+
+  async function release(o: { prometheus?: string; extra?: Partial<RollgateConfigInput>; analysis?: object; command?: string[] } = {}) {
+    const service = `metrics-${++n}`;
+    const analysis = {
+      prometheus: { address: o.prometheus ?? proxy.url, timeout: '500ms' },
+      interval: '1s',
+      verifyWindow: '30s',
+      metrics: [{ name: 'errors', query: `max(fault_errors{service="${service}"})`, failureCondition: 'result > 0', consecutiveErrorLimit: 2 }],
+      ...o.analysis,
+    };
+    const repo = canaryRepo({ service, prometheus: prometheus.url, services, extra: { analysis, ...(o.command ? { deploy: { command: [process.execPath, ...o.command.map((a) => a.replace('{service}', service))], timeout: '2s' } } : {}), ...o.extra } });
+    const res = await rollgate(startArgs(repo, service), cliEnv);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    return { id: /release (release-[\w.-]+)/.exec(res.stdout)![1]!, repo, service };
+  }
+
+  async function waitFor(id: string, pred: (s: ReleaseStatus) => boolean): Promise<ReleaseStatus> {
+    for (let i = 0; i < 600; i++) {
+      const s = await statusOf(client, id);
+      if (s && pred(s)) return s;
+      await sleep(100);
+    }
+    throw new Error(`${id}: status never matched`);
+  }
+
+  /** The steps the target applied for a release, by step name. */
+  const appliedSteps = (id: string) => services.applied().filter((a) => releaseOf(a.key) === id).map((a) => a.key.split('/').pop());
+  const inCanary5 = (s: ReleaseStatus) => s.currentStep?.startsWith('production-canary-5: bake') === true;
+
+  for (const [fault, mode, why] of [
+    ['slow past the query timeout', 'slow', /no answer within 500 ms/],
+    ['answering garbage', 'garbage', /prometheus answered 200 without JSON/],
+  ] as const) {
+    it(`rolls back, never promoting, when Prometheus goes ${fault} mid-phase and errors pass the limit`, async () => {
+      const r = await release();
+      await waitFor(r.id, inCanary5);
+      proxy.mode = mode;
+      const result = await resultOf(client, r.id, 120_000);
+      assert.equal(result.outcome, 'rolled_back');
+      assert.match(result.reason!, /analysis error: errors/);
+      assert.deepEqual(appliedSteps(r.id), ['staging-deploy', 'production-canary-5', 'rollback-production', 'rollback-staging'], 'never past 5%');
+      assert.equal(services.weight(r.service), 0);
+      assert.equal(ledgerLines(r.repo).length, 1);
+      const record = readFileSync(ledgerLines(r.repo)[0]!.output!, 'utf8');
+      assert.match(record, why);
+    });
+  }
+
+  it('rolls back, never promoting, when Prometheus stops mid-phase', async () => {
+    const own = new Prometheus({ scrapeInterval: '1s', targets: [{ address: new URL(services.url).host, labels: {} }] });
+    await own.start();
+    try {
+      const r = await release({ prometheus: own.url });
+      await waitFor(r.id, inCanary5);
+      await own.stop();
+      const result = await resultOf(client, r.id, 120_000);
+      assert.equal(result.outcome, 'rolled_back');
+      assert.match(result.reason!, /analysis error: errors/);
+      assert.deepEqual(appliedSteps(r.id), ['staging-deploy', 'production-canary-5', 'rollback-production', 'rollback-staging']);
+    } finally {
+      await own.dispose();
+    }
+  });
+
+  it('with onError: pause, waits for a human instead, and goes on once approved', async () => {
+    const r = await release({ analysis: { onError: 'pause' } });
+    await waitFor(r.id, inCanary5);
+    proxy.mode = 'garbage';
+    const waiting = await waitFor(r.id, (s) => s.pendingApproval !== undefined);
+    assert.equal(waiting.pendingApproval!.kind, 'analysis');
+    assert.match(waiting.pendingApproval!.reason, /analysis error: errors/);
+    assert.deepEqual(appliedSteps(r.id), ['staging-deploy', 'production-canary-5'], 'nothing promoted while it waits');
+    proxy.mode = 'pass';
+    assert.equal((await rollgate(['approve', r.id, '--by', 'oncall', '--reason', 'Prometheus is back'], cliEnv)).code, 0);
+    assert.equal((await resultOf(client, r.id, 120_000)).outcome, 'released');
+    assert.equal(services.weight(r.service), 100);
+  });
+
+  it('times a hanging deploy command out, retries it a bounded number of times, rolls back, and leaves no process behind', async () => {
+    const r = await release({ command: [join(__dirname, 'target.mjs'), '{service}', '--hang', 'set-weight'] });
+    const result = await resultOf(client, r.id, 180_000);
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason!, /step failed: .*set-weight production timed out after 2000 ms/);
+    const hung = services.calls().filter((c) => releaseOf(c.key) === r.id && c.action === 'set-weight');
+    assert.equal(hung.length, 3, 'three attempts, then the rollback');
+    assert.equal(new Set(hung.map((c) => c.key)).size, 1, 'every attempt with the same key');
+    await sleep(200);
+    assert.deepEqual(hung.flatMap((c) => [c.pid, c.grandchild!]).filter(running), [], 'no command or grandchild is left running');
+    assert.deepEqual(appliedSteps(r.id), ['staging-deploy', 'production-canary-5', 'rollback-production', 'rollback-staging']);
+  });
+});
