@@ -19,7 +19,7 @@ import {
   record,
   renderQuery,
 } from '../domain/analysis';
-import { type MetricProvider, ProviderError } from './prometheus';
+import { type MetricProvider, ProviderError, QueryRejected } from './prometheus';
 
 export interface MonitorInput {
   runKey: string;
@@ -133,6 +133,28 @@ async function sliced(sleep: (ms: number) => Promise<void>, beat: () => void, ms
     await sleep(Math.min(left, 1000));
     beat();
   }
+}
+
+/**
+ * Runs every metric's query once, as the analysis will (canary selector, and stable where it is
+ * compared), before anything is deployed: the queries Prometheus rejects, named; an empty list when
+ * all are accepted. No data is fine here; an unreachable Prometheus throws ProviderError.
+ */
+export async function checkQueries(provider: MetricProvider, input: Pick<MonitorInput, 'vars' | 'analysis'>, signal?: AbortSignal): Promise<string[]> {
+  const rejected: string[] = [];
+  for (const m of input.analysis.metrics) {
+    const subjects = comparisons(m).stable ? (['canary', 'stable'] as const) : (['canary'] as const);
+    for (const subject of subjects) {
+      try {
+        await provider.query(renderQuery(m.query, input.vars, input.analysis.selectors, subject), signal);
+      } catch (e) {
+        if (!(e instanceof QueryRejected)) throw e;
+        rejected.push(`analysis.metrics ${m.name}: Prometheus rejects its query (${subject}): ${e.message}`);
+        break;
+      }
+    }
+  }
+  return rejected;
 }
 
 /** Reads the baseline of every metric that compares against one, with the stable selector, before anything changes. */

@@ -9,7 +9,7 @@ import type { LedgerEntry } from '../domain/ledger';
 import type { ReleaseDurations } from '../domain/release';
 import { ROLLBACK, type CommandVars } from '../domain/command';
 import { PhaseAction } from '../domain/plan';
-import { captureBaseline, writeCharts, monitor, type MonitorInput, type MonitorResult } from './analysis';
+import { captureBaseline, checkQueries, writeCharts, monitor, type MonitorInput, type MonitorResult } from './analysis';
 import { type Deployer, CommandDeployer, DeployError, type DeployRequest, type DeployResult } from './deployer';
 import { FlagdFileProvider, type FlagProvider } from './flags';
 import { webhookDeployerFromEnv } from './webhook-deployer';
@@ -148,6 +148,13 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       const res = await smokeTest(input.url, input.timeoutMs);
       if (!res.ok) throw ApplicationFailure.create({ message: `smoke test failed: ${res.detail}`, type: FailureType.SMOKE_TEST_FAILED });
       return res.detail;
+    },
+
+    /** Every metric query run once before anything is deployed: one Prometheus rejects ends the release. */
+    async checkQueries(input: Pick<MonitorInput, 'vars' | 'analysis'>): Promise<string> {
+      const rejected = await checkQueries(metricProvider(deps, input.analysis), input, Context.current().cancellationSignal);
+      if (rejected.length > 0) throw ApplicationFailure.create({ message: rejected.join('; '), type: FailureType.INVALID_QUERY, nonRetryable: true });
+      return `${input.analysis.metrics.length} accepted`;
     },
 
     /** Metric values before anything changes, for checks against a baseline. */

@@ -4,6 +4,9 @@ export type QueryOutcome = { kind: 'value'; value: number } | { kind: 'no-data';
 
 export class ProviderError extends Error {}
 
+/** Prometheus refused the query itself (errorType bad_data: a syntax or type error): no retry helps. */
+export class QueryRejected extends ProviderError {}
+
 export interface MetricProvider {
   /** A single number, or no data. Throws ProviderError when the provider cannot answer. */
   query(promql: string, signal?: AbortSignal): Promise<QueryOutcome>;
@@ -53,7 +56,10 @@ export class PrometheusProvider implements MetricProvider {
     const res = await this.get(`api/v1/query?query=${encodeURIComponent(promql)}`, signal);
     const body = (await res.json().catch(() => undefined)) as PromResponse | undefined;
     if (!body) throw new ProviderError(`prometheus answered ${res.status} without JSON`);
-    if (body.status !== 'success') throw new ProviderError(`prometheus ${body.errorType ?? res.status}: ${body.error ?? 'unknown error'}`);
+    if (body.status !== 'success') {
+      const message = `prometheus ${body.errorType ?? res.status}: ${body.error ?? 'unknown error'}`;
+      throw body.errorType === 'bad_data' ? new QueryRejected(message) : new ProviderError(message);
+    }
     const data = body.data!;
     let raw: string;
     if (data.resultType === 'scalar') raw = (data.result as [number, string])[1];

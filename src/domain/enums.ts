@@ -38,5 +38,6 @@ export const FailureType = {
   INVALID_INPUT: 'InvalidInput',
   RECORD_CONFLICT: 'RecordConflict',
   NOTIFY_FAILED: 'NotifyFailed',
+  INVALID_QUERY: 'InvalidQuery',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

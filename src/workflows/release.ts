@@ -71,6 +71,9 @@ const ALERT_RULES = 'alert-rules';
  */
 const BAKE_CLOCK_FROM_TIMERS = 'bake-clock-from-timers';
 
+/** Patch: every metric query is run once before the first deploy; one Prometheus rejects ends the release. */
+const CHECK_QUERIES = 'check-queries';
+
 /** Patch: releases started with the RollgateState search attribute keep it up to date. */
 const STATE_SEARCH_ATTRIBUTE = 'state-search-attribute';
 
@@ -747,6 +750,8 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     if (decision.approvalRequired)
       await awaitApproval('release', decision.decision === 'ESCALATED' ? `Escalated: ${decision.because.join('; ')}` : `${risk!.level} risk needs a sign-off`);
 
+    if (metrics.length > 0 && patched(CHECK_QUERIES))
+      await step('metric queries', () => quick.checkQueries({ vars: queryVars(plan!.phases[0]!), analysis: config.analysis }), (d) => d);
     if (metrics.some((m) => comparisons(m).baseline)) {
       const captured = await step('baseline', () => quick.captureBaseline({ vars: queryVars(plan!.phases[0]!), analysis: config.analysis }), (b) =>
         [...Object.entries(b.values).map(([k, v]) => `${k} ${v}`), ...Object.entries(b.missing).map(([k, why]) => `${k}: ${why}`)].join(', '),

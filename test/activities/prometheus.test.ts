@@ -3,7 +3,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DemoService, freePort, Prometheus } from '../../demo/stack';
-import { prometheusFromEnv, PrometheusProvider, ProviderError } from '../../src/activities/prometheus';
+import { checkQueries } from '../../src/activities/analysis';
+import { prometheusFromEnv, PrometheusProvider, ProviderError, QueryRejected } from '../../src/activities/prometheus';
 import { AnalysisConfigSchema } from '../../src/domain/analysis';
 
 describe('Prometheus provider against a real Prometheus', () => {
@@ -31,8 +32,22 @@ describe('Prometheus provider against a real Prometheus', () => {
   });
   it('refuses several series: the query must aggregate', async () =>
     assert.rejects(provider.query('http_requests_total'), (e: Error) => e instanceof ProviderError && /returned 2 series; aggregate it/.test(e.message)));
-  it('passes PromQL errors on as provider errors', async () =>
-    assert.rejects(provider.query('sum(rate(up[5s])'), (e: Error) => e instanceof ProviderError && /prometheus bad_data/.test(e.message)));
+  it('passes PromQL errors on as a rejected query', async () =>
+    assert.rejects(provider.query('sum(rate(up[5s])'), (e: Error) => e instanceof QueryRejected && /prometheus bad_data/.test(e.message)));
+  it('checks every metric query before a release deploys: the ones Prometheus rejects, named; no data is fine', async () => {
+    const analysis = AnalysisConfigSchema.parse({
+      metrics: [
+        { name: 'ok', query: 'sum(up{job="demo"})', failureCondition: 'result < 1' },
+        { name: 'quiet', query: 'sum(up{job="absent"})', failureCondition: 'result < 1' },
+        { name: 'typo', query: 'sum(rate(http_requests_total{ {{selector}} }[1m])', failureCondition: 'result > 1' },
+        { name: 'wrong-type', query: 'rate(sum(up))', failureCondition: 'result > stable' },
+      ],
+    });
+    const rejected = await checkQueries(provider, { vars: { service: 'demo', version: 'v2', previousVersion: 'v1', phase: 'canary', stage: 'production' }, analysis });
+    assert.equal(rejected.length, 2, rejected.join('\n'));
+    assert.match(rejected[0]!, /^analysis\.metrics typo: Prometheus rejects its query \(canary\): prometheus bad_data: .*parse error/);
+    assert.match(rejected[1]!, /^analysis\.metrics wrong-type: Prometheus rejects its query \(canary\): prometheus bad_data: .*expected type range vector/);
+  });
   it('is reachable, and an unreachable server is a provider error, not a value', async () => {
     assert.equal(await provider.reachable(), true);
     const gone = new PrometheusProvider({ address: `http://127.0.0.1:${await freePort()}`, timeoutMs: 1000 });

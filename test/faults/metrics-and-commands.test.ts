@@ -127,6 +127,15 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
     assert.equal(services.weight(r.service), 100);
   });
 
+  it('checks every query with Prometheus before the first deploy: one it rejects ends the release, nothing deployed', async () => {
+    const r = await release({ analysis: { metrics: [{ name: 'typo', query: 'sum(rate(fault_errors[1m])', failureCondition: 'result > 0' }] } });
+    const result = await resultOf(client, r.id, 120_000);
+    assert.equal(result.outcome, 'aborted');
+    assert.match(result.reason!, /analysis\.metrics typo: Prometheus rejects its query \(canary\): prometheus bad_data/);
+    assert.deepEqual(services.calls().filter((c) => releaseOf(c.key) === r.id), [], 'no deploy command ran');
+    assert.equal(ledgerLines(r.repo)[0]!.outcome, 'aborted');
+  });
+
   it('times a hanging deploy command out, retries it a bounded number of times, rolls back, and leaves no process behind', async () => {
     const r = await release({ command: [join(__dirname, 'target.mjs'), '{service}', '--hang', 'set-weight'] });
     const result = await resultOf(client, r.id, 180_000);

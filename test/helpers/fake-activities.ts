@@ -63,6 +63,9 @@ export function fakeActivities(
   const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [] };
   const cursor = new Map<string, number>();
   const activities: Activities = {
+    async checkQueries(input) {
+      return `${input.analysis.metrics.length} accepted`;
+    },
     async captureBaseline(input) {
       return { values: Object.fromEntries(input.analysis.metrics.map((m) => [m.name, 0.01])), missing: {} };
     },
