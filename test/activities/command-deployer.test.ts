@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CommandDeployer, type DeployRequest } from '../../src/activities/deployer';
@@ -72,5 +72,19 @@ describe('the command deployer keeps one copy of a step\'s command and leaves no
     await new CommandDeployer().deploy(req('reused', [join(dir, 'reused.pid'), '0']));
     assert.equal(alive(other.pid!), true);
     other.kill('SIGKILL');
+  });
+
+  it('passes hostile versions and branch names as plain arguments: no shell ever reads them', async () => {
+    const pwned = join(dir, 'pwned');
+    for (const hostile of [`$(touch ${pwned})`, `x; touch ${pwned}`, `\`touch ${pwned}\``, `x && touch ${pwned} #`, `x\ntouch ${pwned}`]) {
+      const r = await new CommandDeployer().deploy({
+        ...req(`hostile-${hostile.length}-${hostile.charCodeAt(1)}`, []),
+        version: hostile,
+        previousVersion: hostile,
+        command: [process.execPath, '-e', 'console.log(JSON.stringify([process.argv[1], process.env.ROLLGATE_VERSION]))', '{version}'],
+      });
+      assert.deepEqual(JSON.parse(readFileSync(r.logFile, 'utf8')), [hostile, hostile], 'the argument and the variable arrive verbatim');
+      assert.equal(existsSync(pwned), false, hostile);
+    }
   });
 });

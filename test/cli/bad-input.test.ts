@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { main } from '../../src/cli/main';
@@ -94,6 +94,31 @@ describe('bad input: a clear error naming the flag or file, and nothing started 
       }
       assert.deepEqual(existsSync(join(repo, 'out')) ? readdirSync(join(repo, 'out')) : [], before, 'nothing written');
       assert.equal(existsSync('/tmp/pwned'), false);
+    });
+  }
+
+  // Evidence that cannot be trusted fails its prerequisite closed: ABORTED (exit 2), the file and the problem named.
+  const qaFile = 'qa-report-20260105-120000.md';
+  const evidence: [string, (dir: string) => string[], RegExp][] = [
+    ['QA report missing', (dir) => (rmSync(join(dir, qaFile)), []), /Prerequisite qa failed: no qa-report-\*\.md in /],
+    ['QA report empty', (dir) => (writeFileSync(join(dir, qaFile), ''), []), /Prerequisite qa failed: qa-report-20260105-120000\.md: empty file/],
+    ['QA report binary', (dir) => (writeFileSync(join(dir, qaFile), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2, 0, 0])), []), /Prerequisite qa failed: qa-report-20260105-120000\.md: .*binary/],
+    ['QA report huge', (dir) => (writeFileSync(join(dir, qaFile), Buffer.alloc(12 * 1024 * 1024, 'a')), []), /Prerequisite qa failed: qa-report-20260105-120000\.md: too large/],
+    ['security report with two verdicts', (dir) => (writeFileSync(join(dir, 'security-report-20260105-120000.md'), 'Verdict: PASS\nVerdict: FAIL\n'), []), /Prerequisite security failed: .*two different verdicts|Prerequisite security failed: .*PASS.*FAIL/],
+    ['JUnit with entity expansion', (dir) => (writeFileSync(join(dir, 'junit.xml'), '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><testsuite>&lol2;</testsuite>'), ['--junit', join(dir, 'junit.xml')]), /Prerequisite tests failed: .*junit\.xml: .*document type/],
+    ['JUnit with an external entity', (dir) => (writeFileSync(join(dir, 'junit.xml'), '<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><testsuite>&xxe;</testsuite>'), ['--junit', join(dir, 'junit.xml')]), /Prerequisite tests failed: .*junit\.xml: .*document type/],
+    ['JUnit that is not XML', (dir) => (writeFileSync(join(dir, 'junit.xml'), '{"tests": 3}'), ['--junit', join(dir, 'junit.xml')]), /Prerequisite tests failed: .*junit\.xml/],
+    ['JUnit glob that matches nothing', (dir) => ['--junit', join(dir, 'nothing-*.xml')], /Prerequisite tests failed: .*nothing-\*\.xml/],
+  ];
+  for (const [name, arrange, message] of evidence) {
+    it(`evidence: ${name}`, async () => {
+      const dir = writeReports(join(tempDir(), 'reports'));
+      const extra = arrange(dir);
+      const res = await cli(['decide', '--repo', repo, '--base', 'main', '--head', 'feature', '--reports', dir, ...extra]);
+      assert.equal(res.code, 2, `${res.stdout}\n${res.stderr}`);
+      assert.match(res.stdout, /^Decision: ABORTED/);
+      assert.match(res.stdout, message);
+      assert.deepEqual(readdirSync(dir).filter((f) => !f.endsWith('.md') && !f.endsWith('.xml')), [], 'nothing written');
     });
   }
 });

@@ -130,6 +130,8 @@ export type ProxyMode = 'pass' | 'slow' | 'garbage';
 /** In front of Prometheus: passes queries on, answers them too late, or answers garbage. */
 export class PrometheusProxy {
   mode: ProxyMode = 'pass';
+  /** Every Authorization header that arrived: credentials reach Prometheus, and only Prometheus. */
+  readonly authorizations = new Set<string>();
   private server: Server | undefined;
   url = '';
 
@@ -138,6 +140,7 @@ export class PrometheusProxy {
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
       void (async () => {
+        if (req.headers.authorization) this.authorizations.add(req.headers.authorization);
         if (this.mode === 'garbage') return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>502 Bad Gateway, or so</body></html>');
         if (this.mode === 'slow') await new Promise((r) => setTimeout(r, 3000));
         const up = await fetch(`${this.upstream()}${req.url}`).catch((e: Error) => e);

@@ -10,8 +10,11 @@ import type { ReleaseStatus } from '../../src/domain/release';
 import { rollgate, startWorker, stopProcess } from '../helpers/cli';
 import { DevServer } from '../helpers/dev-server';
 import { tempDir } from '../helpers/fixtures';
+import { allText, readableHistory } from '../helpers/history';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { canaryRepo, ledgerLines, PrometheusProxy, resultOf, running, Services, startArgs, statusOf } from './harness';
 
+const PROMETHEUS_TOKEN = 'prom-token-planted-7f3a9c';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const releaseOf = (key: string) => key.split('@')[0]!;
 
@@ -26,6 +29,7 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
   let cliEnv: NodeJS.ProcessEnv;
   let worker: ChildProcess;
   let n = 0;
+  let workerLog = '';
 
   before(async () => {
     await Promise.all([server.start(), services.start()]);
@@ -36,7 +40,8 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
     connection = await Connection.connect({ address: server.address });
     client = new Client({ connection });
     cliEnv = { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default' };
-    worker = await startWorker({ ...cliEnv, FAULT_TARGET_DIR: services.targetDir });
+    worker = await startWorker({ ...cliEnv, FAULT_TARGET_DIR: services.targetDir, ROLLGATE_PROMETHEUS_TOKEN: PROMETHEUS_TOKEN });
+    worker.stderr!.on('data', (d: Buffer) => (workerLog += d.toString()));
   });
   after(async () => {
     await stopProcess(worker);
@@ -134,6 +139,17 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
     assert.match(result.reason!, /analysis\.metrics typo: Prometheus rejects its query \(canary\): prometheus bad_data/);
     assert.deepEqual(services.calls().filter((c) => releaseOf(c.key) === r.id), [], 'no deploy command ran');
     assert.equal(ledgerLines(r.repo)[0]!.outcome, 'aborted');
+  });
+
+  it('sends the Prometheus token to Prometheus only: never into workflow history, records, ledger, logs or CLI output', async () => {
+    const r = await release();
+    const res = await rollgate(['status', r.id], cliEnv);
+    assert.equal((await resultOf(client, r.id, 120_000)).outcome, 'released');
+    assert.ok(proxy.authorizations.has(`Bearer ${PROMETHEUS_TOKEN}`), 'the token reached Prometheus');
+    const history = readableHistory(historyToJSON(await client.workflow.getHandle(r.id).fetchHistory()));
+    assert.ok(history.includes('ROLLGATE_PROMETHEUS_TOKEN') && history.includes('fault_errors'), 'payloads are decoded: the search below means something');
+    for (const [where, text] of [['history', history], ['out/', allText(join(r.repo, 'out'))], ['worker log', workerLog], ['CLI output', res.stdout + res.stderr]] as const)
+      assert.ok(!text.includes(PROMETHEUS_TOKEN), `the token is in the ${where}`);
   });
 
   it('times a hanging deploy command out, retries it a bounded number of times, rolls back, and leaves no process behind', async () => {

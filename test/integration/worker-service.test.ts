@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { writeFileSync, chmodSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -12,33 +12,13 @@ import { devServerEnv } from '../helpers/servers';
 import { referenceRepo, writeReports } from '../helpers/fixtures';
 import { rollgate, startWorker, stopProcess } from '../helpers/cli';
 import { freePort } from '../../demo/stack';
+import { allText, readableHistory } from '../helpers/history';
 import { waitForStatus } from '../helpers/status';
 import { RELEASE_STATE_ATTRIBUTE } from '../../src/workflows/messages';
 
 const SLACK_PATH = '/services/T0001/B0001/slack-secret-path';
 const HOOK_TOKEN = 'hook-secret-token';
 const HMAC_SECRET = 'hmac-secret-value';
-
-/** Every file under a folder, as text. */
-const allText = (dir: string): string =>
-  readdirSync(dir)
-    .map((f) => join(dir, f))
-    .map((p) => (statSync(p).isDirectory() ? allText(p) : readFileSync(p, 'utf8')))
-    .join('\n');
-
-/** The history as text with every payload decoded: payloads are base64 in the JSON form. */
-function readableHistory(json: string): string {
-  const decode = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(decode);
-    if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (typeof o.data === 'string' && o.metadata) return Buffer.from(o.data, 'base64').toString('utf8');
-      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decode(x)]));
-    }
-    return v;
-  };
-  return JSON.stringify(decode(JSON.parse(json)));
-}
 
 describe('the worker as a service on the dev server: notifications, webhook deploys, metrics, and secrets nowhere', () => {
   let env: TestWorkflowEnvironment;

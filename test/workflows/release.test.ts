@@ -7,7 +7,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parseConfig } from '../../src/domain/config';
 import type { ReleaseInput } from '../../src/domain/release';
-import { abortUpdate, approveUpdate, RELEASE_STATE_ATTRIBUTE, resolveUpdate, statusQuery } from '../../src/workflows/messages';
+import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, RELEASE_STATE_ATTRIBUTE, resolveUpdate, statusQuery } from '../../src/workflows/messages';
 import { temporal } from '@temporalio/proto';
 import { releaseWorkflow } from '../../src/workflows';
 import { workflowsPath } from '../../src/worker/worker';
@@ -97,6 +97,18 @@ describe('release workflow (time-skipping server, fake activities)', () => {
         /four eyes/.test(e.cause?.message ?? e.message),
       );
       await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: '' }] }), (e: Error & { cause?: Error }) => /by:/.test(e.cause?.message ?? e.message));
+      // Update arguments of the wrong shape are refused by the validators, naming the field, and leave no trace.
+      const refused: [{ name: string }, unknown, RegExp][] = [
+        [approveUpdate, { by: 42 }, /by: Invalid input: expected string/],
+        [approveUpdate, { by: 'bob', role: 'admin' }, /Unrecognized key: "role"/],
+        [approveUpdate, 'bob', /expected object/],
+        [rejectUpdate, { by: 'bob' }, /reason:/],
+        [pauseUpdate, { reason: 'x' }, /by:/],
+        [promoteUpdate, { by: 'bob', full: 'yes' }, /full: Invalid input: expected boolean/],
+        [resolveUpdate, { by: 'bob', action: 'nuke', reason: 'r' }, /action: must be retry or restored/],
+      ];
+      for (const [update, arg, message] of refused)
+        await assert.rejects(handle.executeUpdate(update as typeof approveUpdate, { args: [arg as never] }), (e: Error & { cause?: Error }) => message.test(e.cause?.message ?? e.message), `${update.name} ${JSON.stringify(arg)}`);
       const approval = await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob', reason: 'reviewed' }] });
       assert.equal(approval.by, 'bob');
       await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] }), (e: Error & { cause?: Error }) =>
