@@ -87,4 +87,19 @@ describe('the command deployer keeps one copy of a step\'s command and leaves no
       assert.equal(existsSync(pwned), false, hostile);
     }
   });
+
+  it('keeps the Temporal API key and rollgate\'s own settings out of the command\'s environment', async () => {
+    process.env.TEMPORAL_API_KEY = 'temporal-key-planted';
+    process.env.ROLLGATE_SLACK_WEBHOOK_URL = 'https://hooks.example/planted';
+    try {
+      const r = await new CommandDeployer().deploy({ ...req('env', []), command: [process.execPath, '-e', 'console.log(JSON.stringify(process.env))'] });
+      const seen = JSON.parse(readFileSync(r.logFile, 'utf8')) as Record<string, string>;
+      assert.equal(seen.ROLLGATE_IDEMPOTENCY_KEY, 'release-auth-abc@12345678/env', 'the step\'s own variables arrive');
+      assert.equal(seen.TEMPORAL_API_KEY, undefined);
+      assert.equal(seen.ROLLGATE_SLACK_WEBHOOK_URL, undefined);
+    } finally {
+      delete process.env.TEMPORAL_API_KEY;
+      delete process.env.ROLLGATE_SLACK_WEBHOOK_URL;
+    }
+  });
 });

@@ -48,15 +48,17 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundleWithSourceMap;
   let n = 0;
-  const recorded = ['canary-healthy', 'canary-fails', 'pause-promote', 'flag-rollback'];
+  const recorded = ['canary-healthy', 'canary-fails', 'pause-promote', 'flag-rollback', 'inconclusive-approved'];
 
   before(async () => {
     env = await timeSkippingEnv();
     bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   });
   after(async () => {
-    if (process.env.ROLLGATE_RECORD_HISTORIES) {
-      for (const id of recorded) {
+    // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs; a comma list of IDs only those.
+    const record = process.env.ROLLGATE_RECORD_HISTORIES;
+    if (record) {
+      for (const id of record === '1' ? recorded : recorded.filter((x) => record.split(',').includes(x))) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();
         writeFileSync(join(HISTORIES, `${id}.json`), historyToJSON(history).replace(/"stackTrace": "(?:[^"\\]|\\.)*"/g, '"stackTrace": ""'));
       }
@@ -146,7 +148,9 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
   it('pauses on an inconclusive reading and goes on when a human approves', async () => {
     const { activities, calls } = fakeActivities({ change: mediumChange, measurements: { 'production-canary-5': ['inconclusive'] } });
     const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-approved', args: [releaseInput('inconclusive-approved')] });
+      // Half-hour bakes keep its replay fixture small.
+      const canary = { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) };
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-approved', args: [releaseInput('inconclusive-approved', { canary })] });
       const waiting = await waitForStatus(handle, (s) => s.pendingApproval?.kind === 'analysis');
       assert.match(waiting.pendingApproval!.reason, /analysis inconclusive: error-rate inconclusive/);
       assert.equal(Date.parse(waiting.pendingApproval!.deadline) - Date.parse(waiting.pendingApproval!.requestedAt), 2 * HOUR);
