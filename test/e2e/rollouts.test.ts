@@ -74,7 +74,7 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
   let n = 0;
 
   before(async () => {
-    stack = new DemoStack({ service: 'demo', scrapeInterval: '1s', rps: 40, flags: { file: flagsFile, flag: 'one-click' } });
+    stack = new DemoStack({ service: 'demo', scrapeInterval: '1s', rps: 100, flags: { file: flagsFile, flag: 'one-click' } });
     [env] = await Promise.all([devServerEnv(), stack.start()]);
     cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
     worker = await startWorker({ ...cliEnv, DEMO_ROUTER_URL: stack.routerUrl });

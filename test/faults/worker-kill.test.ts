@@ -11,7 +11,9 @@ import { DevServer } from '../helpers/dev-server';
 import { tempDir } from '../helpers/fixtures';
 import { canaryRepo, ledgerLines, resultOf, running, Services, startArgs, statusOf } from './harness';
 
-const TRIALS = 20;
+// Releases; at least KILLED_AT_LEAST of them must meet a kill (a release can end before one comes).
+const TRIALS = 24;
+const KILLED_AT_LEAST = 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const releaseOf = (key: string) => key.split('@')[0]!;
 /** What a target saw for a release: "action stage weight" per applied step, in order. */
@@ -75,7 +77,7 @@ describe('faults: workers killed, a second worker, the server restarted (dev ser
     return { id: /release (release-[\w.-]+)/.exec(res.stdout)![1]!, repo, faulty };
   }
 
-  it(`ends ${TRIALS} canaries as they would have ended when their worker is SIGKILLed at deploy commands, bakes, analyses and rollbacks; nothing applied twice, one ledger line each`, async () => {
+  it(`ends ${TRIALS} canaries (at least ${KILLED_AT_LEAST} of them killed) as they would have ended when their worker is SIGKILLed at deploy commands, bakes, analyses and rollbacks; nothing applied twice, one ledger line each`, async () => {
     // Controls: one healthy and one faulty canary on a worker of their own that is never killed.
     const controlEnv = { ...cliEnv, ROLLGATE_TASK_QUEUE: 'control' };
     await worker({ ROLLGATE_TASK_QUEUE: 'control' });
@@ -161,14 +163,15 @@ describe('faults: workers killed, a second worker, the server restarted (dev ser
     }
     const retried = calls.length - applied.length;
     console.log(
-      `# ${survived}/${TRIALS} releases survived ${killCount} SIGKILLs of their worker (releases caught at ${wanted.map((w) => `${w}: ${kills.filter((k) => k.point === w).reduce((n, k) => n + k.releases, 0)}`).join(', ')}); ` +
+      `# ${survived}/${TRIALS} releases (${trials.filter((t) => killedAt.has(t.id)).length} of them killed at least once) survived ${killCount} SIGKILLs of their worker (releases caught at ${wanted.map((w) => `${w}: ${kills.filter((k) => k.point === w).reduce((n, k) => n + k.releases, 0)}`).join(', ')}); ` +
         `${calls.length} command runs, ${applied.length} applied, ${retried} skipped as already applied or killed mid-run`,
     );
     for (const t of trials) console.log(`#   ${t.id} (${t.faulty ? 'faulty' : 'healthy'}) killed at: ${(killedAt.get(t.id) ?? []).join(', ') || 'never'}`);
     assert.deepEqual(problems, []);
     assert.ok(calls.every((c) => /^release-[\w.-]+@[0-9a-f-]{8}\/[\w.-]+$/.test(c.key)), 'every command run carries an idempotency key');
     for (const w of wanted) assert.ok(kills.some((k) => k.point === w), `a kill during ${w}`);
-    assert.deepEqual(trials.filter((t) => !killedAt.has(t.id)).map((t) => t.id), [], 'every trial was killed at least once');
+    const killed = trials.filter((t) => killedAt.has(t.id)).length;
+    assert.ok(killed >= KILLED_AT_LEAST, `only ${killed} releases met a kill`);
     assert.equal(calls.filter((c) => running(c.pid)).length, 0, 'no deploy command is left running');
   });
 
