@@ -54,6 +54,7 @@ main(async () => {
       const t0 = performance.now();
       const code = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', `bench-${i}`], silent);
       if (code !== 0) throw new Error(`rollgate start exited ${code}`);
+      if (process.env.BENCH_DEBUG) process.stderr.write(`cli ${Math.round(performance.now() - t0)} ms\n`);
       await until(() => existsSync(out) && readdirSync(out).some((f) => f.startsWith('release-decision-')), 'the decision record');
       const t1 = performance.now();
 

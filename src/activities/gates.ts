@@ -72,6 +72,11 @@ export async function expandJUnit(repo: string, patterns: readonly string[]): Pr
 
 /** The spec's hard prerequisites. Business failures are results, never exceptions. */
 export async function checkPrerequisites(input: GateInput): Promise<GateReport> {
+  // git runs while the reports are read.
+  const ahead = commitsAhead(input.repo, input.base, input.head).then(
+    (n) => ({ n }),
+    (e: Error) => ({ error: e }),
+  );
   const prerequisites: PrerequisiteResult[] = [];
   let securityConditions: string[] = [];
   let qaText: string | undefined;
@@ -126,16 +131,14 @@ export async function checkPrerequisites(input: GateInput): Promise<GateReport> 
   const tests = await testsGate(input, qaText, qaSource);
   prerequisites.push(tests.result);
 
-  try {
-    const ahead = await commitsAhead(input.repo, input.base, input.head);
+  const branch = await ahead;
+  if ('error' in branch) prerequisites.push({ name: 'branch', passed: false, detail: `cannot compare ${input.base}..${input.head}: ${branch.error.message}` });
+  else
     prerequisites.push({
       name: 'branch',
-      passed: ahead > 0,
-      detail: ahead > 0 ? `${input.head} is ${ahead} commit${ahead === 1 ? '' : 's'} ahead of ${input.base}` : `${input.head} has no commits ahead of ${input.base}`,
+      passed: branch.n > 0,
+      detail: branch.n > 0 ? `${input.head} is ${branch.n} commit${branch.n === 1 ? '' : 's'} ahead of ${input.base}` : `${input.head} has no commits ahead of ${input.base}`,
     });
-  } catch (e) {
-    prerequisites.push({ name: 'branch', passed: false, detail: `cannot compare ${input.base}..${input.head}: ${(e as Error).message}` });
-  }
 
   return { prerequisites, securityConditions, ...(tests.count ? { tests: tests.count } : {}) };
 }

@@ -44,10 +44,17 @@ const MAX_FILES_WITH_LINES = 300;
 /** Reads the change set; a failure is non-retryable: the risk cannot be classified. */
 export async function readChangeSet(repo: string, base: string, head: string, migrationGlobs: readonly string[]): Promise<ChangeSet> {
   try {
-    const [baseSha, headSha] = [await resolveCommit(repo, base), await resolveCommit(repo, head)];
+    // Independent reads run side by side: the change set is on the path to every decision.
+    const [baseSha, headSha] = await Promise.all([resolveCommit(repo, base), resolveCommit(repo, head)]);
     const mergeBase = (await git(repo, ['merge-base', baseSha, headSha]).catch(() => baseSha)).trim();
-    const files = parseNumstat(await git(repo, ['diff', '--numstat', '-z', '--no-renames', mergeBase, headSha, '--']));
-    const statuses = parseNameStatus(await git(repo, ['diff', '--name-status', '-z', '--no-renames', mergeBase, headSha, '--']));
+    const [numstat, nameStatus, log, tree] = await Promise.all([
+      git(repo, ['diff', '--numstat', '-z', '--no-renames', mergeBase, headSha, '--']),
+      git(repo, ['diff', '--name-status', '-z', '--no-renames', mergeBase, headSha, '--']),
+      git(repo, ['log', '--format=%H%x1f%s%x1f%an%x1f%ae%x1f%cI%x1e', `${baseSha}..${headSha}`, '--']),
+      git(repo, ['ls-tree', '-d', '--name-only', headSha]),
+    ]);
+    const files = parseNumstat(numstat);
+    const statuses = parseNameStatus(nameStatus);
     for (const f of files) f.status = statuses.get(f.path) ?? 'M';
 
     const migrationRes = migrationGlobs.map(globToRegExp);
@@ -64,7 +71,6 @@ export async function readChangeSet(repo: string, base: string, head: string, mi
       }
     }
 
-    const log = await git(repo, ['log', '--format=%H%x1f%s%x1f%an%x1f%ae%x1f%cI%x1e', `${baseSha}..${headSha}`, '--']);
     const commits: CommitInfo[] = log
       .split('\x1e')
       .map((r) => r.trim())
@@ -73,7 +79,7 @@ export async function readChangeSet(repo: string, base: string, head: string, mi
         const [sha = '', subject = '', author = '', email = '', time = ''] = r.split('\x1f');
         return { sha, subject, author, email, time };
       });
-    const topLevel = (await git(repo, ['ls-tree', '-d', '--name-only', headSha])).split('\n').filter(Boolean);
+    const topLevel = tree.split('\n').filter(Boolean);
     return { base, head, baseSha, headSha, commits, files, topLevel };
   } catch (e) {
     throw ApplicationFailure.nonRetryable(`cannot read the change set ${base}..${head}: ${(e as Error).message}`, FailureType.CHANGE_SET_UNREADABLE);

@@ -204,13 +204,15 @@ async function startCommand(args: string[], out: Out): Promise<number> {
   };
   const { client, settings, close } = await connectClient();
   try {
-    let attached = false;
-    try {
-      const desc = await client.workflow.getHandle(releaseId).describe();
-      attached = desc.status.name === 'RUNNING';
-    } catch {
-      /* not started yet */
-    }
+    // Both lookups at once: they sit between CI and the decision.
+    const [running, withState] = await Promise.all([
+      client.workflow
+        .getHandle(releaseId)
+        .describe()
+        .then((d) => d.status.name === 'RUNNING', () => false), // not started yet
+      stateAttributeRegistered(client),
+    ]);
+    let attached = running;
     try {
       await client.workflow.start(RELEASE_WORKFLOW, {
         taskQueue: settings.taskQueue,
@@ -219,7 +221,7 @@ async function startCommand(args: string[], out: Out): Promise<number> {
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         // Lets visibility count releases by state; only where the namespace knows the attribute.
-        ...((await stateAttributeRegistered(client)) ? { typedSearchAttributes: [{ key: RELEASE_STATE_ATTRIBUTE, value: 'deciding' }] } : {}),
+        ...(withState ? { typedSearchAttributes: [{ key: RELEASE_STATE_ATTRIBUTE, value: 'deciding' }] } : {}),
       });
     } catch (e) {
       if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
