@@ -26,9 +26,19 @@ export async function createReleaseWorker(opts: {
     activities: opts.activities ?? createActivities(opts.deps ?? defaultDeps()),
     // On SIGINT/SIGTERM, running activities get this long to finish or heartbeat out.
     shutdownGraceTime: '30 seconds',
+    // Every monitored bake holds an activity slot for its whole length (the SDK's default is 100).
+    maxConcurrentActivityTaskExecutions: maxActivities(process.env),
     // Production: a bundle built ahead (npm run build:workflows) starts faster and never bundles at run time.
     ...(opts.workflowBundle ? {} : prebuiltBundle()),
   });
+}
+
+export function maxActivities(env: NodeJS.ProcessEnv): number {
+  const raw = env.ROLLGATE_MAX_CONCURRENT_ACTIVITIES;
+  if (raw === undefined) return 2000;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`ROLLGATE_MAX_CONCURRENT_ACTIVITIES: "${raw}" is not a whole number above 0`);
+  return n;
 }
 
 function prebuiltBundle(): Partial<WorkerOptions> {
