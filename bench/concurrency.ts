@@ -1,17 +1,17 @@
 /**
- * Concurrent monitored rollouts: for each LEVEL (default 100, 500, 1000), that many canaries in
+ * Concurrent monitored rollouts: canaries are added until LEVELS (default 100, 500, 1000) are in
  * their 5% bake at once on one worker process, each analysed every INTERVAL_S seconds (default 10)
- * against a real Prometheus, measured over WINDOW_S seconds (default 90): the worker's CPU share
- * (of one core), its peak RSS, the share of analyses that ran more than one interval after they
- * were due, Prometheus queries per second, and the largest history. Targets at 1,000: under 1%
- * late, peak RSS under 1 GiB. Writes bench/results/concurrency.json.
+ * against a real Prometheus; at each level, over WINDOW_S seconds (default 60): the worker's CPU
+ * share (of one core), its peak RSS so far, the share of analyses that ran more than one interval
+ * after they were due, Prometheus queries per second, and the largest history. Targets at 1,000:
+ * under 1% late, peak RSS under 1 GiB. Writes bench/results/concurrency.json.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Prometheus } from '../demo/stack';
+import { freePort, Prometheus } from '../demo/stack';
 import { buildWorkflowBundle } from '../scripts/bundle-workflows';
 import type { Measurement } from '../src/domain/analysis';
 import type { ReleaseInput } from '../src/domain/release';
@@ -23,7 +23,7 @@ import { main, processUsage, round, sleep, writeResult } from './lib';
 
 const LEVELS = (process.env.LEVELS ?? '100,500,1000').split(',').map(Number);
 const INTERVAL_S = Number(process.env.INTERVAL_S ?? 10);
-const WINDOW_S = Number(process.env.WINDOW_S ?? 90);
+const WINDOW_S = Number(process.env.WINDOW_S ?? 60);
 const TARGETS = { releases: 1000, latePercent: 1, peakRssMiB: 1024 };
 
 main(async () => {
@@ -53,98 +53,101 @@ main(async () => {
   const count = async (query: string) => (await env.client.workflow.count(`WorkflowType = '${RELEASE_WORKFLOW}' AND ExecutionStatus = 'Running' AND ${query}`)).count;
 
   const levels = [];
+  const metricsPort = await freePort();
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  const worker: ChildProcess = await startWorker({ TEMPORAL_ADDRESS: env.address, ROLLGATE_WORKFLOW_BUNDLE: bundle, ROLLGATE_METRICS_ADDRESS: `127.0.0.1:${metricsPort}` });
+  const ids: string[] = [];
+  const outDirs: string[] = [];
+  const measured = async () => {
+    const text = await (await fetch(metricsUrl)).text();
+    return [...text.matchAll(/^rollgate_analysis_measurements_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  };
   try {
     for (const n of LEVELS) {
-      const metricsPort = 19_000 + n;
-      const worker: ChildProcess = await startWorker({
-        TEMPORAL_ADDRESS: env.address,
-        ROLLGATE_WORKFLOW_BUNDLE: bundle,
-        ROLLGATE_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
-      });
-      const ids: string[] = [];
-      const outDirs: string[] = [];
       const t0 = Date.now();
-      try {
-        for (let i = 0; i < n; i++) {
-          const outDir = join(root, `level-${n}`, `r${i}`);
-          mkdirSync(outDir, { recursive: true });
-          const input: ReleaseInput = { releaseId: `bench-${n}-${i}`, service: `svc-${i}`, repo, base: 'main', head: 'feature', reportsDir: reports, junit: [], outDir, version: 'v2', previousVersion: 'v1', config };
-          await env.client.workflow.start(RELEASE_WORKFLOW, {
-            taskQueue: 'rollgate',
-            workflowId: input.releaseId,
-            args: [input],
-            typedSearchAttributes: [{ key: RELEASE_STATE_ATTRIBUTE, value: 'deciding' }],
-          });
-          ids.push(input.releaseId);
-          outDirs.push(outDir);
-        }
-        // All in their bake: the bench measures a steady state, not the start.
-        for (;;) {
-          const baking = await count(`RollgateState = 'baking'`);
-          if (baking >= n) break;
-          if (Date.now() - t0 > 10 * 60_000) throw new Error(`only ${baking} of ${n} releases reached their bake in 10 minutes`);
-          await sleep(1000);
-        }
-        const rampS = (Date.now() - t0) / 1000;
-        await sleep(2 * INTERVAL_S * 1000); // every monitor past its first measurement
-        const measured = async () => {
-          const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-          return [...text.matchAll(/^rollgate_analysis_measurements_total\{[^}]*\} (\d+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
-        };
-        const before = { usage: processUsage(worker.pid!), measured: await measured(), at: Date.now() };
-        await sleep(WINDOW_S * 1000);
-        const after = { usage: processUsage(worker.pid!), measured: await measured(), at: Date.now() };
-        const seconds = (after.at - before.at) / 1000;
-
-        // Lateness from the measurements themselves: each one is due an interval after the one before.
-        let total = 0;
-        let late = 0;
-        let worstS = 0;
-        for (const dir of outDirs) {
-          const folder = join(dir, 'analysis');
-          const file = existsSync(folder) ? readdirSync(folder).find((f) => f.endsWith('.jsonl')) : undefined;
-          if (!file) continue;
-          const ats = readFileSync(join(folder, file), 'utf8')
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => Date.parse((JSON.parse(l) as Measurement).at))
-            .filter((at) => at >= before.at && at <= after.at);
-          for (let k = 1; k < ats.length; k++) {
-            const lateBy = (ats[k]! - ats[k - 1]! - INTERVAL_S * 1000) / 1000;
-            total++;
-            worstS = Math.max(worstS, lateBy);
-            if (lateBy > INTERVAL_S) late++;
-          }
-        }
-        let largestHistory = 0;
-        for (const id of ids) largestHistory = Math.max(largestHistory, Number((await env.client.workflow.getHandle(id).describe()).historyLength));
-        const level = {
-          releases: n,
-          rampSeconds: round(rampS),
-          windowSeconds: round(seconds),
-          workerCpuPercentOfOneCore: round(((after.usage.cpuSeconds - before.usage.cpuSeconds) / seconds) * 100),
-          workerPeakRssMiB: after.usage.peakRssMiB,
-          analysesInWindow: total,
-          latePercent: total ? round((late / total) * 100, 2) : null,
-          worstLateSeconds: round(worstS, 2),
-          prometheusQueriesPerSecond: round((after.measured - before.measured) / seconds),
-          largestHistoryEvents: largestHistory,
-        };
-        levels.push(level);
-        process.stderr.write(`${JSON.stringify(level)}\n`);
-      } finally {
-        await Promise.all(ids.map((id) => env.client.workflow.getHandle(id).terminate('benchmark done').catch(() => undefined)));
-        await stopProcess(worker);
+      // Starts go out a few at a time: the server, not this loop, should set the pace.
+      while (ids.length < n) {
+        await Promise.all(
+          Array.from({ length: Math.min(20, n - ids.length) }, async () => {
+            const i = ids.length;
+            const releaseId = `bench-${i}`;
+            ids.push(releaseId);
+            const outDir = join(root, `r${i}`);
+            outDirs.push(outDir);
+            mkdirSync(outDir, { recursive: true });
+            const input: ReleaseInput = { releaseId, service: `svc-${i}`, repo, base: 'main', head: 'feature', reportsDir: reports, junit: [], outDir, version: 'v2', previousVersion: 'v1', config };
+            await env.client.workflow.start(RELEASE_WORKFLOW, { taskQueue: 'rollgate', workflowId: releaseId, args: [input], typedSearchAttributes: [{ key: RELEASE_STATE_ATTRIBUTE, value: 'deciding' }] });
+          }),
+        );
       }
+      // All in their bake: the bench measures a steady state, not the start.
+      for (;;) {
+        const baking = await count(`RollgateState = 'baking'`);
+        if (baking >= n) break;
+        if (Date.now() - t0 > 10 * 60_000) throw new Error(`only ${baking} of ${n} releases reached their bake in 10 minutes`);
+        await sleep(1000);
+      }
+      const rampS = (Date.now() - t0) / 1000;
+      await sleep(2 * INTERVAL_S * 1000); // every monitor past its first measurement
+      const before = { usage: processUsage(worker.pid!), measured: await measured(), at: Date.now() };
+      await sleep(WINDOW_S * 1000);
+      const after = { usage: processUsage(worker.pid!), measured: await measured(), at: Date.now() };
+      const seconds = (after.at - before.at) / 1000;
+
+      // Lateness from the measurements themselves: each one is due an interval after the one before.
+      let total = 0;
+      let late = 0;
+      let worstS = 0;
+      for (const dir of outDirs) {
+        const folder = join(dir, 'analysis');
+        const file = existsSync(folder) ? readdirSync(folder).find((f) => f.endsWith('.jsonl')) : undefined;
+        if (!file) continue;
+        const ats = readFileSync(join(folder, file), 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => Date.parse((JSON.parse(l) as Measurement).at))
+          .filter((at) => at >= before.at && at <= after.at);
+        for (let k = 1; k < ats.length; k++) {
+          const lateBy = (ats[k]! - ats[k - 1]! - INTERVAL_S * 1000) / 1000;
+          total++;
+          worstS = Math.max(worstS, lateBy);
+          if (lateBy > INTERVAL_S) late++;
+        }
+      }
+      let largestHistory = 0;
+      for (const id of ids) largestHistory = Math.max(largestHistory, Number((await env.client.workflow.getHandle(id).describe()).historyLength));
+      const level = {
+        releases: n,
+        rampSeconds: round(rampS),
+        windowSeconds: round(seconds),
+        workerCpuPercentOfOneCore: round(((after.usage.cpuSeconds - before.usage.cpuSeconds) / seconds) * 100),
+        workerPeakRssMiB: after.usage.peakRssMiB,
+        workerRssMiB: after.usage.rssMiB,
+        analysesInWindow: total,
+        latePercent: total ? round((late / total) * 100, 2) : null,
+        worstLateSeconds: round(worstS, 2),
+        prometheusQueriesPerSecond: round((after.measured - before.measured) / seconds),
+        largestHistoryEvents: largestHistory,
+      };
+      levels.push(level);
+      process.stderr.write(`${JSON.stringify(level)}\n`);
     }
   } finally {
+    await stopProcess(worker);
     await prometheus.dispose();
     exporter.close();
     await env.teardown();
   }
   const top = levels.find((l) => l.releases === TARGETS.releases);
   writeResult('concurrency', {
-    parameters: { levels: LEVELS, analysisIntervalSeconds: INTERVAL_S, windowSeconds: WINDOW_S, prometheusScrapeSeconds: 5, worker: 'one `rollgate worker` process, prebuilt workflow bundle', deploy: 'the command `true`' },
+    parameters: {
+      levels: LEVELS,
+      analysisIntervalSeconds: INTERVAL_S,
+      windowSeconds: WINDOW_S,
+      prometheusScrapeSeconds: 5,
+      worker: 'one `rollgate worker` process with its defaults (prebuilt workflow bundle); releases are added level by level and keep running',
+      deploy: 'the command `true`',
+    },
     levels,
     targets: TARGETS,
     meetsTarget: top ? (top.latePercent ?? 100) < TARGETS.latePercent && top.workerPeakRssMiB < TARGETS.peakRssMiB : false,

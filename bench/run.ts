@@ -26,7 +26,7 @@ function summary(): string {
   for (const l of r.concurrency!.levels as Json[])
     rows.push([
       `2. ${l.releases} canaries in their bake at once, one worker, analysed every ${r.concurrency!.parameters.analysisIntervalSeconds} s`,
-      `worker CPU ${l.workerCpuPercentOfOneCore}% of a core, peak RSS ${l.workerPeakRssMiB} MiB, late ${l.latePercent}% (worst ${l.worstLateSeconds} s), ${l.prometheusQueriesPerSecond} Prometheus queries/s, largest history ${l.largestHistoryEvents} events`,
+      `worker CPU ${l.workerCpuPercentOfOneCore}% of a core, RSS ${l.workerRssMiB} MiB (peak so far ${l.workerPeakRssMiB} MiB), late ${l.latePercent}% (worst ${l.worstLateSeconds} s), ${l.prometheusQueriesPerSecond} Prometheus queries/s, largest history ${l.largestHistoryEvents} events`,
       l.releases === r.concurrency!.targets.releases ? `< ${r.concurrency!.targets.latePercent}% late, < ${r.concurrency!.targets.peakRssMiB} MiB: ${yes(r.concurrency!.meetsTarget)}` : '',
     ]);
   const h = r.history!;

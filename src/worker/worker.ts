@@ -27,17 +27,19 @@ export async function createReleaseWorker(opts: {
     // On SIGINT/SIGTERM, running activities get this long to finish or heartbeat out.
     shutdownGraceTime: '30 seconds',
     // Every monitored bake holds an activity slot for its whole length (the SDK's default is 100).
-    maxConcurrentActivityTaskExecutions: maxActivities(process.env),
+    maxConcurrentActivityTaskExecutions: positiveInt(process.env, 'ROLLGATE_MAX_CONCURRENT_ACTIVITIES', 2000),
+    // Each cached release costs about 1.7 MiB; past the cache, a release replays its (short) history on its next task.
+    maxCachedWorkflows: positiveInt(process.env, 'ROLLGATE_MAX_CACHED_WORKFLOWS', 60),
     // Production: a bundle built ahead (npm run build:workflows) starts faster and never bundles at run time.
     ...(opts.workflowBundle ? {} : prebuiltBundle()),
   });
 }
 
-export function maxActivities(env: NodeJS.ProcessEnv): number {
-  const raw = env.ROLLGATE_MAX_CONCURRENT_ACTIVITIES;
-  if (raw === undefined) return 2000;
+export function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`ROLLGATE_MAX_CONCURRENT_ACTIVITIES: "${raw}" is not a whole number above 0`);
+  if (!Number.isInteger(n) || n < 2) throw new Error(`${name}: "${raw}" is not a whole number of 2 or more`);
   return n;
 }
 
