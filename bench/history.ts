@@ -5,10 +5,9 @@
  * Writes bench/results/history.json.
  */
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import type { ReleaseInput } from '../src/domain/release';
 import { releaseWorkflow } from '../src/workflows';
 import { workflowsPath } from '../src/worker/worker';
-import { fakeActivities, mediumChange } from '../test/helpers/fake-activities';
+import { fakeActivities, fakeReleaseInput, mediumChange } from '../test/helpers/fake-activities';
 import { timeSkippingEnv } from '../test/helpers/servers';
 import { main, round, writeResult } from './lib';
 
@@ -20,22 +19,11 @@ main(async () => {
   const env = await timeSkippingEnv();
   const bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
   const { activities } = fakeActivities({ change: mediumChange });
-  const input: ReleaseInput = {
-    releaseId: 'history-budget',
-    service: 'checkout',
-    repo: '/repo',
-    base: 'main',
-    head: 'feature',
-    reportsDir: '/repo/out',
-    outDir: '/repo/out',
-    version: 'v2',
-    previousVersion: 'v1',
-    config: {
-      bake: { staging: '0s' },
-      canary: { steps: [{ weight: 5, bake: `${HOURS}h` }, { weight: 100, bake: '0s' }] },
-      analysis: { prometheus: { address: 'http://prometheus.test' }, interval: INTERVAL, metrics: [{ name: 'errors', query: 'sum(up)', failureCondition: 'result < 1' }] },
-    },
-  };
+  const input = fakeReleaseInput('history-budget', 'checkout', {
+    bake: { staging: '0s' },
+    canary: { steps: [{ weight: 5, bake: `${HOURS}h` }, { weight: 100, bake: '0s' }] },
+    analysis: { prometheus: { address: 'http://prometheus.test' }, interval: INTERVAL, metrics: [{ name: 'errors', query: 'sum(up)', failureCondition: 'result < 1' }] },
+  });
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: 'history', workflowBundle: bundle, activities });
   const events = await worker.runUntil(async () => {
     const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue: 'history', workflowId: 'history-budget', args: [input] });

@@ -4,7 +4,7 @@ import type { MonitorInput } from '../../src/activities/analysis';
 import { analysisVerdict, initialState, isStable, type Measurement, record, type Verdict } from '../../src/domain/analysis';
 import type { ChangeSet } from '../../src/domain/changeset';
 import type { LedgerEntry } from '../../src/domain/ledger';
-import type { GateReport } from '../../src/domain/release';
+import type { GateReport, ReleaseInput } from '../../src/domain/release';
 
 export const passingGates: GateReport = {
   prerequisites: [
@@ -133,3 +133,8 @@ export function fakeActivities(
 export const mediumChange = changeSet([{ path: 'frontend/cart.py', status: 'M', insertions: 12, deletions: 3, binary: false }], 'fix: cart totals');
 /** A new feature outside the critical areas: HIGH, feature flag. */
 export const highChange = changeSet([{ path: 'frontend/cart.py', status: 'M', insertions: 40, deletions: 3, binary: false }], 'feat: one-click checkout');
+
+/** A release of `service` for the fake activities: paths that never reach a disk, versions v1 → v2. */
+export function fakeReleaseInput(id: string, service: string, config: object): ReleaseInput {
+  return { releaseId: id, service, repo: '/repo', base: 'main', head: 'feature', reportsDir: '/repo/out', outDir: '/repo/out', version: 'v2', previousVersion: 'v1', config };
+}

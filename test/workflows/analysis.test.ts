@@ -13,7 +13,7 @@ import { releaseWorkflow } from '../../src/workflows';
 import { workflowsPath } from '../../src/worker/worker';
 import { timeSkippingEnv } from '../helpers/servers';
 import { waitForStatus } from '../helpers/status';
-import { fakeActivities, highChange, mediumChange } from '../helpers/fake-activities';
+import { fakeActivities, fakeReleaseInput, highChange, mediumChange } from '../helpers/fake-activities';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -29,20 +29,7 @@ const analysis = {
   ],
 };
 
-function releaseInput(id: string, config: object = {}): ReleaseInput {
-  return {
-    releaseId: id,
-    service: 'checkout',
-    repo: '/repo',
-    base: 'main',
-    head: 'feature',
-    reportsDir: '/repo/out',
-    outDir: '/repo/out',
-    version: 'v2',
-    previousVersion: 'v1',
-    config: { bake: { staging: '0s' }, analysis, ...config },
-  };
-}
+const releaseInput = (id: string, config: object = {}): ReleaseInput => fakeReleaseInput(id, 'checkout', { bake: { staging: '0s' }, analysis, ...config });
 
 describe('progressive rollouts with analysis (time-skipping server, fake activities)', () => {
   let env: TestWorkflowEnvironment;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
 import { parseConfig } from '../../src/domain/config';
 import type { ReleaseInput } from '../../src/domain/release';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, RELEASE_STATE_ATTRIBUTE, resolveUpdate, statusQuery } from '../../src/workflows/messages';
@@ -13,26 +14,16 @@ import { releaseWorkflow } from '../../src/workflows';
 import { workflowsPath } from '../../src/worker/worker';
 import { timeSkippingEnv } from '../helpers/servers';
 import { waitForStatus } from '../helpers/status';
-import { criticalChange, fakeActivities, passingGates } from '../helpers/fake-activities';
+import { criticalChange, fakeActivities, fakeReleaseInput, passingGates } from '../helpers/fake-activities';
 
 const HOUR = 3_600_000;
 const HISTORIES = join(__dirname, '../fixtures/histories');
 
+const STAGES = { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'http://prod.test/health' } };
+
 function releaseInput(id: string, config: object = {}): ReleaseInput {
-  const parsed = parseConfig({ stages: { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'http://prod.test/health' } }, ...config });
-  assert.ok(parsed.ok);
-  return {
-    releaseId: id,
-    service: 'auth',
-    repo: '/repo',
-    base: 'main',
-    head: 'feature',
-    reportsDir: '/repo/out',
-    outDir: '/repo/out',
-    version: 'v2',
-    previousVersion: 'v1',
-    config: { stages: { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'http://prod.test/health' } }, ...config },
-  };
+  assert.ok(parseConfig({ stages: STAGES, ...config }).ok);
+  return fakeReleaseInput(id, 'auth', { stages: STAGES, ...config });
 }
 
 describe('release workflow (time-skipping server, fake activities)', () => {
@@ -63,6 +54,15 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     const taskQueue = `test-${++n}`;
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
     return worker.runUntil(fn(taskQueue));
+  }
+
+  /** Blue-green gates the traffic switch too, after the 15-minute staging bake: approve it and wait for the end. */
+  async function approveSwitch(handle: WorkflowHandle<typeof releaseWorkflow>) {
+    await waitForStatus(handle, (s) => s.state === 'baking');
+    await env.sleep('16 minutes');
+    await waitForStatus(handle, (s) => s.pendingApproval?.target === 'production-switch');
+    await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+    return handle.result();
   }
 
   it('runs the immediate plan with its real bake times: staging 15 min, production 1 h', async () => {
@@ -114,12 +114,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
       await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] }), (e: Error & { cause?: Error }) =>
         /nothing is waiting|already approved/.test(e.cause?.message ?? e.message),
       );
-      // Blue-green gates the traffic switch too, after the 15-minute staging bake.
-      await waitForStatus(handle, (s) => s.state === 'baking');
-      await env.sleep('16 minutes');
-      await waitForStatus(handle, (s) => s.pendingApproval?.target === 'production-switch');
-      await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
-      return handle.result();
+      return approveSwitch(handle);
     });
     assert.equal(result.outcome, 'released');
     assert.deepEqual(calls.deploys.map((d) => `${d.action} ${d.stage}`), ['deploy staging', 'deploy production-green', 'switch production', 'retire production-blue']);
@@ -138,11 +133,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
       });
       await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
-      await waitForStatus(handle, (s) => s.state === 'baking');
-      await env.sleep('16 minutes');
-      await waitForStatus(handle, (s) => s.pendingApproval?.target === 'production-switch');
-      await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
-      return handle.result();
+      return approveSwitch(handle);
     });
     assert.equal(result.outcome, 'released');
     const upserted = (await env.client.workflow.getHandle('state-attribute').fetchHistory()).events!.flatMap((e) => {
