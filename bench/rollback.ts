@@ -3,10 +3,8 @@
  * the canary's fault on to the rollback command starting, over RUNS releases (default 10).
  * Writes bench/results/rollback.json. Run with `npm run bench:rollback`.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { DemoStack, demoMetrics, demoReleaseConfig } from '../demo/stack';
 import { createReleaseWorker } from '../src/worker/worker';
@@ -14,6 +12,7 @@ import { statusQuery } from '../src/workflows/messages';
 import { devServerEnv } from '../test/helpers/servers';
 import { makeRepo, writeReports } from '../test/helpers/fixtures';
 import { rollgate } from '../test/helpers/cli';
+import { main, quantile, sleep, writeResult } from './lib';
 
 const RUNS = Number(process.env.RUNS ?? 10);
 const SCRAPE_S = 1;
@@ -30,14 +29,8 @@ const config = (prometheus: string, smokeUrl: string) =>
     extra: { bake: { staging: '0s' }, canary: { steps: [{ weight: 20, bake: '10m' }, { weight: 100, bake: '1s' }] } },
   });
 
-/** Linear interpolation between the closest ranks (the median of an even count is the mean of the middle two). */
-function quantile(sorted: number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  return Math.round(sorted[lo]! + (sorted[Math.min(lo + 1, sorted.length - 1)]! - sorted[lo]!) * (pos - lo));
-}
 
-async function main(): Promise<void> {
+async function run(): Promise<void> {
   const stack = new DemoStack({ service: 'bench', scrapeInterval: `${SCRAPE_S}s`, rps: 100 });
   const [env] = await Promise.all([devServerEnv(), stack.start()]);
   process.env.DEMO_ROUTER_URL = stack.routerUrl;
@@ -82,30 +75,17 @@ async function main(): Promise<void> {
     await stack.stop();
     await env.teardown();
   }
-  const sorted = [...samples].sort((a, b) => a - b);
-  const result = {
-    benchmark: 'detection-to-rollback',
-    date: new Date().toISOString(),
-    commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
-    machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  const median = Math.round(quantile(samples, 0.5));
+  writeResult('rollback', {
     scrapeIntervalMs: SCRAPE_S * 1000,
     analysisIntervalMs: INTERVAL_S * 1000,
     runs: samples.length,
     samplesMs: samples,
-    medianMs: quantile(sorted, 0.5),
-    p95Ms: quantile(sorted, 0.95),
+    medianMs: median,
+    p95Ms: Math.round(quantile(samples, 0.95)),
     targetMedianMs: TARGET_MS,
-    meetsTarget: quantile(sorted, 0.5) <= TARGET_MS,
-  };
-  const dir = resolve(__dirname, 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'rollback.json'), `${JSON.stringify(result, null, 2)}\n`);
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    meetsTarget: median <= TARGET_MS,
+  });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-main().catch((e: unknown) => {
-  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+main(run);

@@ -9,6 +9,11 @@ import type { ReleaseStatus } from '../../src/domain/release';
 import { statusQuery } from '../../src/workflows/messages';
 import { makeRepo, writeReports } from '../helpers/fixtures';
 
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The release ID in an idempotency key (`<release ID>@<run>/<step>`). */
+export const releaseOf = (key: string) => key.split('@')[0]!;
+
 /** The idempotent deploy command of the fault tests. */
 export const TARGET = resolve(__dirname, 'target.mjs');
 

@@ -12,11 +12,9 @@ import { DevServer } from '../helpers/dev-server';
 import { tempDir } from '../helpers/fixtures';
 import { allText, readableHistory } from '../helpers/history';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { canaryRepo, ledgerLines, PrometheusProxy, resultOf, running, Services, startArgs, statusOf } from './harness';
+import { canaryRepo, ledgerLines, PrometheusProxy, releaseOf, resultOf, running, Services, sleep, startArgs, statusOf } from './harness';
 
 const PROMETHEUS_TOKEN = 'prom-token-planted-7f3a9c';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const releaseOf = (key: string) => key.split('@')[0]!;
 
 describe('faults: a metric source that fails mid-phase, a deploy command that hangs (dev server, Prometheus, worker process)', () => {
   const dir = tempDir('rollgate-faults-');

@@ -9,13 +9,11 @@ import type { ReleaseStatus } from '../../src/domain/release';
 import { rollgate, startWorker, stopProcess } from '../helpers/cli';
 import { DevServer } from '../helpers/dev-server';
 import { tempDir } from '../helpers/fixtures';
-import { canaryRepo, ledgerLines, resultOf, running, Services, startArgs, statusOf } from './harness';
+import { canaryRepo, ledgerLines, releaseOf, resultOf, running, Services, sleep, startArgs, statusOf } from './harness';
 
 // Releases; at least KILLED_AT_LEAST of them must meet a kill (a release can end before one comes).
 const TRIALS = 24;
 const KILLED_AT_LEAST = 20;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const releaseOf = (key: string) => key.split('@')[0]!;
 /** What a target saw for a release: "action stage weight" per applied step, in order. */
 const steps = (calls: { key: string; action: string; stage: string; weight: string }[], id: string) => calls.filter((c) => releaseOf(c.key) === id).map((c) => `${c.key.split('/').pop()}: ${c.action} ${c.stage} ${c.weight}`);
 
