@@ -5,7 +5,7 @@
  * Writes bench/results/risk.json.
  */
 import { performance } from 'node:perf_hooks';
-import { readChangeSet } from '../src/activities/git';
+import { readChangeSet } from '../src/evidence/git';
 import { parseConfig } from '../src/domain/config';
 import { evaluateRelease } from '../src/domain/evaluate';
 import { makeRepo } from '../test/helpers/fixtures';

@@ -15,9 +15,9 @@ import { FlagdFileProvider, type FlagProvider } from './flags';
 import { webhookDeployerFromEnv } from './webhook-deployer';
 import { deliver, type Notification, type Notifier, notifiersFromEnv } from './notifier';
 import { type MetricProvider, ProviderError, prometheusFromEnv } from './prometheus';
-import { checkPrerequisites, type GateInput } from './gates';
+import { checkPrerequisites, type GateInput } from '../evidence/gates';
 import { noTelemetry, type Telemetry } from './telemetry';
-import { readChangeSet } from './git';
+import { readChangeSet } from './evidence';
 import { smokeTest } from './smoke';
 import { FileLedgerStore, type LedgerStore, writeRecord } from './store';
 

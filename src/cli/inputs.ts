@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseConfig, type RollgateConfig, type RollgateConfigInput } from '../domain/config';
 import { gitRef, serviceName } from '../domain/release';
-import { isGitRepository, resolveCommit } from '../activities/git';
+import { isGitRepository, resolveCommit } from '../evidence/git';
 import { InputError } from './errors';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;

@@ -1,19 +1,28 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { execFile, type ExecFileException } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { ChangeSet, CommitInfo, FileChange } from '../domain/changeset';
-import { FailureType } from '../domain/enums';
 import { globToRegExp } from '../domain/glob';
-import { run } from './exec';
+
+const execFileAsync = promisify(execFile);
 
 /** Runs git in a repository with an argument list; `--` separates refs from paths where it matters. */
 export async function git(repo: string, args: string[], timeoutMs = 60_000): Promise<string> {
-  const res = await run('git', ['-c', 'core.quotePath=false', ...args], {
-    cwd: repo,
-    timeoutMs,
-    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  if (res.exitCode !== 0) throw new Error((res.stderr.trim() || `git ${args[0]} failed`).split('\n')[0]);
-  return res.stdout;
+  try {
+    const { stdout } = await execFileAsync('git', ['-c', 'core.quotePath=false', ...args], {
+      cwd: repo,
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      maxBuffer: 256 * 1024 * 1024,
+      encoding: 'utf8',
+    });
+    return stdout;
+  } catch (e) {
+    const err = e as ExecFileException & { stderr?: string };
+    // A string code is a failure to run git at all (missing, bad folder, output too large): keep it as it is.
+    if (typeof err.code === 'string') throw e;
+    throw new Error((err.stderr?.trim() || `git ${args[0]} failed`).split('\n')[0], { cause: e });
+  }
 }
 
 export async function isGitRepository(dir: string): Promise<boolean> {
@@ -41,7 +50,12 @@ export async function commitsAhead(repo: string, base: string, head: string): Pr
 const SMALL_FILE_LINES = 40;
 const MAX_FILES_WITH_LINES = 300;
 
-/** Reads the change set; a failure is non-retryable: the risk cannot be classified. */
+/** A change set that git cannot give: the risk cannot be classified. */
+export class ChangeSetUnreadable extends Error {
+  override readonly name = 'ChangeSetUnreadable';
+}
+
+/** Reads the change set of base..head; any failure is a ChangeSetUnreadable naming the range. */
 export async function readChangeSet(repo: string, base: string, head: string, migrationGlobs: readonly string[]): Promise<ChangeSet> {
   try {
     // Independent reads run side by side: the change set is on the path to every decision.
@@ -82,7 +96,7 @@ export async function readChangeSet(repo: string, base: string, head: string, mi
     const topLevel = tree.split('\n').filter(Boolean);
     return { base, head, baseSha, headSha, commits, files, topLevel };
   } catch (e) {
-    throw ApplicationFailure.nonRetryable(`cannot read the change set ${base}..${head}: ${(e as Error).message}`, FailureType.CHANGE_SET_UNREADABLE);
+    throw new ChangeSetUnreadable(`cannot read the change set ${base}..${head}: ${(e as Error).message}`, { cause: e });
   }
 }
 
