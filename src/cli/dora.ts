@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { formatDuration, parseDuration } from '../domain/duration';
 import { type DoraReport, doraReport } from '../domain/dora';
 import type { LedgerEntry } from '../domain/ledger';
-import { InputError } from './errors';
+import { InputError } from '../domain/errors';
 import { loadConfig } from './inputs';
 
 /** Reads ledger.jsonl; a line that is not a ledger entry is an error naming the file and line. */

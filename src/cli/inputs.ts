@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import { parseConfig, type RollgateConfig, type RollgateConfigInput } from '../domain/config';
 import { gitRef, serviceName } from '../domain/release';
 import { isGitRepository, resolveCommit } from '../evidence/git';
-import { InputError } from './errors';
+import { InputError } from '../domain/errors';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 

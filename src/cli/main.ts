@@ -8,9 +8,11 @@ import { evaluateRelease } from '../domain/evaluate';
 import { checkPrerequisites } from '../evidence/gates';
 import { readChangeSet } from '../evidence/git';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW, resolveUpdate, resumeUpdate, statusQuery } from '../workflows/messages';
-import { connectClient, describeClientError, stateAttributeRegistered, uiLink } from './client';
+import { connectClient, stateAttributeRegistered } from '../connection/client';
+import { describeClientError, uiLink } from './temporal';
 import { doraCommandReport, printDora } from './dora';
-import { ExitCode, InputError } from './errors';
+import { InputError } from '../domain/errors';
+import { ExitCode } from './exit-code';
 import type * as WorkerModule from '../worker/worker';
 import { checkService, releaseIdFor, resolveInputs, type EvidenceFlags } from './inputs';
 

@@ -1,11 +1,11 @@
 import { createServer } from 'node:net';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type CountReleases, serveMetrics, WorkerMetrics } from './metrics';
-import { connectClient, registerStateAttribute } from '../cli/client';
+import { connectClient, registerStateAttribute } from '../connection/client';
 import { RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW } from '../workflows/messages';
 import { createActivities, type ActivityDeps, defaultDeps } from '../activities';
 import { readFileSync } from 'node:fs';
-import { connectionSettings, DEFAULT_TASK_QUEUE, tlsOptions } from '../domain/connection';
+import { connectionSettings, DEFAULT_TASK_QUEUE, tlsOptions } from '../connection/settings';
 
 export const workflowsPath = require.resolve('../workflows');
 

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { type ConnectionSettings, connectionSettings, tlsOptions } from '../domain/connection';
+import { InputError } from '../domain/errors';
 import { RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
-import { InputError } from './errors';
+import { type ConnectionSettings, connectionSettings, tlsOptions } from './settings';
 
+/** A client connection with the Temporal CLI's environment variables, for the CLI and the worker's visibility queries. */
 export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<{ client: Client; settings: ConnectionSettings; close: () => Promise<void> }> {
   let settings: ConnectionSettings;
   try {
@@ -28,19 +29,6 @@ export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promi
     throw new Error(`cannot reach Temporal at ${settings.address} (TEMPORAL_ADDRESS): ${e.message}`);
   });
   return { client: new Client({ connection, namespace: settings.namespace }), settings, close: () => connection.close() };
-}
-
-export const uiLink = (namespace: string, workflowId: string, env: NodeJS.ProcessEnv = process.env) =>
-  `${(env.ROLLGATE_UI_URL || 'http://localhost:8233').replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-
-/** Turns the client's errors into one line a person can act on. */
-export function describeClientError(e: unknown, id?: string): Error {
-  if (e instanceof WorkflowNotFoundError || (e as Error)?.name === 'WorkflowNotFoundError') return new InputError(`release ${id}: not found`);
-  const err = e as Error & { cause?: Error };
-  if (err?.name === 'WorkflowUpdateFailedError' && err.cause) return new InputError(`release ${id}: ${err.cause.message}`);
-  if (/workflow execution already completed/i.test(err?.message ?? '')) return new InputError(`release ${id}: already finished`);
-  if (/not found/i.test(err?.message ?? '')) return new InputError(`release ${id}: not found`);
-  return err instanceof Error ? err : new Error(String(e));
 }
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;

@@ -1,6 +1,3 @@
-/** Bad input: exit status 1 with one line on stderr that names the flag or file. */
-export class InputError extends Error {}
-
 export const ExitCode = {
   OK: 0,
   BAD_INPUT: 1,

@@ -1,0 +1,16 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { InputError } from '../domain/errors';
+
+/** The Temporal UI page of a release, for people following it from CI. */
+export const uiLink = (namespace: string, workflowId: string, env: NodeJS.ProcessEnv = process.env) =>
+  `${(env.ROLLGATE_UI_URL || 'http://localhost:8233').replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+
+/** Turns the client's errors into one line a person can act on. */
+export function describeClientError(e: unknown, id?: string): Error {
+  if (e instanceof WorkflowNotFoundError || (e as Error)?.name === 'WorkflowNotFoundError') return new InputError(`release ${id}: not found`);
+  const err = e as Error & { cause?: Error };
+  if (err?.name === 'WorkflowUpdateFailedError' && err.cause) return new InputError(`release ${id}: ${err.cause.message}`);
+  if (/workflow execution already completed/i.test(err?.message ?? '')) return new InputError(`release ${id}: already finished`);
+  if (/not found/i.test(err?.message ?? '')) return new InputError(`release ${id}: not found`);
+  return err instanceof Error ? err : new Error(String(e));
+}
