@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# npm test: provision the real servers, typecheck, lint, then every test file with node's test runner.
+# npm test: provision every real server (the compose plugin too), typecheck, lint, then every test file with node's test runner.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup-tools.sh
+bash scripts/setup-tools.sh all
 npx tsc --noEmit -p .
 npx eslint .
 mapfile -t files < <(find test -name '*.test.ts' | sort)
