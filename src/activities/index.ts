@@ -6,7 +6,7 @@ import { alertsFileName, type AlertRules } from '../domain/alerts';
 import type { AnalysisConfig, Metric, MetricState } from '../domain/analysis';
 import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
-import type { ReleaseDurations } from '../domain/release';
+import type { ReleaseDurations } from '../domain/timeline';
 import { ROLLBACK, type CommandVars } from '../domain/command';
 import { PhaseAction } from '../domain/plan';
 import { captureBaseline, checkQueries, writeCharts, monitor, type MonitorInput, type MonitorResult } from './analysis';

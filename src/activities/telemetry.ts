@@ -1,5 +1,5 @@
 import type { LedgerEntry } from '../domain/ledger';
-import type { ReleaseDurations } from '../domain/release';
+import type { ReleaseDurations } from '../domain/timeline';
 
 /** What the activities report about releases; the worker turns it into /metrics. */
 export interface Telemetry {

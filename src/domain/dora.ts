@@ -1,3 +1,4 @@
+import { Outcome } from './enums';
 import type { LedgerEntry } from './ledger';
 
 /**
@@ -74,9 +75,9 @@ export function doraReport(entries: readonly LedgerEntry[], opts: { to: Date; da
     seen.add(e.run);
     return true;
   });
-  const deployments = inWindow.filter((e) => e.outcome === 'released' || e.outcome === 'rolled_back' || e.outcome === 'rollback_failed');
-  const failed = deployments.filter((e) => e.outcome !== 'released');
-  const released = deployments.filter((e) => e.outcome === 'released');
+  const deployments = inWindow.filter((e) => e.outcome === Outcome.RELEASED || e.outcome === Outcome.ROLLED_BACK || e.outcome === Outcome.ROLLBACK_FAILED);
+  const failed = deployments.filter((e) => e.outcome !== Outcome.RELEASED);
+  const released = deployments.filter((e) => e.outcome === Outcome.RELEASED);
   const perDay = released.length / opts.days;
   const leadTimes = released.map((e) => e.lead_time_seconds).filter((x): x is number => x !== null);
   const restores = failed.map((e) => e.rollback_duration_seconds).filter((x): x is number => x !== null);

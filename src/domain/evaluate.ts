@@ -1,8 +1,9 @@
 import type { ChangeSet } from './changeset';
 import type { RollgateConfig } from './config';
-import { buildPlan } from './plan';
-import { decide, type DecisionResult, type GateReport } from './release';
-import { assessRisk } from './risk';
+import { Decision } from './enums';
+import { buildPlan, type ReleasePlan } from './plan';
+import type { DecisionResult, GateReport } from './release';
+import { assessRisk, type RiskAssessment } from './risk';
 
 /** Gates + change set → risk, strategy, plan and decision. Shared by the workflow and `rollgate decide`. */
 export function evaluateRelease(
@@ -25,4 +26,27 @@ export function evaluateRelease(
     : undefined;
   const plan = risk ? buildPlan(risk.strategy, config) : undefined;
   return decide(gates, risk, plan, config.approval.requiredFor, changeSetError && `Risk cannot be classified: ${changeSetError}`);
+}
+
+/** The release decision: prerequisites first (any failure aborts), then the risk's escalations. */
+export function decide(gates: GateReport, risk: RiskAssessment | undefined, plan: ReleasePlan | undefined, approvalLevels: readonly string[], riskError?: string): DecisionResult {
+  const failed = gates.prerequisites.filter((p) => !p.passed);
+  if (failed.length > 0)
+    return {
+      decision: Decision.ABORTED,
+      because: failed.map((p) => `Prerequisite ${p.name} failed: ${p.detail}`),
+      prerequisites: gates.prerequisites,
+      ...(risk ? { risk, strategy: risk.strategy } : {}),
+      approvalRequired: false,
+    };
+  if (!risk)
+    return { decision: Decision.ESCALATED, because: [riskError ?? 'Risk cannot be classified'], prerequisites: gates.prerequisites, approvalRequired: true };
+  const base = { prerequisites: gates.prerequisites, risk, strategy: risk.strategy, ...(plan ? { plan } : {}) };
+  if (risk.escalation) return { decision: Decision.ESCALATED, because: [risk.escalation], ...base, approvalRequired: true };
+  return {
+    decision: Decision.APPROVED,
+    because: [`All prerequisites passed; ${risk.level} risk → ${risk.strategy}`],
+    ...base,
+    approvalRequired: approvalLevels.includes(risk.level),
+  };
 }

@@ -1,4 +1,5 @@
-import type { Decision, Outcome, RiskLevel, Strategy } from './enums';
+import { type Decision, Outcome, type RiskLevel, type Strategy } from './enums';
+import type { StopKind, StopReason } from './release';
 
 /** One line of `ledger.jsonl`: the spec's fields, then rollgate's. */
 export interface LedgerEntry {
@@ -19,6 +20,8 @@ export interface LedgerEntry {
   version: string;
   outcome: Outcome;
   reason: string | null;
+  /** Why it stopped, as a kind: what metrics and reports group by. */
+  reason_kind: StopKind | null;
   started_at: string;
   finished_at: string;
   rollback_started_at: string | null;
@@ -39,7 +42,7 @@ export function ledgerEntry(e: {
   finishedAt: string;
   decision: Decision;
   outcome: Outcome;
-  reason?: string;
+  reason?: StopReason;
   riskLevel?: RiskLevel;
   strategy?: Strategy;
   recordPath?: string;
@@ -66,12 +69,13 @@ export function ledgerEntry(e: {
     commit: e.commit ?? null,
     version: e.version,
     outcome: e.outcome,
-    reason: e.reason ?? null,
+    reason: e.reason?.message ?? null,
+    reason_kind: e.reason?.kind ?? null,
     started_at: e.startedAt,
     finished_at: e.finishedAt,
     rollback_started_at: e.rollbackStartedAt ?? null,
     rollback_finished_at: e.rollbackFinishedAt ?? null,
     rollback_duration_seconds: seconds(e.rollbackStartedAt, e.rollbackFinishedAt),
-    lead_time_seconds: e.outcome === 'released' ? seconds(e.commitTime, e.productionAt) : null,
+    lead_time_seconds: e.outcome === Outcome.RELEASED ? seconds(e.commitTime, e.productionAt) : null,
   };
 }

@@ -59,29 +59,6 @@ export interface DecisionResult {
   approvalRequired: boolean;
 }
 
-/** The release decision: prerequisites first (any failure aborts), then the risk's escalations. */
-export function decide(gates: GateReport, risk: RiskAssessment | undefined, plan: ReleasePlan | undefined, approvalLevels: readonly string[], riskError?: string): DecisionResult {
-  const failed = gates.prerequisites.filter((p) => !p.passed);
-  if (failed.length > 0)
-    return {
-      decision: 'ABORTED',
-      because: failed.map((p) => `Prerequisite ${p.name} failed: ${p.detail}`),
-      prerequisites: gates.prerequisites,
-      ...(risk ? { risk, strategy: risk.strategy } : {}),
-      approvalRequired: false,
-    };
-  if (!risk)
-    return { decision: 'ESCALATED', because: [riskError ?? 'Risk cannot be classified'], prerequisites: gates.prerequisites, approvalRequired: true };
-  const base = { prerequisites: gates.prerequisites, risk, strategy: risk.strategy, ...(plan ? { plan } : {}) };
-  if (risk.escalation) return { decision: 'ESCALATED', because: [risk.escalation], ...base, approvalRequired: true };
-  return {
-    decision: 'APPROVED',
-    because: [`All prerequisites passed; ${risk.level} risk → ${risk.strategy}`],
-    ...base,
-    approvalRequired: approvalLevels.includes(risk.level),
-  };
-}
-
 export const StepStatus = { RUNNING: 'running', DONE: 'done', FAILED: 'failed', SKIPPED: 'skipped' } as const;
 export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 
@@ -93,19 +70,40 @@ export interface StepRecord {
   startedAt: string;
   endedAt?: string;
   detail?: string;
+  /** Set on a wait for a human's approval: what was asked, and how the wait ended. */
+  approval?: { kind: ApprovalKind; outcome?: ApprovalOutcome };
 }
 
-export type ApprovalKind = 'release' | 'phase' | 'analysis';
+export const ApprovalKind = { RELEASE: 'release', PHASE: 'phase', ANALYSIS: 'analysis' } as const;
+export type ApprovalKind = (typeof ApprovalKind)[keyof typeof ApprovalKind];
 
-/** "release" for the sign-off, "<phase>: analysis…" after an inconclusive analysis, else a gated phase. */
-export function approvalKind(target: string): ApprovalKind {
-  return target === 'release' ? 'release' : target.includes(': analysis') ? 'analysis' : 'phase';
+export const ApprovalOutcome = { APPROVED: 'approved', REJECTED: 'rejected', TIMED_OUT: 'timed_out', ABORTED: 'aborted' } as const;
+export type ApprovalOutcome = (typeof ApprovalOutcome)[keyof typeof ApprovalOutcome];
+
+/** What a human is asked to approve: the release, a gated phase, or a phase's inconclusive analysis (its `round`th). */
+export type ApprovalTarget =
+  | { kind: typeof ApprovalKind.RELEASE }
+  | { kind: typeof ApprovalKind.PHASE; phase: string }
+  | { kind: typeof ApprovalKind.ANALYSIS; phase: string; round: number };
+
+/** The target as people name it: "release", the phase id, or "<phase>: analysis" (" #n" from the second round on). */
+export function approvalTargetId(t: ApprovalTarget): string {
+  switch (t.kind) {
+    case ApprovalKind.RELEASE:
+      return 'release';
+    case ApprovalKind.PHASE:
+      return t.phase;
+    case ApprovalKind.ANALYSIS:
+      return `${t.phase}: analysis${t.round > 1 ? ` #${t.round}` : ''}`;
+  }
 }
 
 export interface PendingApproval {
   kind: ApprovalKind;
-  /** Phase id for a gated phase; "release" for the sign-off. */
+  /** `approvalTargetId` of what is asked: "release", a phase id, "<phase>: analysis". */
   target: string;
+  /** The phase it belongs to; none for the release sign-off. */
+  phase?: string;
   reason: string;
   requestedAt: string;
   deadline: string;
@@ -116,13 +114,50 @@ export interface PendingApproval {
 }
 
 export interface Approval {
+  kind: ApprovalKind;
   target: string;
+  phase?: string;
   by: string;
   at: string;
   reason?: string;
 }
 
-export type ReleaseState = 'deciding' | 'awaiting-approval' | 'deploying' | 'baking' | 'paused' | 'rolling-back' | 'verifying-rollback' | 'needs-human' | 'finished';
+export const ReleaseState = {
+  DECIDING: 'deciding',
+  AWAITING_APPROVAL: 'awaiting-approval',
+  DEPLOYING: 'deploying',
+  BAKING: 'baking',
+  PAUSED: 'paused',
+  ROLLING_BACK: 'rolling-back',
+  VERIFYING_ROLLBACK: 'verifying-rollback',
+  NEEDS_HUMAN: 'needs-human',
+  FINISHED: 'finished',
+} as const;
+export type ReleaseState = (typeof ReleaseState)[keyof typeof ReleaseState];
+
+/** Why a release ended before it was released: read by the ledger, the worker's metrics and the record. */
+export const StopKind = {
+  /** A prerequisite failed (or the input could not be judged): nothing started. */
+  GATES: 'gates',
+  /** Escalated with no plan to follow. */
+  ESCALATED: 'escalated',
+  ABORTED: 'aborted',
+  REJECTED: 'rejected',
+  APPROVAL_TIMEOUT: 'approval-timeout',
+  ANALYSIS_FAILED: 'analysis-failed',
+  ANALYSIS_ERROR: 'analysis-error',
+  STEP_FAILED: 'step-failed',
+  CANCELLED: 'cancelled',
+} as const;
+export type StopKind = (typeof StopKind)[keyof typeof StopKind];
+
+export interface StopReason {
+  kind: StopKind;
+  /** For people: the record, status and the ledger's `reason`. Never parsed. */
+  message: string;
+  /** Metrics that broke their thresholds: the rollback is verified against them. */
+  brokenMetrics?: string[];
+}
 
 export interface ReleaseStatus {
   releaseId: string;
@@ -164,100 +199,8 @@ export interface ReleaseResult {
   outcome: Outcome;
   decision: Decision;
   recordPath?: string;
+  /** Why it stopped, for people; `stopKind` says it for programs. */
   reason?: string;
+  stopKind?: StopKind;
 }
 
-/** Arguments of the approve / reject / abort updates, validated where they arrive. */
-export const ApproveArgsSchema = z.strictObject({
-  by: z.string().trim().min(1, 'by: who approves must be given').max(200),
-  reason: z.string().max(2000).optional(),
-});
-export type ApproveArgs = z.input<typeof ApproveArgsSchema>;
-
-export const RejectArgsSchema = z.strictObject({
-  by: z.string().trim().min(1, 'by: who rejects must be given').max(200),
-  reason: z.string().trim().min(1, 'reason: a reason must be given').max(2000),
-});
-export type RejectArgs = z.input<typeof RejectArgsSchema>;
-
-export const AbortArgsSchema = z.strictObject({
-  reason: z.string().trim().min(1, 'reason: a reason must be given').max(2000),
-  by: z.string().trim().max(200).optional(),
-});
-export type AbortArgs = z.input<typeof AbortArgsSchema>;
-
-export const PauseArgsSchema = z.strictObject({
-  by: z.string().trim().min(1, 'by: who pauses must be given').max(200),
-  reason: z.string().max(2000).optional(),
-});
-export type PauseArgs = z.input<typeof PauseArgsSchema>;
-
-export const ResumeArgsSchema = z.strictObject({ by: z.string().trim().min(1, 'by: who resumes must be given').max(200) });
-export type ResumeArgs = z.input<typeof ResumeArgsSchema>;
-
-export const PromoteArgsSchema = z.strictObject({
-  by: z.string().trim().min(1, 'by: who promotes must be given').max(200),
-  /** Skip to 100%: every remaining intermediate step, bake and hold is skipped; approval gates still hold. */
-  full: z.boolean().default(false),
-});
-export type PromoteArgs = z.input<typeof PromoteArgsSchema>;
-
-/** After a failed rollback: run it again, or record that a human restored the service. */
-export const ResolveArgsSchema = z.strictObject({
-  by: z.string().trim().min(1, 'by: who resolves must be given').max(200),
-  action: z.enum(['retry', 'restored'], { error: 'action: must be retry or restored' }),
-  reason: z.string().trim().min(1, 'reason: a reason must be given').max(2000),
-});
-export type ResolveArgs = z.input<typeof ResolveArgsSchema>;
-
-/** Approver names compare without case and surrounding space; an email matches its name part too. */
-export function sameIdentity(a: string, b: string): boolean {
-  const norm = (s: string) => s.trim().toLowerCase();
-  const [x, y] = [norm(a), norm(b)];
-  return x === y || x.split('@')[0] === y || y.split('@')[0] === x;
-}
-
-export interface PhaseTimelineEntry {
-  phase: string;
-  started: string;
-  ended?: string;
-  approvedBy?: string;
-}
-
-/** Phases in the order they ran: their first step's start, their last step's end, and who approved them. */
-export function phaseTimeline(steps: readonly StepRecord[], approvals: readonly Approval[]): PhaseTimelineEntry[] {
-  const phases = new Map<string, PhaseTimelineEntry>();
-  for (const s of steps) {
-    if (!s.phase) continue;
-    const entry = phases.get(s.phase) ?? { phase: s.phase, started: s.startedAt };
-    if (s.endedAt) entry.ended = s.endedAt;
-    phases.set(s.phase, entry);
-  }
-  for (const a of approvals) {
-    const entry = phases.get(a.target.replace(/: analysis.*$/, ''));
-    if (entry) entry.approvedBy = [entry.approvedBy, a.by].filter(Boolean).join(', ');
-  }
-  return [...phases.values()];
-}
-
-/** How long a release's phases and its waits for a human took: what the worker's histograms observe. */
-export interface ReleaseDurations {
-  phases: { phase: string; seconds: number }[];
-  approvals: { kind: ApprovalKind; outcome: 'approved' | 'rejected' | 'timed_out' | 'aborted'; seconds: number }[];
-}
-
-const APPROVAL_STEP = 'approval: ';
-const seconds = (from: string, to: string) => Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000);
-
-export function releaseDurations(steps: readonly StepRecord[]): ReleaseDurations {
-  const phases = phaseTimeline(steps, []).flatMap((p) => (p.ended ? [{ phase: p.phase, seconds: seconds(p.started, p.ended) }] : []));
-  const approvals = steps.flatMap((s) => {
-    if (!s.name.startsWith(APPROVAL_STEP) || !s.endedAt || s.status === 'running') return [];
-    const outcome = s.status === 'done' ? 'approved' : s.detail?.startsWith('rejected') ? 'rejected' : s.detail?.startsWith('no approval') ? 'timed_out' : 'aborted';
-    return [{ kind: approvalKind(s.name.slice(APPROVAL_STEP.length)), outcome, seconds: seconds(s.startedAt, s.endedAt) } as const];
-  });
-  return { phases, approvals };
-}
-
-/** The step name of a wait for approval of `target`. */
-export const approvalStepName = (target: string) => `${APPROVAL_STEP}${target}`;

@@ -1,20 +1,22 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LedgerEntry } from '../domain/ledger';
-import type { ReleaseDurations, ReleaseState } from '../domain/release';
+import { type ReleaseState, StopKind } from '../domain/release';
+import type { ReleaseDurations } from '../domain/timeline';
 import type { Telemetry } from '../activities/telemetry';
 
-
 /** Why a release was rolled back, as a small fixed set of label values. */
-export function rollbackReason(reason: string | null): string {
-  if (!reason) return 'other';
-  if (reason.startsWith('analysis')) return 'metric';
-  if (reason.startsWith('aborted')) return 'abort';
-  if (reason.startsWith('rejected') || reason.startsWith('no approval')) return 'approval';
-  if (reason.startsWith('step failed')) return 'step';
-  if (reason.includes('cancelled')) return 'cancel';
-  return 'other';
-}
+export const ROLLBACK_REASON: Record<StopKind, string> = {
+  [StopKind.ANALYSIS_FAILED]: 'metric',
+  [StopKind.ANALYSIS_ERROR]: 'metric',
+  [StopKind.ABORTED]: 'abort',
+  [StopKind.REJECTED]: 'approval',
+  [StopKind.APPROVAL_TIMEOUT]: 'approval',
+  [StopKind.STEP_FAILED]: 'step',
+  [StopKind.CANCELLED]: 'cancel',
+  [StopKind.GATES]: 'other',
+  [StopKind.ESCALATED]: 'other',
+};
 
 /** Counts running releases in a state, from Temporal's visibility; undefined when it cannot. */
 export type CountReleases = (state: ReleaseState) => Promise<number | undefined>;
@@ -61,7 +63,7 @@ export class WorkerMetrics implements Telemetry {
     this.finished.inc({ outcome: e.outcome, strategy: e.rollout_strategy ?? 'none' });
     this.releaseSeconds.observe({ outcome: e.outcome }, Math.max(0, (Date.parse(e.finished_at) - Date.parse(e.started_at)) / 1000));
     if (e.rollback_started_at) {
-      this.rollbacks.inc({ reason: rollbackReason(e.reason), outcome: e.outcome });
+      this.rollbacks.inc({ reason: e.reason_kind ? ROLLBACK_REASON[e.reason_kind] : 'other', outcome: e.outcome });
       if (e.rollback_duration_seconds !== null) this.rollbackSeconds.observe(e.rollback_duration_seconds);
     }
   }

@@ -1,6 +1,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { AbortArgs, Approval, ApproveArgs, PauseArgs, PromoteArgs, RejectArgs, ReleaseStatus, ResolveArgs, ResumeArgs } from '../domain/release';
+import type { Approval, ReleaseStatus } from '../domain/release';
+import type { AbortArgs, ApproveArgs, PauseArgs, PromoteArgs, RejectArgs, ResolveArgs, ResumeArgs } from '../domain/steering';
 
 /** Messages of the release workflow, shared by the workflow and the CLI. */
 export const statusQuery = defineQuery<ReleaseStatus>('status');

@@ -39,7 +39,6 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs; a comma list of IDs only those.
     const record = process.env.ROLLGATE_RECORD_HISTORIES;
     if (record) {
-      // rollback-fails.json stays as recorded before the wait-for-human patch: it guards the unpatched path.
       const ids = ['immediate', 'critical', 'state-attribute', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human'];
       for (const id of record === '1' ? ids : ids.filter((x) => record.split(',').includes(x))) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();

@@ -27,7 +27,6 @@ describe('replay of committed histories', () => {
       'aborted mid-bake': 'abort-bake',
       'approval timeout': 'no-approval',
       'failed rollback, before and after waiting for a human': 'rollback-fails-needs-human',
-      'failed rollback, as first recorded': 'rollback-fails',
       'state search attribute': 'state-attribute',
     };
     assert.deepEqual(Object.entries(paths).filter(([, f]) => !files.includes(`${f}.json`)), []);

@@ -1,0 +1,56 @@
+import { condition } from '@temporalio/workflow';
+import { formatDuration } from '../domain/duration';
+import { type ApprovalOutcome, type ApprovalTarget, approvalTargetId, ApprovalOutcome as Outcome, ReleaseState, type StepRecord, StopKind } from '../domain/release';
+import { writeRecord } from './closing';
+import { notify } from './notifications';
+import { now, type ReleaseRun, StopRelease } from './run-state';
+
+const outcomeOf = (e: unknown): ApprovalOutcome =>
+  e instanceof StopRelease && e.reason.kind === StopKind.REJECTED ? Outcome.REJECTED : e instanceof StopRelease && e.reason.kind === StopKind.APPROVAL_TIMEOUT ? Outcome.TIMED_OUT : Outcome.ABORTED;
+
+/**
+ * Waits for a human to approve `target` within `timeout`: rejected, aborted or unanswered, the
+ * release stops. The record shows the request while it waits; people are told once per target.
+ */
+export async function awaitApproval(run: ReleaseRun, target: ApprovalTarget, reason: string, timeout = run.config.approval.timeout): Promise<void> {
+  const { status } = run;
+  const id = approvalTargetId(target);
+  const before = status.state;
+  run.setState(ReleaseState.AWAITING_APPROVAL);
+  status.pendingApproval = {
+    kind: target.kind,
+    target: id,
+    ...('phase' in target ? { phase: target.phase } : {}),
+    reason,
+    requestedAt: now(),
+    deadline: new Date(Date.now() + timeout).toISOString(),
+    allowedApprovers: run.config.approval.approvers,
+    excludedApprovers: run.fourEyes() ? run.authors() : [],
+  };
+  await writeRecord(run);
+  await notify(run, 'approval-needed', `Approval needed: ${run.input.service} ${run.version}`, `${reason}.\n\`rollgate approve ${run.releaseId} --by NAME\` (or reject) before ${status.pendingApproval.deadline}.`, {
+    key: `approval-needed-${id}`,
+  });
+  const approval: NonNullable<StepRecord['approval']> = { kind: target.kind };
+  const approved = () => status.approvals.find((a) => a.target === id);
+  try {
+    await run.step(
+      `approval: ${id}`,
+      async () => {
+        const answered = await condition(() => approved() !== undefined || run.rejection !== undefined || run.abortRequest !== undefined, timeout);
+        run.throwIfAborted();
+        if (run.rejection) throw new StopRelease({ kind: StopKind.REJECTED, message: `rejected by ${run.rejection.by}: ${run.rejection.reason}` });
+        if (!answered) throw new StopRelease({ kind: StopKind.APPROVAL_TIMEOUT, message: `no approval within ${formatDuration(timeout)}` });
+      },
+      () => `approved by ${approved()!.by}`,
+      { approval },
+    );
+    approval.outcome = Outcome.APPROVED;
+  } catch (e) {
+    approval.outcome = outcomeOf(e);
+    throw e;
+  } finally {
+    delete status.pendingApproval;
+    run.setState(before);
+  }
+}

@@ -1,0 +1,170 @@
+import { CancellationScope, condition, isCancellation } from '@temporalio/workflow';
+import type { MonitorResult } from '../activities/analysis';
+import { forgive, MetricPhase, type MetricState } from '../domain/analysis';
+import { assessBake, BakeAction, bakeRound } from '../domain/bake';
+import { ApprovalKind, ReleaseState } from '../domain/release';
+import type { Phase } from '../domain/plan';
+import { awaitApproval } from './approvals';
+import { type ReleaseRun, StopRelease } from './run-state';
+
+/**
+ * A durable wait after (or before) a phase's action. Pause stops the clock, promote ends the wait,
+ * abort and broken metrics stop the release. The clock advances only by timers that fired: a
+ * worker's `Date.now()` may differ from a replay's, so it never decides anything here.
+ */
+export async function bake(run: ReleaseRun, name: string, ms: number, phase: Phase, analysed: boolean): Promise<void> {
+  if (ms <= 0 || run.fullPromotion) return;
+  const clock = new BakeClock(ms);
+  const states: { current?: MetricState[] } = {};
+  try {
+    await run.step(name, () => (analysed ? monitoredBake(run, phase, clock, states) : timedBake(run, clock)), (d) => d);
+  } finally {
+    delete run.status.bakeEndsAt;
+    delete run.status.bakeRemainingMs;
+    if (states.current) {
+      run.status.analysed.push({ phase: phase.id, verdict: states.current.some((s) => s.phase !== MetricPhase.RUNNING) ? 'broken' : 'passed', metrics: states.current });
+      delete run.status.analysis;
+    }
+  }
+}
+
+/** The bake time left. */
+class BakeClock {
+  constructor(public remaining: number) {}
+  private began = 0;
+
+  start(): void {
+    this.began = Date.now();
+  }
+
+  /** After a wait that ended early: what is left, never used up unless a timer said so. */
+  interrupted(): void {
+    this.remaining = Math.max(this.remaining - (Date.now() - this.began), 1);
+  }
+
+  /** A timer of `ms` fired. */
+  fired(ms: number): void {
+    this.remaining -= ms;
+  }
+}
+
+/**
+ * What a human asked, checked at the top of every round: abort stops the release, promote ends the
+ * bake, pause waits. Returns the bake's result when it ends here; `waited` after a pause.
+ */
+async function steer(run: ReleaseRun, clock: BakeClock): Promise<{ ended: string } | 'waited' | undefined> {
+  run.throwIfAborted();
+  if (run.promoteRequest) {
+    const { by } = run.promoteRequest;
+    run.promoteRequest = undefined;
+    return { ended: `promoted by ${by}` };
+  }
+  if (!run.status.paused) {
+    run.setState(ReleaseState.BAKING);
+    delete run.status.bakeRemainingMs;
+    run.status.bakeEndsAt = new Date(Date.now() + Math.max(clock.remaining, 0)).toISOString();
+    clock.start();
+    return undefined;
+  }
+  run.setState(ReleaseState.PAUSED);
+  run.status.bakeRemainingMs = Math.max(clock.remaining, 0);
+  delete run.status.bakeEndsAt;
+  await condition(() => !run.status.paused || run.abortRequest !== undefined || run.promoteRequest !== undefined);
+  return 'waited';
+}
+
+/** A bake of time alone: staging, and phases with no metric checks. */
+async function timedBake(run: ReleaseRun, clock: BakeClock): Promise<string> {
+  for (;;) {
+    const steered = await steer(run, clock);
+    if (steered === 'waited') continue;
+    if (steered) return steered.ended;
+    const ms = clock.remaining;
+    if (!(await condition(() => run.interrupted(), ms))) return '';
+    clock.interrupted();
+  }
+}
+
+/**
+ * A bake watched through the metrics, one monitor report at a time. Each report is judged by the
+ * pure `assessBake`: roll back, ask a human, done, or measure on. Past the bake time it keeps
+ * measuring until every acting metric passes or a limit breaks.
+ */
+async function monitoredBake(run: ReleaseRun, phase: Phase, clock: BakeClock, states: { current?: MetricState[] }): Promise<string> {
+  const longestInterval = Math.max(...run.metrics.map((m) => m.interval ?? run.config.analysis.interval));
+  let inconclusiveRounds = 0;
+  for (;;) {
+    const steered = await steer(run, clock);
+    if (steered === 'waited') continue;
+    if (steered) return steered.ended;
+    const round = bakeRound(clock.remaining, longestInterval);
+    const report = await monitorRound(run, phase, round, clock, states.current);
+    if (!report) continue;
+    states.current = report.states;
+    const decision = assessBake(report, clock.remaining, run.config.analysis.onError);
+    run.status.analysis = { phase: phase.id, verdict: report.verdict.verdict, metrics: report.states };
+    switch (decision.action) {
+      case BakeAction.ROLL_BACK:
+        throw new StopRelease(decision.stop);
+      case BakeAction.ASK_HUMAN:
+        // Each such reading asks again; an approval covers only its own.
+        inconclusiveRounds++;
+        await awaitApproval(run, { kind: ApprovalKind.ANALYSIS, phase: phase.id, round: inconclusiveRounds }, decision.reason, run.config.analysis.inconclusiveTimeout);
+        states.current = states.current.map(forgive);
+        break;
+      case BakeAction.DONE:
+        return decision.summary;
+      case BakeAction.CONTINUE:
+        break;
+    }
+  }
+}
+
+/**
+ * One monitor call, raced against what people ask: its report, or undefined when a person
+ * interrupted it first (the call is then cancelled) or it was cancelled. Advances the clock.
+ */
+async function monitorRound(
+  run: ReleaseRun,
+  phase: Phase,
+  round: { runForMs: number; untilStable: boolean },
+  clock: BakeClock,
+  states: MetricState[] | undefined,
+): Promise<MonitorResult | undefined> {
+  let settled: { result: MonitorResult } | { failure: unknown } | undefined;
+  const scope = new CancellationScope();
+  scope
+    .run(() =>
+      run.acts.monitor.monitorPhase({
+        runKey: run.runKey,
+        outDir: run.input.outDir,
+        phase: phase.id,
+        vars: run.queryVars(phase),
+        analysis: run.config.analysis,
+        subject: 'canary',
+        baseline: run.baseline,
+        ...(states ? { states } : {}),
+        runForMs: round.runForMs,
+        untilStable: round.untilStable,
+      }),
+    )
+    .then(
+      (result) => void (settled = { result }),
+      (failure) => void (settled = { failure }),
+    );
+  const decided = () =>
+    settled !== undefined && ('failure' in settled || settled.result.verdict.verdict !== 'running' || (clock.remaining <= 0 && settled.result.stable));
+  const timedOut = !(await condition(() => run.interrupted() || decided(), round.runForMs));
+  if (!run.interrupted()) await condition(() => run.interrupted() || settled !== undefined);
+  if (timedOut) clock.fired(round.runForMs);
+  else if (clock.remaining > 0) clock.interrupted();
+  if (!settled) {
+    scope.cancel();
+    return undefined;
+  }
+  if ('failure' in settled) {
+    if (isCancellation(settled.failure)) return undefined;
+    throw settled.failure;
+  }
+  return settled.result;
+}

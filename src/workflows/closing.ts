@@ -1,0 +1,115 @@
+import { measurementsPath } from '../domain/analysis';
+import { Decision, type Outcome } from '../domain/enums';
+import { ledgerEntry } from '../domain/ledger';
+import { recordFileName, renderDecisionRecord } from '../domain/record';
+import { ReleaseState, type ReleaseResult, StepStatus, type StopReason } from '../domain/release';
+import { releaseDurations } from '../domain/timeline';
+import { failureMessage, now, type ReleaseRun } from './run-state';
+
+/** Why a release ended, as the record and the ledger keep it. */
+type Ending = { outcome: Outcome; reason?: StopReason };
+
+/** Writes (or rewrites) the decision record; `first` marks the first write, which the worker's metrics count. */
+export async function writeRecord(
+  run: ReleaseRun,
+  ending?: Ending,
+  first?: { decided?: { strategy: string; risk: string }; decision: { decision: Decision; seconds: number } },
+): Promise<void> {
+  const { decision, change, status, input } = run;
+  if (!decision) return;
+  const content = renderDecisionRecord({
+    releaseId: run.releaseId,
+    runKey: run.runKey,
+    service: input.service,
+    timestamp: run.startedAt,
+    branch: input.head,
+    base: input.base,
+    ...(change ? { commit: change.headSha } : {}),
+    version: run.version,
+    previousVersion: run.previousVersion,
+    decision,
+    gates: run.gates,
+    files: change?.files ?? [],
+    config: run.config,
+    approvals: status.approvals,
+    ...(status.pendingApproval ? { pendingApproval: status.pendingApproval } : {}),
+    ...(ending
+      ? {
+          results: {
+            outcome: ending.outcome,
+            ...(ending.reason ? { reason: ending.reason.message } : {}),
+            steps: status.steps,
+            ...(run.rollbackStartedAt ? { rollbackStartedAt: run.rollbackStartedAt } : {}),
+            ...(run.rollbackEndedAt ? { rollbackEndedAt: run.rollbackEndedAt } : {}),
+            ...(status.baseline ? { baseline: status.baseline } : {}),
+            ...(status.analysed.length ? { analysed: status.analysed, measurementsFile: measurementsPath(run.runKey) } : {}),
+            ...(run.charts.length ? { charts: run.charts } : {}),
+          },
+        }
+      : {}),
+  });
+  const write = { outDir: input.outDir, fileName: recordFileName(run.startedAt), releaseId: run.releaseId, content };
+  status.recordPath = first ? await run.acts.decision.writeDecisionRecord({ ...write, ...first }) : await run.acts.quick.writeDecisionRecord(write);
+}
+
+/** The end of every release: the report's charts, the final record, one ledger line. */
+export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopReason): Promise<ReleaseResult> {
+  const { status, decision, change } = run;
+  run.setState(ReleaseState.FINISHED);
+  status.outcome = outcome;
+  delete status.currentStep;
+  const finalDecision: Decision = decision?.decision ?? Decision.ESCALATED;
+  if (status.analysed.length > 0 && status.recordPath) await writeCharts(run, status.recordPath);
+  await writeRecord(run, { outcome, ...(reason ? { reason } : {}) });
+  const headCommit = change?.commits[0];
+  await run.acts.quick.recordLedger({
+    outDir: run.input.outDir,
+    entry: ledgerEntry({
+      releaseId: run.releaseId,
+      run: run.runKey,
+      service: run.input.service,
+      startedAt: run.startedAt,
+      finishedAt: now(),
+      decision: finalDecision,
+      outcome,
+      ...(reason ? { reason } : {}),
+      ...(decision?.risk ? { riskLevel: decision.risk.level, strategy: decision.risk.strategy } : {}),
+      ...(status.recordPath ? { recordPath: status.recordPath } : {}),
+      ...(change ? { commit: change.headSha } : {}),
+      ...(headCommit ? { commitTime: headCommit.time } : {}),
+      version: run.version,
+      ...(run.productionAt ? { productionAt: run.productionAt } : {}),
+      ...(run.rollbackStartedAt ? { rollbackStartedAt: run.rollbackStartedAt } : {}),
+      ...(run.rollbackEndedAt ? { rollbackFinishedAt: run.rollbackEndedAt } : {}),
+    }),
+    durations: releaseDurations(status.steps),
+  });
+  return {
+    releaseId: run.releaseId,
+    outcome,
+    decision: finalDecision,
+    ...(status.recordPath ? { recordPath: status.recordPath } : {}),
+    ...(reason ? { reason: reason.message, stopKind: reason.kind } : {}),
+  };
+}
+
+/** One chart per analysed metric next to the record; a failure costs the charts, never the release. */
+async function writeCharts(run: ReleaseRun, recordPath: string): Promise<void> {
+  // A phase starts with its first step.
+  const phases = (run.decision?.plan?.phases ?? []).flatMap((p) => {
+    const first = run.status.steps.find((s) => s.phase === p.id);
+    return first ? [{ id: p.id, at: first.startedAt }] : [];
+  });
+  try {
+    run.charts = await run.acts.quick.writeReport({
+      outDir: run.input.outDir,
+      runKey: run.runKey,
+      recordPath,
+      metrics: run.metrics,
+      phases,
+      ...(run.rollbackStartedAt ? { rollbackAt: run.rollbackStartedAt } : {}),
+    });
+  } catch (e) {
+    run.note('report charts', StepStatus.FAILED, failureMessage(e));
+  }
+}

@@ -1,0 +1,42 @@
+import { Decision } from '../domain/enums';
+import { evaluateRelease } from '../domain/evaluate';
+import type { DecisionResult } from '../domain/release';
+import { writeRecord } from './closing';
+import { failureMessage, type ReleaseRun } from './run-state';
+
+/**
+ * The prerequisites and the change set, read side by side on this worker; the decision; the first
+ * record. A change set that cannot be read escalates instead of failing the release.
+ */
+export async function decide(run: ReleaseRun): Promise<DecisionResult> {
+  const { input, acts } = run;
+  const readGates = () =>
+    run.step('prerequisites', () => acts.decision.checkPrerequisites({ repo: input.repo, base: input.base, head: input.head, reportsDir: input.reportsDir, junit: input.junit }), (g) =>
+      g.prerequisites.map((p) => `${p.name} ${p.passed ? 'ok' : 'FAILED'}`).join(', '),
+    );
+  let changeSetError: string | undefined;
+  const readChange = async () => {
+    try {
+      run.change = await run.step('change set', () => acts.decision.readChangeSet({ repo: input.repo, base: input.base, head: input.head, migrations: run.config.risk.migrations }), (c) =>
+        `${c.files.length} files, ${c.commits.length} commits`,
+      );
+    } catch (e) {
+      changeSetError = failureMessage(e);
+    }
+  };
+  [run.gates] = await Promise.all([readGates(), readChange()]);
+  const decision = evaluateRelease(run.gates, run.change, run.config, input.usersAffected, changeSetError);
+  const { risk, plan } = decision;
+  run.decision = decision;
+  run.status.decision = decision.decision;
+  if (risk) {
+    run.status.riskLevel = risk.level;
+    run.status.strategy = risk.strategy;
+  }
+  const goesAhead = risk && plan && decision.decision !== Decision.ABORTED ? { strategy: risk.strategy, risk: risk.level } : undefined;
+  const took = { decision: decision.decision, seconds: (Date.now() - Date.parse(run.startedAt)) / 1000 };
+  await run.step('decision record', () => writeRecord(run, undefined, { ...(goesAhead ? { decided: goesAhead } : {}), decision: took }), () =>
+    `${decision.decision}${risk ? `, ${risk.level} → ${risk.strategy}` : ''}`,
+  );
+  return decision;
+}

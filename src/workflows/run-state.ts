@@ -1,0 +1,178 @@
+import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { measurementsPath, type QueryVars } from '../domain/analysis';
+import type { ChangeSet } from '../domain/changeset';
+import type { ReleaseRef } from '../domain/command';
+import type { RollgateConfig } from '../domain/config';
+import { Decision, RiskLevel } from '../domain/enums';
+import type { Phase } from '../domain/plan';
+import {
+  type DecisionResult,
+  type GateReport,
+  type ParsedReleaseInput,
+  ReleaseState,
+  type ReleaseStatus,
+  type StepRecord,
+  StepStatus,
+  StopKind,
+  type StopReason,
+} from '../domain/release';
+import type { SteeringView } from '../domain/steering';
+import { activityGroups, type ActivityGroups } from './activity-groups';
+import { RELEASE_STATE_ATTRIBUTE } from './messages';
+
+/** Ends the release early (abort, rejection, deadline, broken metric): what was changed is rolled back. Not an error of the workflow. */
+export class StopRelease extends Error {
+  constructor(readonly reason: StopReason) {
+    super(reason.message);
+  }
+}
+
+export const now = () => new Date().toISOString();
+
+/** The innermost message of an activity failure, for records and status. */
+export function failureMessage(e: unknown): string {
+  let err = e as { message?: string; cause?: unknown } | undefined;
+  while (err?.cause && (err.cause as { message?: string }).message) err = err.cause as typeof err;
+  return err?.message ?? String(e);
+}
+
+/**
+ * Everything one release run knows and has been asked, in one object: what `status` shows, what
+ * people requested through the steering updates, what the release learned while deciding, and
+ * what a rollback must undo. The rooms of the workflow read and change it; nothing else holds state.
+ */
+export class ReleaseRun {
+  readonly config: RollgateConfig;
+  readonly releaseId: string;
+  /** Idempotency keys and the ledger line belong to this run: a later run under the same workflow ID must not inherit them. */
+  readonly runKey: string;
+  readonly version: string;
+  readonly previousVersion: string;
+  readonly startedAt = now();
+  readonly acts: ActivityGroups;
+  readonly status: ReleaseStatus;
+
+  // What people asked, through the steering updates.
+  abortRequest?: { reason: string; by?: string };
+  rejection?: { by: string; reason: string };
+  promoteRequest?: { by: string; full: boolean };
+  /** `promote --full`: every remaining intermediate step, bake and hold is skipped. */
+  fullPromotion = false;
+  resolution?: { by: string; action: 'retry' | 'restored'; reason: string };
+
+  // What the release learned.
+  gates: GateReport = { prerequisites: [], securityConditions: [] };
+  change?: ChangeSet;
+  decision?: DecisionResult;
+  baseline: Record<string, number> = {};
+  charts: { metric: string; file: string }[] = [];
+  /** Phases whose action has started: what a rollback must undo. */
+  readonly started: Phase[] = [];
+  productionAt?: string;
+  rollbackStartedAt?: string;
+  rollbackEndedAt?: string;
+
+  /** The phase whose steps run now; steps outside phases (gates, sign-off, rollback) have none. */
+  private currentPhase: string | undefined;
+  /** Only a release started with the attribute upserts it: the namespace has it registered. */
+  private publishedState = workflowInfo().typedSearchAttributes.get(RELEASE_STATE_ATTRIBUTE);
+  private readonly publishesState = this.publishedState !== undefined;
+
+  constructor(readonly input: ParsedReleaseInput) {
+    this.config = input.config;
+    this.releaseId = input.releaseId;
+    this.runKey = `${input.releaseId}@${workflowInfo().firstExecutionRunId.slice(0, 8)}`;
+    this.version = input.version ?? input.head;
+    this.previousVersion = input.previousVersion ?? input.base;
+    this.acts = activityGroups(this.config);
+    this.status = { releaseId: input.releaseId, service: input.service, state: ReleaseState.DECIDING, steps: [], approvals: [], analysed: [] };
+    if (this.config.analysis.metrics.length > 0) this.status.measurementsFile = measurementsPath(this.runKey);
+  }
+
+  get ref(): ReleaseRef {
+    return { releaseId: this.releaseId, runKey: this.runKey, version: this.version, previousVersion: this.previousVersion };
+  }
+
+  get metrics() {
+    return this.config.analysis.metrics;
+  }
+
+  setState(state: ReleaseState): void {
+    this.status.state = state;
+    if (!this.publishesState || state === this.publishedState) return;
+    upsertSearchAttributes([{ key: RELEASE_STATE_ATTRIBUTE, value: state }]);
+    this.publishedState = state;
+  }
+
+  /** Runs one step of the release, recorded in `status` with its outcome and timing. */
+  async step<T>(name: string, fn: () => Promise<T>, detail?: (t: T) => string, extra: Pick<StepRecord, 'approval'> = {}): Promise<T> {
+    const rec: StepRecord = { name, ...(this.currentPhase ? { phase: this.currentPhase } : {}), status: StepStatus.RUNNING, startedAt: now(), ...extra };
+    this.status.steps.push(rec);
+    this.status.currentStep = name;
+    try {
+      const result = await fn();
+      rec.status = StepStatus.DONE;
+      const d = detail?.(result);
+      if (d) rec.detail = d;
+      return result;
+    } catch (e) {
+      rec.status = StepStatus.FAILED;
+      rec.detail = failureMessage(e);
+      throw e;
+    } finally {
+      rec.endedAt = now();
+    }
+  }
+
+  /** A step that took no time: a skip, a resolution, a failure that did not stop the release. */
+  note(name: string, status: StepStatus, detail?: string): void {
+    const at = now();
+    this.status.steps.push({ name, ...(this.currentPhase ? { phase: this.currentPhase } : {}), status, startedAt: at, endedAt: at, ...(detail ? { detail } : {}) });
+  }
+
+  async inPhase(phase: Phase, fn: () => Promise<void>): Promise<void> {
+    this.currentPhase = phase.id;
+    try {
+      await fn();
+    } finally {
+      this.currentPhase = undefined;
+    }
+  }
+
+  /** Something a person asked that a wait must stop for. */
+  interrupted(): boolean {
+    return this.abortRequest !== undefined || this.status.paused !== undefined || this.promoteRequest !== undefined;
+  }
+
+  throwIfAborted(): void {
+    const a = this.abortRequest;
+    if (a) throw new StopRelease({ kind: StopKind.ABORTED, message: `aborted${a.by ? ` by ${a.by}` : ''}: ${a.reason}` });
+  }
+
+  /** The change's authors and their emails: excluded from approving where four eyes apply. */
+  authors(): string[] {
+    return [...new Set((this.change?.commits ?? []).flatMap((c) => [c.author, c.email]).filter(Boolean))];
+  }
+
+  fourEyes(): boolean {
+    return this.decision?.risk?.level === RiskLevel.CRITICAL || this.decision?.decision === Decision.ESCALATED;
+  }
+
+  queryVars(phase: Pick<Phase, 'id' | 'stage'>): QueryVars {
+    return { service: this.input.service, version: this.version, previousVersion: this.previousVersion, phase: phase.id, stage: phase.stage };
+  }
+
+  /** What the steering rules judge an update against. */
+  steeringView(): SteeringView {
+    const s = this.status;
+    return {
+      state: s.state,
+      approvals: s.approvals,
+      ...(s.outcome ? { outcome: s.outcome } : {}),
+      ...(s.pendingApproval ? { pendingApproval: s.pendingApproval } : {}),
+      ...(s.paused ? { paused: s.paused } : {}),
+      ...(this.abortRequest ? { abortRequested: this.abortRequest } : {}),
+      ...(this.decision?.risk ? { riskLevel: this.decision.risk.level } : {}),
+    };
+  }
+}

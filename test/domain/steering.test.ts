@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PendingApproval, ReleaseState } from '../../src/domain/release';
+import { parseSteeringArgs, Steer, type SteeringArgs, steeringRefusal, type SteeringView } from '../../src/domain/steering';
+
+const pending = (over: Partial<PendingApproval> = {}): PendingApproval => ({
+  kind: 'release',
+  target: 'release',
+  reason: 'HIGH risk needs a sign-off',
+  requestedAt: '2026-01-01T00:00:00Z',
+  deadline: '2026-01-02T00:00:00Z',
+  allowedApprovers: [],
+  excludedApprovers: [],
+  ...over,
+});
+const view = (state: ReleaseState, over: Partial<SteeringView> = {}): SteeringView => ({ state, approvals: [], ...over });
+const refusal = <K extends Steer>(update: K, args: SteeringArgs[K], v: SteeringView) => steeringRefusal(update, args, v);
+
+describe('steering rules: which state allows which update', () => {
+  const states: ReleaseState[] = ['deciding', 'awaiting-approval', 'deploying', 'baking', 'paused', 'rolling-back', 'verifying-rollback', 'needs-human', 'finished'];
+  const allowed = (update: Steer, args: never, over: (s: ReleaseState) => Partial<SteeringView> = () => ({})) =>
+    states.filter((s) => refusal(update, args, view(s, { ...(s === 'finished' ? { outcome: 'released' } : {}), ...over(s) })) === undefined);
+
+  it('pause: while deciding, waiting for a sign-off, deploying or baking', () => {
+    assert.deepEqual(allowed(Steer.PAUSE, { by: 'a' } as never), ['deciding', 'awaiting-approval', 'deploying', 'baking']);
+  });
+  it('resume: only while paused, whatever the state shows', () => {
+    assert.deepEqual(allowed(Steer.RESUME, { by: 'a' } as never), []);
+    assert.deepEqual(allowed(Steer.RESUME, { by: 'a' } as never, () => ({ paused: { by: 'x', at: 't' } })), states);
+  });
+  it('promote: the current bake only while baking or paused; --full also while deploying', () => {
+    assert.deepEqual(allowed(Steer.PROMOTE, { by: 'a', full: false } as never), ['baking', 'paused']);
+    assert.deepEqual(allowed(Steer.PROMOTE, { by: 'a', full: true } as never), ['deploying', 'baking', 'paused']);
+  });
+  it('abort: anything but a finished release, once', () => {
+    assert.deepEqual(allowed(Steer.ABORT, { reason: 'r' } as never), states.filter((s) => s !== 'finished'));
+    assert.equal(refusal(Steer.ABORT, { reason: 'r' }, view('baking', { abortRequested: { reason: 'wrong build' } })), 'abort already requested: wrong build');
+    assert.equal(refusal(Steer.ABORT, { reason: 'r' }, view('finished', { outcome: 'rolled_back' })), 'the release already finished: rolled_back');
+  });
+  it('resolve: only a release that needs a human after a failed rollback', () => {
+    assert.deepEqual(allowed(Steer.RESOLVE, { by: 'a', action: 'retry', reason: 'r' } as never), ['needs-human']);
+  });
+  it('approve and reject: only while something waits for approval', () => {
+    assert.deepEqual(allowed(Steer.APPROVE, { by: 'a' } as never), []);
+    assert.deepEqual(allowed(Steer.REJECT, { by: 'a', reason: 'r' } as never), []);
+    assert.deepEqual(allowed(Steer.REJECT, { by: 'a', reason: 'r' } as never, () => ({ pendingApproval: pending() })), states);
+  });
+  it('pause twice names who paused', () => {
+    assert.equal(refusal(Steer.PAUSE, { by: 'b' }, view('baking', { paused: { by: 'ann', at: 'T' } })), 'already paused by ann at T');
+  });
+});
+
+describe('steering rules: who may approve', () => {
+  const waiting = (p: Partial<PendingApproval>) => view('awaiting-approval', { pendingApproval: pending(p), riskLevel: 'CRITICAL' });
+  it('says what was approved last when nothing waits', () => {
+    assert.equal(
+      refusal(Steer.APPROVE, { by: 'bob' }, view('baking', { approvals: [{ kind: 'release', target: 'release', by: 'ann', at: 'T' }] })),
+      'nothing is waiting for approval (last approved by ann at T)',
+    );
+    assert.equal(refusal(Steer.APPROVE, { by: 'bob' }, view('baking')), 'nothing is waiting for approval (state: baking)');
+  });
+  it('refuses a second approval of the same target', () => {
+    const v = { ...waiting({}), approvals: [{ kind: 'release' as const, target: 'release', by: 'ann', at: 'T' }] };
+    assert.equal(refusal(Steer.APPROVE, { by: 'bob' }, v), 'already approved by ann at T');
+  });
+  it('allows only the listed approvers, by name or email, without case', () => {
+    const v = waiting({ allowedApprovers: ['Ann@example.com', 'bob'] });
+    assert.equal(refusal(Steer.APPROVE, { by: 'ann' }, v), undefined);
+    assert.equal(refusal(Steer.APPROVE, { by: ' BOB ' }, v), undefined);
+    assert.equal(refusal(Steer.APPROVE, { by: 'mallory' }, v), 'mallory may not approve: approval.approvers allows Ann@example.com, bob');
+  });
+  it('four eyes: an author may not approve, by name or email', () => {
+    const v = waiting({ excludedApprovers: ['Alice Author', 'alice@example.com'] });
+    assert.equal(refusal(Steer.APPROVE, { by: 'alice' }, v), 'four eyes: alice is an author of this change and may not approve a CRITICAL release');
+    assert.equal(refusal(Steer.APPROVE, { by: 'alice author' }, v), 'four eyes: alice author is an author of this change and may not approve a CRITICAL release');
+    assert.equal(refusal(Steer.APPROVE, { by: 'bob' }, v), undefined);
+  });
+});
+
+describe('steering arguments', () => {
+  it('name the field that is wrong', () => {
+    assert.throws(() => parseSteeringArgs(Steer.APPROVE, {}), /^Error: by: /);
+    assert.throws(() => parseSteeringArgs(Steer.REJECT, { by: 'b' }), /reason: /);
+    assert.throws(() => parseSteeringArgs(Steer.RESOLVE, { by: 'b', action: 'nuke', reason: 'r' }), /action: must be retry or restored/);
+    assert.throws(() => parseSteeringArgs(Steer.PAUSE, { by: 'b', extra: 1 }), /extra/);
+  });
+  it('fill defaults: promote is not --full unless asked', () => {
+    assert.deepEqual(parseSteeringArgs(Steer.PROMOTE, { by: 'b' }), { by: 'b', full: false });
+  });
+});
