@@ -1,10 +1,12 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { z } from 'zod';
 import { parseConfig, type RollgateConfig, type RollgateConfigInput } from '../domain/config';
-import { gitRef, serviceName } from '../domain/release';
+import { gitRef } from '../domain/release';
 import { isGitRepository, resolveCommit } from '../evidence/git';
 import { InputError } from '../domain/errors';
+import { type Options, quoted } from './flags';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -36,16 +38,39 @@ function parseConfigOrThrow(raw: unknown, where: string): RollgateConfig {
   return res.config;
 }
 
-export interface EvidenceFlags {
-  repo?: string;
-  base?: string;
-  head?: string;
-  reports?: string;
-  junit?: string[];
-  'users-affected'?: string;
-  config?: string;
-  out?: string;
-}
+/** The flags of decide and start: where the change and its evidence are. */
+export const evidenceOptions = {
+  repo: { type: 'string' },
+  base: { type: 'string' },
+  head: { type: 'string' },
+  reports: { type: 'string' },
+  junit: { type: 'string', multiple: true },
+  'users-affected': { type: 'string' },
+  config: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+} as const satisfies Options;
+
+const usersAffected = z
+  .string()
+  .regex(/^\d+$/, 'is not a whole number of users')
+  .refine((text) => Number.isSafeInteger(Number(text)), 'is not a whole number of users')
+  .transform(Number);
+
+/** What the evidence flags must be before anything is read; the files and refs they name are checked by resolveInputs. */
+export const evidenceFlags = {
+  repo: z.string().optional(),
+  base: quoted(gitRef).default('main'),
+  head: quoted(gitRef).default('HEAD'),
+  reports: z.string().optional(),
+  junit: z.array(z.string().refine((j) => j.trim() !== '', 'must not be empty')).default([]),
+  'users-affected': quoted(usersAffected).optional(),
+  config: z.string().optional(),
+  out: z.string().optional(),
+  json: z.boolean().default(false),
+};
+export const EvidenceFlagsSchema = z.strictObject(evidenceFlags);
+export type EvidenceFlags = z.output<typeof EvidenceFlagsSchema>;
 
 export interface ResolvedInputs {
   repo: string;
@@ -61,57 +86,38 @@ export interface ResolvedInputs {
   rawConfig: RollgateConfigInput;
 }
 
-/** Checks every flag before anything happens: nothing is started or written on bad input. */
+/** Checks what the flags name before anything happens: nothing is started or written on bad input. */
 export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInputs> {
   const repo = resolve(flags.repo ?? '.');
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new InputError(`--repo: ${flags.repo ?? '.'} is not a folder`);
   if (!(await isGitRepository(repo))) throw new InputError(`--repo: ${flags.repo ?? '.'} is not a git repository`);
   const { config, raw, dir } = loadConfig(flags.config, repo);
 
-  const refs: Record<'base' | 'head', string> = { base: flags.base ?? 'main', head: flags.head ?? 'HEAD' };
-  for (const key of ['base', 'head'] as const) {
-    const check = gitRef.safeParse(refs[key]);
-    if (!check.success) throw new InputError(`--${key}: "${refs[key]}" ${check.error.issues[0]?.message}`);
-  }
-  await resolveCommit(repo, refs.base).catch(() => {
-    throw new InputError(`--base: unknown ref "${refs.base}" in ${repo}`);
+  await resolveCommit(repo, flags.base).catch(() => {
+    throw new InputError(`--base: unknown ref "${flags.base}" in ${repo}`);
   });
-  const headSha = await resolveCommit(repo, refs.head).catch(() => {
-    throw new InputError(`--head: unknown ref "${refs.head}" in ${repo}`);
+  const headSha = await resolveCommit(repo, flags.head).catch(() => {
+    throw new InputError(`--head: unknown ref "${flags.head}" in ${repo}`);
   });
 
   const reportsDir = flags.reports ? resolve(flags.reports) : resolve(dir, config.reports);
   if (!existsSync(reportsDir)) throw new InputError(`--reports: ${flags.reports ?? `${config.reports} (config reports)`} does not exist`);
   if (!statSync(reportsDir).isDirectory()) throw new InputError(`--reports: ${flags.reports ?? reportsDir} is not a folder`);
 
-  let usersAffected: number | undefined;
-  if (flags['users-affected'] !== undefined) {
-    const text = flags['users-affected'];
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new InputError(`--users-affected: "${text}" is not a whole number of users`);
-    usersAffected = Number(text);
-  }
-  for (const j of flags.junit ?? []) if (!j.trim()) throw new InputError('--junit: must not be empty');
-
+  const usersAffected = flags['users-affected'];
   const cwd = resolve(dir, config.deploy.cwd ?? '.');
   return {
     repo,
-    base: refs.base,
-    head: refs.head,
+    base: flags.base,
+    head: flags.head,
     headSha,
     reportsDir,
     outDir: flags.out ? resolve(flags.out) : resolve(dir, config.out),
-    junit: (flags.junit ?? []).map((j) => resolve(j)),
+    junit: flags.junit.map((j) => resolve(j)),
     ...(usersAffected !== undefined ? { usersAffected } : {}),
     config: { ...config, deploy: { ...config.deploy, cwd } },
     rawConfig: { ...raw, deploy: { ...raw.deploy, cwd } },
   };
-}
-
-export function checkService(name: string | undefined): string {
-  if (!name) throw new InputError('--service: required (or set service in rollgate.yaml)');
-  const res = serviceName.safeParse(name);
-  if (!res.success) throw new InputError(`--service: "${name}" ${res.error.issues[0]?.message}`);
-  return name;
 }
 
 /** One release per service and head commit, so a re-run CI job attaches to the running release. */

@@ -1,5 +1,8 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { InputError } from '../domain/errors';
+import type { ReleaseStatus } from '../domain/release';
+import { connectClient } from '../connection/client';
+import { statusQuery } from '../workflows/messages';
 
 /** The Temporal UI page of a release, for people following it from CI. */
 export const uiLink = (namespace: string, workflowId: string, env: NodeJS.ProcessEnv = process.env) =>
@@ -13,4 +16,16 @@ export function describeClientError(e: unknown, id?: string): Error {
   if (/workflow execution already completed/i.test(err?.message ?? '')) return new InputError(`release ${id}: already finished`);
   if (/not found/i.test(err?.message ?? '')) return new InputError(`release ${id}: not found`);
   return err instanceof Error ? err : new Error(String(e));
+}
+
+/** The status query of one release, with client errors turned into one clear line. */
+export async function queryStatus(id: string): Promise<ReleaseStatus> {
+  const { client, close } = await connectClient();
+  try {
+    return await client.workflow.getHandle(id).query(statusQuery);
+  } catch (e) {
+    throw describeClientError(e, id);
+  } finally {
+    await close();
+  }
 }

@@ -1,10 +1,46 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { formatDuration, parseDuration } from '../domain/duration';
-import { type DoraReport, doraReport } from '../domain/dora';
-import type { LedgerEntry } from '../domain/ledger';
-import { InputError } from '../domain/errors';
-import { loadConfig } from './inputs';
+import { z } from 'zod';
+import { formatDuration, parseDuration } from '../../domain/duration';
+import { type DoraReport, doraReport } from '../../domain/dora';
+import type { LedgerEntry } from '../../domain/ledger';
+import { InputError } from '../../domain/errors';
+import { ExitCode } from '../exit-code';
+import { type FlagSpec, type Out, parseFlags, quoted } from '../flags';
+import { loadConfig } from '../inputs';
+
+const sinceWindow = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms !== undefined && ms > 0) return ms;
+  ctx.addIssue({ code: 'custom', message: 'is not a duration (e.g. 7d, 30d, 12h)' });
+  return z.NEVER;
+});
+
+const DoraFlagsSchema = z.strictObject({
+  // Milliseconds once parsed.
+  since: quoted(sinceWindow).prefault('30d'),
+  service: z.string().optional(),
+  ledger: z.string().optional(),
+  config: z.string().optional(),
+  repo: z.string().optional(),
+  json: z.boolean().default(false),
+});
+export type DoraFlags = z.output<typeof DoraFlagsSchema>;
+
+export const doraFlags = {
+  command: 'dora',
+  options: { since: { type: 'string' }, service: { type: 'string' }, ledger: { type: 'string' }, config: { type: 'string' }, repo: { type: 'string' }, json: { type: 'boolean' } },
+  schema: DoraFlagsSchema,
+} satisfies FlagSpec<typeof DoraFlagsSchema>;
+
+/** `rollgate dora`: the four DORA metrics from the ledger, each with its band. */
+export async function doraCommand(args: string[], out: Out): Promise<number> {
+  const flags = parseFlags(doraFlags, args);
+  const report = doraCommandReport(flags);
+  if (flags.json) out.log(JSON.stringify(report, null, 2));
+  else for (const line of printDora(report)) out.log(line);
+  return ExitCode.OK;
+}
 
 /** Reads ledger.jsonl; a line that is not a ledger entry is an error naming the file and line. */
 export function readLedger(file: string): LedgerEntry[] {
@@ -26,16 +62,13 @@ export function readLedger(file: string): LedgerEntry[] {
     });
 }
 
-export function doraCommandReport(values: { [flag in 'since' | 'service' | 'ledger' | 'config' | 'repo']?: string | undefined }, now = new Date()): DoraReport {
-  const since = values.since ?? '30d';
-  const ms = parseDuration(since);
-  if (ms === undefined || ms <= 0) throw new InputError(`--since: "${since}" is not a duration (e.g. 7d, 30d, 12h)`);
+export function doraCommandReport(values: Omit<DoraFlags, 'json'>, now = new Date()): DoraReport {
   let file = values.ledger;
   if (!file) {
     const { config, dir } = loadConfig(values.config, resolve(values.repo ?? '.'));
     file = resolve(dir, config.out, 'ledger.jsonl');
   }
-  return doraReport(readLedger(file), { to: now, days: ms / 86_400_000, ...(values.service ? { service: values.service } : {}) });
+  return doraReport(readLedger(file), { to: now, days: values.since / 86_400_000, ...(values.service ? { service: values.service } : {}) });
 }
 
 const dur = (s: number | null) => (s === null ? 'n/a' : formatDuration(Math.round(s) * 1000));

@@ -1,0 +1,144 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { z } from 'zod';
+import { parseDuration } from '../../domain/duration';
+import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../domain/release';
+import { serviceName } from '../../domain/release';
+import { InputError } from '../../domain/errors';
+import { connectClient, stateAttributeRegistered } from '../../connection/client';
+import { RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW, statusQuery } from '../../workflows/messages';
+import { ExitCode } from '../exit-code';
+import { type FlagSpec, type Out, parseFlags, quoted } from '../flags';
+import { evidenceFlags, evidenceOptions, releaseIdFor, resolveInputs } from '../inputs';
+import { uiLink } from '../temporal';
+
+/** A version as deploy commands receive it: nothing a shell or a path could misread. */
+const versionText = z.string().regex(/^[\w.+:@/-]{1,128}$/, 'must be 1-128 letters, digits or . _ - + : @ /');
+
+const waitTimeout = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms) return ms;
+  ctx.addIssue({ code: 'custom', message: 'is not a duration (e.g. 30m, 2h)' });
+  return z.NEVER;
+});
+
+const StartFlagsSchema = z.strictObject({
+  ...evidenceFlags,
+  service: quoted(serviceName).optional(),
+  version: quoted(versionText).optional(),
+  'previous-version': quoted(versionText).optional(),
+  wait: z.boolean().default(false),
+  'wait-timeout': quoted(waitTimeout).optional(),
+});
+
+export const startFlags = {
+  command: 'start',
+  options: {
+    ...evidenceOptions,
+    service: { type: 'string' },
+    version: { type: 'string' },
+    'previous-version': { type: 'string' },
+    wait: { type: 'boolean' },
+    'wait-timeout': { type: 'string' },
+  },
+  schema: StartFlagsSchema,
+} satisfies FlagSpec<typeof StartFlagsSchema>;
+
+/** `rollgate start`: starts the release workflow (or attaches to the running one) and, with --wait, follows it to its end. */
+export async function startCommand(args: string[], out: Out): Promise<number> {
+  const flags = parseFlags(startFlags, args);
+  const inputs = await resolveInputs(flags);
+  // The service may come from rollgate.yaml, whose schema checks its spelling.
+  const service = flags.service ?? inputs.config.service;
+  if (!service) throw new InputError('--service: required (or set service in rollgate.yaml)');
+  const releaseId = releaseIdFor(service, inputs.headSha);
+  const input: ReleaseInput = {
+    releaseId,
+    service,
+    repo: inputs.repo,
+    base: inputs.base,
+    head: inputs.head,
+    reportsDir: inputs.reportsDir,
+    junit: inputs.junit,
+    outDir: inputs.outDir,
+    ...(inputs.usersAffected !== undefined ? { usersAffected: inputs.usersAffected } : {}),
+    version: flags.version ?? inputs.headSha.slice(0, 12),
+    ...(flags['previous-version'] ? { previousVersion: flags['previous-version'] } : {}),
+    config: inputs.rawConfig,
+  };
+  const { client, settings, close } = await connectClient();
+  try {
+    // Both lookups at once: they sit between CI and the decision.
+    const [running, withState] = await Promise.all([
+      client.workflow
+        .getHandle(releaseId)
+        .describe()
+        .then((d) => d.status.name === 'RUNNING', () => false), // not started yet
+      stateAttributeRegistered(client),
+    ]);
+    let attached = running;
+    try {
+      await client.workflow.start(RELEASE_WORKFLOW, {
+        taskQueue: settings.taskQueue,
+        workflowId: releaseId,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        // Lets visibility count releases by state; only where the namespace knows the attribute.
+        ...(withState ? { typedSearchAttributes: [{ key: RELEASE_STATE_ATTRIBUTE, value: 'deciding' }] } : {}),
+      });
+    } catch (e) {
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+      attached = true;
+    }
+    const link = uiLink(settings.namespace, releaseId);
+    if (flags.json && !flags.wait) out.log(JSON.stringify({ releaseId, attached, ui: link }));
+    else {
+      out.log(`${attached ? 'attached to running' : 'started'} release ${releaseId}`);
+      out.log(`Temporal UI: ${link}`);
+    }
+    if (!flags.wait) return ExitCode.OK;
+    return await follow(client, releaseId, flags['wait-timeout'], out, flags.json);
+  } finally {
+    await close();
+  }
+}
+
+
+const EXIT_FOR: Record<string, number> = { released: ExitCode.OK, aborted: ExitCode.ABORTED, escalated: ExitCode.NEEDS_HUMAN, rolled_back: ExitCode.ROLLED_BACK, rollback_failed: ExitCode.NEEDS_HUMAN };
+
+/** Follows a release, printing each step as it finishes, until it ends or the wait times out. */
+async function follow(client: Awaited<ReturnType<typeof connectClient>>['client'], id: string, timeoutMs: number | undefined, out: Out, json: boolean): Promise<number> {
+  const handle = client.workflow.getHandle(id);
+  const deadline = timeoutMs ? Date.now() + timeoutMs : Infinity;
+  let printed = 0;
+  let lastPending = '';
+  let status: ReleaseStatus | undefined;
+  const result = handle.result().then((r: ReleaseResult) => ({ r }), (e: Error) => ({ e }));
+  for (;;) {
+    const done = await Promise.race([result, new Promise<undefined>((r) => setTimeout(r, 1000, undefined))]);
+    status = await handle.query(statusQuery).catch(() => status);
+    if (status && !json) {
+      const finished = status.steps.filter((s) => s.status !== 'running');
+      for (const s of finished.slice(printed)) out.log(`  ${s.status === 'done' ? '✓' : s.status === 'failed' ? '✗' : '-'} ${s.name}${s.detail ? ` (${s.detail})` : ''}`);
+      printed = finished.length;
+      const pending = status.pendingApproval
+        ? `waiting for approval: ${status.pendingApproval.reason} (rollgate approve ${id} --by NAME)`
+        : status.needsHuman
+          ? `NEEDS A HUMAN: ${status.needsHuman.reason} (rollgate resolve ${id} --retry | --restored)`
+          : '';
+      if (pending && pending !== lastPending) out.log(`  … ${pending}`);
+      lastPending = pending;
+    }
+    if (done) {
+      if ('e' in done) throw done.e;
+      if (json) out.log(JSON.stringify({ ...done.r, status }));
+      else out.log(`release ${id}: ${done.r.outcome}${done.r.reason ? ` (${done.r.reason})` : ''}${done.r.recordPath ? `\ndecision record: ${done.r.recordPath}` : ''}`);
+      return EXIT_FOR[done.r.outcome] ?? ExitCode.BAD_INPUT;
+    }
+    if (Date.now() > deadline) {
+      const human = !!status?.pendingApproval || !!status?.needsHuman;
+      out.log(`release ${id}: still running after --wait-timeout${human ? ', waiting for a human' : ` (${status?.state ?? 'unknown'})`}`);
+      return human ? ExitCode.NEEDS_HUMAN : ExitCode.STILL_RUNNING;
+    }
+  }
+}

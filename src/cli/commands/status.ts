@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { formatDuration } from '../../domain/duration';
+import { ExitCode } from '../exit-code';
+import { type FlagSpec, type Out, parseFlags, releaseId } from '../flags';
+import { queryStatus } from '../temporal';
+
+const StatusFlagsSchema = z.strictObject({ id: releaseId('status'), json: z.boolean().default(false) });
+
+export const statusFlags = { command: 'status', options: { json: { type: 'boolean' } }, positionals: ['id'], schema: StatusFlagsSchema } satisfies FlagSpec<typeof StatusFlagsSchema>;
+
+/** `rollgate status`: where a release is, what it waits for and how its analysis went. */
+export async function statusCommand(args: string[], out: Out): Promise<number> {
+  const flags = parseFlags(statusFlags, args);
+  const status = await queryStatus(flags.id);
+  if (flags.json) {
+    out.log(JSON.stringify(status, null, 2));
+    return ExitCode.OK;
+  }
+  out.log(`release ${status.releaseId} (${status.service}): ${status.state}${status.outcome ? ` → ${status.outcome}` : ''}`);
+  if (status.decision) out.log(`decision: ${status.decision}${status.riskLevel ? `, ${status.riskLevel} risk → ${status.strategy}` : ''}`);
+  if (status.currentStep) out.log(`current step: ${status.currentStep}${status.bakeEndsAt ? ` (until ${status.bakeEndsAt})` : ''}`);
+  if (status.paused) out.log(`paused by ${status.paused.by} at ${status.paused.at}${status.paused.reason ? `: ${status.paused.reason}` : ''}${status.bakeRemainingMs !== undefined ? `; ${formatDuration(status.bakeRemainingMs)} of bake left` : ''}`);
+  if (status.needsHuman) {
+    out.log(`NEEDS A HUMAN since ${status.needsHuman.since}: ${status.needsHuman.reason}`);
+    for (const o of status.needsHuman.options) out.log(`  ${o}`);
+  }
+  if (status.baseline && Object.keys(status.baseline).length) out.log(`baseline: ${Object.entries(status.baseline).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  for (const a of [...status.analysed, ...(status.analysis ? [status.analysis] : [])]) {
+    out.log(`analysis ${a.phase}: ${a.verdict}`);
+    for (const m of a.metrics)
+      out.log(`  ${m.metric.padEnd(20)} ${m.successful}/${m.measured} passed, ${m.failed} failed, ${m.inconclusive} inconclusive, ${m.noData} no data, ${m.errors} errors; last ${m.last ? `${m.last.verdict}${m.last.value !== undefined ? ` ${m.last.value}` : ''}${m.last.message ? ` (${m.last.message})` : ''} at ${m.last.at}` : 'none'}`);
+  }
+  for (const s of status.steps) out.log(`  ${s.status.padEnd(7)} ${s.name}  ${s.startedAt}${s.endedAt ? ` → ${s.endedAt}` : ''}${s.detail ? `  ${s.detail}` : ''}`);
+  const p = status.pendingApproval;
+  if (p) {
+    out.log(`waiting for approval: ${p.reason}; deadline ${p.deadline}`);
+    out.log(`  may approve: ${p.allowedApprovers.length ? p.allowedApprovers.join(', ') : 'anyone'}${p.excludedApprovers.length ? ` except ${p.excludedApprovers.join(', ')}` : ''}`);
+  }
+  for (const a of status.approvals) out.log(`approved ${a.target} by ${a.by} at ${a.at}`);
+  if (status.recordPath) out.log(`decision record: ${status.recordPath}`);
+  return ExitCode.OK;
+}
