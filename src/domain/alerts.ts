@@ -1,4 +1,5 @@
-import { type Metric, type QueryVars, renderQuery } from './analysis';
+import type { Metric } from './analysis';
+import { type QueryVars, renderQuery } from './promql';
 import { parseCondition } from './condition';
 import { formatDuration } from './duration';
 

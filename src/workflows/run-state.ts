@@ -1,5 +1,6 @@
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import { measurementsPath, type QueryVars } from '../domain/analysis';
+import { measurementsPath } from '../domain/analysis';
+import type { QueryVars } from '../domain/promql';
 import type { ChangeSet } from '../domain/changeset';
 import type { ReleaseRef } from '../domain/command';
 import type { RollgateConfig } from '../domain/config';

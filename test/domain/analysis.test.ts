@@ -11,9 +11,9 @@ import {
   type Metric,
   MetricSchema,
   record,
-  renderQuery,
   type Verdict,
 } from '../../src/domain/analysis';
+import { renderQuery } from '../../src/domain/promql';
 import { parseConfig } from '../../src/domain/config';
 
 const metric = (m: Partial<Metric> & { failureCondition?: string; successCondition?: string }): Metric =>
