@@ -1,0 +1,451 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { initialState, MetricSchema, record, type MetricState } from '../../src/domain/analysis';
+import type { ChangeSet } from '../../src/domain/changeset';
+import { parseConfig, type RollgateConfigInput } from '../../src/domain/config';
+import { evaluateRelease } from '../../src/domain/evaluate';
+import { type RecordInput, recordFileName, renderDecisionRecord } from '../../src/domain/record';
+import type { Approval, GateReport, PendingApproval, StepRecord } from '../../src/domain/release';
+import { changeSet, criticalChange, lowChange, mediumChange, passingGates } from '../helpers/fake-activities';
+
+/** A record input made the way the workflow makes it: the decision comes from the real evaluation. */
+function release(o: { gates?: GateReport; change?: ChangeSet; changeSetError?: string; config?: RollgateConfigInput } & Partial<Omit<RecordInput, 'decision' | 'gates' | 'config'>> = {}): RecordInput {
+  const { gates = passingGates, change = lowChange, changeSetError, config: raw = {}, ...rest } = o;
+  const parsed = parseConfig(raw);
+  if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
+  const present = changeSetError ? undefined : change;
+  return {
+    releaseId: 'release-cart-0123456789ab',
+    runKey: 'release-cart-0123456789ab@abcd1234',
+    service: 'cart',
+    timestamp: '2026-01-05T12:00:00.000Z',
+    branch: 'feature',
+    base: 'main',
+    version: 'v2',
+    previousVersion: 'v1',
+    decision: evaluateRelease(gates, present, parsed.config, undefined, changeSetError),
+    gates,
+    files: present?.files ?? [],
+    config: parsed.config,
+    approvals: [],
+    ...rest,
+  };
+}
+
+/** The record cut at its `## ` headings: the text before the first, and each section's lines up to the next rule. */
+function sectionsOf(markdown: string): { head: string; titles: string[]; of: (title: string) => string } {
+  const [head, ...parts] = markdown.split(/^## /m);
+  const bodies = new Map<string, string>();
+  for (const part of parts) {
+    const [title, ...lines] = part.split('\n');
+    const end = lines.indexOf('---');
+    bodies.set(title!, (end === -1 ? lines : lines.slice(0, end)).join('\n').trim());
+  }
+  return {
+    head: head!,
+    titles: [...bodies.keys()],
+    of: (title) => {
+      const body = bodies.get(title);
+      if (body === undefined) assert.fail(`no section ${title}; the record has ${[...bodies.keys()].join(', ')}`);
+      return body;
+    },
+  };
+}
+const render = (input: RecordInput) => sectionsOf(renderDecisionRecord(input));
+const lines = (...ls: string[]) => ls.join('\n');
+
+const ALL = ['PREREQUISITES', 'CHANGE SUMMARY', 'ROLLOUT STRATEGY', 'DEPLOYMENT PLAN', 'ROLLBACK PLAN', 'MONITORING & ALERTS', 'COMMUNICATION PLAN', 'CONTINGENCY PLANS', 'SIGN-OFF'];
+const at = (minute: number) => `2026-01-05T12:${String(minute).padStart(2, '0')}:00.000Z`;
+
+describe('the decision record: the header and the record\'s frame', () => {
+  it('names the release, the change and the decision; the commit only when known', () => {
+    const withCommit = renderDecisionRecord(release({ commit: 'b'.repeat(40) }));
+    assert.ok(
+      withCommit.startsWith(
+        lines(
+          '# Release Decision',
+          '',
+          '**Timestamp**: 2026-01-05T12:00:00.000Z',
+          '**Release ID**: release-cart-0123456789ab',
+          '**Service**: cart',
+          '**Branch**: feature (base: main)',
+          `**Commit**: ${'b'.repeat(40)}`,
+          '**Version**: v2 (previous: v1)',
+          '**Decision**: ✅ APPROVED FOR RELEASE',
+          '',
+          '---',
+          '',
+          '## PREREQUISITES',
+        ),
+      ),
+      withCommit.slice(0, 400),
+    );
+    assert.ok(!renderDecisionRecord(release()).includes('**Commit**'));
+  });
+
+  it('every section is set apart by a rule, and the record ends with exactly one newline', () => {
+    const md = renderDecisionRecord(release());
+    for (const title of ALL) assert.ok(md.includes(`---\n\n## ${title}\n`), title);
+    assert.ok(md.endsWith('\n'), 'the last section closes with an empty line');
+    assert.ok(!md.endsWith('\n\n'));
+  });
+
+  it('names the file after the release\'s start, to the second', () => {
+    assert.equal(recordFileName('2026-01-05T12:03:09.123Z'), 'release-decision-20260105-120309.md');
+    assert.equal(recordFileName('2026-01-05T12:03:09Z'), 'release-decision-20260105-120309.md');
+  });
+});
+
+describe('the decision record of a release aborted at the gates', () => {
+  const gates: GateReport = {
+    ...passingGates,
+    prerequisites: passingGates.prerequisites.map((p) => (p.name === 'qa' ? { ...p, passed: false, detail: 'qa-report-20260105-120000.md: FAIL (needs PASS)' } : p)),
+  };
+  const steps: StepRecord[] = [{ name: 'prerequisites', status: 'done', startedAt: at(0), endedAt: at(1) }];
+  const r = render(release({ gates, change: mediumChange, results: { outcome: 'aborted', reason: 'Prerequisite qa failed: qa-report-20260105-120000.md: FAIL (needs PASS)', steps } }));
+
+  it('says ABORTED, and has no plan to deploy or roll back', () => {
+    assert.match(r.head, /^\*\*Decision\*\*: ⛔ ABORTED$/m);
+    assert.deepEqual(r.titles, ['PREREQUISITES', 'CHANGE SUMMARY', 'ROLLOUT STRATEGY', 'MONITORING & ALERTS', 'COMMUNICATION PLAN', 'CONTINGENCY PLANS', 'SIGN-OFF', 'RESULTS']);
+  });
+
+  it('ticks each prerequisite that passed, and says which failed', () => {
+    assert.equal(
+      r.of('PREREQUISITES'),
+      lines(
+        '- [ ] **qa**: qa-report-20260105-120000.md: FAIL (needs PASS)',
+        '- [x] **security**: security-report-20260105-120000.md: PASS',
+        '- [x] **tests**: 57/57 passing',
+        '- [x] **branch**: feature is 1 commit ahead of main',
+        '',
+        '> Prerequisite qa failed: qa-report-20260105-120000.md: FAIL (needs PASS)',
+      ),
+    );
+  });
+
+  it('asks no one to sign off', () => assert.equal(r.of('SIGN-OFF'), '- Not requested: the release was aborted by its prerequisites'));
+
+  it('the results give the outcome and its reason, no timeline without phases, and the steps', () => {
+    assert.equal(
+      r.of('RESULTS'),
+      lines(
+        '**Outcome**: aborted — Prerequisite qa failed: qa-report-20260105-120000.md: FAIL (needs PASS)',
+        '',
+        '### Steps',
+        '',
+        '| step | status | started | ended | detail |',
+        '|---|---|---|---|---|',
+        `| prerequisites | done | ${at(0)} | ${at(1)} |  |`,
+      ),
+    );
+  });
+});
+
+describe('the decision record of an escalated release', () => {
+  const pending = (allowed: string[], excluded: string[]): PendingApproval => ({
+    kind: 'release',
+    target: 'release',
+    reason: 'the release was escalated to a human',
+    requestedAt: at(0),
+    deadline: '2026-01-06T12:00:00.000Z',
+    allowedApprovers: allowed,
+    excludedApprovers: excluded,
+  });
+
+  it('with a change set that could not be read: no risk and no plan, and who may approve', () => {
+    const r = render(release({ changeSetError: 'git diff main..feature: bad revision', pendingApproval: pending([], ['alice@example.com']) }));
+    assert.match(r.head, /^\*\*Decision\*\*: ⚠️ ESCALATED TO A HUMAN$/m);
+    assert.deepEqual(r.titles, ['PREREQUISITES', 'MONITORING & ALERTS', 'COMMUNICATION PLAN', 'CONTINGENCY PLANS', 'SIGN-OFF']);
+    assert.match(r.of('PREREQUISITES'), /\n> Risk cannot be classified: git diff main\.\.feature: bad revision$/);
+    assert.equal(
+      r.of('SIGN-OFF'),
+      lines('- **Awaiting**: the release was escalated to a human; deadline 2026-01-06T12:00:00.000Z', "- **May approve**: anyone, except the change's authors (alice@example.com)"),
+    );
+  });
+
+  it('with an irreversible migration: the escalation in the change summary, the plan kept for the human', () => {
+    const drop = changeSet([{ path: 'db/migrations/0003_drop.sql', status: 'A', insertions: 1, deletions: 0, binary: false, added: ['DROP TABLE legacy;'] }]);
+    const r = render(release({ change: drop, pendingApproval: pending(['bob', 'carol'], []) }));
+    assert.deepEqual(r.titles, ALL);
+    assert.match(r.of('CHANGE SUMMARY'), /\n\*\*Escalation\*\*: No rollback plan possible: irreversible migration without a down migration \(db\/migrations\/0003_drop\.sql: DROP TABLE legacy;\)\n/);
+    assert.match(r.of('ROLLOUT STRATEGY'), /^### Selected Strategy: \*\*BLUE-GREEN \+ HUMAN SUPERVISION\*\*$/m);
+    assert.equal(r.of('SIGN-OFF'), lines('- **Awaiting**: the release was escalated to a human; deadline 2026-01-06T12:00:00.000Z', '- **May approve**: bob, carol'));
+  });
+});
+
+describe('the decision record of an approved canary with results and a rollback', () => {
+  const config: RollgateConfigInput = {
+    stages: { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'https://prod.test/health' } },
+    deploy: { command: ['./deploy.sh', '{stage}', '--version', '{version}', '--key', '{idempotencyKey}'], rollback: ['./rollback.sh', '{stage}', '{version}'], timeout: '10m' },
+    canary: { steps: [{ weight: 10, bake: '5m', approval: true }, { weight: 100, bake: '1h' }] },
+    monitoring: { metrics: [{ name: 'error-rate', query: 'sum(rate(errors[1m]))', alert: 'error rate > 5%' }, { name: 'latency', alert: 'p99 > 500ms' }] },
+    notify: { channel: '#releases', onCall: '@oncall-cart' },
+    approval: { requiredFor: ['HIGH', 'CRITICAL'] },
+  };
+  const gates: GateReport = {
+    ...passingGates,
+    prerequisites: passingGates.prerequisites.map((p) => (p.name === 'security' ? { ...p, detail: 'security-report-20260105-120000.md: CONDITIONAL' } : p)),
+    securityConditions: ['Rotate the API key within 7 days'],
+  };
+  const approvals: Approval[] = [
+    { kind: 'release', target: 'release', by: 'bob', at: at(2), reason: 'reviewed' },
+    { kind: 'phase', target: 'production-canary-10', phase: 'production-canary-10', by: 'carol', at: at(6) },
+  ];
+  const steps: StepRecord[] = [
+    { name: 'prerequisites', status: 'done', startedAt: at(0), endedAt: at(1) },
+    { name: 'staging-deploy: deploy', phase: 'staging-deploy', status: 'done', startedAt: at(3), endedAt: at(4), detail: 'exit 0 | applied' },
+    { name: 'production-canary-10: deploy', phase: 'production-canary-10', status: 'done', startedAt: at(7), endedAt: at(8) },
+    { name: 'production-canary-10: bake', phase: 'production-canary-10', status: 'failed', startedAt: at(8), endedAt: at(12), detail: 'analysis failed: error-rate failed' },
+    { name: 'rollback-production', status: 'running', startedAt: at(13) },
+  ];
+  const input = release({ gates, change: mediumChange, config, approvals, results: { outcome: 'rolled_back', reason: 'analysis failed: error-rate failed', steps, rollbackStartedAt: at(13) } });
+  const r = render(input);
+
+  it('has every section, in the spec\'s order, then the results', () => assert.deepEqual(r.titles, [...ALL, 'RESULTS']));
+
+  it('carries the security report\'s conditions under the prerequisites', () => {
+    assert.match(r.of('PREREQUISITES'), /\n\n### Security conditions \(carried from the security report\)\n- \[ \] Rotate the API key within 7 days\n\n> All prerequisites passed; MEDIUM risk → canary$/);
+  });
+
+  it('the change summary gives files, risk, its evidence, the other signals and the blast radius', () => {
+    assert.equal(
+      r.of('CHANGE SUMMARY'),
+      lines(
+        '### Files Modified (1; +12 −3)',
+        '- `frontend/cart.py` (+12 −3)',
+        '',
+        '### Risk Level: **MEDIUM**',
+        '**Rationale**:',
+        '- Logic changes in 1 file: `frontend/cart.py`',
+        '- Tests: 57/57 passing (qa-report-20260105-120000.md)',
+        '- Security: security-report-20260105-120000.md: CONDITIONAL',
+        '',
+        'Other signals considered:',
+        '- LOW: 1 file changed (fewer than 5)',
+        '- LOW: All tests passing',
+        '',
+        '### Blast Radius: **SMALL**',
+        '**Affected**:',
+        '- frontend/',
+        '',
+        '**NOT affected**:',
+        '- auth/',
+        '- db/',
+      ),
+    );
+  });
+
+  it('the rollout strategy gives the choice and why not each other one', () => {
+    const s = r.of('ROLLOUT STRATEGY');
+    assert.match(s, /^### Selected Strategy: \*\*CANARY RELEASE\*\*\n\*\*Rationale\*\*: MEDIUM risk, small blast radius → canary\n/);
+    assert.deepEqual([...s.matchAll(/^#### (.+)$/gm)].map((m) => m[1]), ['IMMEDIATE RELEASE', 'FEATURE FLAG + GRADUAL ROLLOUT', 'BLUE-GREEN + HUMAN SUPERVISION']);
+    assert.match(s, /#### IMMEDIATE RELEASE\n- \*\*When to use\*\*: .+\n- Not safe enough here: MEDIUM risk needs at least canary/);
+  });
+
+  it('the deployment plan shows each step\'s command as it will run, its sign-off, smoke test and watch', () => {
+    assert.equal(
+      r.of('DEPLOYMENT PLAN'),
+      lines(
+        '### Step 1: Deploy to staging',
+        '```bash',
+        './deploy.sh staging --version v2 --key release-cart-0123456789ab@abcd1234/staging-deploy',
+        'curl -f http://staging.test/health || exit 1   # smoke test',
+        '```',
+        '- Monitor for 15m: error-rate, latency',
+        '',
+        '### Step 2: Canary: 10% of traffic',
+        '- Waits for a human approval before it starts',
+        '```bash',
+        './deploy.sh production --version v2 --key release-cart-0123456789ab@abcd1234/production-canary-10',
+        'curl -f https://prod.test/health || exit 1   # smoke test',
+        '```',
+        '- Monitor for 5m: error-rate, latency',
+        '',
+        '### Step 3: Canary: all traffic',
+        '```bash',
+        './deploy.sh production --version v2 --key release-cart-0123456789ab@abcd1234/production-canary-100',
+        'curl -f https://prod.test/health || exit 1   # smoke test',
+        '```',
+        '- Monitor for 1h: error-rate, latency',
+      ),
+    );
+  });
+
+  it('the rollback plan: its triggers, the rollback command back to the previous version per stage, its time and its check', () => {
+    assert.equal(
+      r.of('ROLLBACK PLAN'),
+      lines(
+        '### Trigger Conditions (Auto-Rollback)',
+        '- A deploy step fails or times out',
+        '- A smoke test fails after a deploy',
+        '- error-rate: error rate > 5%',
+        '- latency: p99 > 500ms',
+        '- The release is aborted or cancelled',
+        '',
+        '### Rollback Method: **ROLLBACK COMMAND**',
+        'Run for each stage already changed, the most recent first:',
+        '```bash',
+        './rollback.sh production v1',
+        './rollback.sh staging v1',
+        '```',
+        '',
+        '**Estimated rollback time**: at most 20m (2 stages × the 10m command timeout)',
+        '',
+        '### Rollback Verification',
+        '```bash',
+        'curl -f http://staging.test/health',
+        'curl -f https://prod.test/health',
+        '```',
+      ),
+    );
+  });
+
+  it('monitoring, communication and contingency follow the config', () => {
+    assert.equal(r.of('MONITORING & ALERTS'), lines('1. **error-rate**', '   - Query: `sum(rate(errors[1m]))`', '   - Alert if: error rate > 5%', '2. **latency**', '   - Alert if: p99 > 500ms'));
+    assert.equal(r.of('COMMUNICATION PLAN'), lines('- [ ] Post to #releases before deploying cart v2', '- [ ] Post to #releases after the release or rollback', '- [ ] Notify on-call: @oncall-cart'));
+    assert.match(r.of('CONTINGENCY PLANS'), /^2\. Page @oncall-cart and restore by hand$/m);
+  });
+
+  it('the sign-off lists who approved what; a phase approval names its phase', () => {
+    assert.equal(r.of('SIGN-OFF'), lines(`- **Approved by**: bob at ${at(2)} — reviewed`, `- **Approved by**: carol at ${at(6)} (phase production-canary-10)`));
+  });
+
+  it('the results: outcome and reason, the rollback still running, the timeline with its approver, every step with pipes kept inside their cell', () => {
+    assert.equal(
+      r.of('RESULTS'),
+      lines(
+        '**Outcome**: rolled_back — analysis failed: error-rate failed',
+        `**Rollback**: ${at(13)} → (not finished)`,
+        '',
+        '### Timeline',
+        '',
+        '| phase | started | ended | approved by |',
+        '|---|---|---|---|',
+        `| staging-deploy | ${at(3)} | ${at(4)} |  |`,
+        `| production-canary-10 | ${at(7)} | ${at(12)} | carol |`,
+        '',
+        '### Steps',
+        '',
+        '| step | status | started | ended | detail |',
+        '|---|---|---|---|---|',
+        `| prerequisites | done | ${at(0)} | ${at(1)} |  |`,
+        `| staging-deploy: deploy | done | ${at(3)} | ${at(4)} | exit 0 \\| applied |`,
+        `| production-canary-10: deploy | done | ${at(7)} | ${at(8)} |  |`,
+        `| production-canary-10: bake | failed | ${at(8)} | ${at(12)} | analysis failed: error-rate failed |`,
+        `| rollback-production | running | ${at(13)} |  |  |`,
+      ),
+    );
+    const ended = render({ ...input, results: { ...input.results!, rollbackEndedAt: at(14) } });
+    assert.match(ended.of('RESULTS'), new RegExp(`^\\*\\*Rollback\\*\\*: ${at(13)} → ${at(14)}$`, 'm'));
+  });
+});
+
+describe('the decision record with the default config', () => {
+  const r = render(release());
+
+  it('says what is not configured rather than leaving it out', () => {
+    assert.equal(r.of('MONITORING & ALERTS'), '- No metrics configured (monitoring.metrics): bakes are timed waits without metric analysis');
+    assert.equal(r.of('COMMUNICATION PLAN'), '- No channel configured (notify.channel)');
+    assert.match(r.of('CONTINGENCY PLANS'), /^2\. Page the on-call engineer \(notify\.onCall is not configured\) and restore by hand$/m);
+    assert.match(r.of('ROLLBACK PLAN'), /### Rollback Verification\n- No smoke URL configured \(stages\.\*\.smokeUrl\): the rollback is verified by its command exit status only$/);
+    assert.equal(r.of('SIGN-OFF'), '- Not required: LOW risk is not in approval.requiredFor (CRITICAL)');
+  });
+
+  it('rolls back by redeploying the previous version with the deploy command, no smoke trigger', () => {
+    const s = r.of('ROLLBACK PLAN');
+    assert.match(s, /### Rollback Method: \*\*REDEPLOY PREVIOUS VERSION\*\*\nRun for each stage already changed, the most recent first:\n```bash\n\.\/deploy\.sh production\n\.\/deploy\.sh staging\n```/);
+    assert.ok(!s.includes('A smoke test fails'));
+    assert.match(s, /\*\*Estimated rollback time\*\*: at most 30m \(2 stages × the 15m command timeout\)/);
+  });
+
+  it('lists at most 50 files, binary ones as such, and counts the rest', () => {
+    const files = Array.from({ length: 53 }, (_, i) => ({ path: `web/f${i}.ts`, status: 'M', insertions: i % 3, deletions: i % 3 === 2 ? 0 : i % 3, binary: i === 3 }));
+    const s = render(release({ change: changeSet(files) })).of('CHANGE SUMMARY');
+    const listed = s.split('\n').filter((l) => l.startsWith('- `'));
+    assert.equal(listed.length, 50);
+    assert.deepEqual(listed.slice(0, 4), ['- `web/f0.ts` (0 lines)', '- `web/f1.ts` (1 line)', '- `web/f2.ts` (+2 −0)', '- `web/f3.ts` (binary)']);
+    assert.match(s, /\n- … and 3 more\n/);
+  });
+
+  it('a release approved though not required says who, and no "not required" line', () => {
+    const s = render(release({ approvals: [{ kind: 'release', target: 'release', by: 'bob', at: at(1) }] })).of('SIGN-OFF');
+    assert.equal(s, `- **Approved by**: bob at ${at(1)}`);
+  });
+});
+
+describe('the decision record of a blue-green release', () => {
+  const r = render(release({ change: criticalChange, config: { blueGreen: { rollbackWindow: '2h' } } }));
+
+  it('waits for the switch\'s sign-off and keeps blue for the rollback window', () => {
+    const s = r.of('DEPLOYMENT PLAN');
+    assert.match(s, /### Step 3: Switch traffic to green\n- Waits for a human approval before it starts\n```bash\n\.\/deploy\.sh production\n```\n- Monitor for 1h\n/);
+    assert.match(s, /### Step 4: Retire blue after the 2h rollback window\n- Waits 2h with blue kept for rollback\n```bash\n\.\/deploy\.sh production-blue\n```$/);
+  });
+
+  it('rolls back the switch, then green, then staging: three stages, blue never retired', () => {
+    const s = r.of('ROLLBACK PLAN');
+    assert.match(s, /```bash\n\.\/deploy\.sh production\n\.\/deploy\.sh production-green\n\.\/deploy\.sh staging\n```/);
+    assert.match(s, /at most 45m \(3 stages × the 15m command timeout\)/);
+  });
+
+  it('needs the sign-off of a CRITICAL release', () => {
+    assert.equal(r.of('SIGN-OFF'), '', 'required, so no "not required" line; nobody has approved yet');
+  });
+});
+
+describe('the decision record of analysed phases', () => {
+  const metric = MetricSchema.parse({ name: 'error-rate', query: 'sum(errors)', successCondition: 'result <= 0.05', failureCondition: 'result > 0.05' });
+  const measured = (state: MetricState, phase: string, minute: number, verdict: 'successful' | 'failed' | 'no-data', value?: number): MetricState =>
+    record(metric, state, { metric: state.metric, phase, seq: state.measured + 1, at: at(minute), verdict, ...(value === undefined ? {} : { value }) }, 60_000);
+  const start = (name: string) => ({ ...initialState(metric, 0), metric: name });
+  const canary10 = measured(measured(start('error-rate'), 'production-canary-10', 5, 'successful', 0.01), 'production-canary-10', 6, 'successful', 0.02);
+  const latency = start('latency');
+  const canary100 = measured(start('error-rate'), 'production-canary-100', 9, 'failed', 0.2);
+  const silent = measured(start('orders'), 'production-canary-100', 10, 'no-data');
+  const results = (extra: Partial<NonNullable<RecordInput['results']>> = {}): NonNullable<RecordInput['results']> => ({
+    outcome: 'rolled_back',
+    steps: [],
+    analysed: [
+      { phase: 'production-canary-10', verdict: 'running', metrics: [canary10, latency] },
+      { phase: 'production-canary-100', verdict: 'failed', metrics: [canary100, silent] },
+    ],
+    ...extra,
+  });
+
+  it('follows the results with the baseline, where every measurement is, the charts and one row per phase and metric', () => {
+    const md = renderDecisionRecord(
+      release({ change: mediumChange, results: results({ baseline: { 'error-rate': 0.012, latency: 0.3 }, measurementsFile: 'analysis/release-cart-0123456789ab@abcd1234.jsonl', charts: [{ metric: 'error-rate', file: 'release-decision-20260105-120000-charts/error-rate.svg' }] }) }),
+    );
+    const analysis = md.slice(md.indexOf('\n## ANALYSIS\n') + 1);
+    assert.ok(md.indexOf('## RESULTS') < md.indexOf('## ANALYSIS'));
+    assert.equal(
+      analysis,
+      lines(
+        '## ANALYSIS',
+        '',
+        '**Baseline** (before the release): error-rate 0.012, latency 0.3',
+        '**Every measurement**: `analysis/release-cart-0123456789ab@abcd1234.jsonl` (JSON lines: time, value, verdict)',
+        '',
+        '![error-rate](release-decision-20260105-120000-charts/error-rate.svg)',
+        '',
+        '| phase | metric | measured | passed | failed | inconclusive | no data | errors | last |',
+        '|---|---|---|---|---|---|---|---|---|',
+        `| production-canary-10 | error-rate | 2 | 2 | 0 | 0 | 0 | 0 | successful 0.02 at ${at(6)} |`,
+        '| production-canary-10 | latency | 0 | 0 | 0 | 0 | 0 | 0 |  |',
+        `| production-canary-100 | error-rate | 1 | 0 | 1 | 0 | 0 | 0 | failed 0.2 at ${at(9)} |`,
+        `| production-canary-100 | orders | 1 | 0 | 0 | 0 | 1 | 0 | no-data at ${at(10)} |`,
+        '',
+      ),
+    );
+  });
+
+  it('leaves out an empty baseline, a missing measurements file and charts', () => {
+    const md = renderDecisionRecord(release({ change: mediumChange, results: results({ baseline: {} }) }));
+    assert.match(md, /\n## ANALYSIS\n\n\n\| phase \| metric \|/);
+  });
+
+  it('has no analysis section when no phase was analysed', () => {
+    assert.ok(!renderDecisionRecord(release({ change: mediumChange, results: results({ analysed: [] }) })).includes('## ANALYSIS'));
+    assert.ok(!renderDecisionRecord(release({ change: mediumChange, results: { outcome: 'released', steps: [] } })).includes('## ANALYSIS'));
+  });
+});
