@@ -65,4 +65,51 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Evidence readers are plain functions that the activities wrap and `rollgate decide` calls.
+    files: ['src/evidence/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@temporalio/*', '@temporalio/**'], message: 'Evidence readers know nothing of Temporal.' },
+            { group: ['**/activities', '**/activities/**', '**/workflows', '**/workflows/**', '**/worker', '**/worker/**', '**/cli', '**/cli/**', '**/connection', '**/connection/**'], message: 'Evidence readers use src/domain and Node only.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The CLI runs where no worker runs: it reads evidence itself and steers releases through the client.
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/activities', '**/activities/**'], message: 'The CLI reaches no activity; the evidence readers are in src/evidence.' },
+            // `rollgate worker` loads the worker with a lazy require, typed by a type-only import.
+            { regex: '^(\\.\\./)+worker(/|$)', allowTypeImports: true, message: 'The CLI imports worker types only; rollgate worker requires it lazily.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/worker/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli', '**/cli/**'], message: 'The worker never imports the CLI; what both need lives in src/connection or src/domain.' }] }],
+    },
+  },
+  {
+    // Shared by the CLI and the worker, so it may depend on neither.
+    files: ['src/connection/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/cli', '**/cli/**', '**/worker', '**/worker/**', '!@temporalio/worker', '**/activities', '**/activities/**'], message: 'The connection module uses src/domain, the message definitions and the Temporal client only.' }] },
+      ],
+    },
+  },
 );
