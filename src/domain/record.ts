@@ -3,7 +3,7 @@ import { commandFor, renderArgv, ROLLBACK, rollbackStep, showArgv, stepVars } fr
 import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
 import type { Outcome } from './enums';
-import { type Phase, rollbackTargets } from './plan';
+import { type Phase, PhaseAction, rollbackTargets } from './plan';
 import { type Approval, type DecisionResult, type GateReport, type PendingApproval, type PhaseAnalysis, type StepRecord } from './release';
 import { phaseTimeline } from './timeline';
 
@@ -121,6 +121,13 @@ const rolloutStrategy: Section = (r) => {
   ]);
 };
 
+/** The step name of turning a flag off through the deploy command (the workflow's phase runner uses the same). */
+const FLAG_ROLLBACK_STEP = 'rollback-flag';
+
+/** With the flagd provider the worker writes the flag's definitions file; no command runs. */
+const flagd = (config: RollgateConfig) => config.featureFlag.provider === 'flagd';
+const flagdLine = (config: RollgateConfig, what: string) => `- flagd: \`${config.featureFlag.flag ?? ''}\` ${what} in \`${config.featureFlag.file ?? ''}\``;
+
 /** A step's command as the worker will run it for this release, shown as a person would type it. */
 const commandLine = (r: RecordInput, phase: Phase, action: string, step: string): string =>
   showArgv(renderArgv(commandFor(action, r.config.deploy), stepVars(phase, action, step, r)));
@@ -134,10 +141,9 @@ const deploymentPlan: Section = (r) => {
       `### Step ${i + 1}: ${phase.title}`,
       ...(phase.approval ? ['- Waits for a human approval before it starts'] : []),
       ...(phase.holdMs > 0 ? [`- Waits ${formatDuration(phase.holdMs)} with blue kept for rollback`] : []),
-      '```bash',
-      commandLine(r, phase, phase.action, phase.id),
-      ...(phase.smokeUrl ? [`curl -f ${phase.smokeUrl} || exit 1   # smoke test`] : []),
-      '```',
+      ...(phase.action === PhaseAction.ENABLE_FLAG && flagd(r.config)
+        ? [flagdLine(r.config, `on for ${phase.weight}% of users`)]
+        : ['```bash', commandLine(r, phase, phase.action, phase.id), ...(phase.smokeUrl ? [`curl -f ${phase.smokeUrl} || exit 1   # smoke test`] : []), '```']),
       ...(phase.bakeMs > 0 ? [`- Monitor for ${formatDuration(phase.bakeMs)}${metricsClause(r.config)}`] : []),
     ]),
     '',
@@ -148,7 +154,9 @@ const rollbackPlan: Section = (r) => {
   const { plan } = r.decision;
   if (!plan) return [];
   const { deploy, monitoring } = r.config;
-  const targets = rollbackTargets(plan.phases);
+  // As the workflow undoes a flag rollout: redeploy while no flag is on; once one is, only turn it off.
+  const firstFlag = plan.phases.find((p) => p.action === PhaseAction.ENABLE_FLAG);
+  const targets = rollbackTargets(firstFlag ? plan.phases.slice(0, plan.phases.indexOf(firstFlag)) : plan.phases);
   const smokes = [...new Set(plan.phases.map((p) => p.smokeUrl).filter(Boolean))];
   return ruled('ROLLBACK PLAN', [
     '',
@@ -163,6 +171,12 @@ const rollbackPlan: Section = (r) => {
     '```bash',
     ...targets.map((phase) => commandLine(r, phase, ROLLBACK, rollbackStep(phase.stage))),
     '```',
+    ...(firstFlag
+      ? [
+          'Once a flag is on, it is turned off instead, and nothing is redeployed:',
+          ...(flagd(r.config) ? [flagdLine(r.config, 'off')] : ['```bash', commandLine(r, { ...firstFlag, weight: 0 }, PhaseAction.DISABLE_FLAG, FLAG_ROLLBACK_STEP), '```']),
+        ]
+      : []),
     '',
     `**Estimated rollback time**: at most ${formatDuration(deploy.timeout * targets.length)} (${targets.length} stage${targets.length === 1 ? '' : 's'} × the ${formatDuration(deploy.timeout)} command timeout)`,
     '',

@@ -6,7 +6,7 @@ import { parseConfig, type RollgateConfigInput } from '../../src/domain/config';
 import { evaluateRelease } from '../../src/domain/evaluate';
 import { type RecordInput, recordFileName, renderDecisionRecord } from '../../src/domain/record';
 import type { Approval, GateReport, PendingApproval, StepRecord } from '../../src/domain/release';
-import { changeSet, criticalChange, lowChange, mediumChange, passingGates } from '../helpers/fake-activities';
+import { changeSet, criticalChange, highChange, lowChange, mediumChange, passingGates } from '../helpers/fake-activities';
 
 /** A record input made the way the workflow makes it: the decision comes from the real evaluation. */
 function release(o: { gates?: GateReport; change?: ChangeSet; changeSetError?: string; config?: RollgateConfigInput } & Partial<Omit<RecordInput, 'decision' | 'gates' | 'config'>> = {}): RecordInput {
@@ -390,6 +390,44 @@ describe('the decision record of a blue-green release', () => {
 
   it('needs the sign-off of a CRITICAL release', () => {
     assert.equal(r.of('SIGN-OFF'), '', 'required, so no "not required" line; nobody has approved yet');
+  });
+});
+
+describe('the decision record of a feature-flag release', () => {
+  const deploy = { command: ['./deploy.sh', '{action}', '{stage}', '{weight}'], rollback: ['./rollback.sh', '{stage}'] };
+
+  it('through the deploy command: each step enables the flag for its share; rolled back by redeploying until a flag is on, then by turning it off', () => {
+    const r = render(release({ change: highChange, config: { deploy } }));
+    assert.match(r.of('DEPLOYMENT PLAN'), /### Step 3: Flag on for 5% of users\n```bash\n\.\/deploy\.sh enable-flag production 5\n```\n- Monitor for 30m\n/);
+    assert.equal(
+      r.of('ROLLBACK PLAN').split('### Rollback Method')[1],
+      lines(
+        ': **ROLLBACK COMMAND**',
+        'Run for each stage already changed, the most recent first:',
+        '```bash',
+        './rollback.sh production',
+        './rollback.sh staging',
+        '```',
+        'Once a flag is on, it is turned off instead, and nothing is redeployed:',
+        '```bash',
+        './deploy.sh disable-flag production 0',
+        '```',
+        '',
+        '**Estimated rollback time**: at most 30m (2 stages × the 15m command timeout)',
+        '',
+        '### Rollback Verification',
+        '- No smoke URL configured (stages.*.smokeUrl): the rollback is verified by its command exit status only',
+      ),
+    );
+  });
+
+  it('through flagd: the worker writes the flag file, so no command is shown for the flag steps or for turning it off', () => {
+    const r = render(release({ change: highChange, config: { deploy, featureFlag: { provider: 'flagd', flag: 'one-click', file: 'flags/flags.json' } } }));
+    const plan = r.of('DEPLOYMENT PLAN');
+    assert.match(plan, /### Step 2: Deploy to production with the flag off\n```bash\n\.\/deploy\.sh deploy production 0\n```\n/);
+    assert.match(plan, /### Step 3: Flag on for 5% of users\n- flagd: `one-click` on for 5% of users in `flags\/flags\.json`\n- Monitor for 30m\n/);
+    assert.ok(!plan.includes('enable-flag'), plan);
+    assert.match(r.of('ROLLBACK PLAN'), /\n```\nOnce a flag is on, it is turned off instead, and nothing is redeployed:\n- flagd: `one-click` off in `flags\/flags\.json`\n\n\*\*Estimated/);
   });
 });
 
