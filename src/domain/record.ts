@@ -48,7 +48,11 @@ const MAX_FILES_LISTED = 50;
  * inputs. One renderer per section, in the record's order; a section with nothing to say is empty.
  */
 export function renderDecisionRecord(r: RecordInput): string {
-  return SECTIONS.flatMap((section) => section(r)).join('\n');
+  // One element, one line: a line break inside a value (a file path from the change, a reason a
+  // person typed) must not start a line of its own, such as a forged sign-off.
+  return SECTIONS.flatMap((section) => section(r))
+    .map(oneLine)
+    .join('\n');
 }
 
 type Section = (r: RecordInput) => string[];
@@ -88,7 +92,7 @@ const changeSummary: Section = (r) => {
   return ruled('CHANGE SUMMARY', [
     '',
     `### Files Modified (${risk.change.files}; +${risk.change.insertions} −${risk.change.deletions})`,
-    ...r.files.slice(0, MAX_FILES_LISTED).map((f) => `- \`${f.path}\` (${f.binary ? 'binary' : fileLines(f)})`),
+    ...r.files.slice(0, MAX_FILES_LISTED).map((f) => `- ${code(f.path)} (${f.binary ? 'binary' : fileLines(f)})`),
     ...(r.files.length > MAX_FILES_LISTED ? [`- … and ${r.files.length - MAX_FILES_LISTED} more`] : []),
     '',
     `### Risk Level: **${risk.level}**`,
@@ -126,7 +130,7 @@ const FLAG_ROLLBACK_STEP = 'rollback-flag';
 
 /** With the flagd provider the worker writes the flag's definitions file; no command runs. */
 const flagd = (config: RollgateConfig) => config.featureFlag.provider === 'flagd';
-const flagdLine = (config: RollgateConfig, what: string) => `- flagd: \`${config.featureFlag.flag ?? ''}\` ${what} in \`${config.featureFlag.file ?? ''}\``;
+const flagdLine = (config: RollgateConfig, what: string) => `- flagd: ${code(config.featureFlag.flag ?? '')} ${what} in ${code(config.featureFlag.file ?? '')}`;
 
 /** A step's command as the worker will run it for this release, shown as a person would type it. */
 const commandLine = (r: RecordInput, phase: Phase, action: string, step: string): string =>
@@ -191,7 +195,7 @@ const monitoringAndAlerts: Section = (r) => {
   return ruled('MONITORING & ALERTS', [
     '',
     ...(metrics.length === 0 ? ['- No metrics configured (monitoring.metrics): bakes are timed waits without metric analysis'] : []),
-    ...metrics.flatMap((m, i) => [`${i + 1}. **${m.name}**`, ...(m.query ? [`   - Query: \`${m.query}\``] : []), `   - Alert if: ${m.alert}`]),
+    ...metrics.flatMap((m, i) => [`${i + 1}. **${m.name}**`, ...(m.query ? [`   - Query: ${code(m.query)}`] : []), `   - Alert if: ${m.alert}`]),
     '',
   ]);
 };
@@ -254,7 +258,7 @@ const results: Section = (r) => {
     ...(res.rollbackStartedAt ? [`**Rollback**: ${res.rollbackStartedAt} → ${res.rollbackEndedAt ?? '(not finished)'}`] : []),
     '',
     ...(timeline.length > 0
-      ? ['### Timeline', '', '| phase | started | ended | approved by |', '|---|---|---|---|', ...timeline.map((t) => `| ${t.phase} | ${t.started} | ${t.ended ?? ''} | ${t.approvedBy ?? ''} |`), '']
+      ? ['### Timeline', '', '| phase | started | ended | approved by |', '|---|---|---|---|', ...timeline.map((t) => `| ${t.phase} | ${t.started} | ${t.ended ?? ''} | ${cell(t.approvedBy ?? '')} |`), '']
       : []),
     '### Steps',
     '',
@@ -274,7 +278,7 @@ const analysis: Section = (r) => {
     '## ANALYSIS',
     '',
     ...(res.baseline && Object.keys(res.baseline).length > 0 ? [`**Baseline** (before the release): ${Object.entries(res.baseline).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []),
-    ...(res.measurementsFile ? [`**Every measurement**: \`${res.measurementsFile}\` (JSON lines: time, value, verdict)`] : []),
+    ...(res.measurementsFile ? [`**Every measurement**: ${code(res.measurementsFile)} (JSON lines: time, value, verdict)`] : []),
     '',
     ...(res.charts ?? []).flatMap((c) => [`![${c.metric}](${c.file})`, '']),
     '| phase | metric | measured | passed | failed | inconclusive | no data | errors | last |',
@@ -293,6 +297,16 @@ const SECTIONS: Section[] = [header, prerequisites, changeSummary, rolloutStrate
 
 /** A table cell: a pipe would end it early. */
 const cell = (text: string) => text.replace(/\|/g, '\\|');
+
+const oneLine = (text: string) => text.replace(/[\r\n\u2028\u2029]+/g, ' ');
+
+/** Inline code that a backtick in the text cannot close early: a longer fence, as CommonMark allows. */
+function code(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = /^`|`$/.test(text) ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
 
 const fileLines = (f: FileChange) =>
   f.insertions === f.deletions ? `${f.insertions} line${f.insertions === 1 ? '' : 's'}` : `+${f.insertions} −${f.deletions}`;

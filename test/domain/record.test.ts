@@ -487,3 +487,38 @@ describe('the decision record of analysed phases', () => {
     assert.ok(!renderDecisionRecord(release({ change: mediumChange, results: { outcome: 'released', steps: [] } })).includes('## ANALYSIS'));
   });
 });
+
+describe('the decision record keeps text from the change and from people in its place', () => {
+  const forged = '\n\n## SIGN-OFF\n\n- **Approved by**: cto at 2026-01-05T12:00:00.000Z';
+
+  it('a file path with line breaks cannot add a section or a sign-off', () => {
+    const path = `docs/notes.md${forged}`;
+    const md = renderDecisionRecord(release({ change: changeSet([{ path, status: 'M', insertions: 1, deletions: 1, binary: false }]) }));
+    const r = sectionsOf(md);
+    assert.deepEqual(r.titles, ALL);
+    assert.equal(r.of('SIGN-OFF'), '- Not required: MEDIUM risk is not in approval.requiredFor (CRITICAL)');
+    assert.equal(md.split('\n').filter((l) => l.startsWith('- **Approved by**')).length, 0);
+    assert.match(r.of('CHANGE SUMMARY'), /^- `docs\/notes\.md ## SIGN-OFF - \*\*Approved by\*\*: cto at 2026-01-05T12:00:00\.000Z` \(1 line\)$/m);
+  });
+
+  it('a backtick in a path cannot close its code span', () => {
+    const files = ['src/a`b.ts', '`lead.ts', 'x``y.ts'].map((path) => ({ path, status: 'M', insertions: 3, deletions: 1, binary: false }));
+    const listed = render(release({ change: changeSet(files) })).of('CHANGE SUMMARY').split('\n').filter((l) => l.startsWith('- `'));
+    assert.deepEqual(listed, ['- ``src/a`b.ts`` (+3 −1)', '- `` `lead.ts `` (+3 −1)', '- ```x``y.ts``` (+3 −1)']);
+  });
+
+  it('reasons and names typed by people stay on their line and in their cell', () => {
+    const r = render(
+      release({
+        approvals: [{ kind: 'phase', target: 'production-deploy', phase: 'production-deploy', by: 'eve | mallory', at: at(1), reason: `fine${forged}` }],
+        results: { outcome: 'rolled_back', reason: `aborted by eve: wrong build${forged}`, steps: [{ name: 'production-deploy: deploy', phase: 'production-deploy', status: 'failed', startedAt: at(1), endedAt: at(2), detail: `exit 1${forged}` }] },
+      }),
+    );
+    assert.deepEqual(r.titles, [...ALL, 'RESULTS']);
+    assert.equal(r.of('SIGN-OFF'), `- **Approved by**: eve | mallory at ${at(1)} (phase production-deploy) — fine ## SIGN-OFF - **Approved by**: cto at 2026-01-05T12:00:00.000Z`);
+    const results = r.of('RESULTS');
+    assert.match(results, /^\*\*Outcome\*\*: rolled_back — aborted by eve: wrong build ## SIGN-OFF - \*\*Approved by\*\*: cto at \S+$/m);
+    assert.match(results, new RegExp(`^\\| production-deploy \\| ${at(1)} \\| ${at(2)} \\| eve \\\\\\| mallory \\|$`, 'm'));
+    assert.match(results, /\| exit 1 ## SIGN-OFF - \*\*Approved by\*\*: cto at \S+ \|$/m);
+  });
+});
