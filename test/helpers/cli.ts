@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import type { ReleaseResult, ReleaseStatus } from '../../src/domain/release';
 
 export const BIN = resolve(__dirname, '../../bin/rollgate.js');
 
@@ -24,6 +25,48 @@ export function rollgate(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs 
       resolvePromise({ code, stdout, stderr });
     });
   });
+}
+
+/** The JSON that `rollgate start --json` prints last: the start without --wait, the end with it. */
+function lastJson<T>(res: CliResult, what: string): T {
+  const last = res.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(last) as T;
+  } catch {
+    throw new Error(`${what} printed no JSON (exit ${res.code}):\n${res.stdout}${res.stderr}`);
+  }
+}
+
+export interface StartedRelease extends CliResult {
+  id: string;
+  attached: boolean;
+  /** The Temporal UI link of the release. */
+  ui: string;
+}
+
+/**
+ * `rollgate start <flags> --json` as CI calls it, without waiting: the release ID is read from the
+ * JSON answer, never from prose. Throws unless the release started (or was attached to).
+ */
+export async function startRelease(flags: string[], env: NodeJS.ProcessEnv): Promise<StartedRelease> {
+  const res = await rollgate(['start', ...flags, '--json'], env);
+  if (res.code !== 0) throw new Error(`rollgate start exited with ${res.code}:\n${res.stdout}${res.stderr}`);
+  const answer = lastJson<{ releaseId: string; attached: boolean; ui: string }>(res, 'rollgate start');
+  return { ...res, id: answer.releaseId, attached: answer.attached, ui: answer.ui };
+}
+
+export interface FinishedRelease extends CliResult {
+  id: string;
+  result: ReleaseResult;
+  /** The last status the CLI saw: its steps, analysis and approvals. */
+  status: ReleaseStatus;
+}
+
+/** `rollgate start <flags> --wait --json`: starts a release and follows it to its end; `code` is the exit status CI sees. */
+export async function runRelease(flags: string[], env: NodeJS.ProcessEnv): Promise<FinishedRelease> {
+  const res = await rollgate(['start', ...flags, '--wait', '--json'], env);
+  const { status, ...result } = lastJson<ReleaseResult & { status: ReleaseStatus }>(res, 'rollgate start --wait');
+  return { ...res, id: result.releaseId, result, status };
 }
 
 /** Starts `rollgate worker` and resolves once it polls. */

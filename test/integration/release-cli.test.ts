@@ -8,7 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../helpers/servers';
 import { makeRepo, referenceRepo, tempDir, writeReports } from '../helpers/fixtures';
-import { rollgate, startWorker, stopProcess } from '../helpers/cli';
+import { rollgate, runRelease, startRelease, startWorker, stopProcess } from '../helpers/cli';
+import { readLedger } from '../helpers/ledger';
+import { waitForStatus } from '../helpers/status';
 
 /** A deploy script that records each call (argv and the idempotency key) and fails where told to. */
 const DEPLOY_SH = `#!/bin/sh
@@ -38,11 +40,6 @@ ${extraYaml}`,
 }
 
 const calls = (repo: string) => (existsSync(join(repo, 'deploy-calls.log')) ? readFileSync(join(repo, 'deploy-calls.log'), 'utf8').trim().split('\n') : []);
-const ledger = (repo: string) =>
-  readFileSync(join(repo, 'out', 'ledger.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('release from the CLI on the dev server with the real activities', () => {
   let env: TestWorkflowEnvironment;
@@ -70,20 +67,19 @@ describe('release from the CLI on the dev server with the real activities', () =
     // Long enough bakes that the re-run finds the release still running.
     setUp(repo, smokeUrl);
     writeFileSync(join(repo, 'rollgate.yaml'), readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 4s, production: 4s }'));
-    const args = ['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')];
-    const first = await rollgate(args, cliEnv);
-    assert.equal(first.code, 0, first.stderr);
-    const id = /release (release-auth-[0-9a-f]{12})/.exec(first.stdout)?.[1];
-    assert.ok(id, first.stdout);
-    assert.match(first.stdout, new RegExp(`Temporal UI: http://localhost:8233/namespaces/default/workflows/${id}`));
-    const again = await rollgate([...args, '--wait'], cliEnv);
+    const flags = ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')];
+    const { id, attached, ui } = await startRelease(flags, cliEnv);
+    assert.match(id, /^release-auth-[0-9a-f]{12}$/);
+    assert.equal(attached, false);
+    assert.equal(ui, `http://localhost:8233/namespaces/default/workflows/${id}`);
+    const again = await rollgate(['start', ...flags, '--wait'], cliEnv);
     assert.match(again.stdout, /attached to running release/);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout, /released/);
 
     assert.deepEqual(calls(repo).map((l) => l.split(' ').slice(0, 2).join(' ')), ['deploy staging', 'deploy production']);
     assert.ok(calls(repo).every((l) => new RegExp(`${id}@[0-9a-f-]{8}/(staging|production)-deploy$`).test(l)), calls(repo).join('\n'));
-    const entries = ledger(repo);
+    const entries = readLedger(repo);
     assert.equal(entries.length, 1);
     assert.equal(entries[0]!.outcome, 'released');
     assert.equal(entries[0]!.risk_level, 'LOW');
@@ -97,7 +93,7 @@ describe('release from the CLI on the dev server with the real activities', () =
     assert.match(record, /`auth\/redis_pool\.py` \(1 line\)/);
     assert.match(record, /\*\*Outcome\*\*: released/);
 
-    const status = await rollgate(['status', id!, '--json'], cliEnv);
+    const status = await rollgate(['status', id, '--json'], cliEnv);
     assert.equal(status.code, 0);
     assert.equal(JSON.parse(status.stdout).outcome, 'released');
   });
@@ -106,24 +102,27 @@ describe('release from the CLI on the dev server with the real activities', () =
     const repo = referenceRepo();
     setUp(repo, smokeUrl);
     writeFileSync(join(repo, 'fail-production'), '');
-    const res = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', 'auth-rb', '--wait'], cliEnv);
+    const res = await runRelease(['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', 'auth-rb'], cliEnv);
     assert.equal(res.code, 4, res.stdout + res.stderr);
+    assert.equal(res.result.outcome, 'rolled_back');
     assert.deepEqual(
       calls(repo).map((l) => l.split(' ').slice(0, 2).join(' ')),
       ['deploy staging', 'deploy production', 'rollback production', 'rollback staging'],
     );
-    const entry = ledger(repo)[0]!;
+    const entry = readLedger(repo)[0]!;
     assert.equal(entry.outcome, 'rolled_back');
-    assert.match(String(entry.reason), /deploy to production broke/);
+    assert.match(entry.reason!, /deploy to production broke/);
   });
 
   it('waits for a human on a CRITICAL change: four eyes at the caller, approve, then release', async () => {
     const repo = makeRepo({ 'auth/login.py': 'def login(u):\n    return True\n' }, [{ subject: 'fix(auth): check password', files: { 'auth/login.py': 'def login(u, p):\n    return check(u, p)\n' } }]);
     setUp(repo, smokeUrl, 'blueGreen: { rollbackWindow: 1s }\n');
-    const start = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--wait', '--wait-timeout', '3s'], cliEnv);
-    assert.equal(start.code, 3, start.stdout + start.stderr);
-    assert.match(start.stdout, /waiting for approval/);
-    const id = /release (release-auth-[0-9a-f]{12})/.exec(start.stdout)![1]!;
+    const flags = ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')];
+    const { id } = await startRelease(flags, cliEnv);
+    // CI waiting on it gives up after its timeout with the exit status for "a human must act".
+    const waiting = await rollgate(['start', ...flags, '--wait', '--wait-timeout', '3s'], cliEnv);
+    assert.equal(waiting.code, 3, waiting.stdout + waiting.stderr);
+    assert.match(waiting.stdout, /waiting for approval/);
     const byAuthor = await rollgate(['approve', id, '--by', 'alice@example.com'], cliEnv);
     assert.equal(byAuthor.code, 1);
     assert.match(byAuthor.stderr, /four eyes/);
@@ -134,29 +133,20 @@ describe('release from the CLI on the dev server with the real activities', () =
     assert.equal(twice.code, 1);
     assert.match(twice.stderr, /nothing is waiting|already approved/);
     // The blue-green switch is gated too.
-    for (let i = 0; i < 100; i++) {
-      const s = JSON.parse((await rollgate(['status', id, '--json'], cliEnv)).stdout);
-      if (s.pendingApproval?.target === 'production-switch') break;
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    await waitForStatus(env.client.workflow.getHandle(id), (s) => s.pendingApproval?.target === 'production-switch', { timeoutMs: 30_000, intervalMs: 300 });
     assert.equal((await rollgate(['approve', id, '--by', 'bob'], cliEnv)).code, 0);
-    const done = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--wait'], cliEnv);
+    const done = await rollgate(['start', ...flags, '--wait'], cliEnv);
     assert.equal(done.code, 0, done.stdout + done.stderr);
-    assert.equal(ledger(repo)[0]!.outcome, 'released');
-    assert.equal(ledger(repo)[0]!.risk_level, 'CRITICAL');
+    assert.equal(readLedger(repo)[0]!.outcome, 'released');
+    assert.equal(readLedger(repo)[0]!.risk_level, 'CRITICAL');
   });
 
   it('aborts a release mid-bake from the CLI and rolls back what it changed', async () => {
     const repo = referenceRepo();
     setUp(repo, smokeUrl, '');
     writeFileSync(join(repo, 'rollgate.yaml'), readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 1h, production: 1h }'));
-    const start = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', 'auth-abort'], cliEnv);
-    const id = /release (release-auth-abort-[0-9a-f]{12})/.exec(start.stdout)![1]!;
-    for (let i = 0; i < 100; i++) {
-      const s = JSON.parse((await rollgate(['status', id, '--json'], cliEnv)).stdout);
-      if (s.state === 'baking') break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const { id } = await startRelease(['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', 'auth-abort'], cliEnv);
+    await waitForStatus(env.client.workflow.getHandle(id), (s) => s.state === 'baking', { timeoutMs: 30_000, intervalMs: 200 });
     const abort = await rollgate(['abort', id, '--reason', 'wrong build', '--by', 'oncall'], cliEnv);
     assert.equal(abort.code, 0, abort.stderr);
     const result = await env.client.workflow.getHandle(id).result();

@@ -10,7 +10,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../helpers/servers';
 import { referenceRepo, writeReports } from '../helpers/fixtures';
-import { rollgate, startWorker, stopProcess } from '../helpers/cli';
+import { rollgate, runRelease, startRelease, startWorker, stopProcess } from '../helpers/cli';
 import { freePort } from '../../demo/stack';
 import { allText, readableHistory } from '../helpers/history';
 import { waitForStatus } from '../helpers/status';
@@ -57,12 +57,12 @@ describe('the worker as a service on the dev server: notifications, webhook depl
     chmodSync(join(repo, 'deploy.sh'), 0o755);
     writeFileSync(join(repo, 'rollgate.yaml'), 'service: notify\nreports: reports\nout: out\ndeploy:\n  command: ["./deploy.sh", "{stage}"]\nbake: { staging: 1s, production: 1s }\n');
     writeReports(join(repo, 'reports'));
-    const res = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--wait'], cliEnv);
+    const { id, ...res } = await runRelease(['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')], cliEnv);
     assert.equal(res.code, 0, res.stdout + res.stderr);
     const events = got.filter((g) => g.event).map((g) => g.event);
     assert.deepEqual(events, ['deploy-starting', 'phase-done', 'phase-done', 'released']);
     assert.equal(got.filter((g) => g.path === SLACK_PATH).length, 4);
-    const id = /release (release-notify-[0-9a-f]{12})/.exec(res.stdout)![1]!;
+    assert.match(id, /^release-notify-[0-9a-f]{12}$/);
     const history = readableHistory(historyToJSON(await env.client.workflow.getHandle(id).fetchHistory()));
     assert.ok(history.includes('Deploying notify'), 'payloads are decoded, so the search below means something');
     const files = allText(join(repo, 'out'));
@@ -94,9 +94,7 @@ describe('the worker as a service on the dev server: notifications, webhook depl
     writeReports(join(repo, 'reports'));
     const gauge = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${metricsUrl}/metrics`)).text())?.[1]);
     assert.equal(await gauge('rollgate_pending_approvals'), 0, 'nothing waits yet');
-    const res = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')], cliEnv);
-    assert.equal(res.code, 0, res.stdout + res.stderr);
-    const id = /release (release-gated-[0-9a-f]{12})/.exec(res.stdout)![1]!;
+    const { id } = await startRelease(['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')], cliEnv);
     const handle = env.client.workflow.getHandle(id);
     await waitForStatus(handle, (s) => s.state === 'awaiting-approval');
     const waiting = async (n: number) => {
