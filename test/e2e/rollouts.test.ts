@@ -5,12 +5,13 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ReleaseStatus } from '../../src/domain/release';
-import { statusQuery } from '../../src/workflows/messages';
 import type { MetricInput } from '../../src/domain/analysis';
 import { DemoStack, demoMetrics, demoReleaseConfig, errorRateQuery } from '../../demo/stack';
 import { devServerEnv } from '../helpers/servers';
 import { makeRepo, tempDir, writeReports } from '../helpers/fixtures';
-import { rollgate, startWorker, stopProcess } from '../helpers/cli';
+import { rollgate, runRelease, startRelease, startWorker, stopProcess } from '../helpers/cli';
+import { readLedger } from '../helpers/ledger';
+import { waitForStatus } from '../helpers/status';
 
 /**
  * End to end: the dev server, a `rollgate worker` child with the real activities, Prometheus from
@@ -49,12 +50,6 @@ const CHANGES = {
   blueGreen: { base: { 'auth/login.py': 'def login(u):\n    return True\n' }, subject: 'fix(auth): check password', files: { 'auth/login.py': 'def login(u, p):\n    return check(u, p)\n' } },
 };
 
-const ledger = (repo: string) =>
-  readFileSync(join(repo, 'out', 'ledger.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, string | undefined>);
-
 /** The deploy script's log lines, in order: "action stage version weight%". */
 function deployLog(repo: string): string[] {
   const dir = join(repo, 'out', 'logs');
@@ -89,33 +84,25 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     await Promise.all([stack.stable.setFault({}), stack.canary.setFault({})]);
   });
 
-  function repoFor(kind: keyof typeof CHANGES, opts: Parameters<typeof config>[2] = {}): { repo: string; args: string[] } {
+  /** A repository with the change and the stack's config, and the flags that start its release. */
+  function repoFor(kind: keyof typeof CHANGES, opts: Parameters<typeof config>[2] = {}): { repo: string; flags: string[] } {
     const c = CHANGES[kind];
     const repo = makeRepo(c.base, [{ subject: c.subject, files: c.files }]);
     writeReports(join(repo, 'reports'));
     writeFileSync(join(repo, 'rollgate.yaml'), config(stack.prometheus.url, `${stack.stable.url}/health`, { flagsFile, ...opts }));
     const service = `demo-${++n}`;
-    return { repo, args: ['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', service, '--version', 'v2', '--previous-version', 'v1'] };
+    return { repo, flags: ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', service, '--version', 'v2', '--previous-version', 'v1'] };
   }
 
-  async function waitForStatus(id: string, pred: (s: ReleaseStatus) => boolean, timeoutMs = 60_000): Promise<ReleaseStatus> {
-    const end = Date.now() + timeoutMs;
-    let last: ReleaseStatus | undefined;
-    while (Date.now() < end) {
-      last = await env.client.workflow.getHandle(id).query(statusQuery).catch(() => undefined);
-      if (last && pred(last)) return last;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`status never matched: ${JSON.stringify(last && { state: last.state, step: last.currentStep })}`);
-  }
-
-  const releaseId = (stdout: string) => /release (release-[\w.-]+)/.exec(stdout)![1]!;
+  const waitFor = (id: string, pred: (s: ReleaseStatus) => boolean) => waitForStatus(env.client.workflow.getHandle(id), pred, { timeoutMs: 60_000, intervalMs: 200 });
+  /** Attaches to a running release as CI's `start --wait` does, and follows it to its end. */
+  const follow = (flags: string[]) => rollgate(['start', ...flags, '--wait'], cliEnv);
 
   it('takes a healthy canary 5% → 50% → 100% and releases it, every phase analysed on Prometheus', async () => {
-    const { repo, args } = repoFor('canary');
-    const res = await rollgate([...args, '--wait'], cliEnv);
+    const { repo, flags } = repoFor('canary');
+    const res = await rollgate(['start', ...flags, '--wait'], cliEnv);
     assert.equal(res.code, 0, res.stdout + res.stderr);
-    const entry = ledger(repo)[0]!;
+    const entry = readLedger(repo)[0]!;
     assert.equal(entry.outcome, 'released');
     assert.equal(entry.rollout_strategy, 'canary');
     assert.deepEqual(deployLog(repo).filter((l) => l.includes('production')), ['deploy production v2 5%', 'set-weight production v2 50%', 'promote production v2 100%']);
@@ -135,19 +122,18 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
 
   it('rolls a faulty canary back by itself, and the ledger says so', async () => {
     await stack.canary.setFault({ errorRate: 0.5 });
-    const { repo, args } = repoFor('canary');
-    const res = await rollgate([...args, '--wait'], cliEnv);
+    const { repo, flags } = repoFor('canary');
+    const res = await runRelease(flags, cliEnv);
     assert.equal(res.code, 4, res.stdout + res.stderr);
-    const entry = ledger(repo)[0]!;
+    const entry = readLedger(repo)[0]!;
     assert.equal(entry.outcome, 'rolled_back');
     assert.match(entry.reason!, /^analysis failed: error-rate failed: result > 0\.05/);
     assert.ok(entry.rollback_started_at && entry.rollback_finished_at);
     assert.deepEqual(deployLog(repo).filter((l) => l.includes('production')), ['deploy production v2 5%', 'rollback production v1 0%']);
     assert.equal(stack.traffic.weight, 0, 'all traffic back on stable');
-    assert.match(res.stdout, /verify rollback: error-rate/);
+    assert.ok(res.status.steps.some((s) => s.name.startsWith('verify rollback: error-rate')), JSON.stringify(res.status.steps.map((s) => s.name)));
     // The report: `rollgate report` names the record, which links a chart per metric with the rollback marked.
-    const id = releaseId(res.stdout);
-    const report = await rollgate(['report', id], cliEnv);
+    const report = await rollgate(['report', res.id], cliEnv);
     assert.equal(report.code, 0, report.stderr);
     assert.equal(report.stdout.trim(), entry.output);
     const record = readFileSync(entry.output!, 'utf8');
@@ -164,32 +150,29 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     // Both versions fail 5% at first: the absolute threshold alone would not catch what follows.
     await Promise.all([stack.stable.setFault({ errorRate: 0.05 }), stack.canary.setFault({ errorRate: 0.05 })]);
     await new Promise((r) => setTimeout(r, 10_000)); // the query's window fills with the new rate
-    const { repo, args } = repoFor('canary', {
+    const { repo, flags } = repoFor('canary', {
       metrics: [
         { name: 'errors-vs-baseline', query: errorRateQuery('10s'), successCondition: 'result <= baseline * 1.10', failureCondition: 'result > baseline * 1.10', initialDelay: '3s', inconclusiveLimit: 3 },
       ],
     });
-    const start = await rollgate(args, cliEnv);
-    assert.equal(start.code, 0, start.stdout + start.stderr);
-    const id = releaseId(start.stdout);
-    const status = await waitForStatus(id, (s) => s.baseline !== undefined);
+    const { id } = await startRelease(flags, cliEnv);
+    const status = await waitFor(id, (s) => s.baseline !== undefined);
     assert.ok(status.baseline!['errors-vs-baseline']! > 0.01 && status.baseline!['errors-vs-baseline']! < 0.15, `baseline ${status.baseline!['errors-vs-baseline']}`);
     await stack.canary.setFault({ errorRate: 0.4 });
-    const res = await rollgate(['start', ...args.slice(1), '--wait'], cliEnv);
+    const res = await follow(flags);
     assert.equal(res.code, 4, res.stdout + res.stderr);
-    assert.match(ledger(repo)[0]!.reason!, /errors-vs-baseline failed: result > baseline \* 1\.10 \(result [\d.]+, baseline [\d.]+\)/);
+    assert.match(readLedger(repo)[0]!.reason!, /errors-vs-baseline failed: result > baseline \* 1\.10 \(result [\d.]+, baseline [\d.]+\)/);
   });
 
   it('never promotes when Prometheus stops mid-phase: provider errors past the limit roll back', async () => {
-    const { repo, args } = repoFor('canary');
-    const start = await rollgate(args, cliEnv);
-    const id = releaseId(start.stdout);
-    await waitForStatus(id, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
+    const { repo, flags } = repoFor('canary');
+    const { id } = await startRelease(flags, cliEnv);
+    await waitFor(id, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
     await stack.prometheus.stop();
     try {
-      const res = await rollgate(['start', ...args.slice(1), '--wait'], cliEnv);
+      const res = await follow(flags);
       assert.equal(res.code, 4, res.stdout + res.stderr);
-      const entry = ledger(repo)[0]!;
+      const entry = readLedger(repo)[0]!;
       assert.match(entry.reason!, /analysis error: (error-rate|latency-p99): 5 consecutive provider errors \(prometheus unreachable/);
       assert.ok(!deployLog(repo).some((l) => l.startsWith('set-weight') || l.startsWith('promote')), 'never went past 5%');
     } finally {
@@ -198,18 +181,18 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
   });
 
   it('rolls a flag out through flagd and releases it', async () => {
-    const { repo, args } = repoFor('flag', { metrics: FLAG_METRICS });
-    const res = await rollgate([...args, '--wait'], cliEnv);
+    const { repo, flags } = repoFor('flag', { metrics: FLAG_METRICS });
+    const res = await rollgate(['start', ...flags, '--wait'], cliEnv);
     assert.equal(res.code, 0, res.stdout + res.stderr);
-    assert.equal(ledger(repo)[0]!.rollout_strategy, 'feature-flag');
+    assert.equal(readLedger(repo)[0]!.rollout_strategy, 'feature-flag');
     const flag = (JSON.parse(readFileSync(flagsFile, 'utf8')) as { flags: Record<string, { defaultVariant: string }> }).flags['one-click']!;
     assert.equal(flag.defaultVariant, 'on');
   });
 
   it('turns a flag off by itself when the flagged path fails, without redeploying', async () => {
     await stack.stable.setFault({ errorRate: 1, scope: 'flag-on' });
-    const { repo, args } = repoFor('flag', { metrics: FLAG_METRICS });
-    const res = await rollgate([...args, '--wait'], cliEnv);
+    const { repo, flags } = repoFor('flag', { metrics: FLAG_METRICS });
+    const res = await rollgate(['start', ...flags, '--wait'], cliEnv);
     assert.equal(res.code, 4, res.stdout + res.stderr);
     const flag = (JSON.parse(readFileSync(flagsFile, 'utf8')) as { flags: Record<string, { defaultVariant: string; targeting?: unknown }> }).flags['one-click']!;
     assert.equal(flag.defaultVariant, 'off');
@@ -220,15 +203,14 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
 
   async function blueGreen(faulty: boolean): Promise<{ repo: string; code: number | null; stdout: string }> {
     if (faulty) await stack.canary.setFault({ errorRate: 0.5 });
-    const { repo, args } = repoFor('blueGreen');
-    const start = await rollgate(args, cliEnv);
-    const id = releaseId(start.stdout);
+    const { repo, flags } = repoFor('blueGreen');
+    const { id } = await startRelease(flags, cliEnv);
     for (const target of ['release', 'production-switch']) {
-      await waitForStatus(id, (s) => s.pendingApproval?.target === target);
+      await waitFor(id, (s) => s.pendingApproval?.target === target);
       const ok = await rollgate(['approve', id, '--by', 'bob', '--reason', `reviewed ${target}`], cliEnv);
       assert.equal(ok.code, 0, ok.stderr);
     }
-    const res = await rollgate(['start', ...args.slice(1), '--wait'], cliEnv);
+    const res = await follow(flags);
     return { repo, code: res.code, stdout: res.stdout + res.stderr };
   }
 
@@ -236,7 +218,7 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     const { repo, code, stdout } = await blueGreen(false);
     assert.equal(code, 0, stdout);
     assert.deepEqual(deployLog(repo).filter((l) => l.includes('production')), ['deploy production-green v2 0%', 'switch production v2 100%', 'retire production-blue v2 100%']);
-    assert.equal(ledger(repo)[0]!.rollout_strategy, 'blue-green');
+    assert.equal(readLedger(repo)[0]!.rollout_strategy, 'blue-green');
   });
 
   it('switches back to blue when green breaks its metrics', async () => {
