@@ -3,10 +3,17 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { InputError } from '../domain/errors';
 import { RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { type ConnectionSettings, connectionSettings, tlsOptions } from './settings';
 
-/** A client connection with the Temporal CLI's environment variables, for the CLI and the worker's visibility queries. */
-export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<{ client: Client; settings: ConnectionSettings; close: () => Promise<void> }> {
+/**
+ * The settings and connection options of the Temporal CLI's environment variables (address, TLS
+ * files, API key variable), for both the CLI's client and the worker's native connection.
+ */
+export function connectionOptions(env: NodeJS.ProcessEnv = process.env): {
+  settings: ConnectionSettings;
+  options: { address: string; tls?: TLSConfig; apiKey?: string };
+} {
   let settings: ConnectionSettings;
   try {
     settings = connectionSettings(env);
@@ -20,12 +27,13 @@ export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promi
       throw new InputError(`${variable}: cannot read ${path}`);
     }
   });
-  const connection = await Connection.connect({
-    address: settings.address,
-    connectTimeout: '10 seconds',
-    ...(tls ? { tls } : {}),
-    ...(settings.apiKeyVar ? { apiKey: env[settings.apiKeyVar] as string } : {}),
-  }).catch((e: Error) => {
+  return { settings, options: { address: settings.address, ...(tls ? { tls } : {}), ...(settings.apiKeyVar ? { apiKey: env[settings.apiKeyVar] as string } : {}) } };
+}
+
+/** A client connection with the Temporal CLI's environment variables, for the CLI and the worker's visibility queries. */
+export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<{ client: Client; settings: ConnectionSettings; close: () => Promise<void> }> {
+  const { settings, options } = connectionOptions(env);
+  const connection = await Connection.connect({ ...options, connectTimeout: '10 seconds' }).catch((e: Error) => {
     throw new Error(`cannot reach Temporal at ${settings.address} (TEMPORAL_ADDRESS): ${e.message}`);
   });
   return { client: new Client({ connection, namespace: settings.namespace }), settings, close: () => connection.close() };

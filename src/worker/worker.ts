@@ -1,11 +1,10 @@
 import { createServer } from 'node:net';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type CountReleases, serveMetrics, WorkerMetrics } from './metrics';
-import { connectClient, registerStateAttribute } from '../connection/client';
+import { connectClient, connectionOptions, registerStateAttribute } from '../connection/client';
 import { RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW } from '../workflows/messages';
 import { createActivities, type ActivityDeps, defaultDeps } from '../activities';
-import { readFileSync } from 'node:fs';
-import { connectionSettings, DEFAULT_TASK_QUEUE, tlsOptions } from '../connection/settings';
+import { DEFAULT_TASK_QUEUE } from '../connection/settings';
 
 export const workflowsPath = require.resolve('../workflows');
 
@@ -63,18 +62,13 @@ function freeLoopbackPort(): Promise<number> {
 
 /** `rollgate worker`: connects with the usual Temporal settings and runs until SIGINT or SIGTERM. */
 export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const settings = connectionSettings(env);
+  const { settings, options } = connectionOptions(env);
   const sdkPort = await freeLoopbackPort();
   Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}` } } } });
   const [host, port] = splitAddress(env.ROLLGATE_METRICS_ADDRESS ?? '0.0.0.0:9464');
   const visibility = await connectClient(env);
   const metrics = new WorkerMetrics(await releaseCounter(visibility.client));
-  const tls = tlsOptions(settings, (path) => readFileSync(path));
-  const connection = await NativeConnection.connect({
-    address: settings.address,
-    ...(tls ? { tls } : {}),
-    ...(settings.apiKeyVar ? { apiKey: env[settings.apiKeyVar] as string } : {}),
-  });
+  const connection = await NativeConnection.connect(options);
   try {
     const worker = await createReleaseWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, deps: { ...defaultDeps(), telemetry: metrics } });
     const server = await serveMetrics({ host, port, metrics, sdkMetricsUrl: `http://127.0.0.1:${sdkPort}/metrics`, healthy: () => worker.getState() === 'RUNNING' });
