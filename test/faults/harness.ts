@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +9,7 @@ import type { RollgateConfigInput } from '../../src/domain/config';
 import type { ReleaseStatus } from '../../src/domain/release';
 import { statusQuery } from '../../src/workflows/messages';
 import { makeRepo, writeReports } from '../helpers/fixtures';
+import { readJsonLines } from '../helpers/ledger';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -31,8 +33,6 @@ export interface TargetCall {
   grandchild?: number;
 }
 
-const jsonLines = <T>(file: string): T[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T) : []);
-
 /**
  * The services under release, as Prometheus sees them: `fault_errors{service}` is 1 while a faulty
  * service's canary takes 50% or more of its traffic (the weight the deploy command last applied),
@@ -51,8 +51,8 @@ export class Services {
     return existsSync(file) ? Number(readFileSync(file, 'utf8')) : 0;
   }
 
-  calls = () => jsonLines<TargetCall>(join(this.targetDir, 'calls.log'));
-  applied = () => jsonLines<TargetCall>(join(this.targetDir, 'applied.log'));
+  calls = () => readJsonLines<TargetCall>(join(this.targetDir, 'calls.log'));
+  applied = () => readJsonLines<TargetCall>(join(this.targetDir, 'applied.log'));
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
@@ -96,9 +96,8 @@ export function canaryRepo(o: { service: string; prometheus: string; services: S
   return repo;
 }
 
-export const startArgs = (repo: string, service: string) => ['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', service, '--version', 'v2', '--previous-version', 'v1'];
-
-export const ledgerLines = (repo: string) => jsonLines<Record<string, string>>(join(repo, 'out', 'ledger.jsonl'));
+/** The flags of `rollgate start` for a canary repository. */
+export const startFlags = (repo: string, service: string) => ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', service, '--version', 'v2', '--previous-version', 'v1'];
 
 /** The status of a release, or undefined while no worker answers. */
 export const statusOf = (client: Client, id: string): Promise<ReleaseStatus | undefined> =>
@@ -127,6 +126,107 @@ export function running(pid: number): boolean {
     return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]![0] !== 'Z';
   } catch {
     return false;
+  }
+}
+
+/** SIGKILLs a process and waits until it is gone; nothing when it has already exited. */
+export async function sigkill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Where a release can be when its worker dies. */
+export type KillPoint = 'deploy command' | 'bake' | 'analysis' | 'rollback';
+/** Every kind of kill point, in the order the scheduler aims at them first. */
+export const KILL_POINTS: readonly KillPoint[] = ['deploy command', 'bake', 'analysis', 'rollback'];
+
+/** Where a release is, as a kill point; undefined when it is between points (deciding, finished). */
+export function pointOf(s: ReleaseStatus, commandRunning: boolean): KillPoint | undefined {
+  if (s.state === 'rolling-back' || s.state === 'verifying-rollback') return 'rollback';
+  if (commandRunning) return 'deploy command';
+  // Production bakes are analysed; staging's is time only.
+  if (s.state === 'baking') return s.currentStep?.startsWith('production') ? 'analysis' : 'bake';
+  return undefined;
+}
+
+/**
+ * The worker-kill test's scheduler. It watches where each running release is and SIGKILLs the
+ * worker when some release is at the kill point next in turn (a deploy command, a staging bake, a
+ * production analysis, a rollback); once each kind has had its turn, whenever a release not yet
+ * killed is at any point. After each kill it starts a new worker after a random pause, then pauses
+ * again at random before it looks, so that kills land at varied moments of the releases.
+ */
+export class WorkerKiller {
+  /** The kill points each release was caught at. */
+  readonly killedAt = new Map<string, KillPoint[]>();
+  /** Per kill and kind of point: how many releases were there. */
+  readonly kills: { point: KillPoint; releases: number }[] = [];
+  /** How many times the worker was killed. */
+  count = 0;
+
+  constructor(private readonly o: { client: Client; services: Services; startWorker: () => Promise<ChildProcess> }) {}
+
+  /** Releases caught at a kind of point, over all kills. */
+  caughtAt(point: KillPoint): number {
+    return this.kills.filter((k) => k.point === point).reduce((n, k) => n + k.releases, 0);
+  }
+
+  /**
+   * Kills `worker` and its successors until no more releases are coming (`starting()` is false)
+   * and none of `releases()` is still running.
+   */
+  async run(worker: ChildProcess, releases: () => readonly string[], starting: () => boolean): Promise<void> {
+    let current = worker;
+    const goingOn = async () => starting() || (await this.open(releases())).length > 0;
+    for (let round = 0; await goingOn(); round++) {
+      const hit = await this.waitForTarget(KILL_POINTS[round], releases, goingOn);
+      if (hit.length === 0) continue;
+      await sigkill(current);
+      this.count++;
+      for (const point of new Set(hit.map((h) => h.point))) this.kills.push({ point, releases: hit.filter((h) => h.point === point).length });
+      for (const h of hit) this.killedAt.set(h.id, [...(this.killedAt.get(h.id) ?? []), h.point]);
+      await sleep(300 + Math.random() * 1200);
+      current = await this.o.startWorker();
+      await sleep(1000 + Math.random() * 1500);
+    }
+  }
+
+  /**
+   * Every release at a kill point, as soon as one is at `target` (without a target: as soon as one
+   * not yet killed is at any); none when 20 s pass first or the releases are over.
+   */
+  private async waitForTarget(target: KillPoint | undefined, releases: () => readonly string[], goingOn: () => Promise<boolean>): Promise<{ id: string; point: KillPoint }[]> {
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && (await goingOn())) {
+      const all = await this.where(releases());
+      if (all.some((p) => (target ? p.point === target : !this.killedAt.has(p.id)))) return all;
+      await sleep(100);
+    }
+    return [];
+  }
+
+  /** The running releases that are at a kill point, and where. */
+  private async where(ids: readonly string[]): Promise<{ id: string; point: KillPoint }[]> {
+    const busy = new Set(this.o.services.calls().filter((c) => running(c.pid)).map((c) => releaseOf(c.key)));
+    const points = await Promise.all(
+      (await this.open(ids)).map(async (id) => {
+        const s = await statusOf(this.o.client, id);
+        const point = s && pointOf(s, busy.has(id));
+        return point ? { id, point } : undefined;
+      }),
+    );
+    return points.filter((p) => p !== undefined);
+  }
+
+  private async open(ids: readonly string[]): Promise<string[]> {
+    const open: string[] = [];
+    for (const id of ids) {
+      const d = await this.o.client.workflow.getHandle(id).describe().catch(() => undefined);
+      if (d?.status.name === 'RUNNING') open.push(id);
+    }
+    return open;
   }
 }
 

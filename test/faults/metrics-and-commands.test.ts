@@ -7,12 +7,14 @@ import { Client, Connection } from '@temporalio/client';
 import { Prometheus } from '../../demo/stack';
 import type { RollgateConfigInput } from '../../src/domain/config';
 import type { ReleaseStatus } from '../../src/domain/release';
-import { rollgate, startWorker, stopProcess } from '../helpers/cli';
+import { rollgate, startRelease, startWorker, stopProcess } from '../helpers/cli';
 import { DevServer } from '../helpers/dev-server';
 import { tempDir } from '../helpers/fixtures';
 import { allText, readableHistory } from '../helpers/history';
+import { readLedger } from '../helpers/ledger';
+import { waitForStatus } from '../helpers/status';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { canaryRepo, ledgerLines, PrometheusProxy, releaseOf, resultOf, running, Services, sleep, startArgs, statusOf } from './harness';
+import { canaryRepo, PrometheusProxy, releaseOf, resultOf, running, Services, sleep, startFlags } from './harness';
 
 const PROMETHEUS_TOKEN = 'prom-token-planted-7f3a9c';
 
@@ -63,19 +65,11 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
       ...o.analysis,
     };
     const repo = canaryRepo({ service, prometheus: prometheus.url, services, extra: { analysis, ...(o.command ? { deploy: { command: [process.execPath, ...o.command.map((a) => a.replace('{service}', service))], timeout: '2s' } } : {}), ...o.extra } });
-    const res = await rollgate(startArgs(repo, service), cliEnv);
-    assert.equal(res.code, 0, res.stdout + res.stderr);
-    return { id: /release (release-[\w.-]+)/.exec(res.stdout)![1]!, repo, service };
+    const { id } = await startRelease(startFlags(repo, service), cliEnv);
+    return { id, repo, service };
   }
 
-  async function waitFor(id: string, pred: (s: ReleaseStatus) => boolean): Promise<ReleaseStatus> {
-    for (let i = 0; i < 600; i++) {
-      const s = await statusOf(client, id);
-      if (s && pred(s)) return s;
-      await sleep(100);
-    }
-    throw new Error(`${id}: status never matched`);
-  }
+  const waitFor = (id: string, pred: (s: ReleaseStatus) => boolean) => waitForStatus(client.workflow.getHandle(id), pred, { timeoutMs: 60_000, intervalMs: 100 });
 
   /** The steps the target applied for a release, by step name. */
   const appliedSteps = (id: string) => services.applied().filter((a) => releaseOf(a.key) === id).map((a) => a.key.split('/').pop());
@@ -94,8 +88,8 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
       assert.match(result.reason!, /analysis error: errors/);
       assert.deepEqual(appliedSteps(r.id), ['staging-deploy', 'production-canary-5', 'rollback-production', 'rollback-staging'], 'never past 5%');
       assert.equal(services.weight(r.service), 0);
-      assert.equal(ledgerLines(r.repo).length, 1);
-      const record = readFileSync(ledgerLines(r.repo)[0]!.output!, 'utf8');
+      assert.equal(readLedger(r.repo).length, 1);
+      const record = readFileSync(readLedger(r.repo)[0]!.output!, 'utf8');
       assert.match(record, why);
     });
   }
@@ -136,7 +130,7 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
     assert.equal(result.outcome, 'aborted');
     assert.match(result.reason!, /analysis\.metrics typo: Prometheus rejects its query \(canary\): prometheus bad_data/);
     assert.deepEqual(services.calls().filter((c) => releaseOf(c.key) === r.id), [], 'no deploy command ran');
-    assert.equal(ledgerLines(r.repo)[0]!.outcome, 'aborted');
+    assert.equal(readLedger(r.repo)[0]!.outcome, 'aborted');
   });
 
   it('sends the Prometheus token to Prometheus only: never into workflow history, records, ledger, logs or CLI output', async () => {
