@@ -41,6 +41,8 @@ export interface MonitorResult {
   verdict: ReturnType<typeof analysisVerdict>;
   stable: boolean;
   measured: number;
+  /** How long this call measured: the workflow charges it to a bake that a verdict cut short. */
+  elapsedMs: number;
 }
 
 export interface MonitorHooks {
@@ -87,7 +89,7 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
   const file = measurementsFile(input.outDir, input.runKey);
   await mkdir(dirname(file), { recursive: true });
   let measured = 0;
-  const result = (): MonitorResult => ({ states, verdict: analysisVerdict(metrics, states), stable: isStable(metrics, states), measured });
+  const result = (): MonitorResult => ({ states, verdict: analysisVerdict(metrics, states), stable: isStable(metrics, states), measured, elapsedMs: Date.now() - start });
 
   const beat = () => hooks.heartbeat?.(states);
   for (;;) {

@@ -42,6 +42,9 @@ export function assessBake(report: BakeReport, remainingMs: number, onError: Ana
   return { action: BakeAction.CONTINUE };
 }
 
+/** The longest measurement interval of the analysis' metrics. */
+export const longestInterval = (analysis: Pick<AnalysisConfig, 'interval' | 'metrics'>): number => Math.max(0, ...analysis.metrics.map((m) => m.interval ?? analysis.interval));
+
 /**
  * How long the next monitor call measures: up to a report's length while bake time is left; past
  * it, one interval at a time until every acting metric passes (`untilStable`).

@@ -58,7 +58,6 @@ export function sameIdentity(a: string, b: string): boolean {
   return x === y || x.split('@')[0] === y || y.split('@')[0] === x;
 }
 
-
 export const Steer = { APPROVE: 'approve', REJECT: 'reject', ABORT: 'abort', PAUSE: 'pause', RESUME: 'resume', PROMOTE: 'promote', RESOLVE: 'resolve' } as const;
 export type Steer = (typeof Steer)[keyof typeof Steer];
 
@@ -84,6 +83,8 @@ export interface SteeringView {
   abortRequested?: { reason: string };
   /** The risk level that makes the change's authors unfit to approve it, when they are excluded. */
   riskLevel?: string;
+  /** A bake (or hold) is running or paused: what a promote without --full ends. */
+  inBake: boolean;
 }
 
 /** Parses an update's arguments, throwing one line per problem that names the field. */
@@ -95,6 +96,8 @@ export function parseSteeringArgs<K extends Steer>(update: K, args: unknown): St
 
 const PAUSABLE: readonly ReleaseState[] = [ReleaseState.DECIDING, ReleaseState.AWAITING_APPROVAL, ReleaseState.DEPLOYING, ReleaseState.BAKING];
 const PROMOTABLE: readonly ReleaseState[] = [ReleaseState.DEPLOYING, ReleaseState.BAKING, ReleaseState.PAUSED];
+/** Once a rollback has begun, an abort would change nothing: it is refused rather than accepted and ignored. */
+const ROLLING_BACK: readonly ReleaseState[] = [ReleaseState.ROLLING_BACK, ReleaseState.VERIFYING_ROLLBACK];
 
 /** Why the update may not run now, or undefined when it may: the validator's rule. */
 export function steeringRefusal<K extends Steer>(update: K, args: SteeringArgs[K], view: SteeringView): string | undefined {
@@ -118,7 +121,11 @@ export function steeringRefusal<K extends Steer>(update: K, args: SteeringArgs[K
     case Steer.REJECT:
       return view.pendingApproval ? undefined : `nothing is waiting for approval (state: ${view.state})`;
     case Steer.ABORT:
-      return finished ?? (view.abortRequested ? `abort already requested: ${view.abortRequested.reason}` : undefined);
+      if (finished) return finished;
+      if (view.abortRequested) return `abort already requested: ${view.abortRequested.reason}`;
+      if (ROLLING_BACK.includes(view.state)) return `the release is already ${view.state}: nothing is left to abort`;
+      if (view.state === ReleaseState.NEEDS_HUMAN) return 'the rollback failed and waits for a human: rollgate resolve ID --retry or --restored';
+      return undefined;
     case Steer.PAUSE:
       if (finished) return finished;
       if (view.paused) return `already paused by ${view.paused.by} at ${view.paused.at}`;
@@ -129,10 +136,11 @@ export function steeringRefusal<K extends Steer>(update: K, args: SteeringArgs[K
       if (finished) return finished;
       const { full } = args as SteeringArgs['promote'];
       if (!full && view.state !== ReleaseState.BAKING && view.state !== ReleaseState.PAUSED) return `nothing to promote: the release is ${view.state}, not baking`;
+      // Paused between phases: a promote would end the next phase's bake before it began.
+      if (!full && !view.inBake) return 'nothing to promote: the release is paused between phases, not in a bake';
       return PROMOTABLE.includes(view.state) ? undefined : `nothing to promote while ${view.state}`;
     }
     case Steer.RESOLVE:
       return view.state === ReleaseState.NEEDS_HUMAN ? undefined : `nothing to resolve: the release is ${view.state}`;
   }
-  return undefined;
 }

@@ -1,15 +1,15 @@
 import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { REPORT_EVERY_MS } from '../domain/bake';
+import { longestInterval, REPORT_EVERY_MS } from '../domain/bake';
 import type { RollgateConfig } from '../domain/config';
 
 /**
  * The release's activities in groups, each typed to what it may call: a timeout class is a type.
- * Every group heartbeats, so that a worker that dies mid-call is noticed after `heartbeatTimeout`.
+ * Every group but the local one heartbeats, so that a worker that dies mid-call is noticed after
+ * `heartbeatTimeout`.
  */
 export function activityGroups(config: RollgateConfig) {
   const { heartbeatTimeout } = config;
-  const longestInterval = Math.max(0, ...config.analysis.metrics.map((m) => m.interval ?? config.analysis.interval));
   return {
     /** The decision's reads and its first record: short, on this worker, side by side. */
     decision: proxyLocalActivities<Pick<Activities, 'checkPrerequisites' | 'readChangeSet' | 'writeDecisionRecord'>>({
@@ -41,7 +41,7 @@ export function activityGroups(config: RollgateConfig) {
     }),
     /** The bake's monitor: one call per report, which may run one interval past the bake's end. */
     monitor: proxyActivities<Pick<Activities, 'monitorPhase'>>({
-      startToCloseTimeout: Math.max(REPORT_EVERY_MS, longestInterval) + 5 * 60_000,
+      startToCloseTimeout: Math.max(REPORT_EVERY_MS, longestInterval(config.analysis)) + 5 * 60_000,
       heartbeatTimeout,
       // Pause, promote and abort do not wait for the monitor to notice its cancellation.
       cancellationType: ActivityCancellationType.TRY_CANCEL,

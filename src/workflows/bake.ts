@@ -1,7 +1,7 @@
 import { CancellationScope, condition, isCancellation } from '@temporalio/workflow';
 import type { MonitorResult } from '../activities/analysis';
 import { forgive, MetricPhase, type MetricState } from '../domain/analysis';
-import { assessBake, BakeAction, bakeRound } from '../domain/bake';
+import { assessBake, BakeAction, bakeRound, longestInterval } from '../domain/bake';
 import { ApprovalKind, ReleaseState } from '../domain/release';
 import type { Phase } from '../domain/plan';
 import { awaitApproval } from './approvals';
@@ -9,8 +9,7 @@ import { type ReleaseRun, StopRelease } from './run-state';
 
 /**
  * A durable wait after (or before) a phase's action. Pause stops the clock, promote ends the wait,
- * abort and broken metrics stop the release. The clock advances only by timers that fired: a
- * worker's `Date.now()` may differ from a replay's, so it never decides anything here.
+ * abort and broken metrics stop the release.
  */
 export async function bake(run: ReleaseRun, name: string, ms: number, phase: Phase, analysed: boolean): Promise<void> {
   if (ms <= 0 || run.fullPromotion) return;
@@ -28,7 +27,13 @@ export async function bake(run: ReleaseRun, name: string, ms: number, phase: Pha
   }
 }
 
-/** The bake time left. */
+/**
+ * The bake time left. A monitored bake's clock moves only by what its history holds (timers that
+ * fired, the time a monitor call reports it measured), so that which calls follow never depends on
+ * a worker's `Date.now()`: the SIGKILL fault test found a worker that had answered a query seeing
+ * an older time for new events than a replay. A timed bake after a pause uses `Date.now()` for the
+ * length of its one remaining timer, which no replay compares.
+ */
 class BakeClock {
   constructor(public remaining: number) {}
   private began = 0;
@@ -37,9 +42,14 @@ class BakeClock {
     this.began = Date.now();
   }
 
-  /** After a wait that ended early: what is left, never used up unless a timer said so. */
-  interrupted(): void {
-    this.remaining = Math.max(this.remaining - (Date.now() - this.began), 1);
+  /** A timed bake's wait ended early (a pause): what is left, never used up unless a timer said so. */
+  chargeWallTime(): void {
+    this.charge(Date.now() - this.began);
+  }
+
+  /** Time that history vouches for, short of a fired timer: never used up by it. */
+  charge(ms: number): void {
+    this.remaining = Math.max(this.remaining - ms, 1);
   }
 
   /** A timer of `ms` fired. */
@@ -52,7 +62,7 @@ class BakeClock {
  * What a human asked, checked at the top of every round: abort stops the release, promote ends the
  * bake, pause waits. Returns the bake's result when it ends here; `waited` after a pause.
  */
-async function steer(run: ReleaseRun, clock: BakeClock): Promise<{ ended: string } | 'waited' | undefined> {
+async function answerPeople(run: ReleaseRun, clock: BakeClock): Promise<{ ended: string } | 'waited' | undefined> {
   run.throwIfAborted();
   if (run.promoteRequest) {
     const { by } = run.promoteRequest;
@@ -76,12 +86,11 @@ async function steer(run: ReleaseRun, clock: BakeClock): Promise<{ ended: string
 /** A bake of time alone: staging, and phases with no metric checks. */
 async function timedBake(run: ReleaseRun, clock: BakeClock): Promise<string> {
   for (;;) {
-    const steered = await steer(run, clock);
-    if (steered === 'waited') continue;
-    if (steered) return steered.ended;
-    const ms = clock.remaining;
-    if (!(await condition(() => run.interrupted(), ms))) return '';
-    clock.interrupted();
+    const answered = await answerPeople(run, clock);
+    if (answered === 'waited') continue;
+    if (answered) return answered.ended;
+    if (!(await condition(() => run.interrupted(), clock.remaining))) return '';
+    clock.chargeWallTime();
   }
 }
 
@@ -91,13 +100,13 @@ async function timedBake(run: ReleaseRun, clock: BakeClock): Promise<string> {
  * measuring until every acting metric passes or a limit breaks.
  */
 async function monitoredBake(run: ReleaseRun, phase: Phase, clock: BakeClock, states: { current?: MetricState[] }): Promise<string> {
-  const longestInterval = Math.max(...run.metrics.map((m) => m.interval ?? run.config.analysis.interval));
+  const longest = longestInterval(run.config.analysis);
   let inconclusiveRounds = 0;
   for (;;) {
-    const steered = await steer(run, clock);
-    if (steered === 'waited') continue;
-    if (steered) return steered.ended;
-    const round = bakeRound(clock.remaining, longestInterval);
+    const answered = await answerPeople(run, clock);
+    if (answered === 'waited') continue;
+    if (answered) return answered.ended;
+    const round = bakeRound(clock.remaining, longest);
     const report = await monitorRound(run, phase, round, clock, states.current);
     if (!report) continue;
     states.current = report.states;
@@ -157,7 +166,9 @@ async function monitorRound(
   const timedOut = !(await condition(() => run.interrupted() || decided(), round.runForMs));
   if (!run.interrupted()) await condition(() => run.interrupted() || settled !== undefined);
   if (timedOut) clock.fired(round.runForMs);
-  else if (clock.remaining > 0) clock.interrupted();
+  // Cut short by a verdict: charge what the monitor measured. Cut short by a person (a pause): not
+  // charged; after the resume the round is measured again in full, at most one report longer.
+  else if (settled && 'result' in settled && clock.remaining > 0) clock.charge(settled.result.elapsedMs);
   if (!settled) {
     scope.cancel();
     return undefined;

@@ -11,11 +11,8 @@ import { now, type ReleaseRun } from './run-state';
 
 /** One phase of the plan: its sign-off, its hold, its action (and smoke test), its bake. */
 export async function runPhase(run: ReleaseRun, phase: Phase): Promise<void> {
-  if (run.fullPromotion && isIntermediate(phase)) {
-    run.status.steps.push({ name: `${phase.id}: skipped (promoted to 100%)`, phase: phase.id, status: StepStatus.DONE, startedAt: now(), endedAt: now() });
-    return;
-  }
   await run.inPhase(phase, async () => {
+    if (run.fullPromotion && isIntermediate(phase)) return run.note(`${phase.id}: skipped (promoted to 100%)`, StepStatus.DONE);
     const analysed = run.metrics.length > 0 && isAnalysed(phase);
     if (phase.approval) await awaitApproval(run, { kind: ApprovalKind.PHASE, phase: phase.id }, `${phase.title} needs a human approval`);
     await bake(run, `${phase.id}: rollback window`, phase.holdMs, phase, analysed);

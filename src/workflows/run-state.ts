@@ -126,9 +126,10 @@ export class ReleaseRun {
   }
 
   /** A step that took no time: a skip, a resolution, a failure that did not stop the release. */
-  note(name: string, status: StepStatus, detail?: string): void {
+  note(name: string, stepStatus: StepStatus, detail?: string, opts: { outsidePhase?: boolean } = {}): void {
     const at = now();
-    this.status.steps.push({ name, ...(this.currentPhase ? { phase: this.currentPhase } : {}), status, startedAt: at, endedAt: at, ...(detail ? { detail } : {}) });
+    const phase = opts.outsidePhase ? undefined : this.currentPhase;
+    this.status.steps.push({ name, ...(phase ? { phase } : {}), status: stepStatus, startedAt: at, endedAt: at, ...(detail ? { detail } : {}) });
   }
 
   async inPhase(phase: Phase, fn: () => Promise<void>): Promise<void> {
@@ -174,6 +175,7 @@ export class ReleaseRun {
       ...(s.paused ? { paused: s.paused } : {}),
       ...(this.abortRequest ? { abortRequested: this.abortRequest } : {}),
       ...(this.decision?.risk ? { riskLevel: this.decision.risk.level } : {}),
+      inBake: s.bakeEndsAt !== undefined || s.bakeRemainingMs !== undefined,
     };
   }
 }

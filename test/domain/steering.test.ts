@@ -13,7 +13,7 @@ const pending = (over: Partial<PendingApproval> = {}): PendingApproval => ({
   excludedApprovers: [],
   ...over,
 });
-const view = (state: ReleaseState, over: Partial<SteeringView> = {}): SteeringView => ({ state, approvals: [], ...over });
+const view = (state: ReleaseState, over: Partial<SteeringView> = {}): SteeringView => ({ state, approvals: [], inBake: state === 'baking' || state === 'paused', ...over });
 const refusal = <K extends Steer>(update: K, args: SteeringArgs[K], v: SteeringView) => steeringRefusal(update, args, v);
 
 describe('steering rules: which state allows which update', () => {
@@ -32,8 +32,15 @@ describe('steering rules: which state allows which update', () => {
     assert.deepEqual(allowed(Steer.PROMOTE, { by: 'a', full: false } as never), ['baking', 'paused']);
     assert.deepEqual(allowed(Steer.PROMOTE, { by: 'a', full: true } as never), ['deploying', 'baking', 'paused']);
   });
-  it('abort: anything but a finished release, once', () => {
-    assert.deepEqual(allowed(Steer.ABORT, { reason: 'r' } as never), states.filter((s) => s !== 'finished'));
+  it('promote: never while paused between phases, where it would end the next bake before it began', () => {
+    assert.equal(refusal(Steer.PROMOTE, { by: 'a', full: false }, view('paused', { inBake: false })), 'nothing to promote: the release is paused between phases, not in a bake');
+    assert.equal(refusal(Steer.PROMOTE, { by: 'a', full: false }, view('paused', { inBake: true })), undefined);
+    assert.equal(refusal(Steer.PROMOTE, { by: 'a', full: true }, view('paused', { inBake: false })), undefined);
+  });
+  it('abort: before the rollback begins, once; refused, not ignored, once it has', () => {
+    assert.deepEqual(allowed(Steer.ABORT, { reason: 'r' } as never), ['deciding', 'awaiting-approval', 'deploying', 'baking', 'paused']);
+    assert.equal(refusal(Steer.ABORT, { reason: 'r' }, view('rolling-back')), 'the release is already rolling-back: nothing is left to abort');
+    assert.match(refusal(Steer.ABORT, { reason: 'r' }, view('needs-human')) ?? '', /waits for a human: rollgate resolve/);
     assert.equal(refusal(Steer.ABORT, { reason: 'r' }, view('baking', { abortRequested: { reason: 'wrong build' } })), 'abort already requested: wrong build');
     assert.equal(refusal(Steer.ABORT, { reason: 'r' }, view('finished', { outcome: 'rolled_back' })), 'the release already finished: rolled_back');
   });

@@ -58,6 +58,8 @@ export function fakeActivities(
     failRollback?: boolean | (() => boolean);
     /** What each monitor call measures, per phase, in order: one verdict per call; `successful` once a list runs out. */
     measurements?: Record<string, Verdict[]>;
+    /** Notification events whose delivery fails every time. */
+    failNotify?: string[];
   } = {},
 ) {
   const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [] };
@@ -81,7 +83,7 @@ export function fakeActivities(
         const measurement: Measurement = { metric: m.name, phase: input.phase, seq: s.measured + 1, at, verdict, value: verdict === 'successful' ? 0.001 : 0.2, ...(verdict === 'successful' ? {} : { message: `${verdict} reading` }) };
         return record(m, s, measurement, 1000);
       });
-      return { states, verdict: analysisVerdict(input.analysis.metrics, states), stable: isStable(input.analysis.metrics, states), measured: states.length };
+      return { states, verdict: analysisVerdict(input.analysis.metrics, states), stable: isStable(input.analysis.metrics, states), measured: states.length, elapsedMs: 0 };
     },
     async setFlag(input) {
       calls.flags.push({ flag: input.flag, percentage: input.percentage });
@@ -94,6 +96,7 @@ export function fakeActivities(
       return input.recordPath.replace(/\.md$/, '.alerts.yml');
     },
     async notify(input) {
+      if (opts.failNotify?.includes(input.notification.event)) throw new Error(`slack: 503 for ${input.notification.event}`);
       calls.notifications.push(`${input.notification.event}: ${input.notification.text}`);
       return { sent: ['file'] };
     },

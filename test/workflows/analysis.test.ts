@@ -109,6 +109,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     );
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason!, /^analysis failed: error-rate failed: failed reading/);
+    assert.equal(result.stopKind, 'analysis-failed');
     assert.deepEqual(calls.deploys.map((d) => d.weight), [100, 5, 50]);
     assert.deepEqual(calls.rollbacks.map((r) => `${r.stage} ${r.weight} ${r.version}`), ['production 0 v1', 'staging 0 v1']);
     const verification = calls.monitors.at(-1)!;
@@ -117,6 +118,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     assert.equal(verification.runForMs, 5 * MIN);
     const entry = calls.ledger[0]!;
     assert.equal(entry.outcome, 'rolled_back');
+    assert.equal(entry.reason_kind, 'analysis-failed');
     assert.ok(entry.rollback_started_at && entry.rollback_finished_at && entry.rollback_started_at <= entry.rollback_finished_at);
   });
 
@@ -128,6 +130,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     );
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason!, /analysis error: error-rate: 5 consecutive provider errors/);
+    assert.equal(result.stopKind, 'analysis-error');
     assert.ok(calls.monitors.every((m) => m.subject === 'canary'), 'no metric verification after provider errors');
     assert.deepEqual(calls.deploys.map((d) => d.weight), [100, 5]);
   });

@@ -39,7 +39,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs; a comma list of IDs only those.
     const record = process.env.ROLLGATE_RECORD_HISTORIES;
     if (record) {
-      const ids = ['immediate', 'critical', 'state-attribute', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human'];
+      const ids = ['immediate', 'critical', 'rejected', 'state-attribute', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human'];
       for (const id of record === '1' ? ids : ids.filter((x) => record.split(',').includes(x))) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();
         // Stack traces would carry this machine's paths; replay does not need them.
@@ -120,6 +120,34 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     assert.match(calls.records.at(-1)!, /\*\*Approved by\*\*: bob/);
   });
 
+  it('stops when a human rejects the sign-off, with the kind typed in the result, the ledger and the approval step', async () => {
+    const { activities, calls } = fakeActivities({ change: criticalChange });
+    const { result, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'rejected', args: [releaseInput('rejected')] });
+      await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
+      await handle.executeUpdate(rejectUpdate, { args: [{ by: 'bob', reason: 'not during the sale' }] });
+      return { result: await handle.result(), status: await handle.query(statusQuery) };
+    });
+    assert.equal(result.outcome, 'aborted');
+    assert.equal(result.stopKind, 'rejected');
+    assert.equal(result.reason, 'rejected by bob: not during the sale');
+    assert.equal(calls.ledger[0]!.reason_kind, 'rejected');
+    assert.deepEqual(status.steps.find((s) => s.name === 'approval: release')!.approval, { kind: 'release', outcome: 'rejected' });
+    assert.equal(calls.deploys.length, 0);
+  });
+
+  it('records a notification that could not be sent outside its phase, so that the phase keeps its own duration', async () => {
+    const { activities } = fakeActivities({ failNotify: ['phase-done'] });
+    const status = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'notify-fails', args: [releaseInput('notify-fails')] });
+      assert.equal((await handle.result()).outcome, 'released', 'a lost notification never stops a release');
+      return handle.query(statusQuery);
+    });
+    const lost = status.steps.filter((s) => s.name === 'notify phase-done');
+    assert.equal(lost.length, 2, 'one per phase');
+    assert.ok(lost.every((s) => s.status === 'failed' && s.phase === undefined && /503/.test(s.detail!)));
+  });
+
   it('keeps the RollgateState search attribute up to date when started with it, so visibility can count waiting releases', async () => {
     await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: { [RELEASE_STATE_ATTRIBUTE.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD } });
     const { activities } = fakeActivities({ change: criticalChange });
@@ -151,9 +179,11 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     );
     assert.equal(result.outcome, 'aborted');
     assert.match(result.reason!, /no approval within 1d/);
+    assert.equal(result.stopKind, 'approval-timeout');
     assert.ok((await env.currentTimeMs()) - started >= 24 * HOUR);
     assert.equal(calls.deploys.length, 0);
     assert.equal(calls.ledger[0]!.outcome, 'aborted');
+    assert.equal(calls.ledger[0]!.reason_kind, 'approval-timeout');
   });
 
   it('rolls back staging when the production deploy fails, and verifies with the smoke test', async () => {
@@ -163,6 +193,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     );
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason!, /production exited with 1/);
+    assert.equal(result.stopKind, 'step-failed');
     assert.deepEqual(calls.rollbacks.map((r) => `${r.stage} → ${r.version}`), ['production → v1', 'staging → v1']);
     assert.deepEqual(calls.rollbacks.map((r) => r.idempotencyKey.replace(/@[0-9a-f-]{8}\//, '/')), ['deploy-fails/rollback-production', 'deploy-fails/rollback-staging']);
     assert.equal(calls.smokes.filter((u) => u === 'http://staging.test/health').length, 2, 'staging smoke-tested after deploy and after rollback');
@@ -182,6 +213,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     });
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason!, /aborted by oncall: error budget burned/);
+    assert.equal(result.stopKind, 'aborted');
     assert.deepEqual(calls.deploys.map((d) => d.stage), ['staging']);
     assert.deepEqual(calls.rollbacks.map((r) => r.stage), ['staging']);
   });
@@ -197,6 +229,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     assert.deepEqual(calls.rollbacks.map((r) => r.stage), ['staging']);
     assert.equal(calls.ledger.length, 1);
     assert.equal(calls.ledger[0]!.outcome, 'rolled_back');
+    assert.equal(calls.ledger[0]!.reason_kind, 'cancelled');
   });
 
   it('aborts on a failed prerequisite without deploying', async () => {
@@ -207,6 +240,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     );
     assert.equal(result.outcome, 'aborted');
     assert.equal(result.decision, 'ABORTED');
+    assert.equal(result.stopKind, 'gates');
     assert.equal(calls.deploys.length, 0);
     assert.match(calls.records[0]!, /⛔ ABORTED/);
   });

@@ -24,6 +24,7 @@ describe('replay of committed histories', () => {
       'inconclusive then approved': 'inconclusive-approved',
       'flag, turned off': 'flag-rollback',
       'blue-green with sign-offs': 'critical',
+      'sign-off rejected': 'rejected',
       'aborted mid-bake': 'abort-bake',
       'approval timeout': 'no-approval',
       'failed rollback, before and after waiting for a human': 'rollback-fails-needs-human',
