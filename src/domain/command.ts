@@ -41,6 +41,8 @@ export const idempotencyKey = (runKey: string, step: string): string => `${runKe
 
 export const ROLLBACK = 'rollback';
 export const rollbackStep = (stage: string): string => `rollback-${stage}`;
+/** The step that turns a flag off through the deploy command: the flag strategy's rollback. */
+export const FLAG_ROLLBACK_STEP = 'rollback-flag';
 
 export interface ReleaseRef {
   releaseId: string;

@@ -20,7 +20,7 @@ export interface LedgerEntry {
   version: string;
   outcome: Outcome;
   reason: string | null;
-  /** Why it stopped, as a kind: what metrics and reports group by. */
+  /** Why it stopped, as a kind: what the worker's rollback counter labels by; null when released. */
   reason_kind: StopKind | null;
   started_at: string;
   finished_at: string;

@@ -1,5 +1,5 @@
 import type { FileChange } from './changeset';
-import { commandFor, renderArgv, ROLLBACK, rollbackStep, showArgv, stepVars } from './command';
+import { commandFor, FLAG_ROLLBACK_STEP, renderArgv, ROLLBACK, rollbackStep, showArgv, stepVars } from './command';
 import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
 import type { Outcome } from './enums';
@@ -124,9 +124,6 @@ const rolloutStrategy: Section = (r) => {
     '',
   ]);
 };
-
-/** The step name of turning a flag off through the deploy command (the workflow's phase runner uses the same). */
-const FLAG_ROLLBACK_STEP = 'rollback-flag';
 
 /** With the flagd provider the worker writes the flag's definitions file; no command runs. */
 const flagd = (config: RollgateConfig) => config.featureFlag.provider === 'flagd';

@@ -137,7 +137,7 @@ export type ReleaseState = (typeof ReleaseState)[keyof typeof ReleaseState];
 
 /** Why a release ended before it was released: read by the ledger, the worker's metrics and the record. */
 export const StopKind = {
-  /** A prerequisite failed (or the input could not be judged): nothing started. */
+  /** A prerequisite failed: nothing started. */
   GATES: 'gates',
   /** Escalated with no plan to follow. */
   ESCALATED: 'escalated',

@@ -12,7 +12,7 @@ export function activityGroups(config: RollgateConfig) {
   const { heartbeatTimeout } = config;
   return {
     /** The decision's reads and its first record: short, on this worker, side by side. */
-    decision: proxyLocalActivities<Pick<Activities, 'checkPrerequisites' | 'readChangeSet' | 'writeDecisionRecord'>>({
+    local: proxyLocalActivities<Pick<Activities, 'checkPrerequisites' | 'readChangeSet' | 'writeDecisionRecord'>>({
       startToCloseTimeout: '2 minutes',
       retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2 },
     }),

@@ -1,12 +1,16 @@
 import { condition } from '@temporalio/workflow';
 import { formatDuration } from '../domain/duration';
-import { type ApprovalOutcome, type ApprovalTarget, approvalTargetId, ApprovalOutcome as Outcome, ReleaseState, type StepRecord, StopKind } from '../domain/release';
-import { writeRecord } from './closing';
+import { ApprovalOutcome, type ApprovalTarget, approvalTargetId, ReleaseState, type StepRecord, StopKind } from '../domain/release';
+import { writeRecord } from './decision-record';
 import { notify } from './notifications';
 import { now, type ReleaseRun, StopRelease } from './run-state';
 
 const outcomeOf = (e: unknown): ApprovalOutcome =>
-  e instanceof StopRelease && e.reason.kind === StopKind.REJECTED ? Outcome.REJECTED : e instanceof StopRelease && e.reason.kind === StopKind.APPROVAL_TIMEOUT ? Outcome.TIMED_OUT : Outcome.ABORTED;
+  e instanceof StopRelease && e.reason.kind === StopKind.REJECTED
+    ? ApprovalOutcome.REJECTED
+    : e instanceof StopRelease && e.reason.kind === StopKind.APPROVAL_TIMEOUT
+      ? ApprovalOutcome.TIMED_OUT
+      : ApprovalOutcome.ABORTED;
 
 /**
  * Waits for a human to approve `target` within `timeout`: rejected, aborted or unanswered, the
@@ -45,7 +49,7 @@ export async function awaitApproval(run: ReleaseRun, target: ApprovalTarget, rea
       () => `approved by ${approved()!.by}`,
       { approval },
     );
-    approval.outcome = Outcome.APPROVED;
+    approval.outcome = ApprovalOutcome.APPROVED;
   } catch (e) {
     approval.outcome = outcomeOf(e);
     throw e;

@@ -1,7 +1,7 @@
 import { Decision } from '../domain/enums';
 import { evaluateRelease } from '../domain/evaluate';
 import type { DecisionResult } from '../domain/release';
-import { writeRecord } from './closing';
+import { writeRecord } from './decision-record';
 import { failureMessage, type ReleaseRun } from './run-state';
 
 /**
@@ -11,13 +11,13 @@ import { failureMessage, type ReleaseRun } from './run-state';
 export async function decide(run: ReleaseRun): Promise<DecisionResult> {
   const { input, acts } = run;
   const readGates = () =>
-    run.step('prerequisites', () => acts.decision.checkPrerequisites({ repo: input.repo, base: input.base, head: input.head, reportsDir: input.reportsDir, junit: input.junit }), (g) =>
+    run.step('prerequisites', () => acts.local.checkPrerequisites({ repo: input.repo, base: input.base, head: input.head, reportsDir: input.reportsDir, junit: input.junit }), (g) =>
       g.prerequisites.map((p) => `${p.name} ${p.passed ? 'ok' : 'FAILED'}`).join(', '),
     );
   let changeSetError: string | undefined;
   const readChange = async () => {
     try {
-      run.change = await run.step('change set', () => acts.decision.readChangeSet({ repo: input.repo, base: input.base, head: input.head, migrations: run.config.risk.migrations }), (c) =>
+      run.change = await run.step('change set', () => acts.local.readChangeSet({ repo: input.repo, base: input.base, head: input.head, migrations: run.config.risk.migrations }), (c) =>
         `${c.files.length} files, ${c.commits.length} commits`,
       );
     } catch (e) {

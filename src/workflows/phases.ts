@@ -1,6 +1,6 @@
 import { condition } from '@temporalio/workflow';
 import type { StepInput } from '../activities';
-import { commandFor, ROLLBACK, rollbackStep, stepVars } from '../domain/command';
+import { commandFor, FLAG_ROLLBACK_STEP, ROLLBACK, rollbackStep, stepVars } from '../domain/command';
 import { formatDuration } from '../domain/duration';
 import { isAnalysed, isIntermediate, type Phase, PhaseAction } from '../domain/plan';
 import { ApprovalKind, ReleaseState, StepStatus } from '../domain/release';
@@ -61,7 +61,7 @@ export async function undoPhase(run: ReleaseRun, phase: Phase): Promise<void> {
     return;
   }
   if (featureFlag.provider === 'flagd') await run.step('rollback: flag off', () => run.acts.quick.setFlag(flagInput(run, 0)), () => `${featureFlag.flag} off`);
-  else await run.step('rollback: flag off', () => run.acts.targets.rollback(stepInput(run, { ...phase, weight: 0 }, PhaseAction.DISABLE_FLAG, 'rollback-flag')));
+  else await run.step('rollback: flag off', () => run.acts.targets.rollback(stepInput(run, { ...phase, weight: 0 }, PhaseAction.DISABLE_FLAG, FLAG_ROLLBACK_STEP)));
 }
 
 const flagInput = (run: ReleaseRun, percentage: number) => ({

@@ -1,0 +1,51 @@
+import { measurementsPath } from '../domain/analysis';
+import type { Decision, Outcome } from '../domain/enums';
+import { recordFileName, renderDecisionRecord } from '../domain/record';
+import type { StopReason } from '../domain/release';
+import type { ReleaseRun } from './run-state';
+
+/** Why a release ended, as the record keeps it. */
+type Ending = { outcome: Outcome; reason?: StopReason };
+
+/** Writes (or rewrites) the decision record; `first` marks the first write, which the worker's metrics count. */
+export async function writeRecord(
+  run: ReleaseRun,
+  ending?: Ending,
+  first?: { decided?: { strategy: string; risk: string }; decision: { decision: Decision; seconds: number } },
+): Promise<void> {
+  const { decision, change, status, input } = run;
+  if (!decision) return;
+  const content = renderDecisionRecord({
+    releaseId: run.releaseId,
+    runKey: run.runKey,
+    service: input.service,
+    timestamp: run.startedAt,
+    branch: input.head,
+    base: input.base,
+    ...(change ? { commit: change.headSha } : {}),
+    version: run.version,
+    previousVersion: run.previousVersion,
+    decision,
+    gates: run.gates,
+    files: change?.files ?? [],
+    config: run.config,
+    approvals: status.approvals,
+    ...(status.pendingApproval ? { pendingApproval: status.pendingApproval } : {}),
+    ...(ending
+      ? {
+          results: {
+            outcome: ending.outcome,
+            ...(ending.reason ? { reason: ending.reason.message } : {}),
+            steps: status.steps,
+            ...(run.rollbackStartedAt ? { rollbackStartedAt: run.rollbackStartedAt } : {}),
+            ...(run.rollbackEndedAt ? { rollbackEndedAt: run.rollbackEndedAt } : {}),
+            ...(status.baseline ? { baseline: status.baseline } : {}),
+            ...(status.analysed.length ? { analysed: status.analysed, measurementsFile: measurementsPath(run.runKey) } : {}),
+            ...(run.charts.length ? { charts: run.charts } : {}),
+          },
+        }
+      : {}),
+  });
+  const write = { outDir: input.outDir, fileName: recordFileName(run.startedAt), releaseId: run.releaseId, content };
+  status.recordPath = first ? await run.acts.local.writeDecisionRecord({ ...write, ...first }) : await run.acts.quick.writeDecisionRecord(write);
+}
