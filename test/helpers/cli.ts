@@ -27,11 +27,10 @@ export function rollgate(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs 
   });
 }
 
-/** The JSON that `rollgate start --json` prints last: the start without --wait, the end with it. */
-function lastJson<T>(res: CliResult, what: string): T {
-  const last = res.stdout.trim().split('\n').at(-1) ?? '';
+/** The one JSON document that `rollgate start --json` prints: the start without --wait, the end with it. */
+function onlyJson<T>(res: CliResult, what: string): T {
   try {
-    return JSON.parse(last) as T;
+    return JSON.parse(res.stdout) as T;
   } catch {
     throw new Error(`${what} printed no JSON (exit ${res.code}):\n${res.stdout}${res.stderr}`);
   }
@@ -51,7 +50,7 @@ export interface StartedRelease extends CliResult {
 export async function startRelease(flags: string[], env: NodeJS.ProcessEnv): Promise<StartedRelease> {
   const res = await rollgate(['start', ...flags, '--json'], env);
   if (res.code !== 0) throw new Error(`rollgate start exited with ${res.code}:\n${res.stdout}${res.stderr}`);
-  const answer = lastJson<{ releaseId: string; attached: boolean; ui: string }>(res, 'rollgate start');
+  const answer = onlyJson<{ releaseId: string; attached: boolean; ui: string }>(res, 'rollgate start');
   return { ...res, id: answer.releaseId, attached: answer.attached, ui: answer.ui };
 }
 
@@ -65,7 +64,7 @@ export interface FinishedRelease extends CliResult {
 /** `rollgate start <flags> --wait --json`: starts a release and follows it to its end; `code` is the exit status CI sees. */
 export async function runRelease(flags: string[], env: NodeJS.ProcessEnv): Promise<FinishedRelease> {
   const res = await rollgate(['start', ...flags, '--wait', '--json'], env);
-  const { status, ...result } = lastJson<ReleaseResult & { status: ReleaseStatus }>(res, 'rollgate start --wait');
+  const { status, ...result } = onlyJson<ReleaseResult & { status: ReleaseStatus }>(res, 'rollgate start --wait');
   return { ...res, id: result.releaseId, result, status };
 }
 

@@ -123,6 +123,11 @@ describe('release from the CLI on the dev server with the real activities', () =
     const waiting = await rollgate(['start', ...flags, '--wait', '--wait-timeout', '3s'], cliEnv);
     assert.equal(waiting.code, 3, waiting.stdout + waiting.stderr);
     assert.match(waiting.stdout, /waiting for approval/);
+    // With --json, stdout is one JSON document at the timeout too.
+    const waitingJson = await rollgate(['start', ...flags, '--wait', '--wait-timeout', '2s', '--json'], cliEnv);
+    assert.equal(waitingJson.code, 3);
+    const answer = JSON.parse(waitingJson.stdout) as { releaseId: string; attached: boolean; running: boolean; waitingForHuman: boolean; status: { state: string } };
+    assert.deepEqual([answer.releaseId, answer.attached, answer.running, answer.waitingForHuman, answer.status.state], [id, true, true, true, 'awaiting-approval']);
     const byAuthor = await rollgate(['approve', id, '--by', 'alice@example.com'], cliEnv);
     assert.equal(byAuthor.code, 1);
     assert.match(byAuthor.stderr, /four eyes/);

@@ -90,24 +90,32 @@ export async function startCommand(args: string[], out: Out): Promise<number> {
       if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
       attached = true;
     }
-    const link = uiLink(settings.namespace, releaseId);
-    if (flags.json && !flags.wait) out.log(JSON.stringify({ releaseId, attached, ui: link }));
+    const started = { releaseId, attached, ui: uiLink(settings.namespace, releaseId) };
+    if (flags.json && !flags.wait) out.log(JSON.stringify(started));
     else {
-      out.log(`${attached ? 'attached to running' : 'started'} release ${releaseId}`);
-      out.log(`Temporal UI: ${link}`);
+      // With --json, stdout holds one JSON document; the start goes to stderr for the CI log.
+      const say = flags.json ? out.err : out.log;
+      say(`${attached ? 'attached to running' : 'started'} release ${releaseId}`);
+      say(`Temporal UI: ${started.ui}`);
     }
     if (!flags.wait) return ExitCode.OK;
-    return await follow(client, releaseId, flags['wait-timeout'], out, flags.json);
+    return await follow(client, started, flags['wait-timeout'], out, flags.json);
   } finally {
     await close();
   }
 }
 
-
 const EXIT_FOR: Record<string, number> = { released: ExitCode.OK, aborted: ExitCode.ABORTED, escalated: ExitCode.NEEDS_HUMAN, rolled_back: ExitCode.ROLLED_BACK, rollback_failed: ExitCode.NEEDS_HUMAN };
 
 /** Follows a release, printing each step as it finishes, until it ends or the wait times out. */
-async function follow(client: Awaited<ReturnType<typeof connectClient>>['client'], id: string, timeoutMs: number | undefined, out: Out, json: boolean): Promise<number> {
+async function follow(
+  client: Awaited<ReturnType<typeof connectClient>>['client'],
+  started: { releaseId: string; attached: boolean; ui: string },
+  timeoutMs: number | undefined,
+  out: Out,
+  json: boolean,
+): Promise<number> {
+  const id = started.releaseId;
   const handle = client.workflow.getHandle(id);
   const deadline = timeoutMs ? Date.now() + timeoutMs : Infinity;
   let printed = 0;
@@ -131,13 +139,14 @@ async function follow(client: Awaited<ReturnType<typeof connectClient>>['client'
     }
     if (done) {
       if ('e' in done) throw done.e;
-      if (json) out.log(JSON.stringify({ ...done.r, status }));
+      if (json) out.log(JSON.stringify({ ...started, ...done.r, status }));
       else out.log(`release ${id}: ${done.r.outcome}${done.r.reason ? ` (${done.r.reason})` : ''}${done.r.recordPath ? `\ndecision record: ${done.r.recordPath}` : ''}`);
       return EXIT_FOR[done.r.outcome] ?? ExitCode.BAD_INPUT;
     }
     if (Date.now() > deadline) {
       const human = !!status?.pendingApproval || !!status?.needsHuman;
-      out.log(`release ${id}: still running after --wait-timeout${human ? ', waiting for a human' : ` (${status?.state ?? 'unknown'})`}`);
+      if (json) out.log(JSON.stringify({ ...started, running: true, waitingForHuman: human, ...(status ? { status } : {}) }));
+      else out.log(`release ${id}: still running after --wait-timeout${human ? ', waiting for a human' : ` (${status?.state ?? 'unknown'})`}`);
       return human ? ExitCode.NEEDS_HUMAN : ExitCode.STILL_RUNNING;
     }
   }
