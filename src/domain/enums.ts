@@ -15,7 +15,6 @@ export const Strategy = {
   BLUE_GREEN: 'blue-green',
 } as const;
 export type Strategy = (typeof Strategy)[keyof typeof Strategy];
-export const STRATEGIES: readonly Strategy[] = ['immediate', 'canary', 'feature-flag', 'blue-green'];
 
 export const Outcome = {
   RELEASED: 'released',
@@ -36,7 +35,6 @@ export const FailureType = {
   ROLLBACK_FAILED: 'RollbackFailed',
   SMOKE_TEST_FAILED: 'SmokeTestFailed',
   INVALID_INPUT: 'InvalidInput',
-  RECORD_CONFLICT: 'RecordConflict',
   NOTIFY_FAILED: 'NotifyFailed',
   INVALID_QUERY: 'InvalidQuery',
 } as const;

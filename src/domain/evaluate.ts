@@ -1,6 +1,6 @@
 import type { ChangeSet } from './changeset';
 import type { RollgateConfig } from './config';
-import { Decision } from './enums';
+import { Decision, PrerequisiteName } from './enums';
 import { buildPlan, type ReleasePlan } from './plan';
 import type { DecisionResult, GateReport } from './release';
 import { assessRisk, type RiskAssessment } from './risk';
@@ -13,7 +13,7 @@ export function evaluateRelease(
   usersAffected: number | undefined,
   changeSetError?: string,
 ): DecisionResult {
-  const testsAllPass = gates.prerequisites.find((p) => p.name === 'tests')?.passed;
+  const testsAllPass = gates.prerequisites.find((p) => p.name === PrerequisiteName.TESTS)?.passed;
   const users = usersAffected ?? config.risk.usersAffected;
   const risk = change
     ? assessRisk(change, {

@@ -2,7 +2,7 @@ import type { FileChange } from './changeset';
 import { commandFor, FLAG_ROLLBACK_STEP, renderArgv, ROLLBACK, rollbackStep, showArgv, stepVars } from './command';
 import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
-import type { Outcome } from './enums';
+import { type Outcome, PrerequisiteName } from './enums';
 import { type Phase, PhaseAction, rollbackTargets } from './plan';
 import { type Approval, type DecisionResult, type GateReport, type PendingApproval, type PhaseAnalysis, type StepRecord } from './release';
 import { phaseTimeline } from './timeline';
@@ -86,7 +86,7 @@ const prerequisites: Section = (r) =>
 const changeSummary: Section = (r) => {
   const { risk } = r.decision;
   if (!risk) return [];
-  const security = r.decision.prerequisites.find((p) => p.name === 'security');
+  const security = r.decision.prerequisites.find((p) => p.name === PrerequisiteName.SECURITY);
   const others = risk.signals.filter((s) => s.level !== risk.level);
   const { blastRadius } = risk;
   return ruled('CHANGE SUMMARY', [

@@ -59,7 +59,7 @@ export interface DecisionResult {
   approvalRequired: boolean;
 }
 
-export const StepStatus = { RUNNING: 'running', DONE: 'done', FAILED: 'failed', SKIPPED: 'skipped' } as const;
+export const StepStatus = { RUNNING: 'running', DONE: 'done', FAILED: 'failed' } as const;
 export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
 
 export interface StepRecord {

@@ -1,5 +1,6 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { PrerequisiteName } from '../domain/enums';
 import { parseJUnit } from '../domain/junit';
 import type { GateReport, PrerequisiteResult } from '../domain/release';
 import { latestReport, parseConditions, parseTestCount, parseVerdict, type ReportFile } from '../domain/reports';
@@ -92,8 +93,8 @@ export async function checkPrerequisites(input: GateInput): Promise<GateReport> 
   }
 
   for (const [name, prefix, accepted] of [
-    ['qa', 'qa-report-', ['PASS']],
-    ['security', 'security-report-', ['PASS', 'CONDITIONAL']],
+    [PrerequisiteName.QA, 'qa-report-', ['PASS']],
+    [PrerequisiteName.SECURITY, 'security-report-', ['PASS', 'CONDITIONAL']],
   ] as const) {
     if (!reports) {
       prerequisites.push({ name, passed: false, detail: reportsError ?? 'no reports' });
@@ -121,21 +122,21 @@ export async function checkPrerequisites(input: GateInput): Promise<GateReport> 
       detail: `${latest.name}: ${verdict.verdict}${passed ? '' : ` (needs ${accepted.join(' or ')})`}`,
       source: latest.name,
     });
-    if (name === 'qa') {
+    if (name === PrerequisiteName.QA) {
       qaText = evidence.text;
       qaSource = latest.name;
     }
-    if (name === 'security' && verdict.verdict === 'CONDITIONAL') securityConditions = parseConditions(evidence.text);
+    if (name === PrerequisiteName.SECURITY && verdict.verdict === 'CONDITIONAL') securityConditions = parseConditions(evidence.text);
   }
 
   const tests = await testsGate(input, qaText, qaSource);
   prerequisites.push(tests.result);
 
   const branch = await ahead;
-  if ('error' in branch) prerequisites.push({ name: 'branch', passed: false, detail: `cannot compare ${input.base}..${input.head}: ${branch.error.message}` });
+  if ('error' in branch) prerequisites.push({ name: PrerequisiteName.BRANCH, passed: false, detail: `cannot compare ${input.base}..${input.head}: ${branch.error.message}` });
   else
     prerequisites.push({
-      name: 'branch',
+      name: PrerequisiteName.BRANCH,
       passed: branch.n > 0,
       detail: branch.n > 0 ? `${input.head} is ${branch.n} commit${branch.n === 1 ? '' : 's'} ahead of ${input.base}` : `${input.head} has no commits ahead of ${input.base}`,
     });
@@ -165,12 +166,12 @@ async function testsGate(input: GateInput, qaText: string | undefined, qaSource:
     const ran = total.tests - total.skipped;
     const passedCount = ran - total.failures - total.errors;
     const source = `JUnit: ${input.junit.join(', ')}`;
-    if (problems.length > 0) return { result: { name: 'tests' as const, passed: false, detail: problems.join('; '), source } };
-    if (total.tests === 0) return { result: { name: 'tests' as const, passed: false, detail: 'JUnit files hold no test cases', source } };
+    if (problems.length > 0) return { result: { name: PrerequisiteName.TESTS, passed: false, detail: problems.join('; '), source } };
+    if (total.tests === 0) return { result: { name: PrerequisiteName.TESTS, passed: false, detail: 'JUnit files hold no test cases', source } };
     const passed = total.failures === 0 && total.errors === 0;
     return {
       result: {
-        name: 'tests' as const,
+        name: PrerequisiteName.TESTS,
         passed,
         detail: `${passedCount}/${ran} passing${total.skipped ? `, ${total.skipped} skipped` : ''}${passed ? '' : ` (${total.failures} failed, ${total.errors} errors)`}`,
         source,
@@ -182,9 +183,9 @@ async function testsGate(input: GateInput, qaText: string | undefined, qaSource:
   if (count && qaSource) {
     const passed = count.total > 0 && count.passed === count.total;
     return {
-      result: { name: 'tests' as const, passed, detail: `${count.passed}/${count.total} passing (${qaSource})`, source: qaSource },
+      result: { name: PrerequisiteName.TESTS, passed, detail: `${count.passed}/${count.total} passing (${qaSource})`, source: qaSource },
       count: { ...count, source: qaSource },
     };
   }
-  return { result: { name: 'tests' as const, passed: false, detail: 'no test evidence: give --junit files or a "N/N passing" line in the QA report' } };
+  return { result: { name: PrerequisiteName.TESTS, passed: false, detail: 'no test evidence: give --junit files or a "N/N passing" line in the QA report' } };
 }
