@@ -5,12 +5,18 @@
  * share (of one core), its peak RSS so far, the share of analyses that ran more than one interval
  * after they were due, Prometheus queries per second, and the largest history. Targets at 1,000:
  * under 1% late, peak RSS under 1 GiB. Writes bench/results/concurrency.json.
+ *
+ * The worker runs with bench/heap-probe.cjs: each level also records the V8 heaps of its main thread
+ * (activities, the SDK's JS side) and of its workflow thread (the cached releases), and RSS minus
+ * both heaps (native memory: the SDK's core, V8's code and bookkeeping, buffers). SNAPSHOT_AT=500
+ * SNAPSHOT_DIR=DIR also writes heap snapshots of both threads at that level, after its window, for
+ * bench/heap-summary.ts. WORKER_NODE_OPTIONS passes node flags to the worker (e.g. a heap limit).
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { freePort, Prometheus } from '../demo/stack';
 import { buildWorkflowBundle } from '../scripts/bundle-workflows';
 import type { Measurement } from '../src/domain/analysis';
@@ -25,6 +31,50 @@ const LEVELS = (process.env.LEVELS ?? '100,500,1000').split(',').map(Number);
 const INTERVAL_S = Number(process.env.INTERVAL_S ?? 10);
 const WINDOW_S = Number(process.env.WINDOW_S ?? 60);
 const TARGETS = { releases: 1000, latePercent: 1, peakRssMiB: 1024 };
+const SNAPSHOT_AT = process.env.SNAPSHOT_AT ? Number(process.env.SNAPSHOT_AT) : undefined;
+const SNAPSHOT_DIR = process.env.SNAPSHOT_DIR;
+if (SNAPSHOT_AT && !SNAPSHOT_DIR) throw new Error('SNAPSHOT_AT needs SNAPSHOT_DIR, a folder outside the repository for the (large) snapshots');
+
+type ProbeLine = { at: string; who: string; heapUsedMiB?: number; heapTotalMiB?: number; process?: { rssMiB: number; anonMiB: number }; snapshot?: number; file?: string };
+const probeLines = (dir: string): ProbeLine[] =>
+  existsSync(join(dir, 'memory.jsonl'))
+    ? readFileSync(join(dir, 'memory.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as ProbeLine)
+    : [];
+
+/** The latest heap figures of the worker's main thread and of its workflow thread(s). */
+function heaps(dir: string) {
+  const latest = new Map<string, ProbeLine>();
+  for (const l of probeLines(dir)) if (l.heapUsedMiB !== undefined) latest.set(l.who, l);
+  const main = latest.get('main');
+  const threads = [...latest].filter(([who]) => who !== 'main').map(([, l]) => l);
+  const sum = (k: 'heapUsedMiB' | 'heapTotalMiB') => round(threads.reduce((a, l) => a + (l[k] ?? 0), 0));
+  const rss = main?.process?.rssMiB ?? 0;
+  const heapTotal = (main?.heapTotalMiB ?? 0) + sum('heapTotalMiB');
+  return {
+    mainHeapUsedMiB: main?.heapUsedMiB ?? null,
+    mainHeapTotalMiB: main?.heapTotalMiB ?? null,
+    workflowThreadHeapUsedMiB: sum('heapUsedMiB'),
+    workflowThreadHeapTotalMiB: sum('heapTotalMiB'),
+    rssOutsideHeapsMiB: round(rss - heapTotal),
+  };
+}
+
+/** Asks the probe for snapshots of every thread and waits until they are written. */
+async function snapshot(pid: number, dir: string): Promise<string[]> {
+  const before = probeLines(dir).filter((l) => l.snapshot).length;
+  process.kill(pid, 'SIGUSR2');
+  const threads = new Set(probeLines(dir).map((l) => l.who)).size;
+  const end = Date.now() + 10 * 60_000;
+  for (;;) {
+    const done = probeLines(dir).filter((l) => l.snapshot).slice(before);
+    if (done.length >= threads) return done.map((l) => l.file!);
+    if (Date.now() > end) throw new Error('heap snapshots not written in 10 minutes');
+    await sleep(1000);
+  }
+}
 
 main(async () => {
   const root = tempDir('rollgate-bench-');
@@ -55,7 +105,16 @@ main(async () => {
   const levels = [];
   const metricsPort = await freePort();
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  const worker: ChildProcess = await startWorker({ TEMPORAL_ADDRESS: env.address, ROLLGATE_WORKFLOW_BUNDLE: bundle, ROLLGATE_METRICS_ADDRESS: `127.0.0.1:${metricsPort}` });
+  const probeDir = SNAPSHOT_DIR ? resolve(SNAPSHOT_DIR) : join(root, 'heap-probe');
+  const nodeOptions = [process.env.NODE_OPTIONS, `--require ${resolve(__dirname, 'heap-probe.cjs')}`, process.env.WORKER_NODE_OPTIONS].filter(Boolean).join(' ');
+  const worker: ChildProcess = await startWorker({
+    TEMPORAL_ADDRESS: env.address,
+    ROLLGATE_WORKFLOW_BUNDLE: bundle,
+    ROLLGATE_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
+    NODE_OPTIONS: nodeOptions,
+    ROLLGATE_HEAP_PROBE_DIR: probeDir,
+  });
+  const snapshots: string[] = [];
   const ids: string[] = [];
   const outDirs: string[] = [];
   const measured = async () => {
@@ -128,8 +187,10 @@ main(async () => {
         worstLateSeconds: round(worstS, 2),
         prometheusQueriesPerSecond: round((after.measured - before.measured) / seconds),
         largestHistoryEvents: largestHistory,
+        ...heaps(probeDir),
       };
       levels.push(level);
+      if (n === SNAPSHOT_AT) snapshots.push(...(await snapshot(worker.pid!, probeDir)));
       process.stderr.write(`${JSON.stringify(level)}\n`);
     }
   } finally {
@@ -138,6 +199,7 @@ main(async () => {
     exporter.close();
     await env.teardown();
   }
+  if (snapshots.length) process.stderr.write(`heap snapshots at ${SNAPSHOT_AT} releases: ${snapshots.join(', ')}\n`);
   const top = levels.find((l) => l.releases === TARGETS.releases);
   writeResult('concurrency', {
     parameters: {
@@ -147,6 +209,7 @@ main(async () => {
       prometheusScrapeSeconds: 5,
       worker: 'one `rollgate worker` process with its defaults (prebuilt workflow bundle); releases are added level by level and keep running',
       deploy: 'the command `true`',
+      workerEnv: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ROLLGATE_MAX_') || k === 'WORKER_NODE_OPTIONS')),
     },
     levels,
     targets: TARGETS,
