@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type CountReleases, serveMetrics, WorkerMetrics } from './metrics';
 import { connectClient, connectionOptions, registerStateAttribute } from '../connection/client';
@@ -27,11 +28,29 @@ export async function createReleaseWorker(opts: {
     shutdownGraceTime: '30 seconds',
     // Every monitored bake holds an activity slot for its whole length (the SDK's default is 100).
     maxConcurrentActivityTaskExecutions: positiveInt(process.env, 'ROLLGATE_MAX_CONCURRENT_ACTIVITIES', 2000),
-    // Each cached release costs about 1.7 MiB; past the cache, a release replays its (short) history on its next task.
-    maxCachedWorkflows: positiveInt(process.env, 'ROLLGATE_MAX_CACHED_WORKFLOWS', 60),
+    // Each cached release holds about 1.3 MiB of the workflow thread's heap (its own copy of the bundle's modules, zod
+    // and the schemas chiefly); past the cache, a release replays its (short) history on its next task.
+    maxCachedWorkflows: maxCachedWorkflows(process.env),
     // Production: a bundle built ahead (npm run build:workflows) starts faster and never bundles at run time.
     ...(opts.workflowBundle ? {} : prebuiltBundle()),
   });
+}
+
+const maxCachedWorkflows = (env: NodeJS.ProcessEnv) => positiveInt(env, 'ROLLGATE_MAX_CACHED_WORKFLOWS', 60);
+
+/**
+ * Caps the V8 heap of the workflow thread, which the SDK starts in Worker.create: V8 reads the limit
+ * when it creates a thread's isolate, so the main thread keeps its own. That thread's live heap is
+ * bounded by the cache (about 1.3 MiB per cached release plus some 30 MiB: the bundle, its source
+ * map, the SDK); with V8's default limit (up to 4 GiB, from the machine's memory) V8 lets
+ * it grow to four times that during bursts of replays, with a smaller one it collects sooner.
+ * ROLLGATE_WORKFLOW_HEAP_MIB (0 keeps V8's limit), by default 128 MiB plus 2 MiB per cached release.
+ */
+export function capWorkflowThreadHeap(env: NodeJS.ProcessEnv): number {
+  if (env.ROLLGATE_WORKFLOW_HEAP_MIB?.trim() === '0') return 0;
+  const mib = positiveInt(env, 'ROLLGATE_WORKFLOW_HEAP_MIB', 128 + 2 * maxCachedWorkflows(env));
+  setFlagsFromString(`--max-old-space-size=${mib}`);
+  return mib;
 }
 
 export function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -70,6 +89,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   const metrics = new WorkerMetrics(await releaseCounter(visibility.client));
   const connection = await NativeConnection.connect(options);
   try {
+    capWorkflowThreadHeap(env);
     const worker = await createReleaseWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, deps: { ...defaultDeps(), telemetry: metrics } });
     const server = await serveMetrics({ host, port, metrics, sdkMetricsUrl: `http://127.0.0.1:${sdkPort}/metrics`, healthy: () => worker.getState() === 'RUNNING' });
     const bound = (server.address() as { port: number }).port;
