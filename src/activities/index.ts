@@ -1,5 +1,6 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { alertsFileName, type AlertRules } from '../domain/alerts';
@@ -175,7 +176,7 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
           signal: ctx.cancellationSignal,
           onMeasurement: (m) => telemetry.measured(m.metric, m.verdict),
           heartbeat: (states) => ctx.heartbeat((latest = states)),
-          sleep: (ms) => ctx.sleep(ms),
+          sleep: (ms) => cancellableSleep(ctx, ms),
         });
       } finally {
         clearInterval(beat);
@@ -240,6 +241,21 @@ function beating<T extends Record<string, (...args: never[]) => Promise<unknown>
       },
     ]),
   ) as T;
+}
+
+/**
+ * Sleeps until `ms` pass or the activity is cancelled (then rejecting with its CancelledFailure).
+ * Not `Context.sleep`: each of its calls chains a callback on the activity's `cancelled` promise
+ * that keeps the fired timer alive until the activity ends, and the monitor sleeps every second
+ * for hours (heap snapshots at 500 monitored releases: 97 MiB of such chains, 5 MiB a release an hour).
+ */
+async function cancellableSleep(ctx: Context, ms: number): Promise<void> {
+  try {
+    await delay(ms, undefined, { signal: ctx.cancellationSignal });
+  } catch (e) {
+    if (ctx.cancellationSignal.aborted) await ctx.cancelled;
+    throw e;
+  }
 }
 
 export type Activities = ReturnType<typeof createActivities>;

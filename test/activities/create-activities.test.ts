@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Info } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { parse } from 'yaml';
 import { type ActivityDeps, createActivities, type NotifyTargets, type StepInput } from '../../src/activities';
@@ -402,6 +402,19 @@ describe('createActivities: the monitor heartbeats its states and resumes from t
     assert.equal(result.states[0]!.failed, 1);
     assert.equal(result.measured, 1, 'this attempt measured once');
     assert.deepEqual(seqs(runKey), [1, 2]);
+  });
+
+  it('a cancelled monitor stops within its sleep and rejects as cancelled, not as a failure', async () => {
+    const env = new MockActivityEnvironment();
+    const w = world({ metrics: values(0.01) });
+    const started = Date.now();
+    setTimeout(() => env.cancel(), 300);
+    const e = await env.run(w.activities.monitorPhase, monitorInput('release-cart-0123456789ab@cancel', { runForMs: 60_000, untilStable: false })).then(
+      () => assert.fail('a cancelled monitor must not return a result'),
+      (err: unknown) => err,
+    );
+    assert.ok(e instanceof CancelledFailure, `expected CancelledFailure, got ${String(e)}`);
+    assert.ok(Date.now() - started < 5_000, 'stopped within its one-second sleep slice');
   });
 
   it('empty heartbeat details start afresh', async () => {
