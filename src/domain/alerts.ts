@@ -50,7 +50,7 @@ export function alertRules(input: {
     const baseline = input.baseline[m.name];
     const expr = parseCondition(m.failureCondition).toPromQL({ result, stable, ...(baseline !== undefined ? { baseline } : {}) });
     if (!expr) {
-      skipped.push({ metric: m.name, why: baseline === undefined && m.failureCondition.includes('baseline') ? 'no baseline was captured' : 'the condition has no PromQL equivalent' });
+      skipped.push({ metric: m.name, why: baseline === undefined && parseCondition(m.failureCondition).variables.includes('baseline') ? 'no baseline was captured' : 'the condition has no PromQL equivalent' });
       continue;
     }
     // Fire after the limits the analysis allowed: (failureLimit + 1) intervals.
