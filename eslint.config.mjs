@@ -38,6 +38,7 @@ export default tseslint.config(
           patterns: [
             { group: ['**/activities', '**/activities/**'], allowTypeImports: true, message: 'Workflows import activity types only.' },
             { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'], message: 'Not workflow-safe.' },
+            { group: ['**/evidence', '**/evidence/**', '**/connection', '**/connection/**', '**/worker', '**/worker/**', '**/cli', '**/cli/**'], allowTypeImports: true, message: 'Workflow and domain code import no I/O rooms (evidence, connection, worker, CLI), types aside.' },
           ],
         },
       ],
@@ -60,7 +61,7 @@ export default tseslint.config(
         'error',
         {
           paths: nodeBuiltins.map((name) => ({ name, message: 'Domain code is pure.' })),
-          patterns: [{ group: ['@temporalio/*'], allowTypeImports: true, message: 'Domain code imports Temporal types only.' }, { group: ['**/activities', '**/activities/**', '**/workflows', '**/workflows/**'], message: 'Domain depends on nothing above it.' }],
+          patterns: [{ group: ['@temporalio/*'], allowTypeImports: true, message: 'Domain code imports Temporal types only.' }, { group: ['**/activities', '**/activities/**', '**/workflows', '**/workflows/**', '**/evidence', '**/evidence/**', '**/connection', '**/connection/**', '**/worker', '**/worker/**', '**/cli', '**/cli/**'], message: 'Domain depends on nothing above it.' }],
         },
       ],
     },

@@ -197,12 +197,12 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       return path;
     },
 
-    /** Sends once per key and notifier; fails (and is retried) while a notifier still fails. */
     /** The charts of the release report: one SVG per metric from every measurement of the run, next to the record. */
     async writeReport(input: { outDir: string; runKey: string; recordPath: string; metrics: Metric[]; phases: { id: string; at: string }[]; rollbackAt?: string }): Promise<{ metric: string; file: string }[]> {
       return writeCharts(input);
     },
 
+    /** Sends once per key and notifier; fails (and is retried) while a notifier still fails. */
     async notify(input: { outDir: string; targets?: NotifyTargets; notification: Notification }): Promise<{ sent: string[] }> {
       const r = await deliver(join(input.outDir, '.rollgate', 'notifications-sent.jsonl'), deps.notifiers(input.outDir, input.targets ?? DEFAULT_TARGETS), input.notification);
       if (r.failed.length) throw ApplicationFailure.create({ message: r.failed.join('; '), type: FailureType.NOTIFY_FAILED });
