@@ -202,5 +202,7 @@ export interface ReleaseResult {
   /** Why it stopped, for people; `stopKind` says it for programs. */
   reason?: string;
   stopKind?: StopKind;
+  /** What failed after the outcome was settled (the record, the ledger): reported, never undoing it. */
+  problems?: string[];
 }
 

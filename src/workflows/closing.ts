@@ -1,3 +1,4 @@
+import { isCancellation } from '@temporalio/workflow';
 import { Decision, type Outcome } from '../domain/enums';
 import { ledgerEntry } from '../domain/ledger';
 import { ReleaseState, type ReleaseResult, StepStatus, type StopReason } from '../domain/release';
@@ -5,7 +6,11 @@ import { writeRecord } from './decision-record';
 import { releaseDurations } from '../domain/timeline';
 import { failureMessage, now, type ReleaseRun } from './run-state';
 
-/** The end of every release: the report's charts, the final record, one ledger line. */
+/**
+ * The end of every release: the report's charts, the final record, one ledger line. Each is
+ * retried by its activity; one that still fails is recorded and reported with the result, and
+ * never changes the outcome: the end of a release never undoes it.
+ */
 export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopReason): Promise<ReleaseResult> {
   const { status, decision, change } = run;
   run.setState(ReleaseState.FINISHED);
@@ -13,9 +18,19 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
   delete status.currentStep;
   const finalDecision: Decision = decision?.decision ?? Decision.ESCALATED;
   if (status.analysed.length > 0 && status.recordPath) await writeCharts(run, status.recordPath);
-  await writeRecord(run, { outcome, ...(reason ? { reason } : {}) });
+  const problems: string[] = [];
+  const report = async (name: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (e) {
+      if (isCancellation(e)) throw e;
+      problems.push(`${name}: ${failureMessage(e)}`);
+      run.note(name, StepStatus.FAILED, failureMessage(e), { outsidePhase: true });
+    }
+  };
+  await report('decision record', () => writeRecord(run, { outcome, ...(reason ? { reason } : {}) }));
   const headCommit = change?.commits[0];
-  await run.acts.quick.recordLedger({
+  await report('ledger', () => run.acts.quick.recordLedger({
     outDir: run.input.outDir,
     entry: ledgerEntry({
       releaseId: run.releaseId,
@@ -36,13 +51,14 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
       ...(run.rollbackEndedAt ? { rollbackFinishedAt: run.rollbackEndedAt } : {}),
     }),
     durations: releaseDurations(status.steps),
-  });
+  }));
   return {
     releaseId: run.releaseId,
     outcome,
     decision: finalDecision,
     ...(status.recordPath ? { recordPath: status.recordPath } : {}),
     ...(reason ? { reason: reason.message, stopKind: reason.kind } : {}),
+    ...(problems.length ? { problems } : {}),
   };
 }
 

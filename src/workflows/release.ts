@@ -34,8 +34,6 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     await preflightChecks(run, plan.phases[0]!);
     await notify(run, 'deploy-starting', `Deploying ${service} ${run.version}`, `${risk.level} risk → ${risk.strategy}: ${plan.phases.map((p) => p.title).join(' → ')}.`);
     for (const phase of plan.phases) await runPhase(run, phase);
-    await notify(run, 'released', `Released ${service} ${run.version}`, `${service} ${run.version} is released (${risk.strategy}).`);
-    return await finish(run, Outcome.RELEASED);
   } catch (e) {
     const reason: StopReason = isCancellation(e)
       ? { kind: StopKind.CANCELLED, message: 'the workflow was cancelled' }
@@ -46,4 +44,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     if (isCancellation(e)) throw e;
     return result;
   }
+  // Released: nothing from here on may roll it back.
+  await notify(run, 'released', `Released ${service} ${run.version}`, `${service} ${run.version} is released (${run.status.strategy}).`);
+  return finish(run, Outcome.RELEASED);
 }

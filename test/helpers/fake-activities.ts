@@ -60,6 +60,8 @@ export function fakeActivities(
     measurements?: Record<string, Verdict[]>;
     /** Notification events whose delivery fails every time. */
     failNotify?: string[];
+    /** The ledger cannot be written. */
+    failLedger?: boolean;
   } = {},
 ) {
   const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [] };
@@ -125,6 +127,7 @@ export function fakeActivities(
       return `GET ${input.url} → 200`;
     },
     async recordLedger(input) {
+      if (opts.failLedger) throw new Error('ledger.jsonl: EACCES: permission denied');
       calls.ledger.push(input.entry);
       return { written: true };
     },

@@ -148,6 +148,18 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     assert.ok(lost.every((s) => s.status === 'failed' && s.phase === undefined && /503/.test(s.detail!)));
   });
 
+  it('a ledger that cannot be written is reported, and never rolls back what was released', async () => {
+    const { activities, calls } = fakeActivities({ failLedger: true });
+    const { result, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'ledger-fails', args: [releaseInput('ledger-fails')] });
+      return { result: await handle.result(), status: await handle.query(statusQuery) };
+    });
+    assert.equal(result.outcome, 'released');
+    assert.deepEqual(result.problems, ['ledger: ledger.jsonl: EACCES: permission denied']);
+    assert.equal(calls.rollbacks.length, 0, 'nothing rolled back');
+    assert.deepEqual(status.steps.filter((s) => s.name === 'ledger').map((s) => [s.status, s.phase]), [['failed', undefined]]);
+  });
+
   it('keeps the RollgateState search attribute up to date when started with it, so visibility can count waiting releases', async () => {
     await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: { [RELEASE_STATE_ATTRIBUTE.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD } });
     const { activities } = fakeActivities({ change: criticalChange });
