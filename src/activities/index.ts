@@ -210,7 +210,7 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     },
 
     /** `durations`: the release's phases and approval waits, observed once, with the ledger line. */
-    async recordLedger(input: { outDir: string; entry: LedgerEntry; durations?: ReleaseDurations }): Promise<{ written: boolean }> {
+    async recordLedger(input: { outDir: string; entry: LedgerEntry; durations?: ReleaseDurations }): Promise<{ written: boolean; skippedLines?: number }> {
       const r = await deps.ledger(input.outDir).append(input.entry);
       if (r.written) telemetry.releaseFinished(input.entry, input.durations);
       return r;

@@ -2,9 +2,9 @@ import { mkdir, readFile, rename, writeFile, appendFile } from 'node:fs/promises
 import { join } from 'node:path';
 import type { LedgerEntry } from '../domain/ledger';
 
-/** Where release outcomes are kept; `append` is idempotent per release. */
+/** Where release outcomes are kept; `append` is idempotent per release and says how many unreadable lines it passed over. */
 export interface LedgerStore {
-  append(entry: LedgerEntry): Promise<{ written: boolean }>;
+  append(entry: LedgerEntry): Promise<{ written: boolean; skippedLines?: number }>;
   read(): Promise<LedgerEntry[]>;
 }
 
@@ -13,21 +13,37 @@ export class FileLedgerStore implements LedgerStore {
   constructor(readonly path: string) {}
 
   async read(): Promise<LedgerEntry[]> {
+    return (await this.scan()).entries;
+  }
+
+  async append(entry: LedgerEntry): Promise<{ written: boolean; skippedLines: number }> {
+    const { entries, skippedLines, endsLine } = await this.scan();
+    if (entries.some((e) => e.run === entry.run)) return { written: false, skippedLines };
+    await mkdir(join(this.path, '..'), { recursive: true });
+    // After a line torn by a crash, start a new one: the torn line stays unreadable, this one whole.
+    await appendFile(this.path, `${endsLine ? '' : '\n'}${JSON.stringify(entry)}\n`);
+    return { written: true, skippedLines };
+  }
+
+  /** The readable lines; a line that is not a JSON object (torn by a crash mid-write) is counted and passed over. */
+  private async scan(): Promise<{ entries: LedgerEntry[]; skippedLines: number; endsLine: boolean }> {
     const text = await readFile(this.path, 'utf8').catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return '';
       throw e;
     });
-    return text
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as LedgerEntry);
-  }
-
-  async append(entry: LedgerEntry): Promise<{ written: boolean }> {
-    if ((await this.read()).some((e) => e.run === entry.run)) return { written: false };
-    await mkdir(join(this.path, '..'), { recursive: true });
-    await appendFile(this.path, `${JSON.stringify(entry)}\n`);
-    return { written: true };
+    const entries: LedgerEntry[] = [];
+    let skippedLines = 0;
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const e = JSON.parse(line) as unknown;
+        if (e && typeof e === 'object' && !Array.isArray(e)) entries.push(e as LedgerEntry);
+        else skippedLines++;
+      } catch {
+        skippedLines++;
+      }
+    }
+    return { entries, skippedLines, endsLine: text === '' || text.endsWith('\n') };
   }
 }
 

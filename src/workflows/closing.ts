@@ -30,28 +30,31 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
   };
   await report('decision record', () => writeRecord(run, { outcome, ...(reason ? { reason } : {}) }));
   const headCommit = change?.commits[0];
-  await report('ledger', () => run.acts.quick.recordLedger({
-    outDir: run.input.outDir,
-    entry: ledgerEntry({
-      releaseId: run.releaseId,
-      run: run.runKey,
-      service: run.input.service,
-      startedAt: run.startedAt,
-      finishedAt: now(),
-      decision: finalDecision,
-      outcome,
-      ...(reason ? { reason } : {}),
-      ...(decision?.risk ? { riskLevel: decision.risk.level, strategy: decision.risk.strategy } : {}),
-      ...(status.recordPath ? { recordPath: status.recordPath } : {}),
-      ...(change ? { commit: change.headSha } : {}),
-      ...(headCommit ? { commitTime: headCommit.time } : {}),
-      version: run.version,
-      ...(run.productionAt ? { productionAt: run.productionAt } : {}),
-      ...(run.rollbackStartedAt ? { rollbackStartedAt: run.rollbackStartedAt } : {}),
-      ...(run.rollbackEndedAt ? { rollbackFinishedAt: run.rollbackEndedAt } : {}),
-    }),
-    durations: releaseDurations(status.steps),
-  }));
+  await report('ledger', async () => {
+    const { skippedLines } = await run.acts.quick.recordLedger({
+      outDir: run.input.outDir,
+      entry: ledgerEntry({
+        releaseId: run.releaseId,
+        run: run.runKey,
+        service: run.input.service,
+        startedAt: run.startedAt,
+        finishedAt: now(),
+        decision: finalDecision,
+        outcome,
+        ...(reason ? { reason } : {}),
+        ...(decision?.risk ? { riskLevel: decision.risk.level, strategy: decision.risk.strategy } : {}),
+        ...(status.recordPath ? { recordPath: status.recordPath } : {}),
+        ...(change ? { commit: change.headSha } : {}),
+        ...(headCommit ? { commitTime: headCommit.time } : {}),
+        version: run.version,
+        ...(run.productionAt ? { productionAt: run.productionAt } : {}),
+        ...(run.rollbackStartedAt ? { rollbackStartedAt: run.rollbackStartedAt } : {}),
+        ...(run.rollbackEndedAt ? { rollbackFinishedAt: run.rollbackEndedAt } : {}),
+      }),
+      durations: releaseDurations(status.steps),
+    });
+    if (skippedLines) problems.push(`ledger: ${skippedLines} unreadable line${skippedLines > 1 ? 's' : ''} passed over (torn by a crash?); this release's line is whole`);
+  });
   return {
     releaseId: run.releaseId,
     outcome,
