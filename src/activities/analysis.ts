@@ -1,5 +1,4 @@
-import { appendFile, mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import {
   type AnalysisConfig,
   analysisVerdict,
@@ -17,6 +16,7 @@ import {
   record,
 } from '../domain/analysis';
 import { type QueryVars, renderQuery } from '../domain/promql';
+import { appendLine } from './out-files';
 import { type MetricProvider, ProviderError, QueryRejected } from './prometheus';
 
 export interface MonitorInput {
@@ -87,7 +87,6 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
   let states = input.states ?? metrics.map((m) => initialState(m, start));
   const deadline = start + input.runForMs;
   const file = measurementsFile(input.outDir, input.runKey);
-  await mkdir(dirname(file), { recursive: true });
   let measured = 0;
   const result = (): MonitorResult => ({ states, verdict: analysisVerdict(metrics, states), stable: isStable(metrics, states), measured, elapsedMs: Date.now() - start });
 
@@ -116,7 +115,7 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
         ...(obs.kind === 'value' ? { value: obs.value, ...(obs.baseline !== undefined ? { baseline: obs.baseline } : {}), ...(obs.stable !== undefined ? { stable: obs.stable } : {}) } : {}),
         ...(judged.message ? { message: judged.message } : {}),
       };
-      await appendFile(file, `${JSON.stringify(measurement)}\n`);
+      await appendLine(file, JSON.stringify(measurement), { root: input.outDir });
       hooks.onMeasurement?.(measurement);
       states = states.map((x, j) => (j === i ? record(m, s, measurement, intervalOf(input.analysis, m)) : x));
       measured++;

@@ -1,8 +1,7 @@
-import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type CommandVars, commandEnv, renderArgv } from '../domain/command';
 import { killGroup, processStartTime, run } from './exec';
+import { appendLine, openAppend, readLines, readText, removeFile, writeFileAtomic } from './out-files';
 
 export interface DeployRequest extends CommandVars {
   /** argv template from the config. */
@@ -13,6 +12,8 @@ export interface DeployRequest extends CommandVars {
   logDir: string;
   /** Folder for the journal of applied idempotency keys. */
   stateDir: string;
+  /** The release's output folder, which holds both: no symlink in it is followed. Default: the state folder's parent. */
+  outDir?: string;
 }
 
 export interface DeployResult {
@@ -37,6 +38,8 @@ export class DeployError extends Error {
 export interface ApplyOptions {
   signal?: AbortSignal;
   heartbeat?: () => void;
+  /** Hears what went wrong without failing the step, such as unreadable journal lines. */
+  warn?: (message: string) => void;
 }
 
 /** Moves traffic and versions. Every call carries the step's idempotency key. */
@@ -65,6 +68,16 @@ export function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 const JOURNAL = 'deploy-journal.jsonl';
 
+/** An unreadable pid file names no process: it is removed like any other. */
+function parsePidFile(text: string): { pid?: number; started?: string } {
+  try {
+    const v = JSON.parse(text) as { pid?: unknown; started?: unknown } | null;
+    return { ...(typeof v?.pid === 'number' ? { pid: v.pid } : {}), ...(typeof v?.started === 'string' ? { started: v.started } : {}) };
+  } catch {
+    return {};
+  }
+}
+
 /**
  * Runs the user's command with execFile semantics. A journal of applied idempotency keys in the
  * state folder keeps a retried activity from applying the same step twice on this machine; the
@@ -78,35 +91,36 @@ export class CommandDeployer implements Deployer {
   retire = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
   rollback = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
 
-  private async applied(stateDir: string, key: string): Promise<boolean> {
-    const text = await readFile(join(stateDir, JOURNAL), 'utf8').catch(() => '');
-    return text.split('\n').some((l) => l && (JSON.parse(l) as { key: string }).key === key);
+  /** A journal line torn by a crash is passed over and reported: its step, if it was one, runs again under the same key. */
+  private async applied(stateDir: string, root: string, key: string, warn?: (message: string) => void): Promise<boolean> {
+    const { lines, skippedLines } = await readLines<{ key?: unknown }>(join(stateDir, JOURNAL), { root });
+    if (skippedLines > 0) warn?.(`${JOURNAL}: ${skippedLines} unreadable line${skippedLines === 1 ? '' : 's'} passed over`);
+    return lines.some((l) => l.key === key);
   }
 
   /**
    * A command left running by an attempt whose worker died (its pid file survived it) is killed
    * before the step runs again: one copy of a step's command at a time, and no orphans.
    */
-  private async killLeftover(pidFile: string): Promise<void> {
-    const text = await readFile(pidFile, 'utf8').catch(() => undefined);
+  private async killLeftover(pidFile: string, root: string): Promise<void> {
+    const text = await readText(pidFile, { root });
     if (!text) return;
-    const { pid, started } = JSON.parse(text) as { pid: number; started?: string };
-    if (started !== undefined && (await processStartTime(pid)) === started) await killGroup(pid);
-    await rm(pidFile, { force: true });
+    const { pid, started } = parsePidFile(text);
+    if (pid !== undefined && started !== undefined && (await processStartTime(pid)) === started) await killGroup(pid);
+    await removeFile(pidFile, { root });
   }
 
   /** One command for every operation: the action is in its arguments and environment. */
   private async apply(req: DeployRequest, opts: ApplyOptions = {}): Promise<DeployResult> {
     const safeKey = req.idempotencyKey.replace(/[^\w.-]+/g, '_');
     const logFile = join(req.logDir, `${safeKey}.log`);
-    if (await this.applied(req.stateDir, req.idempotencyKey)) return { idempotencyKey: req.idempotencyKey, skipped: true, exitCode: 0, durationMs: 0, logFile };
+    const root = req.outDir ?? dirname(req.stateDir);
+    if (await this.applied(req.stateDir, root, req.idempotencyKey, opts.warn)) return { idempotencyKey: req.idempotencyKey, skipped: true, exitCode: 0, durationMs: 0, logFile };
     const [file, ...args] = renderArgv(req.command, req);
     if (!file) throw new DeployError('deploy command is empty', false);
     const pidFile = join(req.stateDir, 'running', `${safeKey}.pid`);
-    await this.killLeftover(pidFile);
-    await mkdir(dirname(pidFile), { recursive: true });
-    await mkdir(dirname(logFile), { recursive: true });
-    const log = createWriteStream(logFile, { flags: 'a' });
+    await this.killLeftover(pidFile, root);
+    const log = (await openAppend(logFile, { root })).createWriteStream();
     const started = performance.now();
     const beat = opts.heartbeat ? setInterval(opts.heartbeat, 1000) : undefined;
     let recorded: Promise<void> = Promise.resolve();
@@ -118,7 +132,7 @@ export class CommandDeployer implements Deployer {
         ...(opts.signal ? { signal: opts.signal } : {}),
         onOutput: (chunk) => log.write(chunk),
         onSpawn: (pid) => {
-          recorded = processStartTime(pid).then((started) => writeFile(pidFile, JSON.stringify({ pid, started })));
+          recorded = processStartTime(pid).then((started) => writeFileAtomic(pidFile, JSON.stringify({ pid, started }), { root }));
         },
       }).catch((e: NodeJS.ErrnoException) => {
         throw new DeployError(`cannot run ${file}: ${e.code === 'ENOENT' ? 'not found' : e.code === 'EACCES' ? 'not executable' : e.message}`, false);
@@ -130,13 +144,12 @@ export class CommandDeployer implements Deployer {
         const tail = (res.stderr || res.stdout).trim().split('\n').slice(-3).join(' | ').slice(0, 500);
         throw new DeployError(`${file} ${req.action} ${req.stage} exited with ${res.exitCode ?? res.signal}${tail ? `: ${tail}` : ''}`, res.exitCode === EX_TEMPFAIL);
       }
-      await mkdir(req.stateDir, { recursive: true });
-      await appendFile(join(req.stateDir, JOURNAL), `${JSON.stringify({ key: req.idempotencyKey, at: new Date().toISOString(), exitCode: 0 })}\n`);
+      await appendLine(join(req.stateDir, JOURNAL), JSON.stringify({ key: req.idempotencyKey, at: new Date().toISOString(), exitCode: 0 }), { root });
       return { idempotencyKey: req.idempotencyKey, skipped: false, exitCode: res.exitCode, durationMs, logFile };
     } finally {
       clearInterval(beat);
       await recorded.catch(() => undefined);
-      await rm(pidFile, { force: true });
+      await removeFile(pidFile, { root });
       await new Promise((r) => log.end(r));
     }
   }

@@ -1,5 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -12,7 +11,7 @@ import { ROLLBACK, type CommandVars } from '../domain/command';
 import { PhaseAction } from '../domain/plan';
 import { captureBaseline, checkQueries, monitor, type MonitorInput, type MonitorResult } from './analysis';
 import { writeCharts } from './report';
-import { type Deployer, CommandDeployer, DeployError, type DeployRequest, type DeployResult } from './deployer';
+import { type ApplyOptions, type Deployer, CommandDeployer, DeployError, type DeployRequest, type DeployResult } from './deployer';
 import { FlagdFileProvider, type FlagProvider } from './flags';
 import { webhookDeployerFromEnv } from './webhook-deployer';
 import { deliver, type Notification, type Notifier, notifiersFromEnv } from './notifier';
@@ -22,6 +21,7 @@ import { noTelemetry, type Telemetry } from './telemetry';
 import { readChangeSet } from './evidence';
 import { smokeTest } from './smoke';
 import { FileLedgerStore, type LedgerStore, writeRecord } from './store';
+import { UnsafePath, writeFileAtomic } from './out-files';
 
 export interface ActivityDeps {
   deployer: Deployer;
@@ -42,12 +42,12 @@ export const defaultDeps = (): ActivityDeps => ({
   deployer: new CommandDeployer(),
   metrics: (analysis) => prometheusFromEnv(analysis.prometheus),
   flags: new FlagdFileProvider(),
-  notifiers: (outDir, names) => notifiersFromEnv(join(outDir, 'notifications.jsonl'), names),
-  ledger: (outDir) => new FileLedgerStore(join(outDir, 'ledger.jsonl')),
+  notifiers: (outDir, names) => notifiersFromEnv(join(outDir, 'notifications.jsonl'), names, process.env, outDir),
+  ledger: (outDir) => new FileLedgerStore(join(outDir, 'ledger.jsonl'), outDir),
 });
 
 /** Which Deployer operation an action is. */
-const operation = (deployer: Deployer, action: string): ((req: DeployRequest, opts?: { signal?: AbortSignal; heartbeat?: () => void }) => Promise<DeployResult>) => {
+const operation = (deployer: Deployer, action: string): ((req: DeployRequest, opts?: ApplyOptions) => Promise<DeployResult>) => {
   switch (action) {
     case PhaseAction.SET_WEIGHT:
       return deployer.setWeight.bind(deployer);
@@ -99,12 +99,13 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       const deployer = input.target?.provider === 'webhook' ? (deps.webhookDeployer ?? webhookDeployerFromEnv)(input.target) : deps.deployer;
       const result = await operation(deployer, input.action)(
         { ...input, logDir: join(input.outDir, 'logs'), stateDir: join(input.outDir, '.rollgate') },
-        { signal: ctx.cancellationSignal, heartbeat: () => ctx.heartbeat() },
+        { signal: ctx.cancellationSignal, heartbeat: () => ctx.heartbeat(), warn: (message) => ctx.log.warn(message) },
       );
       if (!result.skipped) telemetry.stepDone(input.action, result.durationMs);
       return result;
     } catch (e) {
       if (e instanceof DeployError) throw ApplicationFailure.create({ message: e.message, type: failureType, nonRetryable: !e.retryable });
+      if (e instanceof UnsafePath) throw ApplicationFailure.create({ message: e.message, type: failureType, nonRetryable: true });
       throw e;
     }
   };
@@ -191,20 +192,20 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     /** Prometheus alerting rules next to the decision record; rewriting the same rules is harmless. */
     async writeAlertRules(input: { recordPath: string; rules: AlertRules }): Promise<string> {
       const path = alertsFileName(input.recordPath);
-      const tmp = `${path}.${process.pid}.tmp`;
-      await writeFile(tmp, `# Written by rollgate for ${input.rules.groups[0]?.name ?? 'a release'}; check with: promtool check rules ${basename(path)}\n${stringify(input.rules)}`);
-      await rename(tmp, path);
+      // The record lies directly in the output folder, so its folder is the root.
+      await writeFileAtomic(path, `# Written by rollgate for ${input.rules.groups[0]?.name ?? 'a release'}; check with: promtool check rules ${basename(path)}\n${stringify(input.rules)}`, { root: dirname(input.recordPath) });
       return path;
     },
 
     /** The charts of the release report: one SVG per metric from every measurement of the run, next to the record. */
     async writeReport(input: { outDir: string; runKey: string; recordPath: string; metrics: Metric[]; phases: { id: string; at: string }[]; rollbackAt?: string }): Promise<{ metric: string; file: string }[]> {
-      return writeCharts(input);
+      return writeCharts(input, (message) => Context.current().log.warn(message));
     },
 
     /** Sends once per key and notifier; fails (and is retried) while a notifier still fails. */
     async notify(input: { outDir: string; targets?: NotifyTargets; notification: Notification }): Promise<{ sent: string[] }> {
-      const r = await deliver(join(input.outDir, '.rollgate', 'notifications-sent.jsonl'), deps.notifiers(input.outDir, input.targets ?? DEFAULT_TARGETS), input.notification);
+      const r = await deliver(join(input.outDir, '.rollgate', 'notifications-sent.jsonl'), deps.notifiers(input.outDir, input.targets ?? DEFAULT_TARGETS), input.notification, input.outDir);
+      if (r.skippedLines) Context.current().log.warn(`notifications-sent.jsonl: ${r.skippedLines} unreadable lines passed over`);
       if (r.failed.length) throw ApplicationFailure.create({ message: r.failed.join('; '), type: FailureType.NOTIFY_FAILED });
       return { sent: r.sent };
     },
@@ -218,7 +219,24 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
   };
   // Deploys, rollbacks and the monitor heartbeat themselves (the monitor with its resume state).
   const { deploy, rollback, monitorPhase, ...short } = activities;
-  return { ...beating(short), deploy, rollback, monitorPhase };
+  return refusing({ ...beating(short), deploy, rollback, monitorPhase });
+}
+
+/** A symlink in the output folder stays one however often the activity is retried: it fails for good, saying where. */
+function refusing<T extends Record<string, (...args: never[]) => Promise<unknown>>>(fns: T): T {
+  return Object.fromEntries(
+    Object.entries(fns).map(([name, fn]) => [
+      name,
+      async (...args: never[]) => {
+        try {
+          return await fn(...args);
+        } catch (e) {
+          if (e instanceof UnsafePath) throw ApplicationFailure.create({ message: e.message, type: FailureType.UNSAFE_PATH, nonRetryable: true });
+          throw e;
+        }
+      },
+    ]),
+  ) as T;
 }
 
 /**

@@ -1,5 +1,5 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { appendLine, readLines } from './out-files';
 import { signature } from './signature';
 
 export interface Notification {
@@ -23,13 +23,15 @@ export interface Notifier {
 
 export class NotifyError extends Error {}
 
-/** Appends notifications to a JSON-lines file in the output folder: the local trail, always on. */
+/** Appends notifications to a JSON-lines file in the output folder (`root`): the local trail, always on. */
 export class FileNotifier implements Notifier {
   readonly name = 'file';
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly root: string = dirname(file),
+  ) {}
   async send(n: Notification): Promise<void> {
-    await mkdir(dirname(this.file), { recursive: true });
-    await appendFile(this.file, `${JSON.stringify({ at: new Date().toISOString(), ...n })}\n`);
+    await appendLine(this.file, JSON.stringify({ at: new Date().toISOString(), ...n }), { root: this.root });
   }
 }
 
@@ -85,8 +87,8 @@ export class WebhookNotifier implements Notifier {
 }
 
 /** The notifiers a release asks for, from the worker's environment variables its config names. */
-export function notifiersFromEnv(file: string, names: { slackWebhookUrlEnv: string; webhookUrlEnv: string; webhookSecretEnv: string }, env: NodeJS.ProcessEnv = process.env): Notifier[] {
-  const list: Notifier[] = [new FileNotifier(file)];
+export function notifiersFromEnv(file: string, names: { slackWebhookUrlEnv: string; webhookUrlEnv: string; webhookSecretEnv: string }, env: NodeJS.ProcessEnv = process.env, root = dirname(file)): Notifier[] {
+  const list: Notifier[] = [new FileNotifier(file, root)];
   const slack = env[names.slackWebhookUrlEnv];
   if (slack) list.push(new SlackNotifier(slack));
   const hook = env[names.webhookUrlEnv];
@@ -96,23 +98,23 @@ export function notifiersFromEnv(file: string, names: { slackWebhookUrlEnv: stri
 
 /**
  * Sends to every notifier once per key: a journal of (key, notifier) pairs already delivered
- * means a retried activity re-sends only where it failed.
+ * means a retried activity re-sends only where it failed. A journal line torn by a crash is passed
+ * over and counted (its notifier is sent to again). `root`: the output folder that holds the journal.
  */
-export async function deliver(journal: string, notifiers: Notifier[], n: Notification): Promise<{ sent: string[]; failed: string[] }> {
-  const done = new Set((await readFile(journal, 'utf8').catch(() => '')).split('\n').filter(Boolean));
+export async function deliver(journal: string, notifiers: Notifier[], n: Notification, root = dirname(journal)): Promise<{ sent: string[]; failed: string[]; skippedLines?: number }> {
+  const { lines, skippedLines } = await readLines<{ key?: unknown; to?: unknown }>(journal, { root });
+  const done = new Set(lines.filter((l) => l.key === n.key).map((l) => l.to));
   const sent: string[] = [];
   const failed: string[] = [];
-  await mkdir(dirname(journal), { recursive: true });
   for (const notifier of notifiers) {
-    const id = JSON.stringify({ key: n.key, to: notifier.name });
-    if (done.has(id)) continue;
+    if (done.has(notifier.name)) continue;
     try {
       await notifier.send(n);
-      await appendFile(journal, `${id}\n`);
+      await appendLine(journal, JSON.stringify({ key: n.key, to: notifier.name }), { root });
       sent.push(notifier.name);
     } catch (e) {
       failed.push(`${notifier.name}: ${(e as Error).message}`);
     }
   }
-  return { sent, failed };
+  return { sent, failed, ...(skippedLines ? { skippedLines } : {}) };
 }

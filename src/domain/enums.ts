@@ -37,5 +37,7 @@ export const FailureType = {
   INVALID_INPUT: 'InvalidInput',
   NOTIFY_FAILED: 'NotifyFailed',
   INVALID_QUERY: 'InvalidQuery',
+  /** A symlink (or a path outside) in the release's output folder: rollgate will not follow it. */
+  UNSAFE_PATH: 'UnsafePath',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

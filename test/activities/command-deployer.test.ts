@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CommandDeployer, type DeployRequest } from '../../src/activities/deployer';
 import { processStartTime } from '../../src/activities/exec';
+import { UnsafePath } from '../../src/activities/out-files';
 import { tempDir } from '../helpers/fixtures';
 
 /** Running, not a zombie (a container's init may not reap orphans). */
@@ -100,6 +101,80 @@ describe('the command deployer keeps one copy of a step\'s command and leaves no
     } finally {
       delete process.env.TEMPORAL_API_KEY;
       delete process.env.ROLLGATE_SLACK_WEBHOOK_URL;
+    }
+  });
+});
+
+describe('the command deployer\'s journal, pid and log files in the output folder', () => {
+  /** A step whose command appends "ran" to `count`, in a fresh output folder `out` with `elsewhere` beside it. */
+  const setup = () => {
+    const dir = tempDir();
+    const out = join(dir, 'out');
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    const count = join(dir, 'count');
+    const req = (key: string): DeployRequest => ({
+      stage: 'production',
+      action: 'deploy',
+      weight: 100,
+      version: 'v2',
+      previousVersion: 'v1',
+      releaseId: 'release-auth-abc',
+      idempotencyKey: `release-auth-abc@12345678/${key}`,
+      command: [process.execPath, '-e', 'require("node:fs").appendFileSync(process.argv[1], "ran\\n")', count],
+      cwd: dir,
+      timeoutMs: 10_000,
+      logDir: join(out, 'logs'),
+      stateDir: join(out, '.rollgate'),
+      outDir: out,
+    });
+    const runs = () => (existsSync(count) ? readFileSync(count, 'utf8').split('\n').filter(Boolean).length : 0);
+    return { out, elsewhere, req, runs };
+  };
+  const refused = (name: string) => (e: unknown) => e instanceof UnsafePath && e.message === `${name} is a symlink: rollgate does not follow symlinks in its output folder`;
+
+  it('passes over a journal line torn by a crash and says so; the step runs once, and a retry of its key is skipped', async () => {
+    const { out, req, runs } = setup();
+    mkdirSync(join(out, '.rollgate'), { recursive: true });
+    const journal = join(out, '.rollgate', 'deploy-journal.jsonl');
+    // Step "a" was recorded; the worker died while writing step "b"'s line.
+    writeFileSync(journal, `${JSON.stringify({ key: req('a').idempotencyKey, at: '2026-01-01T00:00:00Z', exitCode: 0 })}\n{"key":"release-auth-abc@12345678/b","at":"2026-01-0`);
+    const warnings: string[] = [];
+    const warn = (m: string) => warnings.push(m);
+
+    assert.equal((await new CommandDeployer().deploy(req('a'), { warn })).skipped, true, 'the whole line still counts');
+    const first = await new CommandDeployer().deploy(req('b'), { warn });
+    assert.equal(first.skipped, false);
+    assert.equal(runs(), 1);
+    const retry = await new CommandDeployer().deploy(req('b'), { warn });
+    assert.equal(retry.skipped, true, 'the line written after the torn one is read');
+    assert.equal(runs(), 1, 'the step ran once');
+    assert.deepEqual(warnings, Array(3).fill('deploy-journal.jsonl: 1 unreadable line passed over'));
+    assert.equal(readFileSync(journal, 'utf8').split('\n').length, 4, 'the new line starts after the torn one: a, torn b, b, and the final newline');
+  });
+
+  it('refuses a state or log folder committed as a symlink to a folder elsewhere: nothing runs, nothing lands there', async () => {
+    for (const folder of ['.rollgate', 'logs']) {
+      const { out, elsewhere, req, runs } = setup();
+      mkdirSync(out);
+      symlinkSync(elsewhere, join(out, folder));
+      await assert.rejects(new CommandDeployer().deploy(req('a')), refused(`out/${folder}`));
+      assert.equal(runs(), 0, folder);
+      assert.deepEqual(readdirSync(elsewhere), [], folder);
+    }
+  });
+
+  // The old deployer appended its journal line to the file elsewhere, wrote its pid over it, or the command's output into it.
+  it('refuses a journal, pid or log file committed as a symlink to a file elsewhere: nothing runs, the file is untouched', async () => {
+    for (const file of ['.rollgate/deploy-journal.jsonl', '.rollgate/running/release-auth-abc_12345678_a.pid', 'logs/release-auth-abc_12345678_a.log']) {
+      const { out, elsewhere, req, runs } = setup();
+      mkdirSync(dirname(join(out, file)), { recursive: true });
+      const target = join(elsewhere, 'target');
+      writeFileSync(target, '');
+      symlinkSync(target, join(out, file));
+      await assert.rejects(new CommandDeployer().deploy(req('a')), refused(`out/${file}`));
+      assert.equal(runs(), 0, file);
+      assert.equal(readFileSync(target, 'utf8'), '', file);
     }
   });
 });

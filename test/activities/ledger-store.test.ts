@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { UnsafePath } from '../../src/activities/out-files';
 import { FileLedgerStore } from '../../src/activities/store';
 import { ledgerEntry } from '../../src/domain/ledger';
 import { tempDir } from '../helpers/fixtures';
@@ -25,5 +26,19 @@ describe('the ledger file', () => {
     const path = join(tempDir('rollgate-ledger-'), 'ledger.jsonl');
     writeFileSync(path, `null\n[1]\n42\n${JSON.stringify(entry('r@1'))}\n`);
     assert.deepEqual(await new FileLedgerStore(path).append(entry('r@2')), { written: true, skippedLines: 3 });
+  });
+
+  it('refuses a ledger committed as a symlink to a file elsewhere (out/ledger.jsonl -> …): neither read nor appended to', async () => {
+    const dir = tempDir('rollgate-ledger-');
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    const target = join(dir, 'elsewhere.jsonl');
+    writeFileSync(target, `${JSON.stringify(entry('r@1'))}\n`);
+    symlinkSync(target, join(out, 'ledger.jsonl'));
+    const store = new FileLedgerStore(join(out, 'ledger.jsonl'), out);
+    const refused = (e: unknown) => e instanceof UnsafePath && e.message === 'out/ledger.jsonl is a symlink: rollgate does not follow symlinks in its output folder';
+    await assert.rejects(store.append(entry('r@2')), refused);
+    await assert.rejects(store.read(), refused);
+    assert.equal(readFileSync(target, 'utf8'), `${JSON.stringify(entry('r@1'))}\n`, 'the file elsewhere is untouched');
   });
 });
