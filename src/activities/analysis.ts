@@ -3,10 +3,11 @@ import {
   type AnalysisConfig,
   analysisVerdict,
   comparisons,
+  DEFAULT_SCRAPE_INTERVAL_MS,
   initialState,
   isDone,
   isStable,
-  judge,
+  judgeReading,
   measurementsPath,
   type Measurement,
   type Metric,
@@ -14,6 +15,7 @@ import {
   type MetricState,
   type Observation,
   record,
+  warmUpFor,
 } from '../domain/analysis';
 import { type QueryVars, renderQuery } from '../domain/promql';
 import { appendLine } from './out-files';
@@ -34,6 +36,11 @@ export interface MonitorInput {
   runForMs: number;
   /** Return as soon as every acting metric's latest measurement passed. */
   untilStable?: boolean;
+  /**
+   * Watching while a human is asked: metrics that went inconclusive (or erroring, with
+   * `onError: pause`) keep measuring, and the call returns early only for a break that rolls back.
+   */
+  watch?: boolean;
 }
 
 export interface MonitorResult {
@@ -83,8 +90,13 @@ export async function observe(provider: MetricProvider, input: Pick<MonitorInput
  */
 export async function monitor(provider: MetricProvider, input: MonitorInput, hooks: MonitorHooks): Promise<MonitorResult> {
   const metrics = input.analysis.metrics;
+  const pausing = input.analysis.onError === 'pause';
+  // A watch keeps measuring what a human is being asked about; only a break that rolls back ends it.
+  const measuring = (phase: MetricPhase) =>
+    phase === MetricPhase.RUNNING || (input.watch === true && (phase === MetricPhase.INCONCLUSIVE || (pausing && phase === MetricPhase.ERROR)));
+  const breaksWatch = (verdict: MonitorResult['verdict']['verdict']) => verdict === 'failed' || (verdict === 'error' && !pausing);
   const start = Date.now();
-  let states = input.states ?? metrics.map((m) => initialState(m, start));
+  let states = input.states ?? (await phaseStart(provider, input, start, hooks.signal));
   const deadline = start + input.runForMs;
   const file = measurementsFile(input.outDir, input.runKey);
   let measured = 0;
@@ -93,9 +105,7 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
   const beat = () => hooks.heartbeat?.(states);
   for (;;) {
     beat();
-    const due = metrics
-      .map((m, i) => ({ m, i, s: states[i]! }))
-      .filter(({ m, s }) => s.phase === MetricPhase.RUNNING && !isDone(m, s));
+    const due = metrics.map((m, i) => ({ m, i, s: states[i]! })).filter(({ m, s }) => measuring(s.phase) && !isDone(m, s));
     const next = Math.min(...due.map((d) => d.s.nextAt));
     if (!Number.isFinite(next) || next > deadline) {
       const wait = deadline - Date.now();
@@ -105,12 +115,13 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
     if (next > Date.now()) await sliced(hooks.sleep, beat, next - Date.now());
     for (const { m, i, s } of due.filter((d) => d.s.nextAt <= Date.now())) {
       const obs = await observe(provider, input, m, hooks.signal);
-      const judged = judge(m, obs);
+      const at = Date.now();
+      const judged = judgeReading(m, s, obs, at);
       const measurement: Measurement = {
         metric: m.name,
         phase: input.phase,
         seq: s.measured + 1,
-        at: new Date().toISOString(),
+        at: new Date(at).toISOString(),
         verdict: judged.verdict,
         ...(obs.kind === 'value' ? { value: obs.value, ...(obs.baseline !== undefined ? { baseline: obs.baseline } : {}), ...(obs.stable !== undefined ? { stable: obs.stable } : {}) } : {}),
         ...(judged.message ? { message: judged.message } : {}),
@@ -121,8 +132,18 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
       measured++;
     }
     const r = result();
-    if (r.verdict.verdict !== 'running' || (input.untilStable && r.stable)) return r;
+    if (input.watch ? breaksWatch(r.verdict.verdict) : r.verdict.verdict !== 'running' || (input.untilStable && r.stable)) return r;
   }
+}
+
+/** The states a phase starts from: each metric's warm-up resolved against the source's scrape interval. */
+async function phaseStart(provider: MetricProvider, input: MonitorInput, start: number, signal?: AbortSignal): Promise<MetricState[]> {
+  const { analysis } = input;
+  const needsScrape = analysis.metrics.some((m) => m.warmUp === undefined);
+  const scrape = !needsScrape
+    ? DEFAULT_SCRAPE_INTERVAL_MS
+    : (analysis.prometheus.scrapeInterval ?? (await provider.scrapeInterval?.(signal).catch(() => undefined)) ?? DEFAULT_SCRAPE_INTERVAL_MS);
+  return analysis.metrics.map((m) => initialState(m, start, warmUpFor(m, intervalOf(analysis, m), scrape)));
 }
 
 /** Sleeps in slices so that heartbeats (and with them cancellation) keep flowing. */

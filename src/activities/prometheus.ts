@@ -1,4 +1,6 @@
 /** Metric providers: run one PromQL instant query, tell whether the server is reachable. */
+import { parse } from 'yaml';
+import { parseDuration } from '../domain/duration';
 
 export type QueryOutcome = { kind: 'value'; value: number } | { kind: 'no-data'; message: string };
 
@@ -11,6 +13,8 @@ export interface MetricProvider {
   /** A single number, or no data. Throws ProviderError when the provider cannot answer. */
   query(promql: string, signal?: AbortSignal): Promise<QueryOutcome>;
   reachable(signal?: AbortSignal): Promise<boolean>;
+  /** How often the source scrapes its targets, when it can say: it sizes the default warm-up. */
+  scrapeInterval?(signal?: AbortSignal): Promise<number | undefined>;
 }
 
 export interface PrometheusOptions {
@@ -26,6 +30,8 @@ interface PromResponse {
   errorType?: string;
   data?: { resultType: 'vector' | 'scalar' | 'matrix' | 'string'; result: unknown };
 }
+
+const scrapeIntervals = new Map<string, { ms: number; until: number }>();
 
 /** Prometheus HTTP API, instant queries (`/api/v1/query`). */
 export class PrometheusProvider implements MetricProvider {
@@ -73,6 +79,20 @@ export class PrometheusProvider implements MetricProvider {
     // 0/0 (a rate with no traffic) is NaN: nothing to judge.
     if (Number.isNaN(value)) return { kind: 'no-data', message: 'the query returned NaN (no traffic?)' };
     return { kind: 'value', value };
+  }
+
+  /** The global scrape_interval of the server's configuration (`/api/v1/status/config`), remembered a while per address. */
+  async scrapeInterval(signal?: AbortSignal): Promise<number | undefined> {
+    const known = scrapeIntervals.get(this.opts.address);
+    if (known && known.until > Date.now()) return known.ms;
+    const res = await this.get('api/v1/status/config', signal);
+    const body = (await res.json().catch(() => undefined)) as { status?: string; data?: { yaml?: string } } | undefined;
+    if (body?.status !== 'success' || typeof body.data?.yaml !== 'string') return undefined;
+    const global = (parse(body.data.yaml) as { global?: { scrape_interval?: unknown } } | null)?.global;
+    const ms = typeof global?.scrape_interval === 'string' ? parseDuration(global.scrape_interval) : undefined;
+    if (ms === undefined) return undefined;
+    scrapeIntervals.set(this.opts.address, { ms, until: Date.now() + 10 * 60_000 });
+    return ms;
   }
 
   async reachable(signal?: AbortSignal): Promise<boolean> {

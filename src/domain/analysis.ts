@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type Condition, type ConditionScope, parseCondition } from './condition';
-import { durationMs } from './duration';
+import { durationMs, parseDuration } from './duration';
 import { envName } from './env';
 import { templateErrors } from './promql';
 
@@ -16,6 +16,8 @@ export const Verdict = {
   FAILED: 'failed',
   INCONCLUSIVE: 'inconclusive',
   NO_DATA: 'no-data',
+  /** No data yet, and none since the phase began, within the metric's warm-up: counts for nothing. */
+  WARMING_UP: 'warming-up',
   ERROR: 'error',
 } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
@@ -55,6 +57,12 @@ export const MetricSchema = z
     interval: durationMs().optional(),
     count: z.number().int().positive().optional(),
     initialDelay: durationMs({ allowZero: true }).prefault('0s'),
+    /**
+     * How long after the first measurement a phase's metric may return no data before that counts
+     * (a new track has no series until it is scraped). Default: the longest of two intervals, the
+     * query's longest range and three scrape intervals.
+     */
+    warmUp: durationMs({ allowZero: true }).optional(),
     failureLimit: z.number().int().nonnegative().default(0),
     inconclusiveLimit: z.number().int().nonnegative().default(0),
     consecutiveErrorLimit: z.number().int().nonnegative().default(4),
@@ -82,6 +90,8 @@ export const AnalysisConfigSchema = z
         usernameEnv: envName.default('ROLLGATE_PROMETHEUS_USERNAME'),
         passwordEnv: envName.default('ROLLGATE_PROMETHEUS_PASSWORD'),
         timeout: durationMs().prefault('10s'),
+        /** For the default warm-up. Else read from the server's configuration (global scrape_interval), else 1m. */
+        scrapeInterval: durationMs().optional(),
       })
       .prefault({}),
     interval: durationMs().prefault('1m'),
@@ -89,6 +99,11 @@ export const AnalysisConfigSchema = z
     inconclusiveTimeout: durationMs().prefault('1h'),
     /** A metric source that keeps failing (errors past consecutiveErrorLimit): roll back, or wait for a human as for an inconclusive analysis. */
     onError: z.enum(['rollback', 'pause'], { error: 'must be rollback or pause' }).default('rollback'),
+    /**
+     * A check that fails while someone paused the release by hand: roll back, or only tell people
+     * (the failure stands when the release resumes). Waits for an approval always roll back.
+     */
+    onFailureWhilePaused: z.enum(['rollback', 'notify'], { error: 'must be rollback or notify' }).default('rollback'),
     /** After a rollback, how long the broken metrics have to come back within their thresholds. */
     verifyWindow: durationMs({ allowZero: true }).prefault('5m'),
     selectors: z.strictObject({ stable: labels.default({}), canary: labels.default({}) }).prefault({}),
@@ -126,8 +141,14 @@ export interface MetricState {
   failed: number;
   inconclusive: number;
   noData: number;
+  /** No-data readings within the warm-up, before the phase saw any data: they count for nothing. */
+  warmingUp: number;
   errors: number;
   consecutiveErrors: number;
+  /** A reading of this phase returned a value: from now on no data counts. */
+  seenData: boolean;
+  /** Epoch ms when the warm-up ends. */
+  warmUpUntil: number;
   /** Epoch ms of the next measurement. */
   nextAt: number;
   phase: MetricPhase;
@@ -141,7 +162,8 @@ export const RECENT = 10;
 /** The file, under the output folder, that keeps every measurement of a release run. */
 export const measurementsPath = (runKey: string): string => `analysis/${runKey.replace(/[^\w.@-]+/g, '_')}.jsonl`;
 
-export function initialState(metric: Metric, startMs: number): MetricState {
+/** A metric's state at the start of a phase; `warmUpMs` is its resolved warm-up (see `warmUpFor`). */
+export function initialState(metric: Metric, startMs: number, warmUpMs = 0): MetricState {
   return {
     metric: metric.name,
     measured: 0,
@@ -149,8 +171,11 @@ export function initialState(metric: Metric, startMs: number): MetricState {
     failed: 0,
     inconclusive: 0,
     noData: 0,
+    warmingUp: 0,
     errors: 0,
     consecutiveErrors: 0,
+    seenData: false,
+    warmUpUntil: startMs + metric.initialDelay + warmUpMs,
     nextAt: startMs + metric.initialDelay,
     phase: MetricPhase.RUNNING,
     recent: [],
@@ -199,6 +224,33 @@ export function judge(metric: Metric, obs: Observation): { verdict: Verdict; mes
   }
 }
 
+/**
+ * Judges a reading taken at `atMs`: no data before the phase has seen any, within the warm-up, is
+ * warming up rather than no data.
+ */
+export function judgeReading(metric: Metric, state: MetricState, obs: Observation, atMs: number): { verdict: Verdict; message?: string } {
+  const judged = judge(metric, obs);
+  if (judged.verdict !== Verdict.NO_DATA || state.seenData || atMs >= state.warmUpUntil) return judged;
+  return { verdict: Verdict.WARMING_UP, message: `no data yet, warming up until ${new Date(state.warmUpUntil).toISOString()}: ${judged.message}` };
+}
+
+/** The longest range or subquery window in a PromQL query (`[5m]`, `[1h:1m]`), 0 without one. */
+export function longestRange(query: string): number {
+  const ranges = [...query.matchAll(/\[\s*((?:\d+(?:ms|s|m|h|d))+)\s*(?::[^\]]*)?\]/g)].map((m) => parseDuration(m[1]!) ?? 0);
+  return Math.max(0, ...ranges);
+}
+
+/** Prometheus's own default, for a source that does not say. */
+export const DEFAULT_SCRAPE_INTERVAL_MS = 60_000;
+
+/**
+ * A metric's warm-up: as configured, else long enough for a new track's first series to be scraped
+ * and its query's window to hold data: two intervals, the query's longest range, three scrapes.
+ */
+export function warmUpFor(metric: Metric, intervalMs: number, scrapeIntervalMs: number): number {
+  return metric.warmUp ?? Math.max(2 * intervalMs, longestRange(metric.query), 3 * scrapeIntervalMs);
+}
+
 const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(4).replace(/\.?0+$/, ''));
 const refs = (o: { baseline?: number; stable?: number }) =>
   `${o.baseline !== undefined ? `, baseline ${fmt(o.baseline)}` : ''}${o.stable !== undefined ? `, stable ${fmt(o.stable)}` : ''}`;
@@ -210,13 +262,20 @@ export function record(metric: Metric, state: MetricState, m: Measurement, inter
     case Verdict.SUCCESSFUL:
       s.successful++;
       s.consecutiveErrors = 0;
+      s.seenData = true;
       break;
     case Verdict.FAILED:
       s.failed++;
       s.consecutiveErrors = 0;
+      s.seenData = true;
       break;
     case Verdict.INCONCLUSIVE:
       s.inconclusive++;
+      s.consecutiveErrors = 0;
+      s.seenData = true;
+      break;
+    case Verdict.WARMING_UP:
+      s.warmingUp++;
       s.consecutiveErrors = 0;
       break;
     case Verdict.NO_DATA:
@@ -241,7 +300,6 @@ function metricPhase(metric: Metric, s: MetricState): MetricPhase {
   return MetricPhase.RUNNING;
 }
 
-/** After a human approved an inconclusive analysis: it goes on with fresh inconclusive counts. */
 /** After a human said go on: an inconclusive or erroring metric starts counting again. */
 export function forgive(s: MetricState): MetricState {
   if (s.phase === MetricPhase.INCONCLUSIVE) return { ...s, inconclusive: 0, noData: 0, phase: MetricPhase.RUNNING };

@@ -1,4 +1,4 @@
-import { type AnalysisConfig, type AnalysisVerdict, describeBreak, type MetricState } from './analysis';
+import { type AnalysisConfig, type AnalysisVerdict, describeBreak, MetricPhase, type MetricState } from './analysis';
 import { StopKind, type StopReason } from './release';
 
 /**
@@ -42,6 +42,9 @@ export function assessBake(report: BakeReport, remainingMs: number, onError: Ana
   return { action: BakeAction.CONTINUE };
 }
 
+/** A phase's analysis in one word, for status and the record: a metric past a limit broke it. */
+export const phaseVerdict = (states: readonly MetricState[]): 'passed' | 'broken' => (states.some((s) => s.phase !== MetricPhase.RUNNING) ? 'broken' : 'passed');
+
 /** The longest measurement interval of the analysis' metrics. */
 export const longestInterval = (analysis: Pick<AnalysisConfig, 'interval' | 'metrics'>): number => Math.max(0, ...analysis.metrics.map((m) => m.interval ?? analysis.interval));
 
@@ -52,3 +55,19 @@ export const longestInterval = (analysis: Pick<AnalysisConfig, 'interval' | 'met
 export function bakeRound(remainingMs: number, longestIntervalMs: number): { runForMs: number; untilStable: boolean } {
   return remainingMs > 0 ? { runForMs: Math.min(remainingMs, REPORT_EVERY_MS), untilStable: false } : { runForMs: longestIntervalMs, untilStable: true };
 }
+
+/**
+ * While people are asked (an inconclusive reading, a pause, a phase's sign-off) the checks keep
+ * measuring: a break that would roll a bake back rolls back now. Inconclusive or erroring readings
+ * under `onError: pause` only go on record; the human already decides.
+ */
+export function assessWatch(report: BakeReport, onError: AnalysisConfig['onError']): StopReason | undefined {
+  const decision = assessBake(report, 1, onError);
+  return decision.action === BakeAction.ROLL_BACK ? decision.stop : undefined;
+}
+
+/** A watch's rounds are shorter than a bake's reports: `status` shows the readings of a wait sooner. */
+export const WATCH_REPORT_MIN_MS = 30_000;
+
+/** How long one monitor call of a watch measures before it reports (earlier on a break). */
+export const watchRound = (longestIntervalMs: number): number => Math.min(REPORT_EVERY_MS, Math.max(WATCH_REPORT_MIN_MS, 3 * longestIntervalMs));

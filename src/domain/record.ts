@@ -278,12 +278,12 @@ const analysis: Section = (r) => {
     ...(res.measurementsFile ? [`**Every measurement**: ${code(res.measurementsFile)} (JSON lines: time, value, verdict)`] : []),
     '',
     ...(res.charts ?? []).flatMap((c) => [`![${c.metric}](${c.file})`, '']),
-    '| phase | metric | measured | passed | failed | inconclusive | no data | errors | last |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| phase | metric | measured | passed | failed | inconclusive | no data | warming up | errors | last |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...analysed.flatMap((a) =>
       a.metrics.map((m) => {
         const last = m.last ? `${m.last.verdict}${m.last.value !== undefined ? ` ${m.last.value}` : ''} at ${m.last.at}` : '';
-        return `| ${a.phase} | ${m.metric} | ${m.measured} | ${m.successful} | ${m.failed} | ${m.inconclusive} | ${m.noData} | ${m.errors} | ${cell(last)} |`;
+        return `| ${a.phase} | ${m.metric} | ${m.measured} | ${m.successful} | ${m.failed} | ${m.inconclusive} | ${m.noData} | ${m.warmingUp ?? 0} | ${m.errors} | ${cell(last)} |`;
       }),
     ),
     '',

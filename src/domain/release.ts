@@ -77,7 +77,8 @@ export interface StepRecord {
 export const ApprovalKind = { RELEASE: 'release', PHASE: 'phase', ANALYSIS: 'analysis' } as const;
 export type ApprovalKind = (typeof ApprovalKind)[keyof typeof ApprovalKind];
 
-export const ApprovalOutcome = { APPROVED: 'approved', REJECTED: 'rejected', TIMED_OUT: 'timed_out', ABORTED: 'aborted' } as const;
+/** `analysis_failed`: the checks, still measuring while the human was asked, broke first. */
+export const ApprovalOutcome = { APPROVED: 'approved', REJECTED: 'rejected', TIMED_OUT: 'timed_out', ABORTED: 'aborted', ANALYSIS_FAILED: 'analysis_failed' } as const;
 export type ApprovalOutcome = (typeof ApprovalOutcome)[keyof typeof ApprovalOutcome];
 
 /** What a human is asked to approve: the release, a gated phase, or a phase's inconclusive analysis (its `round`th). */
@@ -159,6 +160,10 @@ export interface StopReason {
   brokenMetrics?: string[];
 }
 
+/** Why a release waits for a human while its checks keep measuring: an approval, or a pause. */
+export const WaitReason = { APPROVAL: 'approval', PAUSE: 'pause' } as const;
+export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];
+
 export interface ReleaseStatus {
   releaseId: string;
   service: string;
@@ -180,6 +185,8 @@ export interface ReleaseStatus {
   baseline?: Record<string, number>;
   /** The phase being analysed now, its metrics' counts and latest measurements. */
   analysis?: PhaseAnalysis;
+  /** While a human is asked: the live phase whose checks keep measuring, why, since when, how many readings so far. */
+  watching?: { phase: string; reason: WaitReason; since: string; readings: number };
   /** Every analysed phase so far, with its final counts. */
   analysed: PhaseAnalysis[];
   /** Where every measurement of this run is kept. */

@@ -5,12 +5,13 @@ import { writeRecord } from './decision-record';
 import { notify } from './notifications';
 import { now, type ReleaseRun, StopRelease } from './run-state';
 
-const outcomeOf = (e: unknown): ApprovalOutcome =>
-  e instanceof StopRelease && e.reason.kind === StopKind.REJECTED
-    ? ApprovalOutcome.REJECTED
-    : e instanceof StopRelease && e.reason.kind === StopKind.APPROVAL_TIMEOUT
-      ? ApprovalOutcome.TIMED_OUT
-      : ApprovalOutcome.ABORTED;
+const OUTCOME_BY_STOP: Partial<Record<StopKind, ApprovalOutcome>> = {
+  [StopKind.REJECTED]: ApprovalOutcome.REJECTED,
+  [StopKind.APPROVAL_TIMEOUT]: ApprovalOutcome.TIMED_OUT,
+  [StopKind.ANALYSIS_FAILED]: ApprovalOutcome.ANALYSIS_FAILED,
+  [StopKind.ANALYSIS_ERROR]: ApprovalOutcome.ANALYSIS_FAILED,
+};
+const outcomeOf = (e: unknown): ApprovalOutcome => (e instanceof StopRelease && OUTCOME_BY_STOP[e.reason.kind]) || ApprovalOutcome.ABORTED;
 
 /**
  * Waits for a human to approve `target` within `timeout`: rejected, aborted or unanswered, the
@@ -41,7 +42,7 @@ export async function awaitApproval(run: ReleaseRun, target: ApprovalTarget, rea
     await run.step(
       `approval: ${id}`,
       async () => {
-        const answered = await condition(() => approved() !== undefined || run.rejection !== undefined || run.abortRequest !== undefined, timeout);
+        const answered = await condition(() => approved() !== undefined || run.rejection !== undefined || run.stopping(), timeout);
         run.throwIfAborted();
         if (run.rejection) throw new StopRelease({ kind: StopKind.REJECTED, message: `rejected by ${run.rejection.by}: ${run.rejection.reason}` });
         if (!answered) throw new StopRelease({ kind: StopKind.APPROVAL_TIMEOUT, message: `no approval within ${formatDuration(timeout)}` });

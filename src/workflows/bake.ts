@@ -1,11 +1,12 @@
 import { CancellationScope, condition, isCancellation } from '@temporalio/workflow';
 import type { MonitorResult } from '../activities/analysis';
-import { forgive, MetricPhase, type MetricState } from '../domain/analysis';
-import { assessBake, BakeAction, bakeRound, longestInterval } from '../domain/bake';
-import { ApprovalKind, ReleaseState } from '../domain/release';
+import { forgive, type MetricState } from '../domain/analysis';
+import { assessBake, BakeAction, bakeRound, longestInterval, phaseVerdict } from '../domain/bake';
+import { ApprovalKind, ReleaseState, WaitReason } from '../domain/release';
 import type { Phase } from '../domain/plan';
 import { awaitApproval } from './approvals';
 import { type ReleaseRun, StopRelease } from './run-state';
+import { type MetricsHolder, watchWhile } from './watch';
 
 /**
  * A durable wait after (or before) a phase's action. Pause stops the clock, promote ends the wait,
@@ -14,14 +15,14 @@ import { type ReleaseRun, StopRelease } from './run-state';
 export async function bake(run: ReleaseRun, name: string, ms: number, phase: Phase, analysed: boolean): Promise<void> {
   if (ms <= 0 || run.fullPromotion) return;
   const clock = new BakeClock(ms);
-  const states: { current?: MetricState[] } = {};
+  const states: MetricsHolder = {};
   try {
     await run.step(name, () => (analysed ? monitoredBake(run, phase, clock, states) : timedBake(run, clock)), (d) => d);
   } finally {
     delete run.status.bakeEndsAt;
     delete run.status.bakeRemainingMs;
     if (states.current) {
-      run.status.analysed.push({ phase: phase.id, verdict: states.current.some((s) => s.phase !== MetricPhase.RUNNING) ? 'broken' : 'passed', metrics: states.current });
+      run.status.analysed.push({ phase: phase.id, verdict: phaseVerdict(states.current), metrics: states.current });
       delete run.status.analysis;
     }
   }
@@ -60,9 +61,10 @@ class BakeClock {
 
 /**
  * What a human asked, checked at the top of every round: abort stops the release, promote ends the
- * bake, pause waits. Returns the bake's result when it ends here; `waited` after a pause.
+ * bake, pause waits (while the checks, in a monitored bake, keep measuring). Returns the bake's
+ * result when it ends here; `waited` after a pause.
  */
-async function answerPeople(run: ReleaseRun, clock: BakeClock): Promise<{ ended: string } | 'waited' | undefined> {
+async function answerPeople(run: ReleaseRun, clock: BakeClock, watched?: { phase: Phase; metrics: MetricsHolder }): Promise<{ ended: string } | 'waited' | undefined> {
   run.throwIfAborted();
   if (run.promoteRequest) {
     const { by } = run.promoteRequest;
@@ -79,7 +81,7 @@ async function answerPeople(run: ReleaseRun, clock: BakeClock): Promise<{ ended:
   run.setState(ReleaseState.PAUSED);
   run.status.bakeRemainingMs = Math.max(clock.remaining, 0);
   delete run.status.bakeEndsAt;
-  await condition(() => !run.status.paused || run.abortRequest !== undefined || run.promoteRequest !== undefined);
+  await watchWhile(run, watched?.phase, watched?.metrics ?? {}, WaitReason.PAUSE, () => condition(() => !run.status.paused || run.stopping() || run.promoteRequest !== undefined));
   return 'waited';
 }
 
@@ -99,11 +101,11 @@ async function timedBake(run: ReleaseRun, clock: BakeClock): Promise<string> {
  * pure `assessBake`: roll back, ask a human, done, or measure on. Past the bake time it keeps
  * measuring until every acting metric passes or a limit breaks.
  */
-async function monitoredBake(run: ReleaseRun, phase: Phase, clock: BakeClock, states: { current?: MetricState[] }): Promise<string> {
+async function monitoredBake(run: ReleaseRun, phase: Phase, clock: BakeClock, states: MetricsHolder): Promise<string> {
   const longest = longestInterval(run.config.analysis);
   let inconclusiveRounds = 0;
   for (;;) {
-    const answered = await answerPeople(run, clock);
+    const answered = await answerPeople(run, clock, { phase, metrics: states });
     if (answered === 'waited') continue;
     if (answered) return answered.ended;
     const round = bakeRound(clock.remaining, longest);
@@ -115,12 +117,14 @@ async function monitoredBake(run: ReleaseRun, phase: Phase, clock: BakeClock, st
     switch (decision.action) {
       case BakeAction.ROLL_BACK:
         throw new StopRelease(decision.stop);
-      case BakeAction.ASK_HUMAN:
-        // Each such reading asks again; an approval covers only its own.
+      case BakeAction.ASK_HUMAN: {
+        // Each such reading asks again; an approval covers only its own. The checks measure on meanwhile.
         inconclusiveRounds++;
-        await awaitApproval(run, { kind: ApprovalKind.ANALYSIS, phase: phase.id, round: inconclusiveRounds }, decision.reason, run.config.analysis.inconclusiveTimeout);
-        states.current = states.current.map(forgive);
+        const target = { kind: ApprovalKind.ANALYSIS, phase: phase.id, round: inconclusiveRounds } as const;
+        await watchWhile(run, phase, states, WaitReason.APPROVAL, () => awaitApproval(run, target, decision.reason, run.config.analysis.inconclusiveTimeout));
+        states.current = states.current!.map(forgive);
         break;
+      }
       case BakeAction.DONE:
         return decision.summary;
       case BakeAction.CONTINUE:

@@ -3,18 +3,19 @@ import type { StepInput } from '../activities';
 import { commandFor, FLAG_ROLLBACK_STEP, ROLLBACK, rollbackStep, stepVars } from '../domain/command';
 import { formatDuration } from '../domain/duration';
 import { isAnalysed, isIntermediate, type Phase, PhaseAction } from '../domain/plan';
-import { ApprovalKind, ReleaseState, StepStatus } from '../domain/release';
+import { ApprovalKind, ReleaseState, StepStatus, WaitReason } from '../domain/release';
 import { awaitApproval } from './approvals';
 import { bake } from './bake';
 import { notify } from './notifications';
 import { now, type ReleaseRun } from './run-state';
+import { watchLive } from './watch';
 
 /** One phase of the plan: its sign-off, its hold, its action (and smoke test), its bake. */
 export async function runPhase(run: ReleaseRun, phase: Phase): Promise<void> {
   await run.inPhase(phase, async () => {
     if (run.fullPromotion && isIntermediate(phase)) return run.note(`${phase.id}: skipped (promoted to 100%)`, StepStatus.DONE);
     const analysed = run.metrics.length > 0 && isAnalysed(phase);
-    if (phase.approval) await awaitApproval(run, { kind: ApprovalKind.PHASE, phase: phase.id }, `${phase.title} needs a human approval`);
+    if (phase.approval) await watchLive(run, WaitReason.APPROVAL, () => awaitApproval(run, { kind: ApprovalKind.PHASE, phase: phase.id }, `${phase.title} needs a human approval`));
     await bake(run, `${phase.id}: rollback window`, phase.holdMs, phase, analysed);
     run.throwIfAborted();
     if (run.status.paused) await waitWhilePaused(run);
@@ -47,9 +48,10 @@ export async function smokeTest(run: ReleaseRun, phase: Phase, name: string): Pr
   if (url) await run.step(name, () => run.acts.smoke.smokeTest({ url }), (d) => d);
 }
 
+/** A pause between phases: the phase that went live last is watched meanwhile. */
 async function waitWhilePaused(run: ReleaseRun): Promise<void> {
   run.setState(ReleaseState.PAUSED);
-  await condition(() => !run.status.paused || run.abortRequest !== undefined);
+  await watchLive(run, WaitReason.PAUSE, () => condition(() => !run.status.paused || run.stopping()));
   run.throwIfAborted();
 }
 

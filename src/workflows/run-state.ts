@@ -60,6 +60,8 @@ export class ReleaseRun {
   /** `promote --full`: every remaining intermediate step, bake and hold is skipped. */
   fullPromotion = false;
   resolution?: { by: string; action: 'retry' | 'restored'; reason: string };
+  /** A break the checks found while people were asked: it ends the wait and stops the release. */
+  alarm?: StopReason;
 
   // What the release learned.
   gates: GateReport = { prerequisites: [], securityConditions: [] };
@@ -141,14 +143,20 @@ export class ReleaseRun {
     }
   }
 
-  /** Something a person asked that a wait must stop for. */
+  /** Something a person asked (or the watch found) that a wait must stop for. */
   interrupted(): boolean {
-    return this.abortRequest !== undefined || this.status.paused !== undefined || this.promoteRequest !== undefined;
+    return this.stopping() || this.status.paused !== undefined || this.promoteRequest !== undefined;
+  }
+
+  /** An abort, or a break found while people were asked: the release must stop. */
+  stopping(): boolean {
+    return this.abortRequest !== undefined || this.alarm !== undefined;
   }
 
   throwIfAborted(): void {
     const a = this.abortRequest;
     if (a) throw new StopRelease({ kind: StopKind.ABORTED, message: `aborted${a.by ? ` by ${a.by}` : ''}: ${a.reason}` });
+    if (this.alarm) throw new StopRelease(this.alarm);
   }
 
   /** The change's authors and their emails: excluded from approving where four eyes apply. */

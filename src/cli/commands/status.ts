@@ -25,10 +25,15 @@ export async function statusCommand(args: string[], out: Out): Promise<number> {
     for (const o of status.needsHuman.options) out.log(`  ${o}`);
   }
   if (status.baseline && Object.keys(status.baseline).length) out.log(`baseline: ${Object.entries(status.baseline).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const w = status.watching;
+  if (w) out.log(`watching ${w.phase} while waiting for ${w.reason === 'pause' ? 'the pause to end' : 'an approval'} (since ${w.since}): ${w.readings} readings so far`);
   for (const a of [...status.analysed, ...(status.analysis ? [status.analysis] : [])]) {
     out.log(`analysis ${a.phase}: ${a.verdict}`);
+    // A warming-up reading's message says until when.
     for (const m of a.metrics)
-      out.log(`  ${m.metric.padEnd(20)} ${m.successful}/${m.measured} passed, ${m.failed} failed, ${m.inconclusive} inconclusive, ${m.noData} no data, ${m.errors} errors; last ${m.last ? `${m.last.verdict}${m.last.value !== undefined ? ` ${m.last.value}` : ''}${m.last.message ? ` (${m.last.message})` : ''} at ${m.last.at}` : 'none'}`);
+      out.log(
+        `  ${m.metric.padEnd(20)} ${m.successful}/${m.measured} passed, ${m.failed} failed, ${m.inconclusive} inconclusive, ${m.noData} no data, ${m.errors} errors; last ${m.last ? `${m.last.verdict}${m.last.value !== undefined ? ` ${m.last.value}` : ''}${m.last.message ? ` (${m.last.message})` : ''} at ${m.last.at}` : 'none'}`,
+      );
   }
   for (const s of status.steps) out.log(`  ${s.status.padEnd(7)} ${s.name}  ${s.startedAt}${s.endedAt ? ` → ${s.endedAt}` : ''}${s.detail ? `  ${s.detail}` : ''}`);
   const p = status.pendingApproval;
