@@ -84,6 +84,39 @@ describe('the monitor activity against a real Prometheus and the demo service', 
     }
   });
 
+  it('warms up a track that has no series yet, with a grace sized from the scrape interval Prometheus reports, then counts no data', async () => {
+    const unseen = input({ analysis: { ...input().analysis, interval: 500, selectors: { stable: {}, canary: { track: 'not-deployed-yet' } } }, runForMs: 10_000 });
+    const started = Date.now();
+    const r = await monitor(provider, unseen, hooks);
+    const s = r.states[0]!;
+    // Two intervals (1 s), the query's range (3 s), three scrapes (3 s): 3 s.
+    assert.ok(Math.abs(s.warmUpUntil - started - 3000) < 200, `warm-up ends ${s.warmUpUntil - started} ms after the start`);
+    assert.ok(s.warmingUp >= 5, `${s.warmingUp} readings warming up`);
+    assert.equal(s.noData, 1, 'one no-data reading after the warm-up, and the limit (0) is broken');
+    assert.equal(r.verdict.verdict, 'inconclusive');
+    assert.ok(Date.now() - started >= 3000);
+  });
+
+  it('while watching, keeps measuring an inconclusive metric and returns early only when it fails', async () => {
+    const undecided = { ...input().analysis.metrics[0]!, successCondition: 'result < 0', failureCondition: 'result > 0.05' };
+    const analysis = { ...input().analysis, metrics: [undecided] };
+    const first = await monitor(provider, input({ analysis, runForMs: 5000 }), hooks);
+    assert.equal(first.verdict.verdict, 'inconclusive');
+    assert.equal(first.measured, 1, 'a bake returns at the first inconclusive reading');
+    const watched = await monitor(provider, input({ analysis, states: first.states, runForMs: 2500, watch: true }), hooks);
+    assert.equal(watched.verdict.verdict, 'inconclusive');
+    assert.ok(watched.measured >= 2, `${watched.measured} readings while watching`);
+    await service.setFault({ errorRate: 0.6 });
+    try {
+      const started = Date.now();
+      const broke = await monitor(provider, input({ analysis, states: watched.states, runForMs: 20_000, watch: true }), hooks);
+      assert.equal(broke.verdict.verdict, 'failed');
+      assert.ok(Date.now() - started < 10_000, `failed after ${Date.now() - started} ms`);
+    } finally {
+      await service.setFault({});
+    }
+  });
+
   it('measures provider errors as errors when Prometheus is gone', async () => {
     const gone = new PrometheusProvider({ address: `http://127.0.0.1:${await freePort()}`, timeoutMs: 500 });
     const r = await monitor(gone, input({ runForMs: 8000, analysis: { ...input().analysis, metrics: input().analysis.metrics.map((m) => ({ ...m, consecutiveErrorLimit: 2 })) } }), hooks);

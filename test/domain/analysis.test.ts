@@ -7,17 +7,20 @@ import {
   initialState,
   isStable,
   judge,
+  judgeReading,
+  longestRange,
   type Measurement,
   type Metric,
   MetricSchema,
   record,
   type Verdict,
+  warmUpFor,
 } from '../../src/domain/analysis';
 import { renderQuery } from '../../src/domain/promql';
 import { parseConfig } from '../../src/domain/config';
 
 const metric = (m: Partial<Metric> & { failureCondition?: string; successCondition?: string }): Metric =>
-  MetricSchema.parse({ name: 'error-rate', query: 'x', ...m });
+  MetricSchema.parse({ name: 'error-rate', query: 'x', ...m, ...(m.warmUp !== undefined ? { warmUp: `${m.warmUp}ms` } : {}) });
 
 function run(m: Metric, verdicts: Verdict[]) {
   let s = initialState(m, 0);
@@ -130,5 +133,42 @@ describe('PromQL templates', () => {
     assert.ok(messages.includes('prometheus.bearerTokenEnv: must be an environment variable name'));
     assert.ok(messages.includes('metrics.0.successCondition: give a successCondition, a failureCondition or both'));
     assert.ok(messages.includes('metrics.1.name: "e" is used twice'));
+  });
+});
+
+describe('warm-up: no data before a phase has seen any is not yet inconclusive', () => {
+  const m = metric({ query: 'sum(rate(x{a="[1]"}[30s])) / sum(rate(y[2m:10s]))', successCondition: 'result < 1', failureCondition: 'result > 2' });
+  const noData = { kind: 'no-data', message: 'the query returned no series' } as const;
+
+  it('reads the longest range or subquery window of a query', () => {
+    assert.equal(longestRange(m.query), 120_000);
+    assert.equal(longestRange('up'), 0);
+  });
+
+  it('defaults to the longest of two intervals, the query range and three scrapes; a configured warm-up wins', () => {
+    assert.equal(warmUpFor(m, 10_000, 15_000), 120_000);
+    assert.equal(warmUpFor(metric({ query: 'up', failureCondition: 'result > 1' }), 10_000, 15_000), 45_000);
+    assert.equal(warmUpFor(metric({ query: 'up', failureCondition: 'result > 1' }), 30_000, 1_000), 60_000);
+    assert.equal(warmUpFor(metric({ query: 'up', failureCondition: 'result > 1', warmUp: 0 }), 30_000, 1_000), 0);
+  });
+
+  it('counts no data as warming up until data is seen or the warm-up ends, then as no data', () => {
+    let s = initialState(m, 0, 5_000);
+    const at = (ms: number, obs: Parameters<typeof judgeReading>[2]) => {
+      const j = judgeReading(m, s, obs, ms);
+      s = record(m, s, { metric: m.name, phase: 'p', seq: s.measured + 1, at: new Date(ms).toISOString(), verdict: j.verdict, ...(j.message ? { message: j.message } : {}) }, 1000);
+      return j;
+    };
+    assert.equal(at(0, noData).verdict, 'warming-up');
+    assert.match(s.last!.message!, /^no data yet, warming up until 1970-01-01T00:00:05\.000Z: the query returned no series$/);
+    assert.equal(at(4_000, noData).verdict, 'warming-up');
+    assert.deepEqual([s.warmingUp, s.noData, s.phase], [2, 0, 'running']);
+    assert.equal(at(5_000, noData).verdict, 'no-data', 'the warm-up is over');
+    assert.equal(s.phase, 'inconclusive');
+
+    s = initialState(m, 0, 60_000);
+    assert.equal(at(1_000, { kind: 'value', value: 0.5 }).verdict, 'successful');
+    assert.equal(at(2_000, noData).verdict, 'no-data', 'data was seen: no data counts at once');
+    assert.equal(s.phase, 'inconclusive');
   });
 });

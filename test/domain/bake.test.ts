@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { analysisVerdict, initialState, isStable, type Metric, MetricSchema, record, type Verdict } from '../../src/domain/analysis';
-import { assessBake, BakeAction, type BakeReport, bakeRound, REPORT_EVERY_MS } from '../../src/domain/bake';
+import { assessBake, assessWatch, BakeAction, type BakeReport, bakeRound, REPORT_EVERY_MS, watchRound } from '../../src/domain/bake';
 
 const metrics: Metric[] = [
   MetricSchema.parse({ name: 'error-rate', query: 'q', successCondition: 'result <= 0.02', failureCondition: 'result > 0.05' }),
@@ -61,5 +61,27 @@ describe('bakeRound: how long the next monitor call measures', () => {
   it('past the bake time, one interval at a time until every acting metric passes', () => {
     assert.deepEqual(bakeRound(0, 60_000), { runForMs: 60_000, untilStable: true });
     assert.deepEqual(bakeRound(-5_000, 10_000), { runForMs: 10_000, untilStable: true });
+  });
+});
+
+describe('assessWatch: what a reading taken while a human is asked means', () => {
+  it('rolls back on a failure, and on errors under onError: rollback; inconclusive readings only go on record', () => {
+    assert.equal(assessWatch(report('failed', 'successful'), 'pause')?.kind, 'analysis-failed');
+    assert.equal(assessWatch(report('inconclusive', 'successful'), 'rollback'), undefined);
+    assert.equal(assessWatch(report('successful', 'failed'), 'rollback'), undefined, 'a dry-run metric never acts');
+    const errors = metrics.map((m) => {
+      let s = initialState(m, 0);
+      for (let i = 1; i <= 5; i++) s = record(m, s, { metric: m.name, phase: 'p', seq: i, at: '2026-01-01T00:00:00Z', verdict: 'error', message: 'down' }, 1000);
+      return s;
+    });
+    const erroring = { states: errors, verdict: analysisVerdict(metrics, errors), stable: false };
+    assert.equal(assessWatch(erroring, 'rollback')?.kind, 'analysis-error');
+    assert.equal(assessWatch(erroring, 'pause'), undefined);
+  });
+
+  it('reports a watch every three intervals, at least every 30 s and at most as often as a bake', () => {
+    assert.equal(watchRound(2_000), 30_000);
+    assert.equal(watchRound(60_000), 180_000);
+    assert.equal(watchRound(10 * 60_000), REPORT_EVERY_MS);
   });
 });

@@ -58,6 +58,8 @@ export function fakeActivities(
     failRollback?: boolean | (() => boolean);
     /** What each monitor call measures, per phase, in order: one verdict per call; `successful` once a list runs out. */
     measurements?: Record<string, Verdict[]>;
+    /** The same for the calls that watch a phase while a human is asked, in order. */
+    whileWaiting?: Record<string, Verdict[]>;
     /** Notification events whose delivery fails every time. */
     failNotify?: string[];
     /** The ledger cannot be written. */
@@ -76,9 +78,10 @@ export function fakeActivities(
     /** Returns at once: the workflow's own timer carries the phase's time on the time-skipping server. */
     async monitorPhase(input) {
       calls.monitors.push(input);
-      const n = cursor.get(input.phase) ?? 0;
-      cursor.set(input.phase, n + 1);
-      const verdict = opts.measurements?.[input.phase]?.[n] ?? 'successful';
+      const key = `${input.watch ? 'watch ' : ''}${input.phase}`;
+      const n = cursor.get(key) ?? 0;
+      cursor.set(key, n + 1);
+      const verdict = (input.watch ? opts.whileWaiting : opts.measurements)?.[input.phase]?.[n] ?? 'successful';
       const at = new Date().toISOString();
       const states = input.analysis.metrics.map((m, i) => {
         const s = input.states?.[i] ?? initialState(m, Date.now());

@@ -35,7 +35,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundleWithSourceMap;
   let n = 0;
-  const recorded = ['canary-healthy', 'canary-fails', 'pause-promote', 'flag-rollback', 'inconclusive-approved'];
+  const recorded = ['canary-healthy', 'canary-fails', 'pause-promote', 'flag-rollback', 'inconclusive-approved', 'inconclusive-then-fails'];
 
   before(async () => {
     env = await timeSkippingEnv();
@@ -151,6 +151,76 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     assert.equal(calls.rollbacks.length, 0);
   });
 
+  it('keeps measuring while a human is asked about an inconclusive reading, and rolls back within one interval when a check fails meanwhile', async () => {
+    const { activities, calls } = fakeActivities({
+      change: mediumChange,
+      measurements: { 'production-canary-5': ['inconclusive'] },
+      whileWaiting: { 'production-canary-5': ['successful', 'failed'] },
+    });
+    const { result, status } = await withWorker(activities, async (taskQueue) => {
+      const canary = { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) };
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-then-fails', args: [releaseInput('inconclusive-then-fails', { canary })] });
+      return { result: await runToEnd(handle), status: await handle.query(statusQuery) };
+    });
+    assert.equal(result.outcome, 'rolled_back');
+    assert.equal(result.stopKind, 'analysis-failed');
+    assert.match(result.reason!, /^analysis failed: error-rate failed: failed reading/);
+    assert.deepEqual(calls.deploys.map((d) => d.weight), [100, 5], 'never past 5%');
+    const watches = calls.monitors.filter((m) => m.watch);
+    assert.deepEqual(watches.map((m) => `${m.phase} ${m.subject}`), ['production-canary-5 canary', 'production-canary-5 canary']);
+    const approval = status.steps.find((s) => s.name === 'approval: production-canary-5: analysis')!;
+    assert.equal(approval.approval?.outcome, 'analysis_failed');
+    const rollback = status.steps.find((s) => s.name === 'rollback production')!;
+    const waited = Date.parse(approval.endedAt!) - Date.parse(approval.startedAt);
+    // Two watch rounds (30 s each, with the 10 s interval), not the two-hour timeout.
+    assert.ok(waited <= 61_000, `waited ${waited} ms for the human`);
+    assert.ok(Date.parse(rollback.startedAt) - Date.parse(approval.endedAt!) < 10_000, 'the rollback starts within one interval of the failing reading');
+    const filed = status.analysed.find((a) => a.phase === 'production-canary-5')!;
+    assert.equal(filed.verdict, 'broken');
+    assert.equal(filed.metrics[0]!.measured, 3, 'the readings of the wait are filed with the phase');
+  });
+
+  it('rolls back when a check fails during a manual pause, or, configured to only notify, tells people and rolls back on resume', async () => {
+    for (const onFailureWhilePaused of ['rollback', 'notify'] as const) {
+      const { activities, calls } = fakeActivities({ change: mediumChange, whileWaiting: { 'production-canary-5': ['successful', 'failed'] } });
+      const result = await withWorker(activities, async (taskQueue) => {
+        const workflowId = `paused-fails-${onFailureWhilePaused}`;
+        const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId, args: [releaseInput(workflowId, { analysis: { ...analysis, onFailureWhilePaused } })] });
+        await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
+        await handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre', reason: 'looking at logs' }] });
+        if (onFailureWhilePaused === 'rollback') return handle.result();
+        await env.sleep(2 * MIN); // two watch rounds, the second failing
+        const told = await waitForStatus(handle, (s) => s.watching !== undefined && s.watching.readings >= 2);
+        assert.ok(calls.notifications.some((n) => n.startsWith('analysis-failed-while-paused: While paused: analysis failed')), calls.notifications.join('\n'));
+        assert.equal(told.state, 'paused');
+        assert.equal(told.watching!.reason, 'pause');
+        assert.equal(calls.rollbacks.length, 0, 'nothing rolled back while paused');
+        await handle.executeUpdate(resumeUpdate, { args: [{ by: 'sre' }] });
+        return handle.result();
+      });
+      assert.equal(result.outcome, 'rolled_back', onFailureWhilePaused);
+      assert.match(result.reason!, /error-rate failed: failed reading/);
+      assert.deepEqual(calls.deploys.map((d) => d.weight), [100, 5]);
+    }
+  });
+
+  it('watches the live canary while a phase waits for its sign-off', async () => {
+    const { activities, calls } = fakeActivities({ change: mediumChange, whileWaiting: { 'production-canary-5': ['successful', 'failed'] } });
+    const canary = { steps: [{ weight: 5, bake: '10m' }, { weight: 50, bake: '10m', approval: true }, { weight: 100, bake: '10m' }] };
+    const { result, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'phase-approval-watched', args: [releaseInput('phase-approval-watched', { canary })] });
+      return { result: await runToEnd(handle), status: await handle.query(statusQuery) };
+    });
+    assert.equal(status.steps.find((s) => s.name === 'approval: production-canary-50')?.approval?.outcome, 'analysis_failed');
+    assert.deepEqual(
+      calls.monitors.filter((m) => m.watch).map((m) => m.phase),
+      ['production-canary-5', 'production-canary-5'],
+    );
+    assert.equal(result.outcome, 'rolled_back');
+    assert.match(result.reason!, /error-rate failed: failed reading/);
+    assert.deepEqual(calls.deploys.map((d) => d.weight), [100, 5], 'the 50% step never ran');
+  });
+
   it('rolls back when nobody decides on an inconclusive analysis before its deadline', async () => {
     const { activities, calls } = fakeActivities({ change: mediumChange, measurements: { 'production-canary-5': ['no-data'] } });
     const result = await withWorker(activities, (taskQueue) =>
@@ -168,7 +238,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
       await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
       await handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre', reason: 'checking a dashboard' }] });
       const paused = await waitForStatus(handle, (s) => s.state === 'paused');
-      await env.sleep(3 * HOUR);
+      await env.sleep(20 * MIN);
       const still = await handle.query(statusQuery);
       assert.equal(still.state, 'paused');
       assert.equal(still.bakeRemainingMs, paused.bakeRemainingMs, 'the clock stood still');

@@ -22,6 +22,7 @@ describe('replay of committed histories', () => {
       'canary released': 'canary-healthy',
       'canary rolled back': 'canary-fails',
       'inconclusive then approved': 'inconclusive-approved',
+      'inconclusive, then a failure while waiting': 'inconclusive-then-fails',
       'flag, turned off': 'flag-rollback',
       'blue-green with sign-offs': 'critical',
       'sign-off rejected': 'rejected',
