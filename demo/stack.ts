@@ -11,7 +11,8 @@ import { Traffic } from './traffic';
 /**
  * The demo stack: a stable and a canary instance of the demo service, Prometheus scraping both
  * (Debian's prometheus package), and the load generator. Used by the end-to-end tests, the
- * benchmark and `npm run demo`.
+ * benchmark and `npm run demo`. With `services` it is a fleet: the same two instances serve every
+ * named service, each with its own weight, rate and faults, told apart by the `service` label.
  */
 
 export const DEPLOY_SCRIPT = resolve(__dirname, 'deploy.mjs');
@@ -98,6 +99,8 @@ export class Prometheus {
   }
 }
 
+export type FaultInput = { errorRate?: number; latencyMs?: number; scope?: 'all' | 'flag-on' };
+
 export class DemoService {
   child: ChildProcess | undefined;
   url = '';
@@ -113,9 +116,11 @@ export class DemoService {
     return this.url;
   }
 
-  /** Makes this instance fail a share of requests and/or slow down, from now on. */
-  async setFault(fault: { errorRate?: number; latencyMs?: number; scope?: 'all' | 'flag-on' }): Promise<void> {
-    const res = await fetch(`${this.url}/admin/fault`, { method: 'POST', body: JSON.stringify(fault) });
+  /** Makes this instance fail a share of one service's requests (its own service's without one) and/or slow them down, from now on. */
+  async setFault(...args: [fault: FaultInput] | [service: string, fault: FaultInput]): Promise<void> {
+    const [service, fault] = args.length === 1 ? [undefined, args[0]] : args;
+    const query = service === undefined ? '' : `?service=${encodeURIComponent(service)}`;
+    const res = await fetch(`${this.url}/admin/fault${query}`, { method: 'POST', body: JSON.stringify(fault) });
     if (!res.ok) throw new Error(`fault: ${res.status} ${await res.text()}`);
   }
 
@@ -123,10 +128,16 @@ export class DemoService {
 }
 
 export interface StackOptions {
+  /** The instances' own service, on `/work` (default `demo`). */
   service?: string;
   scrapeInterval?: string;
+  /** The own service's requests per second (default 40; 0 in a fleet). */
   rps?: number;
   flags?: { file: string; flag: string };
+  /** A fleet: services routed from the start on `/work/<name>`; a POST /weight naming a new one adds it. */
+  services?: string[];
+  /** Requests per second of each fleet service (default 40). */
+  rpsPerService?: number;
 }
 
 export class DemoStack {
@@ -153,8 +164,23 @@ export class DemoStack {
       ],
     });
     await this.prometheus.start();
-    this.traffic = new Traffic({ stable: `${stable}/work`, canary: `${canary}/work` }, this.opts.rps ?? 40);
+    const service = this.opts.service ?? 'demo';
+    this.traffic = new Traffic({ stable: `${stable}/work`, canary: `${canary}/work` }, this.opts.rps ?? (this.opts.services ? 0 : 40), {
+      defaultService: service,
+      services: this.opts.services ?? [],
+      rpsPerService: this.opts.rpsPerService ?? 40,
+    });
     this.routerUrl = await this.traffic.start();
+  }
+
+  /** The canary weight the router holds for a service (the own service's without one); 0 for one never routed. */
+  weight(service?: string): number {
+    return this.traffic.weightOf(service) ?? 0;
+  }
+
+  /** Sets one service's fault on the canary (or the stable) instance. */
+  async setFault(service: string, fault: FaultInput, track: 'canary' | 'stable' = 'canary'): Promise<void> {
+    await this[track].setFault(service, fault);
   }
 
   async stop(): Promise<void> {
@@ -192,20 +218,30 @@ export const demoMetrics = {
 /**
  * rollgate.yaml for a release against the demo stack: the demo deploy command, the stable
  * instance's health as the smoke test, and analysis on this stack's Prometheus with the track
- * selectors. `extra` adds or replaces top-level sections.
+ * selectors. `fleetService` releases one service of a fleet: the selectors add its `service`
+ * label and the deploy command moves its weight. `extra` adds or replaces top-level sections.
  */
-export function demoReleaseConfig(o: { service: string; prometheus: string; smokeUrl: string; metrics: MetricInput[]; interval?: string; extra?: Partial<RollgateConfigInput> }): string {
+export function demoReleaseConfig(o: {
+  service: string;
+  prometheus: string;
+  smokeUrl: string;
+  metrics: MetricInput[];
+  interval?: string;
+  fleetService?: string;
+  extra?: Partial<RollgateConfigInput>;
+}): string {
+  const only: Record<string, string> = o.fleetService === undefined ? {} : { service: o.fleetService };
   const config: RollgateConfigInput = {
     service: o.service,
     reports: 'reports',
     out: 'out',
-    deploy: { command: [process.execPath, DEPLOY_SCRIPT], timeout: '30s' },
+    deploy: { command: [process.execPath, DEPLOY_SCRIPT, ...(o.fleetService === undefined ? [] : ['--service', o.fleetService])], timeout: '30s' },
     stages: { production: { smokeUrl: o.smokeUrl } },
     analysis: {
       prometheus: { address: o.prometheus },
       interval: o.interval ?? '2s',
       verifyWindow: '30s',
-      selectors: { stable: { track: 'stable' }, canary: { track: 'canary' } },
+      selectors: { stable: { track: 'stable', ...only }, canary: { track: 'canary', ...only } },
       metrics: o.metrics,
     },
     ...o.extra,
