@@ -105,7 +105,8 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
   const beat = () => hooks.heartbeat?.(states);
   for (;;) {
     beat();
-    const due = metrics.map((m, i) => ({ m, i, s: states[i]! })).filter(({ m, s }) => measuring(s.phase) && !isDone(m, s));
+    // A watch measures past `count`: a wait for a human is never left blind.
+    const due = metrics.map((m, i) => ({ m, i, s: states[i]! })).filter(({ m, s }) => measuring(s.phase) && (input.watch === true || !isDone(m, s)));
     const next = Math.min(...due.map((d) => d.s.nextAt));
     if (!Number.isFinite(next) || next > deadline) {
       const wait = deadline - Date.now();
@@ -143,7 +144,8 @@ async function phaseStart(provider: MetricProvider, input: MonitorInput, start: 
   const scrape = !needsScrape
     ? DEFAULT_SCRAPE_INTERVAL_MS
     : (analysis.prometheus.scrapeInterval ?? (await provider.scrapeInterval?.(signal).catch(() => undefined)) ?? DEFAULT_SCRAPE_INTERVAL_MS);
-  return analysis.metrics.map((m) => initialState(m, start, warmUpFor(m, intervalOf(analysis, m), scrape)));
+  // A watch's canary has been live a whole bake: no initial delay.
+  return analysis.metrics.map((m) => initialState(input.watch ? { ...m, initialDelay: 0 } : m, start, warmUpFor(m, intervalOf(analysis, m), scrape)));
 }
 
 /** Sleeps in slices so that heartbeats (and with them cancellation) keep flowing. */

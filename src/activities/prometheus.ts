@@ -31,7 +31,7 @@ interface PromResponse {
   data?: { resultType: 'vector' | 'scalar' | 'matrix' | 'string'; result: unknown };
 }
 
-const scrapeIntervals = new Map<string, { ms: number; until: number }>();
+const scrapeIntervals = new Map<string, { ms: number | undefined; until: number }>();
 
 /** Prometheus HTTP API, instant queries (`/api/v1/query`). */
 export class PrometheusProvider implements MetricProvider {
@@ -85,14 +85,18 @@ export class PrometheusProvider implements MetricProvider {
   async scrapeInterval(signal?: AbortSignal): Promise<number | undefined> {
     const known = scrapeIntervals.get(this.opts.address);
     if (known && known.until > Date.now()) return known.ms;
+    const ms = await this.readScrapeInterval(signal).catch(() => undefined);
+    // Remembered when unknown too: a server that does not say is not asked at every phase.
+    scrapeIntervals.set(this.opts.address, { ms, until: Date.now() + 10 * 60_000 });
+    return ms;
+  }
+
+  private async readScrapeInterval(signal?: AbortSignal): Promise<number | undefined> {
     const res = await this.get('api/v1/status/config', signal);
     const body = (await res.json().catch(() => undefined)) as { status?: string; data?: { yaml?: string } } | undefined;
     if (body?.status !== 'success' || typeof body.data?.yaml !== 'string') return undefined;
     const global = (parse(body.data.yaml) as { global?: { scrape_interval?: unknown } } | null)?.global;
-    const ms = typeof global?.scrape_interval === 'string' ? parseDuration(global.scrape_interval) : undefined;
-    if (ms === undefined) return undefined;
-    scrapeIntervals.set(this.opts.address, { ms, until: Date.now() + 10 * 60_000 });
-    return ms;
+    return typeof global?.scrape_interval === 'string' ? parseDuration(global.scrape_interval) : undefined;
   }
 
   async reachable(signal?: AbortSignal): Promise<boolean> {

@@ -245,11 +245,15 @@ export const DEFAULT_SCRAPE_INTERVAL_MS = 60_000;
 
 /**
  * A metric's warm-up: as configured, else long enough for a new track's first series to be scraped
- * and its query's window to hold data: two intervals, the query's longest range, three scrapes.
+ * and its query's window to hold data: two intervals, the query's longest range (at most 5 min),
+ * three scrapes.
  */
 export function warmUpFor(metric: Metric, intervalMs: number, scrapeIntervalMs: number): number {
-  return metric.warmUp ?? Math.max(2 * intervalMs, longestRange(metric.query), 3 * scrapeIntervalMs);
+  return metric.warmUp ?? Math.max(2 * intervalMs, Math.min(longestRange(metric.query), MAX_RANGE_WARM_UP_MS), 3 * scrapeIntervalMs);
 }
+
+/** A rate has data after two scrapes whatever its range: a long range stretches the default warm-up only this far. */
+export const MAX_RANGE_WARM_UP_MS = 5 * 60_000;
 
 const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(4).replace(/\.?0+$/, ''));
 const refs = (o: { baseline?: number; stable?: number }) =>
@@ -307,7 +311,8 @@ export function forgive(s: MetricState): MetricState {
   return s;
 }
 
-export const isDone = (metric: Metric, s: MetricState) => metric.count !== undefined && s.measured >= metric.count;
+/** The metric took its `count` readings; warming-up readings are not among them. */
+export const isDone = (metric: Metric, s: MetricState) => metric.count !== undefined && s.measured - (s.warmingUp ?? 0) >= metric.count;
 
 export type AnalysisVerdict = 'running' | 'failed' | 'error' | 'inconclusive';
 

@@ -186,7 +186,7 @@ export interface ReleaseStatus {
   /** The phase being analysed now, its metrics' counts and latest measurements. */
   analysis?: PhaseAnalysis;
   /** While a human is asked: the live phase whose checks keep measuring, why, since when, how many readings so far. */
-  watching?: { phase: string; reason: WaitReason; since: string; readings: number };
+  watching?: { phase: string; reason: WaitReason; since: string; readings: number; /** A break found during a pause set to only notify: it stands on resume. */ held?: string };
   /** Every analysed phase so far, with its final counts. */
   analysed: PhaseAnalysis[];
   /** Where every measurement of this run is kept. */

@@ -1,8 +1,8 @@
 import { CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
 import type { MetricState } from '../domain/analysis';
 import { assessWatch, longestInterval, phaseVerdict, watchRound } from '../domain/bake';
-import { isAnalysed, type Phase } from '../domain/plan';
-import { StopKind, type StopReason, WaitReason } from '../domain/release';
+import { isAnalysed, type Phase, PhaseAction } from '../domain/plan';
+import { type ReleaseStatus, StopKind, type StopReason, WaitReason } from '../domain/release';
 import { notify } from './notifications';
 import { failureMessage, now, type ReleaseRun } from './run-state';
 
@@ -13,66 +13,77 @@ export interface MetricsHolder {
 
 /**
  * Runs `wait`, a wait for a human, while the checks of `phase`, whose canary is live, keep
- * measuring from `metrics`. A break that would roll a bake back sets `run.alarm`, which ends every
- * wait for a human and stops the release (a manual pause may be configured to only notify).
+ * measuring from `metrics` (filed under `label`). A break that would roll a bake back sets
+ * `run.alarm`, which ends every wait for a human and stops the release; during a manual pause set
+ * to only notify, people are told and the break stands once the release resumes.
  */
-export async function watchWhile<T>(run: ReleaseRun, phase: Phase | undefined, metrics: MetricsHolder, reason: WaitReason, wait: () => Promise<T>): Promise<T> {
-  if (!phase || run.metrics.length === 0) return wait();
+export async function watchWhile<T>(run: ReleaseRun, phase: Phase | undefined, metrics: MetricsHolder, reason: WaitReason, wait: () => Promise<T>, label = phase?.id): Promise<T> {
+  if (!phase || !label || run.metrics.length === 0) return wait();
   let held: StopReason | undefined;
-  run.status.watching = { phase: phase.id, reason, since: now(), readings: 0 };
+  const watching = (run.status.watching = { phase: label, reason, since: now(), readings: 0 } as NonNullable<ReleaseStatus['watching']>);
   const scope = new CancellationScope();
-  const watching = scope
-    .run(() => watchLoop(run, phase, reason, metrics))
-    .then(
-      (found) => void (held = found),
-      (e: unknown) => {
-        if (!isCancellation(e)) run.alarm ??= { kind: StopKind.STEP_FAILED, message: `watching ${phase.id} during a wait failed: ${failureMessage(e)}` };
-      },
-    );
+  const watched = scope.run(() => watchLoop(run, phase, label, metrics)).then(
+    (found) => {
+      if (!found) return;
+      if (reason === WaitReason.PAUSE && run.config.analysis.onFailureWhilePaused === 'notify') {
+        held = found;
+        watching.held = found.message;
+        // Outside the watch's scope: the end of the wait does not cancel the message.
+        void notify(run, 'analysis-failed-while-paused', `${run.input.service} ${run.version}: ${found.message}`, `While paused: ${found.message}. The release rolls back when it resumes; abort, or promote during a bake, instead.`, {
+          urgent: true,
+          key: `paused-failure-${label}`,
+        });
+      } else run.alarm ??= found;
+    },
+    (e: unknown) => {
+      if (!isCancellation(e)) run.alarm ??= { kind: StopKind.STEP_FAILED, message: `watching ${label} during a wait failed: ${failureMessage(e)}` };
+    },
+  );
+  const stopWatching = async () => {
+    scope.cancel();
+    await watched;
+    delete run.status.watching;
+  };
   try {
     const value = await wait();
+    await stopWatching();
     // A break held back during a pause stands when the release resumes; a promotion overrides it.
     if (held && !run.promoteRequest) run.alarm ??= held;
     return value;
   } finally {
-    scope.cancel();
-    await watching;
-    delete run.status.watching;
+    await stopWatching();
   }
 }
 
 /**
- * `watchWhile` for a wait between phases: it watches the last phase that went live, if analysed,
- * from where its bake left its metrics, and files the readings of the wait under that phase.
+ * `watchWhile` for a wait between phases: it watches the last phase that went live, when it takes
+ * traffic and is analysed, and files the readings of the wait on their own ("<phase> (approval)").
  */
 export async function watchLive<T>(run: ReleaseRun, reason: WaitReason, wait: () => Promise<T>): Promise<T> {
   const last = run.started.at(-1);
-  const phase = last && isAnalysed(last) ? last : undefined;
-  const analysed = phase && [...run.status.analysed].reverse().find((a) => a.phase === phase.id);
-  const metrics: MetricsHolder = analysed ? { current: analysed.metrics } : {};
+  const live = last && isAnalysed(last) && last.weight > 0 && last.action !== PhaseAction.RETIRE ? last : undefined;
+  const label = live && `${live.id} (${reason})`;
+  const metrics: MetricsHolder = {};
   try {
-    return await watchWhile(run, phase, metrics, reason, wait);
+    return await watchWhile(run, live, metrics, reason, wait, label);
   } finally {
-    if (phase && metrics.current) {
-      const filed = { phase: phase.id, verdict: phaseVerdict(metrics.current), metrics: metrics.current };
-      if (analysed) Object.assign(analysed, filed);
-      else run.status.analysed.push(filed);
+    if (label && metrics.current) {
+      run.status.analysed.push({ phase: label, verdict: phaseVerdict(metrics.current), metrics: metrics.current });
       delete run.status.analysis;
     }
   }
 }
 
-/** Measures until a break: it raises the alarm, or, during a pause that only notifies, is returned. */
-async function watchLoop(run: ReleaseRun, phase: Phase, reason: WaitReason, metrics: MetricsHolder): Promise<StopReason | undefined> {
+/** Measures until a check breaks, and returns the break; cancelled when the wait ends first. */
+async function watchLoop(run: ReleaseRun, phase: Phase, label: string, metrics: MetricsHolder): Promise<StopReason> {
   const { analysis } = run.config;
   const round = watchRound(longestInterval(analysis));
   for (;;) {
     const states = metrics.current;
-    const began = Date.now();
     const result = await run.acts.monitor.monitorPhase({
       runKey: run.runKey,
       outDir: run.input.outDir,
-      phase: phase.id,
+      phase: label,
       vars: run.queryVars(phase),
       analysis,
       subject: 'canary',
@@ -82,22 +93,12 @@ async function watchLoop(run: ReleaseRun, phase: Phase, reason: WaitReason, metr
       watch: true,
     });
     metrics.current = result.states;
-    run.status.analysis = { phase: phase.id, verdict: result.verdict.verdict, metrics: result.states };
+    run.status.analysis = { phase: label, verdict: result.verdict.verdict, metrics: result.states };
     if (run.status.watching) run.status.watching.readings += result.measured;
     const stop = assessWatch(result, analysis.onError);
-    if (stop) {
-      if (reason === WaitReason.PAUSE && analysis.onFailureWhilePaused === 'notify') {
-        await notify(run, 'analysis-failed-while-paused', `${run.input.service} ${run.version}: ${stop.message}`, `While paused: ${stop.message}. The release rolls back when it resumes; abort, or promote during a bake, instead.`, {
-          urgent: true,
-          key: `paused-failure-${phase.id}`,
-        });
-        return stop;
-      }
-      run.alarm = stop;
-      return undefined;
-    }
-    // A report that came back early without a break (a fake monitor): measure no faster than a round.
-    const left = round - (Date.now() - began);
-    if (left > 0) await sleep(left);
+    if (stop) return stop;
+    // A report that came back early without a break (a fake monitor): no faster than a round. The
+    // time is what the monitor measured, as history holds it, never this worker's clock.
+    if (result.elapsedMs < round) await sleep(round - result.elapsedMs);
   }
 }

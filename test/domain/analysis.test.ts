@@ -5,6 +5,7 @@ import {
   analysisVerdict,
   AnalysisConfigSchema,
   initialState,
+  isDone,
   isStable,
   judge,
   judgeReading,
@@ -170,5 +171,15 @@ describe('warm-up: no data before a phase has seen any is not yet inconclusive',
     assert.equal(at(1_000, { kind: 'value', value: 0.5 }).verdict, 'successful');
     assert.equal(at(2_000, noData).verdict, 'no-data', 'data was seen: no data counts at once');
     assert.equal(s.phase, 'inconclusive');
+  });
+
+  it('does not count warming-up readings toward a metric\'s count', () => {
+    const counted = { ...m, count: 2 };
+    let s = initialState(counted, 0, 60_000);
+    for (const [i, verdict] of (['warming-up', 'warming-up', 'successful'] as const).entries())
+      s = record(counted, s, { metric: m.name, phase: 'p', seq: i + 1, at: new Date(i * 1000).toISOString(), verdict }, 1000);
+    assert.equal(isDone(counted, s), false, 'one real reading of two');
+    s = record(counted, s, { metric: m.name, phase: 'p', seq: 4, at: new Date(4000).toISOString(), verdict: 'successful' }, 1000);
+    assert.equal(isDone(counted, s), true);
   });
 });

@@ -205,7 +205,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
   });
 
   it('watches the live canary while a phase waits for its sign-off', async () => {
-    const { activities, calls } = fakeActivities({ change: mediumChange, whileWaiting: { 'production-canary-5': ['successful', 'failed'] } });
+    const { activities, calls } = fakeActivities({ change: mediumChange, whileWaiting: { 'production-canary-5 (approval)': ['successful', 'failed'] } });
     const canary = { steps: [{ weight: 5, bake: '10m' }, { weight: 50, bake: '10m', approval: true }, { weight: 100, bake: '10m' }] };
     const { result, status } = await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'phase-approval-watched', args: [releaseInput('phase-approval-watched', { canary })] });
@@ -214,7 +214,13 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     assert.equal(status.steps.find((s) => s.name === 'approval: production-canary-50')?.approval?.outcome, 'analysis_failed');
     assert.deepEqual(
       calls.monitors.filter((m) => m.watch).map((m) => m.phase),
-      ['production-canary-5', 'production-canary-5'],
+      ['production-canary-5 (approval)', 'production-canary-5 (approval)'],
+    );
+    assert.ok(calls.monitors.filter((m) => m.watch).every((m) => m.vars.phase === 'production-canary-5'), 'the queries see the live phase');
+    assert.deepEqual(
+      status.analysed.map((a) => `${a.phase} ${a.verdict}`),
+      ['production-canary-5 passed', 'production-canary-5 (approval) broken', 'rollback-verification passed'],
+      'the wait is filed on its own; the bake it followed still passed',
     );
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason!, /error-rate failed: failed reading/);
