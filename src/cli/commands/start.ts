@@ -140,11 +140,9 @@ async function follow(
     if (done) {
       if ('e' in done) throw done.e;
       if (json) out.log(JSON.stringify({ ...started, ...done.r, status }));
-      else {
-        out.log(`release ${id}: ${done.r.outcome}${done.r.reason ? ` (${done.r.reason})` : ''}${done.r.recordPath ? `\ndecision record: ${done.r.recordPath}` : ''}`);
-        // After the outcome: reported, and the exit status stays the outcome's.
-        for (const p of done.r.problems ?? []) out.err(`warning: ${p}`);
-      }
+      else out.log(`release ${id}: ${done.r.outcome}${done.r.reason ? ` (${done.r.reason})` : ''}${done.r.recordPath ? `\ndecision record: ${done.r.recordPath}` : ''}`);
+      // After the outcome, for people (with --json too, where the document has them as well); the exit status stays the outcome's.
+      for (const p of done.r.problems ?? []) out.err(`warning: ${p}`);
       return EXIT_FOR[done.r.outcome] ?? ExitCode.BAD_INPUT;
     }
     if (Date.now() > deadline) {

@@ -59,7 +59,7 @@ const STEERING = {
     by: 'pauses',
     send: async (h, f) => {
       await h.executeUpdate(pauseUpdate, { args: [{ by: f.by!, ...(f.reason ? { reason: f.reason } : {}) }] });
-      return `paused ${f.id}: the bake clock and the analysis stop until rollgate resume`;
+      return `paused ${f.id}: the bake clock stops until rollgate resume; the checks keep measuring the live canary`;
     },
   },
   resume: {
