@@ -5,13 +5,26 @@ import { type Decision, type Outcome, type PrerequisiteName, type RiskLevel, typ
 import type { ReleasePlan } from './plan';
 import type { RiskAssessment } from './risk';
 
-/** A git ref as accepted on the command line: no option-like or shell-meaningful leading characters. */
+/**
+ * A git ref as accepted on the command line. It starts with a letter or digit, so that no tool it
+ * reaches (git, a deploy command) can read it as an option such as `--force` (issue 13 §5).
+ */
 export const gitRef = z
   .string()
   .min(1, 'must not be empty')
   .max(255, 'is too long')
-  .regex(/^[^-\s~^:?*[\\][^\s~^:?*[\\]*$/, 'is not a valid git ref')
+  .regex(/^[^\s~^:?*[\\]*$/, 'is not a valid git ref')
+  .regex(/^[A-Za-z0-9]/, 'must start with a letter or digit')
   .refine((r) => !r.includes('..') && !r.endsWith('.lock') && !r.endsWith('/') && !r.includes('@{'), 'is not a valid git ref');
+
+/**
+ * A version as deploy commands receive it: nothing a shell or a path could misread, and a letter or
+ * digit first, so `--version=--force` never reaches a command as an option (issue 13 §5).
+ */
+export const versionText = z
+  .string()
+  .regex(/^[\w.+:@/-]{1,128}$/, 'must be 1-128 letters, digits or . _ - + : @ /')
+  .regex(/^[A-Za-z0-9]/, 'must start with a letter or digit');
 
 export const serviceName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
 
@@ -26,8 +39,8 @@ export const ReleaseInputSchema = z.strictObject({
   junit: z.array(z.string().min(1)).default([]),
   outDir: z.string().min(1),
   usersAffected: z.number().int().nonnegative().optional(),
-  version: z.string().min(1).max(128).optional(),
-  previousVersion: z.string().min(1).max(128).optional(),
+  version: versionText.optional(),
+  previousVersion: versionText.optional(),
   config: ConfigSchema,
 });
 export type ReleaseInput = z.input<typeof ReleaseInputSchema>;

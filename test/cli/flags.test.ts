@@ -53,7 +53,7 @@ describe('CLI flags: every command parses and refuses its own flags, no server n
     });
 
     const cases: [string, string[], RegExp][] = [
-      ['a ref that looks like an option', ['--base=--upload-pack=x'], /^--base: "--upload-pack=x" is not a valid git ref$/],
+      ['a ref that looks like an option', ['--base=--upload-pack=x'], /^--base: "--upload-pack=x" must start with a letter or digit$/],
       ['a ref with shell syntax', ['--head', '$(touch x)'], /^--head: "\$\(touch x\)" is not a valid git ref$/],
       ['a ref with ..', ['--head', 'a..b'], /^--head: "a\.\.b" is not a valid git ref$/],
       ['an empty ref', ['--base='], /^--base: "" must not be empty$/],
@@ -66,7 +66,7 @@ describe('CLI flags: every command parses and refuses its own flags, no server n
     for (const [name, args, message] of cases) it(`refuses ${name}`, () => assert.match(refusal(decideFlags, args), message));
 
     it('names every bad flag at once', () => {
-      assert.equal(refusal(decideFlags, ['--base=-x', '--users-affected', 'x']), '--base: "-x" is not a valid git ref; --users-affected: "x" is not a whole number of users');
+      assert.equal(refusal(decideFlags, ['--base=-x', '--users-affected', 'x']), '--base: "-x" must start with a letter or digit; --users-affected: "x" is not a whole number of users');
     });
   });
 
@@ -84,7 +84,7 @@ describe('CLI flags: every command parses and refuses its own flags, no server n
       ['a version too long', ['--version', 'v'.repeat(129)], /^--version: "v+" must be 1-128/],
       ['a wait timeout that is not a duration', ['--wait-timeout', 'soon'], /^--wait-timeout: "soon" is not a duration \(e\.g\. 30m, 2h\)$/],
       ['a zero wait timeout', ['--wait-timeout', '0s'], /^--wait-timeout: "0s" is not a duration/],
-      ['a bad ref, as decide does', ['--base=-x'], /^--base: "-x" is not a valid git ref$/],
+      ['a bad ref, as decide does', ['--base=-x'], /^--base: "-x" must start with a letter or digit$/],
     ];
     for (const [name, args, message] of cases) it(`refuses ${name}`, () => assert.match(refusal(startFlags, args), message));
   });

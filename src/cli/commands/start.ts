@@ -2,7 +2,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { z } from 'zod';
 import { parseDuration } from '../../domain/duration';
 import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../domain/release';
-import { serviceName } from '../../domain/release';
+import { serviceName, versionText } from '../../domain/release';
 import { InputError } from '../../domain/errors';
 import { connectClient, stateAttributeRegistered } from '../../connection/client';
 import { RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW, statusQuery } from '../../workflows/messages';
@@ -10,9 +10,6 @@ import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Out, parseFlags, quoted } from '../flags';
 import { evidenceFlags, evidenceOptions, releaseIdFor, resolveInputs } from '../inputs';
 import { uiLink } from '../temporal';
-
-/** A version as deploy commands receive it: nothing a shell or a path could misread. */
-const versionText = z.string().regex(/^[\w.+:@/-]{1,128}$/, 'must be 1-128 letters, digits or . _ - + : @ /');
 
 const waitTimeout = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
