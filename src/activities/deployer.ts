@@ -1,5 +1,8 @@
 import { dirname, join } from 'node:path';
 import { type CommandVars, commandEnv, renderArgv } from '../domain/command';
+import type { Redactor } from '../domain/redact';
+import { redactorFromEnv } from '../connection/secrets';
+import { lineRedactor } from './redact';
 import { killGroup, processStartTime, run } from './exec';
 import { appendLine, openAppend, readLines, readText, removeFile, writeFileAtomic } from './out-files';
 
@@ -64,7 +67,7 @@ export const EX_TEMPFAIL = 75;
  * credentials, the Temporal API key): a deploy script that prints its environment leaks nothing.
  */
 export function inheritedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('ROLLGATE_') && k !== 'TEMPORAL_API_KEY'));
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('ROLLGATE_') && k !== 'TEMPORAL_API_KEY' && k !== 'TEMPORAL_API_KEY_FILE'));
 }
 const JOURNAL = 'deploy-journal.jsonl';
 
@@ -84,6 +87,9 @@ function parsePidFile(text: string): { pid?: number; started?: string } {
  * command itself also receives the key (ROLLGATE_IDEMPOTENCY_KEY) for targets shared between machines.
  */
 export class CommandDeployer implements Deployer {
+  /** Secrets the command may print are kept out of its log file and its failure message. */
+  constructor(private readonly redactor: Redactor = redactorFromEnv(process.env)) {}
+
   deploy = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
   setWeight = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
   promote = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
@@ -121,6 +127,7 @@ export class CommandDeployer implements Deployer {
     const pidFile = join(req.stateDir, 'running', `${safeKey}.pid`);
     await this.killLeftover(pidFile, root);
     const log = (await openAppend(logFile, { root })).createWriteStream();
+    const lines = lineRedactor(this.redactor, (text) => log.write(text));
     const started = performance.now();
     const beat = opts.heartbeat ? setInterval(opts.heartbeat, 1000) : undefined;
     let recorded: Promise<void> = Promise.resolve();
@@ -130,7 +137,7 @@ export class CommandDeployer implements Deployer {
         env: { ...inheritedEnv(process.env), ...commandEnv(req) },
         timeoutMs: req.timeoutMs,
         ...(opts.signal ? { signal: opts.signal } : {}),
-        onOutput: (chunk) => log.write(chunk),
+        onOutput: (chunk) => lines.write(chunk),
         onSpawn: (pid) => {
           recorded = processStartTime(pid).then((started) => writeFileAtomic(pidFile, JSON.stringify({ pid, started }), { root }));
         },
@@ -141,7 +148,7 @@ export class CommandDeployer implements Deployer {
       if (res.timedOut) throw new DeployError(`${file} ${req.action} ${req.stage} timed out after ${req.timeoutMs} ms`, true);
       if (res.aborted) throw new DeployError(`${file} ${req.action} ${req.stage} was cancelled`, false);
       if (res.exitCode !== 0) {
-        const tail = (res.stderr || res.stdout).trim().split('\n').slice(-3).join(' | ').slice(0, 500);
+        const tail = this.redactor.redact((res.stderr || res.stdout).trim()).split('\n').slice(-3).join(' | ').slice(0, 500);
         throw new DeployError(`${file} ${req.action} ${req.stage} exited with ${res.exitCode ?? res.signal}${tail ? `: ${tail}` : ''}`, res.exitCode === EX_TEMPFAIL);
       }
       await appendLine(join(req.stateDir, JOURNAL), JSON.stringify({ key: req.idempotencyKey, at: new Date().toISOString(), exitCode: 0 }), { root });
@@ -150,6 +157,7 @@ export class CommandDeployer implements Deployer {
       clearInterval(beat);
       await recorded.catch(() => undefined);
       await removeFile(pidFile, { root });
+      lines.end();
       await new Promise((r) => log.end(r));
     }
   }

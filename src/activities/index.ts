@@ -22,6 +22,9 @@ import { readChangeSet } from './evidence';
 import { smokeTest } from './smoke';
 import { FileLedgerStore, type LedgerStore, writeRecord } from './store';
 import { UnsafePath, writeFileAtomic } from './out-files';
+import type { Redactor } from '../domain/redact';
+import { redactorFromEnv, withSecretFiles } from '../connection/secrets';
+import { redactError, redactingProvider } from './redact';
 
 export interface ActivityDeps {
   deployer: Deployer;
@@ -36,13 +39,15 @@ export interface ActivityDeps {
   webhookDeployer?: (names: { urlEnv: string; secretEnv: string }) => Deployer;
   /** Counters for the worker's /metrics; none in tests that do not look. */
   telemetry?: Telemetry;
+  /** Redacts the worker's secrets, and those a release's variable names point at, from every error (issue 13 §5); default: from the environment. */
+  redactor?: (names: string[]) => Redactor;
 }
 
 export const defaultDeps = (): ActivityDeps => ({
   deployer: new CommandDeployer(),
   metrics: (analysis) => prometheusFromEnv(analysis.prometheus),
   flags: new FlagdFileProvider(),
-  notifiers: (outDir, names) => notifiersFromEnv(join(outDir, 'notifications.jsonl'), names, process.env, outDir),
+  notifiers: (outDir, names) => notifiersFromEnv(join(outDir, 'notifications.jsonl'), names, withSecretFiles(process.env, Object.values(names)), outDir),
   ledger: (outDir) => new FileLedgerStore(join(outDir, 'ledger.jsonl'), outDir),
 });
 
@@ -66,7 +71,8 @@ const operation = (deployer: Deployer, action: string): ((req: DeployRequest, op
 
 const metricProvider = (deps: ActivityDeps, analysis: AnalysisConfig): MetricProvider => {
   try {
-    return deps.metrics(analysis);
+    // Provider errors become measurement messages (heartbeats, results, records): redacted at the source.
+    return redactingProvider(deps.metrics(analysis), redactorOf(deps)(secretNames(analysis)));
   } catch (e) {
     if (e instanceof ProviderError) throw ApplicationFailure.create({ message: e.message, type: FailureType.INVALID_INPUT, nonRetryable: true });
     throw e;
@@ -219,7 +225,35 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
   };
   // Deploys, rollbacks and the monitor heartbeat themselves (the monitor with its resume state).
   const { deploy, rollback, monitorPhase, ...short } = activities;
-  return refusing({ ...beating(short), deploy, rollback, monitorPhase });
+  return redacting(refusing({ ...beating(short), deploy, rollback, monitorPhase }), redactorOf(deps));
+}
+
+const redactorOf = (deps: ActivityDeps) => deps.redactor ?? ((names: string[]) => redactorFromEnv(process.env, names));
+
+/** The names of the worker's secret variables an activity's input points at (`urlEnv`, `bearerTokenEnv`, …). */
+function secretNames(input: unknown, out: string[] = [], depth = 0): string[] {
+  if (!input || typeof input !== 'object' || depth > 4) return out;
+  for (const [k, v] of Object.entries(input)) {
+    if (typeof v === 'string' && /(url|secret|token|password)Env$/i.test(k)) out.push(v);
+    else if (typeof v === 'object') secretNames(v, out, depth + 1);
+  }
+  return out;
+}
+
+/** No secret leaves an activity in an error: its message and stack go into history and, from there, records and CI output. */
+function redacting<T extends Record<string, (...args: never[]) => Promise<unknown>>>(fns: T, redactor: (names: string[]) => Redactor): T {
+  return Object.fromEntries(
+    Object.entries(fns).map(([name, fn]) => [
+      name,
+      async (...args: never[]) => {
+        try {
+          return await fn(...args);
+        } catch (e) {
+          throw redactError(e, redactor(secretNames(args)));
+        }
+      },
+    ]),
+  ) as T;
 }
 
 /** A symlink in the output folder stays one however often the activity is retried: it fails for good, saying where. */

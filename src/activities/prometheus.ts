@@ -1,6 +1,7 @@
 /** Metric providers: run one PromQL instant query, tell whether the server is reachable. */
 import { parse } from 'yaml';
 import { parseDuration } from '../domain/duration';
+import { secretValue } from '../connection/secrets';
 
 export type QueryOutcome = { kind: 'value'; value: number } | { kind: 'no-data'; message: string };
 
@@ -35,7 +36,11 @@ const scrapeIntervals = new Map<string, { ms: number | undefined; until: number 
 
 /** Prometheus HTTP API, instant queries (`/api/v1/query`). */
 export class PrometheusProvider implements MetricProvider {
-  constructor(private readonly opts: PrometheusOptions) {}
+  private readonly opts: PrometheusOptions;
+
+  constructor(opts: PrometheusOptions) {
+    this.opts = withoutUrlCredentials(opts);
+  }
 
   private headers(): Record<string, string> {
     const h: Record<string, string> = { accept: 'application/json' };
@@ -109,16 +114,47 @@ export class PrometheusProvider implements MetricProvider {
   }
 }
 
-/** Credentials come from the worker's environment, named by the config; never from the config itself. */
+/**
+ * Credentials in the address (`https://user:pass@host`) move into an Authorization header: fetch
+ * refuses such a URL with an error that repeats it whole, and the address appears in messages
+ * (issue 13 §5). A token or password given on their own win over the URL's.
+ */
+export function withoutUrlCredentials(opts: PrometheusOptions): PrometheusOptions {
+  let url: URL;
+  try {
+    url = new URL(opts.address);
+  } catch {
+    return opts; // each request reports it as before
+  }
+  if (!url.username && !url.password) return opts;
+  const username = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  url.username = '';
+  url.password = '';
+  const auth = opts.bearerToken || opts.basicAuth ? {} : password ? { basicAuth: { username, password } } : { bearerToken: username };
+  return { ...opts, address: url.toString(), ...auth };
+}
+
+/**
+ * Credentials come from the worker's environment, named by the config, never from the config
+ * itself; each variable may instead name a file (NAME_FILE).
+ */
 export function prometheusFromEnv(
   cfg: { address?: string | undefined; bearerTokenEnv: string; usernameEnv: string; passwordEnv: string; timeout: number },
   env: NodeJS.ProcessEnv = process.env,
 ): PrometheusProvider {
-  const address = cfg.address ?? env.ROLLGATE_PROMETHEUS_URL;
+  const read = (name: string) => {
+    try {
+      return secretValue(env, name);
+    } catch (e) {
+      throw new ProviderError((e as Error).message);
+    }
+  };
+  const address = cfg.address ?? read('ROLLGATE_PROMETHEUS_URL');
   if (!address) throw new ProviderError('no Prometheus address: set analysis.prometheus.address or the worker\'s ROLLGATE_PROMETHEUS_URL');
-  const token = env[cfg.bearerTokenEnv];
-  const username = env[cfg.usernameEnv];
-  const password = env[cfg.passwordEnv];
+  const token = read(cfg.bearerTokenEnv);
+  const username = read(cfg.usernameEnv);
+  const password = read(cfg.passwordEnv);
   return new PrometheusProvider({
     address,
     timeoutMs: cfg.timeout,

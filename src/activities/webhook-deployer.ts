@@ -2,6 +2,7 @@ import type { CommandVars } from '../domain/command';
 import type { ApplyOptions, Deployer, DeployRequest, DeployResult } from './deployer';
 import { DeployError } from './deployer';
 import { signature } from './signature';
+import { secretValue } from '../connection/secrets';
 
 /** The JSON body a deploy webhook receives for each step: the same variables a deploy command gets. */
 export type DeployHookPayload = CommandVars;
@@ -73,8 +74,16 @@ export class WebhookDeployer implements Deployer {
   }
 }
 
+/** The URL and secret from the worker's variables, or from the files their `_FILE` variables name. */
 export function webhookDeployerFromEnv(names: { urlEnv: string; secretEnv: string }, env: NodeJS.ProcessEnv = process.env): WebhookDeployer {
-  const url = env[names.urlEnv];
-  if (!url) throw new DeployError(`deploy.provider is webhook but the worker has no ${names.urlEnv}`, false);
-  return new WebhookDeployer(url, env[names.secretEnv]);
+  let url: string | undefined;
+  let secret: string | undefined;
+  try {
+    url = secretValue(env, names.urlEnv);
+    secret = secretValue(env, names.secretEnv);
+  } catch (e) {
+    throw new DeployError((e as Error).message, false);
+  }
+  if (!url) throw new DeployError(`deploy.provider is webhook but the worker has no ${names.urlEnv} (or ${names.urlEnv}_FILE)`, false);
+  return new WebhookDeployer(url, secret);
 }

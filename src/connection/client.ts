@@ -5,15 +5,18 @@ import { InputError } from '../domain/errors';
 import { RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { type ConnectionSettings, connectionSettings, tlsOptions } from './settings';
+import { withSecretFiles } from './secrets';
 
 /**
  * The settings and connection options of the Temporal CLI's environment variables (address, TLS
  * files, API key variable), for both the CLI's client and the worker's native connection.
  */
-export function connectionOptions(env: NodeJS.ProcessEnv = process.env): {
+export function connectionOptions(given: NodeJS.ProcessEnv = process.env): {
   settings: ConnectionSettings;
   options: { address: string; tls?: TLSConfig; apiKey?: string };
 } {
+  // TEMPORAL_API_KEY_FILE may give the key, so that it need not sit in the environment (issue 13 §5).
+  const env = withSecretFiles(given, ['TEMPORAL_API_KEY']);
   let settings: ConnectionSettings;
   try {
     settings = connectionSettings(env);
