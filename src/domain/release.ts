@@ -54,10 +54,21 @@ export interface PrerequisiteResult {
   source?: string;
 }
 
+/** An evidence file as it was read, so an auditor can match it to the CI artefact. */
+export interface EvidenceDigest {
+  kind: 'qa' | 'security' | 'junit';
+  /** A report's name in the reports folder; a JUnit file relative to the repository where it is inside it. */
+  file: string;
+  /** SHA-256 of the bytes that were judged, in hex. */
+  sha256: string;
+}
+
 export interface GateReport {
   prerequisites: PrerequisiteResult[];
   securityConditions: string[];
   tests?: { passed: number; total: number; source: string };
+  /** Every evidence file read, with its digest. */
+  evidence?: EvidenceDigest[];
 }
 
 export interface DecisionResult {

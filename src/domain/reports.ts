@@ -71,13 +71,33 @@ const NAME_STAMP = /(\d{8})-(\d{6})/;
 
 /** Sort key: the YYYYMMDD-HHMMSS stamp in the name, else the modification time. */
 export function reportTime(file: ReportFile): number {
-  const m = NAME_STAMP.exec(file.name);
-  if (m) {
-    const [d, t] = [m[1]!, m[2]!];
-    const ms = Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +t.slice(0, 2), +t.slice(2, 4), +t.slice(4, 6));
-    if (!Number.isNaN(ms)) return ms;
-  }
-  return file.mtimeMs;
+  return nameStamp(file.name) ?? file.mtimeMs;
+}
+
+/** How far ahead of the reader's clock a report's time may be: clocks of CI runners and workers drift a little. */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** The stamp in a report's name, read as UTC; none when the name has none. */
+export function nameStamp(name: string): number | undefined {
+  const m = NAME_STAMP.exec(name);
+  if (!m) return undefined;
+  const [d, t] = [m[1]!, m[2]!];
+  const ms = Date.UTC(+d.slice(0, 4), +d.slice(4, 6) - 1, +d.slice(6, 8), +t.slice(0, 2), +t.slice(2, 4), +t.slice(4, 6));
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * Why a report dated in the future is refused, if it is: a stamp or modification time past
+ * `nowMs + skewMs` cannot come from a scanner that has run, and would win the "latest" choice.
+ */
+export function futureDated(file: ReportFile, nowMs: number, skewMs = MAX_CLOCK_SKEW_MS): string | undefined {
+  const limit = nowMs + skewMs;
+  const stamp = nameStamp(file.name);
+  const iso = (ms: number) => (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms));
+  const ahead = `more than ${Math.round(skewMs / 60_000)} min ahead of this machine's clock (${iso(nowMs)})`;
+  if (stamp !== undefined && stamp > limit) return `the stamp in its name (${iso(stamp)}, read as UTC) is in the future, ${ahead}`;
+  if (file.mtimeMs > limit) return `its modification time (${iso(file.mtimeMs)}) is in the future, ${ahead}`;
+  return undefined;
 }
 
 export function latestReport<T extends ReportFile>(files: readonly T[], prefix: string): T | undefined {

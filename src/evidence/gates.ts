@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import { open, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { PrerequisiteName } from '../domain/enums';
 import { parseJUnit } from '../domain/junit';
-import type { GateReport, PrerequisiteResult } from '../domain/release';
-import { latestReport, parseConditions, parseTestCount, parseVerdict, type ReportFile } from '../domain/reports';
+import type { EvidenceDigest, GateReport, PrerequisiteResult } from '../domain/release';
+import { futureDated, latestReport, parseConditions, parseTestCount, parseVerdict, type ReportFile } from '../domain/reports';
 import { globToRegExp } from '../domain/glob';
 import { commitsAhead } from './git';
+import { committedEvidence, trackedAtHead } from './provenance';
 
 /** Reports and JUnit files larger than this are refused rather than read. */
 export const MAX_EVIDENCE_BYTES = 5 * 1024 * 1024;
@@ -19,9 +21,9 @@ export interface GateInput {
   junit: string[];
 }
 
-type Evidence = { ok: true; text: string } | { ok: false; reason: string };
+type Evidence = { ok: true; text: string; sha256: string } | { ok: false; reason: string };
 
-/** Reads a text file, refusing what is missing, empty, too large or binary. */
+/** Reads a text file, refusing what is missing, empty, too large or binary; the digest is of the bytes judged. */
 export async function readEvidence(path: string): Promise<Evidence> {
   let handle;
   try {
@@ -32,7 +34,7 @@ export async function readEvidence(path: string): Promise<Evidence> {
     if (info.size > MAX_EVIDENCE_BYTES) return { ok: false, reason: `too large (${info.size} bytes; limit ${MAX_EVIDENCE_BYTES})` };
     const buf = await handle.readFile();
     if (buf.includes(0)) return { ok: false, reason: 'binary content (NUL bytes)' };
-    return { ok: true, text: buf.toString('utf8') };
+    return { ok: true, text: buf.toString('utf8'), sha256: createHash('sha256').update(buf).digest('hex') };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return { ok: false, reason: code === 'ENOENT' ? 'does not exist' : `unreadable (${code ?? (e as Error).message})` };
@@ -71,8 +73,21 @@ export async function expandJUnit(repo: string, patterns: readonly string[]): Pr
   );
 }
 
-/** The spec's hard prerequisites. Business failures are results, never exceptions. */
-export async function checkPrerequisites(input: GateInput): Promise<GateReport> {
+/** Tracked files among `files`, or why git could not say: evidence the change could have written. */
+async function provenance(input: GateInput, files: string[]): Promise<{ tracked: Set<string> } | { error: string }> {
+  try {
+    return { tracked: await trackedAtHead(input.repo, input.head, files) };
+  } catch (e) {
+    return { error: `cannot check that the evidence is not committed at ${input.head}: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * The spec's hard prerequisites. Business failures are results, never exceptions. Evidence the
+ * change under release carries itself (a report or JUnit file committed at the head), or a report
+ * dated in the future, fails its prerequisite: the change must not vouch for itself.
+ */
+export async function checkPrerequisites(input: GateInput, nowMs = Date.now()): Promise<GateReport> {
   // git runs while the reports are read.
   const ahead = commitsAhead(input.repo, input.base, input.head).then(
     (n) => ({ n }),
@@ -80,6 +95,7 @@ export async function checkPrerequisites(input: GateInput): Promise<GateReport> 
   );
   const prerequisites: PrerequisiteResult[] = [];
   let securityConditions: string[] = [];
+  const evidence: EvidenceDigest[] = [];
   let qaText: string | undefined;
   let qaSource: string | undefined;
 
@@ -91,6 +107,8 @@ export async function checkPrerequisites(input: GateInput): Promise<GateReport> 
     const code = (e as NodeJS.ErrnoException).code;
     reportsError = `reports folder ${input.reportsDir} ${code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'is not a folder' : `is unreadable (${code})`}`;
   }
+  const isReport = (f: ReportFile) => f.name.startsWith('qa-report-') || f.name.startsWith('security-report-');
+  const reportOrigin = await provenance(input, (reports ?? []).filter(isReport).map((f) => f.path));
 
   for (const [name, prefix, accepted] of [
     [PrerequisiteName.QA, 'qa-report-', ['PASS']],
@@ -105,12 +123,26 @@ export async function checkPrerequisites(input: GateInput): Promise<GateReport> 
       prerequisites.push({ name, passed: false, detail: `no ${prefix}*.md in ${input.reportsDir}` });
       continue;
     }
-    const evidence = await readEvidence(latest.path);
-    if (!evidence.ok) {
-      prerequisites.push({ name, passed: false, detail: `${latest.name}: ${evidence.reason}`, source: latest.name });
+    // Any candidate, not only the latest: which one is latest is what a forged file would change.
+    const candidates = reports.filter((f) => f.name.startsWith(prefix) && f.name.endsWith('.md'));
+    const refused = [
+      ...('error' in reportOrigin ? [reportOrigin.error] : candidates.filter((f) => reportOrigin.tracked.has(f.path)).map((f) => committedEvidence(f.name))),
+      ...candidates.flatMap((f) => {
+        const future = futureDated(f, nowMs);
+        return future ? [`${f.name}: ${future}; refused`] : [];
+      }),
+    ];
+    if (refused.length > 0) {
+      prerequisites.push({ name, passed: false, detail: refused.join('; '), source: latest.name });
       continue;
     }
-    const verdict = parseVerdict(evidence.text);
+    const read = await readEvidence(latest.path);
+    if (!read.ok) {
+      prerequisites.push({ name, passed: false, detail: `${latest.name}: ${read.reason}`, source: latest.name });
+      continue;
+    }
+    evidence.push({ kind: name === PrerequisiteName.QA ? 'qa' : 'security', file: latest.name, sha256: read.sha256 });
+    const verdict = parseVerdict(read.text);
     if (!verdict.ok) {
       prerequisites.push({ name, passed: false, detail: `${latest.name}: ${verdict.reason}`, source: latest.name });
       continue;
@@ -123,13 +155,13 @@ export async function checkPrerequisites(input: GateInput): Promise<GateReport> 
       source: latest.name,
     });
     if (name === PrerequisiteName.QA) {
-      qaText = evidence.text;
+      qaText = read.text;
       qaSource = latest.name;
     }
-    if (name === PrerequisiteName.SECURITY && verdict.verdict === 'CONDITIONAL') securityConditions = parseConditions(evidence.text);
+    if (name === PrerequisiteName.SECURITY && verdict.verdict === 'CONDITIONAL') securityConditions = parseConditions(read.text);
   }
 
-  const tests = await testsGate(input, qaText, qaSource);
+  const tests = await testsGate(input, qaText, qaSource, evidence);
   prerequisites.push(tests.result);
 
   const branch = await ahead;
@@ -141,24 +173,31 @@ export async function checkPrerequisites(input: GateInput): Promise<GateReport> 
       detail: branch.n > 0 ? `${input.head} is ${branch.n} commit${branch.n === 1 ? '' : 's'} ahead of ${input.base}` : `${input.head} has no commits ahead of ${input.base}`,
     });
 
-  return { prerequisites, securityConditions, ...(tests.count ? { tests: tests.count } : {}) };
+  return { prerequisites, securityConditions, ...(tests.count ? { tests: tests.count } : {}), evidence };
 }
 
-async function testsGate(input: GateInput, qaText: string | undefined, qaSource: string | undefined) {
+async function testsGate(input: GateInput, qaText: string | undefined, qaSource: string | undefined, evidence: EvidenceDigest[]) {
   if (input.junit.length > 0) {
     const expanded = await expandJUnit(input.repo, input.junit);
     const total = { tests: 0, failures: 0, errors: 0, skipped: 0 };
     const problems: string[] = [];
+    const origin = await provenance(input, expanded.flatMap((e) => e.files));
+    if ('error' in origin) problems.push(origin.error);
     for (const { pattern, files } of expanded) {
       if (files.length === 0) problems.push(`no JUnit file matches ${pattern}`);
       for (const file of files) {
         const shown = relative(input.repo, file) || file;
-        const evidence = await readEvidence(file);
-        if (!evidence.ok) {
-          problems.push(`${shown}: ${evidence.reason}`);
+        if ('tracked' in origin && origin.tracked.has(file)) {
+          problems.push(committedEvidence(shown));
           continue;
         }
-        const parsed = parseJUnit(evidence.text);
+        const read = await readEvidence(file);
+        if (!read.ok) {
+          problems.push(`${shown}: ${read.reason}`);
+          continue;
+        }
+        evidence.push({ kind: 'junit', file: shown, sha256: read.sha256 });
+        const parsed = parseJUnit(read.text);
         if (!parsed.ok) problems.push(`${shown}: ${parsed.reason}`);
         else for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += parsed.summary[k];
       }
