@@ -1,5 +1,5 @@
 import { type Decision, Outcome, type RiskLevel, type Strategy } from './enums';
-import type { StopKind, StopReason } from './release';
+import type { EvidenceDigest, StopKind, StopReason } from './release';
 
 /** One line of `ledger.jsonl`: the spec's fields, then rollgate's. */
 export interface LedgerEntry {
@@ -29,6 +29,8 @@ export interface LedgerEntry {
   rollback_duration_seconds: number | null;
   /** Head commit time to production, in seconds; only for released changes. */
   lead_time_seconds: number | null;
+  /** Each evidence file the gates judged, with its SHA-256: what an auditor matches to the CI artefacts. */
+  evidence: { kind: EvidenceDigest['kind']; file: string; sha256: string }[];
 }
 
 const seconds = (from: string | null | undefined, to: string | null | undefined): number | null =>
@@ -52,6 +54,7 @@ export function ledgerEntry(e: {
   productionAt?: string;
   rollbackStartedAt?: string;
   rollbackFinishedAt?: string;
+  evidence?: readonly EvidenceDigest[];
 }): LedgerEntry {
   return {
     skill: 'release-decision',
@@ -77,5 +80,6 @@ export function ledgerEntry(e: {
     rollback_finished_at: e.rollbackFinishedAt ?? null,
     rollback_duration_seconds: seconds(e.rollbackStartedAt, e.rollbackFinishedAt),
     lead_time_seconds: e.outcome === Outcome.RELEASED ? seconds(e.commitTime, e.productionAt) : null,
+    evidence: (e.evidence ?? []).map(({ kind, file, sha256 }) => ({ kind, file, sha256 })),
   };
 }

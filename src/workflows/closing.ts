@@ -50,6 +50,7 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
         ...(run.productionAt ? { productionAt: run.productionAt } : {}),
         ...(run.rollbackStartedAt ? { rollbackStartedAt: run.rollbackStartedAt } : {}),
         ...(run.rollbackEndedAt ? { rollbackFinishedAt: run.rollbackEndedAt } : {}),
+        ...(run.gates.evidence ? { evidence: run.gates.evidence } : {}),
       }),
       durations: releaseDurations(status.steps),
     });
