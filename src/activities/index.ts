@@ -22,6 +22,7 @@ import { readChangeSet } from './evidence';
 import { smokeTest } from './smoke';
 import { FileLedgerStore, type LedgerStore, writeRecord } from './store';
 import { UnsafePath, writeFileAtomic } from './out-files';
+import { type VerifyRequest, type VerifyResult, verifySteeringRequest } from './verify';
 import type { Redactor } from '../domain/redact';
 import { redactorFromEnv, withSecretFiles } from '../connection/secrets';
 import { redactError, redactingProvider } from './redact';
@@ -39,6 +40,8 @@ export interface ActivityDeps {
   webhookDeployer?: (names: { urlEnv: string; secretEnv: string }) => Deployer;
   /** Counters for the worker's /metrics; none in tests that do not look. */
   telemetry?: Telemetry;
+  /** The worker's allowed-signers file (ssh-keygen's format): with one, who steers a release must sign; none: names are unverified. */
+  signers?: string;
   /** Redacts the worker's secrets, and those a release's variable names point at, from every error (issue 13 §5); default: from the environment. */
   redactor?: (names: string[]) => Redactor;
 }
@@ -49,6 +52,7 @@ export const defaultDeps = (): ActivityDeps => ({
   flags: new FlagdFileProvider(),
   notifiers: (outDir, names) => notifiersFromEnv(join(outDir, 'notifications.jsonl'), names, withSecretFiles(process.env, Object.values(names)), outDir),
   ledger: (outDir) => new FileLedgerStore(join(outDir, 'ledger.jsonl'), outDir),
+  ...(process.env.ROLLGATE_ALLOWED_SIGNERS ? { signers: process.env.ROLLGATE_ALLOWED_SIGNERS } : {}),
 });
 
 /** Which Deployer operation an action is. */
@@ -117,6 +121,11 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
   };
 
   const activities = {
+    /** A steering request's signature and what it was signed for, against the worker's allowed signers (issue 13 §2). */
+    async verifySteeringRequest(input: VerifyRequest): Promise<VerifyResult> {
+      return verifySteeringRequest(input, deps.signers);
+    },
+
     async checkPrerequisites(input: GateInput) {
       return checkPrerequisites(input);
     },

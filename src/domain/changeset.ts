@@ -17,6 +17,11 @@ export interface CommitInfo {
   subject: string;
   author: string;
   email: string;
+  /** Who committed it: the author name is set by whoever commits, so four eyes look at both. */
+  committer?: string;
+  committerEmail?: string;
+  /** `Co-authored-by:` trailers, as written in the message. */
+  coAuthors?: { name: string; email: string }[];
   /** ISO time the commit was made (committer date). */
   time: string;
 }

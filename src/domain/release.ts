@@ -142,7 +142,10 @@ export interface Approval {
   kind: ApprovalKind;
   target: string;
   phase?: string;
+  /** The verified principal of a signed approval; else the name as typed. */
   by: string;
+  /** Signed by a key of the worker's allowed signers; false: the worker verifies no signatures, the name is as typed. */
+  verified?: boolean;
   at: string;
   reason?: string;
 }
@@ -217,6 +220,8 @@ export interface ReleaseStatus {
   measurementsFile?: string;
   /** Set when the rollback failed: what a human is asked to do. */
   needsHuman?: { reason: string; since: string; options: string[] };
+  /** What a signed steering request is signed for (filled in by the status query): see src/domain/signed-request. */
+  signing?: { releaseId: string; runId: string; head: string; record?: string };
 }
 
 export interface PhaseAnalysis {

@@ -2,53 +2,72 @@ import { z } from 'zod';
 import { formatIssues } from './config';
 import type { Outcome } from './enums';
 import { type Approval, type PendingApproval, ReleaseState } from './release';
+import { SignedSchema } from './signed-request';
 
 /**
  * How people steer a running release: the arguments of each update, and which state allows which
  * update. Pure, so that every rule has a table test; the workflow applies them in its handlers.
  */
 
+/**
+ * Control characters (C0, DEL, C1, the line and paragraph separators, bidirectional overrides) in a
+ * name or a reason would forge lines in the record, the logs and chat: refused, not escaped.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+export const hasControlCharacters = (s: string): boolean => CONTROL.test(s);
+const NO_CONTROL = 'must not contain control characters (newlines, carriage returns, other C0/C1 or U+2028/U+2029)';
+
+/** Who steers: a name (for a signed request, the principal claimed). Checked before blanks are trimmed. */
+const who = () => z.string().refine((s) => !hasControlCharacters(s), NO_CONTROL).trim().max(200);
+const reasonText = () => z.string().refine((s) => !hasControlCharacters(s), NO_CONTROL).max(2000);
+const requiredReason = () => reasonText().trim().min(1, 'a reason must be given');
+
+/** Every update may carry a signed request (payload + SSH signature); the worker verifies it. */
+const signed = { signed: SignedSchema.optional() };
+/** `by` may only be left out of a signed request, whose key names the principal. */
+const named =
+  (verb: string) =>
+  (a: { by?: string | undefined; signed?: unknown }, ctx: z.RefinementCtx): void => {
+    if (a.signed === undefined && !a.by) ctx.addIssue({ code: 'custom', path: ['by'], message: `who ${verb} must be given (or sign the request with --key)` });
+  };
+
 /** Arguments of the approve / reject / abort updates, validated where they arrive. */
-export const ApproveArgsSchema = z.strictObject({
-  by: z.string().trim().min(1, 'by: who approves must be given').max(200),
-  reason: z.string().max(2000).optional(),
-});
+export const ApproveArgsSchema = z.strictObject({ by: who().optional(), reason: reasonText().optional(), ...signed }).superRefine(named('approves'));
 export type ApproveArgs = z.input<typeof ApproveArgsSchema>;
 
-export const RejectArgsSchema = z.strictObject({
-  by: z.string().trim().min(1, 'by: who rejects must be given').max(200),
-  reason: z.string().trim().min(1, 'reason: a reason must be given').max(2000),
-});
+export const RejectArgsSchema = z.strictObject({ by: who().optional(), reason: requiredReason(), ...signed }).superRefine(named('rejects'));
 export type RejectArgs = z.input<typeof RejectArgsSchema>;
 
-export const AbortArgsSchema = z.strictObject({
-  reason: z.string().trim().min(1, 'reason: a reason must be given').max(2000),
-  by: z.string().trim().max(200).optional(),
-});
+/** Anyone with access may abort (stopping must always be easy); a signed abort records its principal. */
+export const AbortArgsSchema = z.strictObject({ reason: requiredReason(), by: who().optional(), ...signed });
 export type AbortArgs = z.input<typeof AbortArgsSchema>;
 
-export const PauseArgsSchema = z.strictObject({
-  by: z.string().trim().min(1, 'by: who pauses must be given').max(200),
-  reason: z.string().max(2000).optional(),
-});
+export const PauseArgsSchema = z.strictObject({ by: who().optional(), reason: reasonText().optional(), ...signed }).superRefine(named('pauses'));
 export type PauseArgs = z.input<typeof PauseArgsSchema>;
 
-export const ResumeArgsSchema = z.strictObject({ by: z.string().trim().min(1, 'by: who resumes must be given').max(200) });
+export const ResumeArgsSchema = z.strictObject({ by: who().optional(), ...signed }).superRefine(named('resumes'));
 export type ResumeArgs = z.input<typeof ResumeArgsSchema>;
 
-export const PromoteArgsSchema = z.strictObject({
-  by: z.string().trim().min(1, 'by: who promotes must be given').max(200),
-  /** Skip to 100%: every remaining intermediate step, bake and hold is skipped; approval gates still hold. */
-  full: z.boolean().default(false),
-});
+export const PromoteArgsSchema = z
+  .strictObject({
+    by: who().optional(),
+    /** Skip to 100%: every remaining intermediate step, bake and hold is skipped; approval gates still hold. */
+    full: z.boolean().default(false),
+    ...signed,
+  })
+  .superRefine(named('promotes'));
 export type PromoteArgs = z.input<typeof PromoteArgsSchema>;
 
 /** After a failed rollback: run it again, or record that a human restored the service. */
-export const ResolveArgsSchema = z.strictObject({
-  by: z.string().trim().min(1, 'by: who resolves must be given').max(200),
-  action: z.enum(['retry', 'restored'], { error: 'action: must be retry or restored' }),
-  reason: z.string().trim().min(1, 'reason: a reason must be given').max(2000),
-});
+export const ResolveArgsSchema = z
+  .strictObject({
+    by: who().optional(),
+    action: z.enum(['retry', 'restored'], { error: 'must be retry or restored' }),
+    reason: requiredReason(),
+    ...signed,
+  })
+  .superRefine(named('resolves'));
 export type ResolveArgs = z.input<typeof ResolveArgsSchema>;
 
 /** Approver names compare without case and surrounding space; an email matches its name part too. */
@@ -104,6 +123,7 @@ export function steeringRefusal<K extends Steer>(update: K, args: SteeringArgs[K
   const finished = view.state === ReleaseState.FINISHED ? `the release already finished: ${view.outcome}` : undefined;
   switch (update) {
     case Steer.APPROVE: {
+      // Without a name (a signed request before its verification) only the state is judged; the handler judges the principal.
       const { by } = args as SteeringArgs['approve'];
       const pending = view.pendingApproval;
       if (!pending) {
@@ -112,10 +132,11 @@ export function steeringRefusal<K extends Steer>(update: K, args: SteeringArgs[K
       }
       const already = view.approvals.find((x) => x.target === pending.target);
       if (already) return `already approved by ${already.by} at ${already.at}`;
+      if (by === undefined) return undefined;
       if (pending.allowedApprovers.length > 0 && !pending.allowedApprovers.some((x) => sameIdentity(x, by)))
         return `${by} may not approve: approval.approvers allows ${pending.allowedApprovers.join(', ')}`;
       if (pending.excludedApprovers.some((x) => sameIdentity(x, by)))
-        return `four eyes: ${by} is an author of this change and may not approve a ${view.riskLevel ?? 'escalated'} release`;
+        return `four eyes: ${by} is an author, committer or co-author of this change and may not approve a ${view.riskLevel ?? 'escalated'} release`;
       return undefined;
     }
     case Steer.REJECT:
@@ -143,4 +164,42 @@ export function steeringRefusal<K extends Steer>(update: K, args: SteeringArgs[K
     case Steer.RESOLVE:
       return view.state === ReleaseState.NEEDS_HUMAN ? undefined : `nothing to resolve: the release is ${view.state}`;
   }
+}
+
+/**
+ * The updates that need a verified principal when the worker has an allowed-signers file: each can
+ * let a change through (approve, promote, resume, resolve) or end it in someone's name (reject).
+ * Abort and pause stay open to anyone with access: stopping must always be easy.
+ */
+export const SIGNED_STEERING: readonly Steer[] = [Steer.APPROVE, Steer.REJECT, Steer.RESUME, Steer.PROMOTE, Steer.RESOLVE];
+export const needsSignature = (update: Steer): boolean => SIGNED_STEERING.includes(update);
+
+/** What a signed request of `update` is for, as both the CLI (from status) and the workflow name it. */
+export function requestTarget(update: Steer, args: { full?: boolean; action?: string }, pendingTarget: string | undefined): string {
+  switch (update) {
+    case Steer.APPROVE:
+    case Steer.REJECT:
+      return pendingTarget ?? '(nothing pending)';
+    case Steer.PROMOTE:
+      return args.full ? 'full' : 'current bake';
+    case Steer.RESOLVE:
+      return args.action ?? 'retry';
+    default:
+      return 'release';
+  }
+}
+
+/** Every identity of a change's commits (author, committer, Co-authored-by; names and emails): four eyes exclude them all. */
+export function changeIdentities(commits: readonly { author: string; email: string; committer?: string; committerEmail?: string; coAuthors?: readonly { name: string; email: string }[] }[]): string[] {
+  const all = commits.flatMap((c) => [c.author, c.email, c.committer ?? '', c.committerEmail ?? '', ...(c.coAuthors ?? []).flatMap((a) => [a.name, a.email])]);
+  return [...new Set(all.map((s) => s.trim()).filter(Boolean))];
+}
+
+/**
+ * An approver list that is empty while some level requires sign-off lets anyone approve: a
+ * configuration error, not an open door. For the configuration's validation (the policy's owner calls it).
+ */
+export function approverListProblem(approval: { requiredFor: readonly string[]; approvers: readonly string[] }): string | undefined {
+  if (approval.requiredFor.length === 0 || approval.approvers.length > 0) return undefined;
+  return `approval.approvers: empty while approval.requiredFor (${approval.requiredFor.join(', ')}) requires a sign-off; name who may approve`;
 }

@@ -64,7 +64,7 @@ export async function readChangeSet(repo: string, base: string, head: string, mi
     const [numstat, nameStatus, log, tree] = await Promise.all([
       git(repo, ['diff', '--numstat', '-z', '--no-renames', mergeBase, headSha, '--']),
       git(repo, ['diff', '--name-status', '-z', '--no-renames', mergeBase, headSha, '--']),
-      git(repo, ['log', '--format=%H%x1f%s%x1f%an%x1f%ae%x1f%cI%x1e', `${baseSha}..${headSha}`, '--']),
+      git(repo, ['log', `--format=${LOG_FORMAT}`, `${baseSha}..${headSha}`, '--']),
       git(repo, ['ls-tree', '-d', '--name-only', headSha]),
     ]);
     const files = parseNumstat(numstat);
@@ -85,19 +85,38 @@ export async function readChangeSet(repo: string, base: string, head: string, mi
       }
     }
 
-    const commits: CommitInfo[] = log
-      .split('\x1e')
-      .map((r) => r.trim())
-      .filter(Boolean)
-      .map((r) => {
-        const [sha = '', subject = '', author = '', email = '', time = ''] = r.split('\x1f');
-        return { sha, subject, author, email, time };
-      });
+    const commits = parseLog(log);
     const topLevel = tree.split('\n').filter(Boolean);
     return { base, head, baseSha, headSha, commits, files, topLevel };
   } catch (e) {
     throw new ChangeSetUnreadable(`cannot read the change set ${base}..${head}: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/**
+ * One record per commit: hash, subject, author, committer, date, then the `Co-authored-by` trailers
+ * (git matches the key without case). Unit and group separators cannot appear in these fields.
+ */
+const LOG_FORMAT = '%H%x1f%s%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%cI%x1f%(trailers:key=Co-authored-by,valueonly,unfold,separator=%x1d)%x1e';
+
+export function parseLog(log: string): CommitInfo[] {
+  return log
+    .split('\x1e')
+    .map((r) => r.trim())
+    .filter(Boolean)
+    .map((r) => {
+      const [sha = '', subject = '', author = '', email = '', committer = '', committerEmail = '', time = '', trailers = ''] = r.split('\x1f');
+      const coAuthors = trailers.split('\x1d').map(parseIdentity).filter((a) => a.name || a.email);
+      return { sha, subject, author, email, committer, committerEmail, time, coAuthors };
+    });
+}
+
+/** `Name <email>` as trailers write it; a bare email or name is kept as it is. */
+function parseIdentity(text: string): { name: string; email: string } {
+  const m = /^\s*(.*?)\s*<([^<>]*)>\s*$/.exec(text);
+  if (m) return { name: m[1] ?? '', email: (m[2] ?? '').trim() };
+  const t = text.trim();
+  return t.includes('@') ? { name: '', email: t } : { name: t, email: '' };
 }
 
 function parseNumstat(out: string): FileChange[] {

@@ -16,6 +16,11 @@ export function activityGroups(config: RollgateConfig) {
       startToCloseTimeout: '2 minutes',
       retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2 },
     }),
+    /** A steering request's signature, verified on this worker against its allowed signers while the update waits. */
+    signatures: proxyLocalActivities<Pick<Activities, 'verifySteeringRequest'>>({
+      startToCloseTimeout: '30 seconds',
+      retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2 },
+    }),
     /** Short calls that write files or read Prometheus once. */
     quick: proxyActivities<Pick<Activities, 'writeDecisionRecord' | 'checkQueries' | 'captureBaseline' | 'writeAlertRules' | 'setFlag' | 'writeReport' | 'recordLedger'>>({
       startToCloseTimeout: '2 minutes',

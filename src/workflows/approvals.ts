@@ -1,6 +1,7 @@
 import { condition } from '@temporalio/workflow';
 import { formatDuration } from '../domain/duration';
 import { ApprovalOutcome, type ApprovalTarget, approvalTargetId, ReleaseState, type StepRecord, StopKind } from '../domain/release';
+import { changeIdentities } from '../domain/steering';
 import { writeRecord } from './decision-record';
 import { notify } from './notifications';
 import { now, type ReleaseRun, StopRelease } from './run-state';
@@ -30,10 +31,11 @@ export async function awaitApproval(run: ReleaseRun, target: ApprovalTarget, rea
     requestedAt: now(),
     deadline: new Date(Date.now() + timeout).toISOString(),
     allowedApprovers: run.config.approval.approvers,
-    excludedApprovers: run.fourEyes() ? run.authors() : [],
+    // Four eyes: every author, committer and co-author, by name and email (an author name is whatever the committer typed).
+    excludedApprovers: run.fourEyes() ? changeIdentities(run.change?.commits ?? []) : [],
   };
   await writeRecord(run);
-  await notify(run, 'approval-needed', `Approval needed: ${run.input.service} ${run.version}`, `${reason}.\n\`rollgate approve ${run.releaseId} --by NAME\` (or reject) before ${status.pendingApproval.deadline}.`, {
+  await notify(run, 'approval-needed', `Approval needed: ${run.input.service} ${run.version}`, `${reason}.\n\`rollgate approve ${run.releaseId} --key SSH_KEY\` (or reject) before ${status.pendingApproval.deadline}.`, {
     key: `approval-needed-${id}`,
   });
   const approval: NonNullable<StepRecord['approval']> = { kind: target.kind };

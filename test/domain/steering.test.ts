@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PendingApproval, ReleaseState } from '../../src/domain/release';
-import { parseSteeringArgs, Steer, type SteeringArgs, steeringRefusal, type SteeringView } from '../../src/domain/steering';
+import { canonicalPayload, parseSignedBody, type SignedBody, signedRequestRefusal } from '../../src/domain/signed-request';
+import { approverListProblem, changeIdentities, needsSignature, parseSteeringArgs, requestTarget, Steer, type SteeringArgs, steeringRefusal, type SteeringView } from '../../src/domain/steering';
 
 const pending = (over: Partial<PendingApproval> = {}): PendingApproval => ({
   kind: 'release',
@@ -78,8 +79,8 @@ describe('steering rules: who may approve', () => {
   });
   it('four eyes: an author may not approve, by name or email', () => {
     const v = waiting({ excludedApprovers: ['Alice Author', 'alice@example.com'] });
-    assert.equal(refusal(Steer.APPROVE, { by: 'alice' }, v), 'four eyes: alice is an author of this change and may not approve a CRITICAL release');
-    assert.equal(refusal(Steer.APPROVE, { by: 'alice author' }, v), 'four eyes: alice author is an author of this change and may not approve a CRITICAL release');
+    assert.equal(refusal(Steer.APPROVE, { by: 'alice' }, v), 'four eyes: alice is an author, committer or co-author of this change and may not approve a CRITICAL release');
+    assert.equal(refusal(Steer.APPROVE, { by: 'alice author' }, v), 'four eyes: alice author is an author, committer or co-author of this change and may not approve a CRITICAL release');
     assert.equal(refusal(Steer.APPROVE, { by: 'bob' }, v), undefined);
   });
 });
@@ -93,5 +94,72 @@ describe('steering arguments', () => {
   });
   it('fill defaults: promote is not --full unless asked', () => {
     assert.deepEqual(parseSteeringArgs(Steer.PROMOTE, { by: 'b' }), { by: 'b', full: false });
+  });
+});
+
+describe('signed steering (issue 13 §2)', () => {
+  const signed = { payload: '{}\n', signature: '-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n' };
+  it('by may be left out of a signed request only: the key names the principal', () => {
+    assert.throws(() => parseSteeringArgs(Steer.APPROVE, {}), /^Error: by: who approves must be given \(or sign the request with --key\)$/);
+    assert.deepEqual(parseSteeringArgs(Steer.APPROVE, { signed }), { signed });
+    assert.deepEqual(parseSteeringArgs(Steer.PROMOTE, { signed, full: true }), { signed, full: true });
+    assert.throws(() => parseSteeringArgs(Steer.APPROVE, { signed: { ...signed, signature: 'trust me' } }), /signed.signature: is not an SSH signature/);
+  });
+  it('a blank name is no name; names are trimmed once checked', () => {
+    assert.throws(() => parseSteeringArgs(Steer.PAUSE, { by: '   ' }), /^Error: by: who pauses must be given/);
+    assert.deepEqual(parseSteeringArgs(Steer.PAUSE, { by: ' ann ' }), { by: 'ann' });
+  });
+  it('approve without a name yet (a signed request before verification) is judged on the state only', () => {
+    const v = view('awaiting-approval', { pendingApproval: pending({ allowedApprovers: ['bob'], excludedApprovers: ['alice'] }) });
+    assert.equal(refusal(Steer.APPROVE, {}, v), undefined);
+    assert.equal(refusal(Steer.APPROVE, {}, view('baking')), 'nothing is waiting for approval (state: baking)');
+  });
+  it('which updates need a signature where the worker verifies them', () => {
+    assert.deepEqual(Object.values(Steer).filter(needsSignature), ['approve', 'reject', 'resume', 'promote', 'resolve']);
+  });
+  it('what a request is signed for', () => {
+    assert.equal(requestTarget(Steer.APPROVE, {}, 'production-switch'), 'production-switch');
+    assert.equal(requestTarget(Steer.REJECT, {}, undefined), '(nothing pending)');
+    assert.equal(requestTarget(Steer.PROMOTE, { full: true }, undefined), 'full');
+    assert.equal(requestTarget(Steer.PROMOTE, { full: false }, undefined), 'current bake');
+    assert.equal(requestTarget(Steer.RESOLVE, { action: 'restored' }, undefined), 'restored');
+    assert.equal(requestTarget(Steer.ABORT, {}, undefined), 'release');
+  });
+  it('four eyes: every author, committer and co-author, by name and email', () => {
+    assert.deepEqual(
+      changeIdentities([
+        { author: 'Dependabot', email: 'support@github.com', committer: 'Alice', committerEmail: 'alice@example.com', coAuthors: [{ name: 'Carol', email: 'carol@example.com' }] },
+        { author: 'Alice', email: 'alice@example.com' },
+      ]),
+      ['Dependabot', 'support@github.com', 'Alice', 'alice@example.com', 'Carol', 'carol@example.com'],
+    );
+  });
+  it('an empty approver list while sign-off is required is a configuration error', () => {
+    assert.equal(approverListProblem({ requiredFor: ['CRITICAL'], approvers: [] }), 'approval.approvers: empty while approval.requiredFor (CRITICAL) requires a sign-off; name who may approve');
+    assert.equal(approverListProblem({ requiredFor: ['CRITICAL'], approvers: ['bob'] }), undefined);
+    assert.equal(approverListProblem({ requiredFor: [], approvers: [] }), undefined);
+  });
+});
+
+describe('signed payloads', () => {
+  const b: SignedBody = { rollgate: 'signed-request/v1', releaseId: 'r', runId: 'x', head: 'h', action: 'approve', target: 'release', by: 'bob', nonce: '0123456789abcdef', expires: '2026-01-01T00:05:00.000Z' };
+  it('one line of JSON in a fixed order, read back as it was', () => {
+    const { by, ...rest } = b;
+    const p = canonicalPayload({ ...rest, by } as SignedBody);
+    assert.equal(p, '{"rollgate":"signed-request/v1","releaseId":"r","runId":"x","head":"h","action":"approve","target":"release","by":"bob","nonce":"0123456789abcdef","expires":"2026-01-01T00:05:00.000Z"}\n');
+    assert.deepEqual(parseSignedBody(p), b);
+  });
+  it('what is not a payload is refused, naming the field', () => {
+    assert.throws(() => parseSignedBody('approve it'), /^Error: signed.payload: is not JSON$/);
+    assert.throws(() => parseSignedBody(JSON.stringify({ ...b, nonce: 'x' })), /signed.payload.nonce: must be 16-64 hex digits/);
+    assert.throws(() => parseSignedBody(JSON.stringify({ ...b, extra: 1 })), /extra/);
+  });
+  it('the expiry with a minute of clock skew, and no more than 15 minutes ahead', () => {
+    const ctx = { releaseId: 'r', runId: 'x', head: 'h', action: 'approve', target: 'release' };
+    const at = Date.parse(b.expires);
+    assert.equal(signedRequestRefusal(b, ctx, at - 60_000), undefined);
+    assert.equal(signedRequestRefusal(b, ctx, at + 59_000), undefined);
+    assert.match(signedRequestRefusal(b, ctx, at + 60_000) ?? '', /expired/);
+    assert.match(signedRequestRefusal(b, ctx, at - 17 * 60_000) ?? '', /longer than 15 minutes/);
   });
 });

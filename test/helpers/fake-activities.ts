@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities, StepInput } from '../../src/activities';
 import type { MonitorInput } from '../../src/activities/analysis';
+import { verifySteeringRequest } from '../../src/activities/verify';
 import { analysisVerdict, initialState, isStable, type Measurement, record, type Verdict } from '../../src/domain/analysis';
 import type { ChangeSet } from '../../src/domain/changeset';
 import type { LedgerEntry } from '../../src/domain/ledger';
@@ -64,11 +65,17 @@ export function fakeActivities(
     failNotify?: string[];
     /** The ledger cannot be written. */
     failLedger?: boolean;
+    /** The worker's allowed-signers file: steering requests must be signed by its keys. */
+    signers?: string;
   } = {},
 ) {
   const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [] };
   const cursor = new Map<string, number>();
   const activities: Activities = {
+    /** The real verifier, against the allowed-signers file a test gives (none: names are unverified). */
+    async verifySteeringRequest(input) {
+      return verifySteeringRequest(input, opts.signers);
+    },
     async checkQueries(input) {
       return `${input.analysis.metrics.length} accepted`;
     },

@@ -1,0 +1,66 @@
+import { access, constants } from 'node:fs/promises';
+import { ApplicationFailure } from '@temporalio/activity';
+import { parseSignedBody, type RequestContext, type Signed, SIGNATURE_REFUSED, signedRequestRefusal } from '../domain/signed-request';
+import { needsSignature, type Steer } from '../domain/steering';
+import { SignatureRefused, verifySignature } from '../evidence/ssh-signature';
+
+/** A steering request as the workflow received it, with what the release expects it to be signed for. */
+export interface VerifyRequest {
+  update: Steer;
+  /** The name the request gives: with a signature, the principal claimed. */
+  by?: string;
+  /** The request's reason: a signed payload must carry the same. */
+  reason?: string;
+  signed?: Signed;
+  expect: RequestContext;
+}
+
+/** Who sent the request: verified when signed by a key of the worker's allowed signers. */
+export interface VerifyResult {
+  by?: string;
+  verified: boolean;
+  /** The signed request's one-off nonce, which the release accepts once. */
+  nonce?: string;
+}
+
+const refuse = (message: string) => ApplicationFailure.create({ message, type: SIGNATURE_REFUSED, nonRetryable: true });
+
+/**
+ * Verifies a steering request. `signers` is the worker's allowed-signers file (its policy): with
+ * one, approve, reject, resume, promote and resolve must be signed by a key in it, and the verified
+ * principal is who acted; without one, names are taken as typed and marked unverified.
+ */
+export async function verifySteeringRequest(req: VerifyRequest, signers: string | undefined, nowMs = Date.now()): Promise<VerifyResult> {
+  if (!req.signed) {
+    if (signers && needsSignature(req.update))
+      throw refuse(`${req.update}: this worker verifies who steers a release: sign the request with your SSH key (rollgate ${req.update} ID --key ~/.ssh/id_ed25519)`);
+    return { ...(req.by ? { by: req.by } : {}), verified: false };
+  }
+  let body;
+  try {
+    body = parseSignedBody(req.signed.payload);
+  } catch (e) {
+    throw refuse((e as Error).message);
+  }
+  if (req.by !== undefined && body.by !== undefined && req.by !== body.by) throw refuse(`by: the request names ${req.by}, its signed payload ${body.by}`);
+  if ((req.reason ?? undefined) !== (body.reason ?? undefined)) throw refuse('reason: differs from the reason the request was signed with');
+  const wrong = signedRequestRefusal(body, req.expect, nowMs);
+  if (wrong) throw refuse(wrong);
+  const claimed = req.by ?? body.by;
+  if (!signers) {
+    // Nothing to verify the key against: the request acts under the name it gives, marked unverified.
+    if (!claimed && needsSignature(req.update)) throw refuse(`by: who ${req.update}s must be given: this worker has no allowed-signers file to verify the key against`);
+    return { ...(claimed ? { by: claimed } : {}), verified: false, nonce: body.nonce };
+  }
+  try {
+    await access(signers, constants.R_OK);
+  } catch {
+    throw refuse("the worker's allowed-signers file (ROLLGATE_ALLOWED_SIGNERS) cannot be read: ask the worker's operator");
+  }
+  try {
+    return { by: await verifySignature(signers, req.signed.payload, req.signed.signature, claimed), verified: true, nonce: body.nonce };
+  } catch (e) {
+    if (e instanceof SignatureRefused) throw refuse(e.message);
+    throw e;
+  }
+}
