@@ -1,4 +1,5 @@
 import { InputError } from '../domain/errors';
+import { codecServerCommand } from './commands/codec-server';
 import { decideCommand } from './commands/decide';
 import { doraCommand } from './commands/dora';
 import { reportCommand } from './commands/report';
@@ -26,6 +27,7 @@ const USAGE = `rollgate: release decisions and rollouts on Temporal
   rollgate dora    [--since 30d] [--service NAME] [--ledger FILE | --config FILE | --repo DIR] [--json]
   rollgate schema          JSON Schema of rollgate.yaml
   rollgate worker          run a worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and API key from the environment)
+  rollgate codec-server [--listen 127.0.0.1:8888] [--origin URL]...   decrypts payloads for the Temporal UI (ROLLGATE_CODEC_KEY[S])
 
 Exit status: 0 released/approved, 1 bad input or error, 2 aborted, 3 waiting for a human, 4 rolled back, 5 still running at --wait-timeout.`;
 
@@ -42,6 +44,7 @@ const COMMANDS = new Map<string, Command>([
   ['dora', doraCommand],
   ['schema', schemaCommand],
   ['worker', workerCommand],
+  ['codec-server', codecServerCommand],
 ]);
 
 /** `rollgate COMMAND ...`: runs the command and returns its exit status; any error is one line on stderr and status 1. */

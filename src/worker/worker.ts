@@ -6,6 +6,8 @@ import { connectClient, connectionOptions, registerStateAttribute } from '../con
 import { RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW } from '../workflows/messages';
 import { createActivities, type ActivityDeps, defaultDeps } from '../activities';
 import { DEFAULT_TASK_QUEUE } from '../connection/settings';
+import { dataConverterFromEnv } from '../connection/codec';
+import type { DataConverter } from '@temporalio/common';
 
 export const workflowsPath = require.resolve('../workflows');
 
@@ -17,12 +19,15 @@ export async function createReleaseWorker(opts: {
   deps?: ActivityDeps;
   activities?: object;
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** The payload codec of ROLLGATE_CODEC_KEY(S), when set: the CLI must have the same keys. */
+  dataConverter?: DataConverter;
 }): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace ?? 'default',
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
     activities: opts.activities ?? createActivities(opts.deps ?? defaultDeps()),
     // On SIGINT/SIGTERM, running activities get this long to finish or heartbeat out.
     shutdownGraceTime: '30 seconds',
@@ -90,10 +95,11 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   const connection = await NativeConnection.connect(options);
   try {
     capWorkflowThreadHeap(env);
-    const worker = await createReleaseWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, deps: { ...defaultDeps(), telemetry: metrics } });
+    const dataConverter = dataConverterFromEnv(env);
+    const worker = await createReleaseWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, deps: { ...defaultDeps(), telemetry: metrics }, ...(dataConverter ? { dataConverter } : {}) });
     const server = await serveMetrics({ host, port, metrics, sdkMetricsUrl: `http://127.0.0.1:${sdkPort}/metrics`, healthy: () => worker.getState() === 'RUNNING' });
     const bound = (server.address() as { port: number }).port;
-    console.error(`rollgate worker: ${settings.address} namespace ${settings.namespace}, task queue ${settings.taskQueue}; /healthz and /metrics on ${host}:${bound}`);
+    console.error(`rollgate worker: ${settings.address} namespace ${settings.namespace}, task queue ${settings.taskQueue}; /healthz and /metrics on ${host}:${bound}${dataConverter ? '; payloads encrypted' : ''}`);
     try {
       await worker.run(); // the SDK's Runtime shuts the worker down gracefully on SIGINT/SIGTERM
     } finally {
