@@ -46,6 +46,16 @@ async function post(url: string, body: string, headers: Record<string, string>, 
   if (!res.ok) throw new NotifyError(`${what}: HTTP ${res.status}`);
 }
 
+/**
+ * Text for Slack's mrkdwn as data, the way Slack documents it: `&`, `<` and `>` as entities, so a
+ * commit subject or SQL line cannot carry a mention (`<!channel>`, `<!here>`, `<@U…>`) or a link
+ * whose label hides its address. Bare addresses stay visible as they are.
+ */
+export const slackText = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Cut at `max` without splitting an entity (a `&lt;` cut to `&l` would show as such). */
+const cut = (s: string, max: number): string => (s.length <= max ? s : s.slice(0, max).replace(/&[a-z]{0,3}$/, ''));
+
 /** Slack incoming webhook with a Block Kit message. */
 export class SlackNotifier implements Notifier {
   readonly name = 'slack';
@@ -53,13 +63,17 @@ export class SlackNotifier implements Notifier {
 
   static message(n: Notification) {
     return {
-      text: `${n.urgent ? ':rotating_light: ' : ''}${n.title}`,
+      text: `${n.urgent ? ':rotating_light: ' : ''}${slackText(n.title)}`,
+      // Our messages have no links of their own to preview; a change's address gets no card.
+      unfurl_links: false,
+      unfurl_media: false,
       blocks: [
+        // plain_text is never parsed for mentions or links.
         { type: 'header', text: { type: 'plain_text', text: `${n.urgent ? '🚨 ' : ''}${n.title}`.slice(0, 150) } },
-        { type: 'section', text: { type: 'mrkdwn', text: n.text.slice(0, 3000) } },
+        { type: 'section', text: { type: 'mrkdwn', text: cut(slackText(n.text), 3000) } },
         {
           type: 'context',
-          elements: [{ type: 'mrkdwn', text: `*${n.service}* · \`${n.releaseId}\` · ${n.event}${n.link ? ` · <${n.link}|Temporal UI>` : ''}` }],
+          elements: [{ type: 'mrkdwn', text: `*${slackText(n.service)}* · \`${slackText(n.releaseId)}\` · ${slackText(n.event)}${n.link ? ` · <${n.link}|Temporal UI>` : ''}` }],
         },
       ],
     };
