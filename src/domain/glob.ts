@@ -22,7 +22,8 @@ export function globToRegExp(glob: string): RegExp {
       }
     } else re += escape(c);
   }
-  return new RegExp(`^${re}$`, 'i');
+  // dotAll: a line break in a path from the change must not step around a critical-area or migration glob.
+  return new RegExp(`^${re}$`, 'is');
 }
 
 const escape = (s: string) => s.replace(/[.+^${}()|[\]\\*?]/g, '\\$&');

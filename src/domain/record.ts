@@ -48,10 +48,10 @@ const MAX_FILES_LISTED = 50;
  * inputs. One renderer per section, in the record's order; a section with nothing to say is empty.
  */
 export function renderDecisionRecord(r: RecordInput): string {
-  // One element, one line: a line break inside a value (a file path from the change, a reason a
-  // person typed) must not start a line of its own, such as a forged sign-off.
+  // Every value from the change, its config or people goes through `text` (or `code`); this last
+  // pass keeps any control character left, e.g. in a command line, visible and on its line.
   return SECTIONS.flatMap((section) => section(r))
-    .map(oneLine)
+    .map(visible)
     .join('\n');
 }
 
@@ -64,11 +64,11 @@ const header: Section = (r) => [
   '# Release Decision',
   '',
   `**Timestamp**: ${r.timestamp}`,
-  `**Release ID**: ${r.releaseId}`,
-  `**Service**: ${r.service}`,
-  `**Branch**: ${r.branch} (base: ${r.base})`,
-  ...(r.commit ? [`**Commit**: ${r.commit}`] : []),
-  `**Version**: ${r.version} (previous: ${r.previousVersion})`,
+  `**Release ID**: ${text(r.releaseId)}`,
+  `**Service**: ${text(r.service)}`,
+  `**Branch**: ${text(r.branch)} (base: ${text(r.base)})`,
+  ...(r.commit ? [`**Commit**: ${text(r.commit)}`] : []),
+  `**Version**: ${text(r.version)} (previous: ${text(r.previousVersion)})`,
   `**Decision**: ${DECISION_LINE[r.decision.decision]}`,
   '',
 ];
@@ -76,10 +76,11 @@ const header: Section = (r) => [
 const prerequisites: Section = (r) =>
   ruled('PREREQUISITES', [
     '',
-    ...r.decision.prerequisites.map((p) => `- [${p.passed ? 'x' : ' '}] **${p.name}**: ${p.detail}`),
-    ...(r.gates.securityConditions.length > 0 ? ['', '### Security conditions (carried from the security report)', ...r.gates.securityConditions.map((c) => `- [ ] ${c}`)] : []),
+    ...r.decision.prerequisites.map((p) => `- [${p.passed ? 'x' : ' '}] **${p.name}**: ${prose(p.detail)}`),
+    ...(r.gates.securityConditions.length > 0 ? ['', '### Security conditions (carried from the security report)', ...r.gates.securityConditions.map((c) => `- [ ] ${lead(text(c))}`)] : []),
+    ...(r.gates.evidence?.length ? ['', '### Evidence (SHA-256 of each file as it was judged)', ...r.gates.evidence.map((e) => `- ${e.kind}: ${code(e.file)} ${code(e.sha256)}`)] : []),
     '',
-    ...r.decision.because.map((b) => `> ${b}`),
+    ...r.decision.because.map((b) => `> ${lead(prose(b))}`),
     '',
   ]);
 
@@ -97,16 +98,16 @@ const changeSummary: Section = (r) => {
     '',
     `### Risk Level: **${risk.level}**`,
     '**Rationale**:',
-    ...risk.reasons.map((reason) => `- ${reason}`),
-    ...(r.gates.tests ? [`- Tests: ${r.gates.tests.passed}/${r.gates.tests.total} passing (${r.gates.tests.source})`] : []),
-    ...(security?.passed ? [`- Security: ${security.detail}`] : []),
-    ...(others.length > 0 ? ['', 'Other signals considered:', ...others.map((s) => `- ${s.level}: ${s.reason}`)] : []),
-    ...(risk.escalation ? ['', `**Escalation**: ${risk.escalation}`] : []),
+    ...risk.reasons.map((reason) => `- ${lead(prose(reason))}`),
+    ...(r.gates.tests ? [`- Tests: ${r.gates.tests.passed}/${r.gates.tests.total} passing (${text(r.gates.tests.source)})`] : []),
+    ...(security?.passed ? [`- Security: ${prose(security.detail)}`] : []),
+    ...(others.length > 0 ? ['', 'Other signals considered:', ...others.map((s) => `- ${s.level}: ${prose(s.reason)}`)] : []),
+    ...(risk.escalation ? ['', `**Escalation**: ${prose(risk.escalation)}`] : []),
     '',
     `### Blast Radius: **${blastRadius.size}**`,
     '**Affected**:',
-    ...blastRadius.affected.map((c) => `- ${c}`),
-    ...(blastRadius.notAffected.length > 0 ? ['', '**NOT affected**:', ...blastRadius.notAffected.map((c) => `- ${c}`)] : []),
+    ...blastRadius.affected.map((c) => `- ${lead(text(c))}`),
+    ...(blastRadius.notAffected.length > 0 ? ['', '**NOT affected**:', ...blastRadius.notAffected.map((c) => `- ${lead(text(c))}`)] : []),
     '',
   ]);
 };
@@ -139,7 +140,7 @@ const deploymentPlan: Section = (r) => {
   return ruled('DEPLOYMENT PLAN', [
     ...plan.phases.flatMap((phase, i) => [
       '',
-      `### Step ${i + 1}: ${phase.title}`,
+      `### Step ${i + 1}: ${text(phase.title)}`,
       ...(phase.approval ? ['- Waits for a human approval before it starts'] : []),
       ...(phase.holdMs > 0 ? [`- Waits ${formatDuration(phase.holdMs)} with blue kept for rollback`] : []),
       ...(phase.action === PhaseAction.ENABLE_FLAG && flagd(r.config)
@@ -164,7 +165,7 @@ const rollbackPlan: Section = (r) => {
     '### Trigger Conditions (Auto-Rollback)',
     '- A deploy step fails or times out',
     ...(plan.phases.some((p) => p.smokeUrl) ? ['- A smoke test fails after a deploy'] : []),
-    ...monitoring.metrics.map((m) => `- ${m.name}: ${m.alert}`),
+    ...monitoring.metrics.map((m) => `- ${text(m.name)}: ${code(m.alert)}`),
     '- The release is aborted or cancelled',
     '',
     `### Rollback Method: **${deploy.rollback ? 'ROLLBACK COMMAND' : 'REDEPLOY PREVIOUS VERSION'}**`,
@@ -192,7 +193,7 @@ const monitoringAndAlerts: Section = (r) => {
   return ruled('MONITORING & ALERTS', [
     '',
     ...(metrics.length === 0 ? ['- No metrics configured (monitoring.metrics): bakes are timed waits without metric analysis'] : []),
-    ...metrics.flatMap((m, i) => [`${i + 1}. **${m.name}**`, ...(m.query ? [`   - Query: ${code(m.query)}`] : []), `   - Alert if: ${m.alert}`]),
+    ...metrics.flatMap((m, i) => [`${i + 1}. **${text(m.name)}**`, ...(m.query ? [`   - Query: ${code(m.query)}`] : []), `   - Alert if: ${code(m.alert)}`]),
     '',
   ]);
 };
@@ -201,8 +202,8 @@ const communicationPlan: Section = (r) => {
   const { channel, onCall } = r.config.notify;
   return ruled('COMMUNICATION PLAN', [
     '',
-    ...(channel ? [`- [ ] Post to ${channel} before deploying ${r.service} ${r.version}`, `- [ ] Post to ${channel} after the release or rollback`] : ['- No channel configured (notify.channel)']),
-    ...(onCall ? [`- [ ] Notify on-call: ${onCall}`] : []),
+    ...(channel ? [`- [ ] Post to ${text(channel)} before deploying ${text(r.service)} ${text(r.version)}`, `- [ ] Post to ${text(channel)} after the release or rollback`] : ['- No channel configured (notify.channel)']),
+    ...(onCall ? [`- [ ] Notify on-call: ${text(onCall)}`] : []),
     '',
   ]);
 };
@@ -213,7 +214,7 @@ const contingencyPlans: Section = (r) => {
     '',
     '### If Rollback Fails',
     '1. The release is marked `rollback_failed` in the ledger and this record, with every step kept',
-    `2. ${onCall ? `Page ${onCall}` : 'Page the on-call engineer (notify.onCall is not configured)'} and restore by hand`,
+    `2. ${onCall ? `Page ${text(onCall)}` : 'Page the on-call engineer (notify.onCall is not configured)'} and restore by hand`,
     '',
     '### If Issue Discovered After the Release',
     '1. Create a hotfix branch',
@@ -235,15 +236,15 @@ const signOff: Section = (r) => {
     ...r.approvals.map(approvedLine),
     ...(p
       ? [
-          `- **Awaiting**: ${p.reason}; deadline ${p.deadline}`,
-          `- **May approve**: ${p.allowedApprovers.length > 0 ? p.allowedApprovers.join(', ') : 'anyone'}${p.excludedApprovers.length > 0 ? `, except the change's authors (${p.excludedApprovers.join(', ')})` : ''}`,
+          `- **Awaiting**: ${prose(p.reason)}; deadline ${text(p.deadline)}`,
+          `- **May approve**: ${p.allowedApprovers.length > 0 ? p.allowedApprovers.map(text).join(', ') : 'anyone'}${p.excludedApprovers.length > 0 ? `, except the change's authors (${p.excludedApprovers.map(text).join(', ')})` : ''}`,
         ]
       : []),
     '',
   ]);
 };
 
-const approvedLine = (a: Approval): string => `- **Approved by**: ${a.by} at ${a.at}${a.kind === 'release' ? '' : ` (phase ${a.target})`}${a.reason ? ` — ${a.reason}` : ''}`;
+const approvedLine = (a: Approval): string => `- **Approved by**: ${text(a.by)} at ${text(a.at)}${a.kind === 'release' ? '' : ` (phase ${text(a.target)})`}${a.reason ? ` — ${text(a.reason)}` : ''}`;
 
 const results: Section = (r) => {
   const res = r.results;
@@ -251,17 +252,17 @@ const results: Section = (r) => {
   const timeline = phaseTimeline(res.steps, r.approvals);
   return ruled('RESULTS', [
     '',
-    `**Outcome**: ${res.outcome}${res.reason ? ` — ${res.reason}` : ''}`,
+    `**Outcome**: ${res.outcome}${res.reason ? ` — ${prose(res.reason)}` : ''}`,
     ...(res.rollbackStartedAt ? [`**Rollback**: ${res.rollbackStartedAt} → ${res.rollbackEndedAt ?? '(not finished)'}`] : []),
     '',
     ...(timeline.length > 0
-      ? ['### Timeline', '', '| phase | started | ended | approved by |', '|---|---|---|---|', ...timeline.map((t) => `| ${t.phase} | ${t.started} | ${t.ended ?? ''} | ${cell(t.approvedBy ?? '')} |`), '']
+      ? ['### Timeline', '', '| phase | started | ended | approved by |', '|---|---|---|---|', ...timeline.map((t) => `| ${text(t.phase)} | ${t.started} | ${t.ended ?? ''} | ${text(t.approvedBy ?? '')} |`), '']
       : []),
     '### Steps',
     '',
     '| step | status | started | ended | detail |',
     '|---|---|---|---|---|',
-    ...res.steps.map((s) => `| ${s.name} | ${s.status} | ${s.startedAt} | ${s.endedAt ?? ''} | ${cell(s.detail ?? '')} |`),
+    ...res.steps.map((s) => `| ${text(s.name)} | ${s.status} | ${s.startedAt} | ${s.endedAt ?? ''} | ${prose(s.detail ?? '')} |`),
     '',
   ]);
 };
@@ -274,16 +275,16 @@ const analysis: Section = (r) => {
   return [
     '## ANALYSIS',
     '',
-    ...(res.baseline && Object.keys(res.baseline).length > 0 ? [`**Baseline** (before the release): ${Object.entries(res.baseline).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []),
+    ...(res.baseline && Object.keys(res.baseline).length > 0 ? [`**Baseline** (before the release): ${Object.entries(res.baseline).map(([k, v]) => `${text(k)} ${v}`).join(', ')}`] : []),
     ...(res.measurementsFile ? [`**Every measurement**: ${code(res.measurementsFile)} (JSON lines: time, value, verdict)`] : []),
     '',
-    ...(res.charts ?? []).flatMap((c) => [`![${c.metric}](${c.file})`, '']),
+    ...(res.charts ?? []).flatMap((c) => [`![${text(c.metric)}](${c.file})`, '']),
     '| phase | metric | measured | passed | failed | inconclusive | no data | warming up | errors | last |',
     '|---|---|---|---|---|---|---|---|---|---|',
     ...analysed.flatMap((a) =>
       a.metrics.map((m) => {
         const last = m.last ? `${m.last.verdict}${m.last.value !== undefined ? ` ${m.last.value}` : ''} at ${m.last.at}` : '';
-        return `| ${a.phase} | ${m.metric} | ${m.measured} | ${m.successful} | ${m.failed} | ${m.inconclusive} | ${m.noData} | ${m.warmingUp ?? 0} | ${m.errors} | ${cell(last)} |`;
+        return `| ${text(a.phase)} | ${text(m.metric)} | ${m.measured} | ${m.successful} | ${m.failed} | ${m.inconclusive} | ${m.noData} | ${m.warmingUp ?? 0} | ${m.errors} | ${text(last)} |`;
       }),
     ),
     '',
@@ -292,17 +293,60 @@ const analysis: Section = (r) => {
 
 const SECTIONS: Section[] = [header, prerequisites, changeSummary, rolloutStrategy, deploymentPlan, rollbackPlan, monitoringAndAlerts, communicationPlan, contingencyPlans, signOff, results, analysis];
 
-/** A table cell: a pipe would end it early. */
-const cell = (text: string) => text.replace(/\|/g, '\\|');
+// C0 and C1 controls, line and paragraph separators, bidirectional overrides and invisible marks.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
-const oneLine = (text: string) => text.replace(/[\r\n\u2028\u2029]+/g, ' ');
+/**
+ * Control characters made visible: a line break in a value cannot start a line of its own (a
+ * forged sign-off), an escape sequence cannot drive the terminal that prints the record, an
+ * override cannot reorder what a reader sees. C0 controls become their Unicode control pictures
+ * (a newline shows as ␊), the rest their code point.
+ */
+export function visible(s: string): string {
+  return s.replace(INVISIBLE, (c) => {
+    const n = c.charCodeAt(0);
+    if (n < 0x20) return String.fromCharCode(0x2400 + n);
+    if (n === 0x7f) return '\u2421';
+    return `⟨U+${n.toString(16).toUpperCase().padStart(4, '0')}⟩`;
+  });
+}
 
-/** Inline code that a backtick in the text cannot close early: a longer fence, as CommonMark allows. */
-function code(text: string): string {
-  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+// Characters that open markdown (GFM) inline syntax anywhere in a line: emphasis, code, links and
+// images, tables, strikethrough, math, escapes.
+const MARKDOWN_SPECIAL = /[\\`*_[\]|~$]/g;
+
+/**
+ * A value from the change, its config or people, as inert text: visible control characters, HTML
+ * (`<`, `>`, `&`) as entities, markdown's specials backslash-escaped. What a reader sees is the
+ * value, never markup it carries.
+ */
+export function text(s: string): string {
+  return visible(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(MARKDOWN_SPECIAL, '\\$&');
+}
+
+/** Escaped text that starts a list item or quote: a heading, list or rule marker there would nest a block. */
+const lead = (escaped: string): string => escaped.replace(/^([-+=#])|^(\d+)([.)])/, (_m, mark: string | undefined, num: string | undefined, dot: string | undefined) => (mark ? `\\${mark}` : `${num}\\${dot}`));
+
+/**
+ * A message composed by rollgate around values (a risk reason quoting paths in backticks): its
+ * code spans stay code, which shows what they hold as it is; everything else is `text`. However a
+ * value places its own backticks, each piece is either a code span or escaped text: both inert.
+ */
+export function prose(s: string): string {
+  return s
+    .split(/`([^`]+)`/)
+    .map((piece, i) => (i % 2 === 1 ? code(piece) : text(piece)))
+    .join('');
+}
+
+/** Inline code that a backtick in the text cannot close early: a longer fence, as CommonMark allows. Code spans show HTML and markdown as they are. */
+export function code(s: string): string {
+  const shown = visible(s);
+  const longest = Math.max(0, ...(shown.match(/`+/g) ?? []).map((run) => run.length));
   const fence = '`'.repeat(longest + 1);
-  const pad = /^`|`$/.test(text) ? ' ' : '';
-  return `${fence}${pad}${text}${pad}${fence}`;
+  const pad = /^`|`$/.test(shown) ? ' ' : '';
+  return `${fence}${pad}${shown}${pad}${fence}`;
 }
 
 const fileLines = (f: FileChange) =>

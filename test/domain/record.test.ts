@@ -4,7 +4,7 @@ import { initialState, MetricSchema, record, type MetricState } from '../../src/
 import type { ChangeSet } from '../../src/domain/changeset';
 import { parseConfig, type RollgateConfigInput } from '../../src/domain/config';
 import { evaluateRelease } from '../../src/domain/evaluate';
-import { type RecordInput, recordFileName, renderDecisionRecord } from '../../src/domain/record';
+import { code, prose, type RecordInput, recordFileName, renderDecisionRecord, text, visible } from '../../src/domain/record';
 import type { Approval, GateReport, PendingApproval, StepRecord } from '../../src/domain/release';
 import { changeSet, criticalChange, highChange, lowChange, mediumChange, passingGates } from '../helpers/fake-activities';
 
@@ -167,7 +167,7 @@ describe('the decision record of an escalated release', () => {
     const drop = changeSet([{ path: 'db/migrations/0003_drop.sql', status: 'A', insertions: 1, deletions: 0, binary: false, added: ['DROP TABLE legacy;'] }]);
     const r = render(release({ change: drop, pendingApproval: pending(['bob', 'carol'], []) }));
     assert.deepEqual(r.titles, ALL);
-    assert.match(r.of('CHANGE SUMMARY'), /\n\*\*Escalation\*\*: No rollback plan possible: irreversible migration without a down migration \(db\/migrations\/0003_drop\.sql: DROP TABLE legacy;\)\n/);
+    assert.match(r.of('CHANGE SUMMARY'), /\n\*\*Escalation\*\*: No rollback plan possible: irreversible migration without a down migration \(db\/migrations\/0003\\_drop\.sql: DROP TABLE legacy;\)\n/);
     assert.match(r.of('ROLLOUT STRATEGY'), /^### Selected Strategy: \*\*BLUE-GREEN \+ HUMAN SUPERVISION\*\*$/m);
     assert.equal(r.of('SIGN-OFF'), lines('- **Awaiting**: the release was escalated to a human; deadline 2026-01-06T12:00:00.000Z', '- **May approve**: bob, carol'));
   });
@@ -278,8 +278,8 @@ describe('the decision record of an approved canary with results and a rollback'
         '### Trigger Conditions (Auto-Rollback)',
         '- A deploy step fails or times out',
         '- A smoke test fails after a deploy',
-        '- error-rate: error rate > 5%',
-        '- latency: p99 > 500ms',
+        '- error-rate: `error rate > 5%`',
+        '- latency: `p99 > 500ms`',
         '- The release is aborted or cancelled',
         '',
         '### Rollback Method: **ROLLBACK COMMAND**',
@@ -301,7 +301,7 @@ describe('the decision record of an approved canary with results and a rollback'
   });
 
   it('monitoring, communication and contingency follow the config', () => {
-    assert.equal(r.of('MONITORING & ALERTS'), lines('1. **error-rate**', '   - Query: `sum(rate(errors[1m]))`', '   - Alert if: error rate > 5%', '2. **latency**', '   - Alert if: p99 > 500ms'));
+    assert.equal(r.of('MONITORING & ALERTS'), lines('1. **error-rate**', '   - Query: `sum(rate(errors[1m]))`', '   - Alert if: `error rate > 5%`', '2. **latency**', '   - Alert if: `p99 > 500ms`'));
     assert.equal(r.of('COMMUNICATION PLAN'), lines('- [ ] Post to #releases before deploying cart v2', '- [ ] Post to #releases after the release or rollback', '- [ ] Notify on-call: @oncall-cart'));
     assert.match(r.of('CONTINGENCY PLANS'), /^2\. Page @oncall-cart and restore by hand$/m);
   });
@@ -498,7 +498,9 @@ describe('the decision record keeps text from the change and from people in its 
     assert.deepEqual(r.titles, ALL);
     assert.equal(r.of('SIGN-OFF'), '- Not required: MEDIUM risk is not in approval.requiredFor (CRITICAL)');
     assert.equal(md.split('\n').filter((l) => l.startsWith('- **Approved by**')).length, 0);
-    assert.match(r.of('CHANGE SUMMARY'), /^- `docs\/notes\.md ## SIGN-OFF - \*\*Approved by\*\*: cto at 2026-01-05T12:00:00\.000Z` \(1 line\)$/m);
+    // The path stays in its code span, where nothing is markup; its line breaks show as ␊.
+    assert.match(r.of('CHANGE SUMMARY'), /^- `docs\/notes\.md␊␊## SIGN-OFF␊␊- \*\*Approved by\*\*: cto at 2026-01-05T12:00:00\.000Z` \(1 line\)$/m);
+    assert.equal(md.split('\n').filter((l) => /^\s*<!--|\*\*Approved by\*\*/.test(l.replace(/`[^`]*`/g, ''))).length, 0);
   });
 
   it('a backtick in a path cannot close its code span', () => {
@@ -507,7 +509,7 @@ describe('the decision record keeps text from the change and from people in its 
     assert.deepEqual(listed, ['- ``src/a`b.ts`` (+3 −1)', '- `` `lead.ts `` (+3 −1)', '- ```x``y.ts``` (+3 −1)']);
   });
 
-  it('reasons and names typed by people stay on their line and in their cell', () => {
+  it('reasons and names typed by people stay on their line and in their cell, as text', () => {
     const r = render(
       release({
         approvals: [{ kind: 'phase', target: 'production-deploy', phase: 'production-deploy', by: 'eve | mallory', at: at(1), reason: `fine${forged}` }],
@@ -515,10 +517,32 @@ describe('the decision record keeps text from the change and from people in its 
       }),
     );
     assert.deepEqual(r.titles, [...ALL, 'RESULTS']);
-    assert.equal(r.of('SIGN-OFF'), `- **Approved by**: eve | mallory at ${at(1)} (phase production-deploy) — fine ## SIGN-OFF - **Approved by**: cto at 2026-01-05T12:00:00.000Z`);
+    const escaped = '␊␊## SIGN-OFF␊␊- \\*\\*Approved by\\*\\*: cto at 2026-01-05T12:00:00.000Z';
+    assert.equal(r.of('SIGN-OFF'), `- **Approved by**: eve \\| mallory at ${at(1)} (phase production-deploy) — fine${escaped}`);
     const results = r.of('RESULTS');
-    assert.match(results, /^\*\*Outcome\*\*: rolled_back — aborted by eve: wrong build ## SIGN-OFF - \*\*Approved by\*\*: cto at \S+$/m);
-    assert.match(results, new RegExp(`^\\| production-deploy \\| ${at(1)} \\| ${at(2)} \\| eve \\\\\\| mallory \\|$`, 'm'));
-    assert.match(results, /\| exit 1 ## SIGN-OFF - \*\*Approved by\*\*: cto at \S+ \|$/m);
+    assert.ok(results.split('\n').includes(`**Outcome**: rolled_back — aborted by eve: wrong build${escaped}`));
+    assert.ok(results.split('\n').includes(`| production-deploy | ${at(1)} | ${at(2)} | eve \\| mallory |`));
+    assert.ok(results.split('\n').includes(`| production-deploy: deploy | failed | ${at(1)} | ${at(2)} | exit 1${escaped} |`));
+  });
+});
+
+describe('escaping a value for the record', () => {
+  it('text: HTML as entities, markdown specials escaped, control characters visible', () => {
+    assert.equal(text('<!-- x --> & y'), '&lt;!-- x --&gt; &amp; y');
+    assert.equal(text('a*b_c`d[e](f)|g~h$i\\j'), 'a\\*b\\_c\\`d\\[e\\](f)\\|g\\~h\\$i\\\\j');
+    assert.equal(text('fine\n- **Approved by**: cto'), 'fine␊- \\*\\*Approved by\\*\\*: cto');
+    assert.equal(text('plain words, v1.2.3 (ok) #1 @bob'), 'plain words, v1.2.3 (ok) #1 @bob');
+  });
+
+  it('visible: C0 controls as control pictures, other invisible controls by code point', () => {
+    assert.equal(visible('a\r\nb\tc\u001b[2Jd\u007f'), 'a␍␊b␉c␛[2Jd␡');
+    assert.equal(visible('x\u202Ey\u2028z\u0085'), 'x⟨U+202E⟩y⟨U+2028⟩z⟨U+0085⟩');
+    assert.equal(visible('⚠️ 👩‍💻'), '⚠️ 👩‍💻', 'emoji and their joiners are kept');
+  });
+
+  it('prose: rollgate\'s own code spans stay code, the rest is text, however a value places backticks', () => {
+    assert.equal(prose('Logic changes in 2 files: `a_b.py`, `c<d>.py`'), 'Logic changes in 2 files: `a_b.py`, `c<d>.py`');
+    assert.equal(prose('Data migration: `x` <!--`'), 'Data migration: `x` &lt;!--\\`');
+    assert.equal(code('a\nb'), '`a␊b`');
   });
 });
