@@ -15,13 +15,14 @@ const USAGE = `rollgate: release decisions and rollouts on Temporal
 
   rollgate decide  --repo DIR --base REF --head REF --reports DIR [--junit FILE_OR_GLOB]... [--users-affected N] [--config FILE] [--json]
   rollgate start   (the same) --service NAME [--version V] [--previous-version V] [--out DIR] [--wait] [--wait-timeout DURATION] [--json]
-  rollgate approve ID --by NAME [--reason TEXT]
-  rollgate reject  ID --by NAME --reason TEXT
-  rollgate abort   ID --reason TEXT [--by NAME]
-  rollgate pause   ID --by NAME [--reason TEXT]     stops the bake clock and the analysis
-  rollgate resume  ID --by NAME
-  rollgate promote ID --by NAME [--full]            ends the current bake now; --full skips to 100%
-  rollgate resolve ID --by NAME --reason TEXT (--retry | --restored)   after a failed rollback
+  rollgate approve ID (--key SSH_KEY [--by PRINCIPAL] | --by NAME) [--reason TEXT]
+  rollgate reject  ID (--key SSH_KEY | --by NAME) --reason TEXT
+  rollgate abort   ID --reason TEXT [--key SSH_KEY] [--by NAME]
+  rollgate pause   ID (--key SSH_KEY | --by NAME) [--reason TEXT]     stops the bake clock and the analysis
+  rollgate resume  ID (--key SSH_KEY | --by NAME)
+  rollgate promote ID (--key SSH_KEY | --by NAME) [--full]            ends the current bake now; --full skips to 100%
+  rollgate resolve ID (--key SSH_KEY | --by NAME) --reason TEXT (--retry | --restored)   after a failed rollback
+  (--key signs the request with ssh-keygen; a worker with ROLLGATE_ALLOWED_SIGNERS refuses unsigned approve, reject, resume, promote, resolve)
   rollgate status  ID [--json]
   rollgate report  ID                               the path of the release's decision record (with its results and charts)
   rollgate dora    [--since 30d] [--service NAME] [--ledger FILE | --config FILE | --repo DIR] [--json]

@@ -193,7 +193,7 @@ describe('CLI flags: every command parses and refuses its own flags, no server n
 
     it('puts a flag error on stderr with status 1, before any connection', async () => {
       const res = await run(['approve', 'release-x-1']);
-      assert.deepEqual(res, { code: 1, out: '', err: 'rollgate: --by: who approves must be given' });
+      assert.deepEqual(res, { code: 1, out: '', err: 'rollgate: --by: who approves must be given (or sign with --key)' });
     });
 
     it('runs schema: the JSON Schema of rollgate.yaml', async () => {

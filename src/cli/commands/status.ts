@@ -42,7 +42,7 @@ export async function statusCommand(args: string[], out: Out): Promise<number> {
     out.log(`waiting for approval: ${p.reason}; deadline ${p.deadline}`);
     out.log(`  may approve: ${p.allowedApprovers.length ? p.allowedApprovers.join(', ') : 'anyone'}${p.excludedApprovers.length ? ` except ${p.excludedApprovers.join(', ')}` : ''}`);
   }
-  for (const a of status.approvals) out.log(`approved ${a.target} by ${a.by} at ${a.at}`);
+  for (const a of status.approvals) out.log(`approved ${a.target} by ${a.by}${a.verified ? ' (signature verified)' : a.verified === false ? ' (unverified: the worker checks no signatures)' : ''} at ${a.at}`);
   if (status.recordPath) out.log(`decision record: ${status.recordPath}`);
   return ExitCode.OK;
 }
