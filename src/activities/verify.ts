@@ -1,5 +1,6 @@
 import { access, constants } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import { parseSignedBody, type RequestContext, type Signed, SIGNATURE_REFUSED, signedRequestRefusal } from '../domain/signed-request';
 import { needsSignature, type Steer } from '../domain/steering';
 import { SignatureRefused, verifySignature } from '../evidence/ssh-signature';
@@ -23,7 +24,8 @@ export interface VerifyResult {
   nonce?: string;
 }
 
-const refuse = (message: string) => ApplicationFailure.create({ message, type: SIGNATURE_REFUSED, nonRetryable: true });
+// A refusal is the verifier doing its job: benign, so the worker logs it at debug level, not as an activity failure.
+const refuse = (message: string) => ApplicationFailure.create({ message, type: SIGNATURE_REFUSED, nonRetryable: true, category: ApplicationFailureCategory.BENIGN });
 
 /**
  * Verifies a steering request. `signers` is the worker's allowed-signers file (its policy): with

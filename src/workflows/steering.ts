@@ -128,7 +128,8 @@ export function installSteering(run: ReleaseRun): void {
 
 /** A signed request made for something else, expired or used before: refused before it reaches history (the workflow's clock). */
 function signedRefusal<K extends Steer>(run: ReleaseRun, kind: K, args: SteeringArgs[K], used: ReadonlySet<string>): string | undefined {
-  if (!args.signed) return undefined;
+  // An abort is never refused for its signature: it only decides whose name the abort carries.
+  if (!args.signed || kind === Steer.ABORT) return undefined;
   const body = parseSignedBody(args.signed.payload);
   if (used.has(body.nonce)) return 'this signed request was already used: sign a new one';
   return signedRequestRefusal(body, requestContext(run, kind, args), Date.now());
@@ -148,6 +149,8 @@ async function verify<K extends Steer>(run: ReleaseRun, kind: K, args: SteeringA
       expect: requestContext(run, kind, args),
     });
   } catch (e) {
+    // Stopping must always be easy: an abort whose signature fails still stops, under the name it typed (if any), unverified.
+    if (kind === Steer.ABORT) return { ...(by ? { by } : {}), verified: false };
     throw refused(failureMessage(e), SIGNATURE_REFUSED);
   }
 }

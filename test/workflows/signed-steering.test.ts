@@ -1,0 +1,181 @@
+/**
+ * Issue 13 §2 through a running release: the workflow's real code on the time-skipping server,
+ * fake activities except the verifier, which is the real one (ssh-keygen against an allowed-signers
+ * file made for the test). Each attack was let through by the code before: `--by` was a free
+ * string, four eyes read author names only, and promote --full took any name.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { ChangeSet } from '../../src/domain/changeset';
+import type { ReleaseStatus } from '../../src/domain/release';
+import type { SignedBody } from '../../src/domain/signed-request';
+import { main } from '../../src/cli/main';
+import { releaseWorkflow } from '../../src/workflows';
+import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../src/workflows/messages';
+import { workflowsPath } from '../../src/worker/worker';
+import { changeSet, fakeActivities, fakeReleaseInput } from '../helpers/fake-activities';
+import { timeSkippingEnv } from '../helpers/servers';
+import { body, type Keyring, keyring, sign } from '../helpers/signers';
+import { waitForStatus } from '../helpers/status';
+
+const STAGES = { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'http://prod.test/health' } };
+
+/** Logic in auth (CRITICAL), committed by Alice under Dependabot's name, with Carol as co-author. */
+const forgedAuthor: ChangeSet = {
+  ...changeSet([{ path: 'auth/login.py', status: 'M', insertions: 12, deletions: 3, binary: false }], 'fix(auth): bump'),
+  commits: [
+    {
+      sha: 'b'.repeat(40),
+      subject: 'fix(auth): bump',
+      author: 'Dependabot',
+      email: 'support@github.com',
+      committer: 'Alice Author',
+      committerEmail: 'alice@example.com',
+      coAuthors: [{ name: 'Carol Coder', email: 'carol@example.com' }],
+      time: '2026-01-05T11:00:00Z',
+    },
+  ],
+};
+
+/** The refusal an update met: the validator's or the handler's message. */
+async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as Error & { cause?: Error };
+    return err.cause?.message ?? err.message;
+  }
+  assert.fail('the update was accepted');
+}
+
+describe('signed steering of a running release (issue 13 §2)', () => {
+  let env: TestWorkflowEnvironment;
+  let bundle: WorkflowBundleWithSourceMap;
+  let keys: Keyring;
+  let n = 0;
+
+  before(async () => {
+    env = await timeSkippingEnv();
+    bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+    keys = keyring({ alice: 'alice@example.com', bob: 'bob@example.com', carol: 'carol@example.com', mallory: 'mallory@example.com' }, ['mallory']);
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+    const taskQueue = `signed-${++n}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+    return worker.runUntil(fn(taskQueue));
+  }
+
+  /** A request signed by `who` for what status shows, with a test's changes. */
+  async function signedFor(who: string, s: ReleaseStatus, action: string, target: string, over: Partial<SignedBody> = {}) {
+    assert.ok(s.signing, 'status says what to sign for');
+    const now = await env.currentTimeMs();
+    return sign(keys.key(who), { ...body({ ...s.signing, action, target }, now), ...over });
+  }
+
+  it('refuses an unsigned approval, signatures replayed or expired, the committer and a co-author; the signer approves, verified', async () => {
+    const { activities } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signed-approval', args: [fakeReleaseInput('signed-approval', 'auth', { stages: STAGES })] });
+      const s = await waitForStatus(handle, (x) => x.pendingApproval?.target === 'release');
+      assert.equal(s.riskLevel, 'CRITICAL');
+      assert.deepEqual(s.signing, { releaseId: 'signed-approval', runId: handle.firstExecutionRunId, head: 'b'.repeat(40) });
+      assert.deepEqual(s.pendingApproval!.excludedApprovers, ['Dependabot', 'support@github.com', 'Alice Author', 'alice@example.com', 'Carol Coder', 'carol@example.com']);
+
+      // In someone else's name: a typed name, and alice's key claiming bob.
+      assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'bob@example.com' }] })), /^approve: this worker verifies who steers a release: sign the request with your SSH key/);
+      assert.equal(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'bob@example.com', signed: await signedFor('alice', s, 'approve', 'release') }] })), 'the signing key belongs to alice@example.com, not bob@example.com');
+      assert.equal(await refusal(handle.executeUpdate(approveUpdate, { args: [{ signed: await signedFor('mallory', s, 'approve', 'release') }] })), "the signing key is not in the worker's allowed signers");
+      // Replayed from elsewhere, or expired.
+      const replays: [Partial<SignedBody>, string, RegExp][] = [
+        [{ releaseId: 'release-auth-ffffffffffff' }, 'release', /made for release "release-auth-ffffffffffff"/],
+        [{ runId: 'another-run' }, 'release', /made for run "another-run"/],
+        [{ head: 'c'.repeat(40) }, 'release', /made for head commit/],
+        [{}, 'production-switch', /made for target "production-switch", not "release"/],
+        [{ expires: new Date((await env.currentTimeMs()) - 3_600_000).toISOString() }, 'release', /the signature expired at/],
+      ];
+      for (const [over, target, message] of replays) assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ signed: await signedFor('bob', s, 'approve', target, over) }] })), message);
+      assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ signed: await signedFor('bob', s, 'reject', 'release') }] })), /made for action "reject", not "approve"/);
+      // The forged author's real committer, and the co-author, with their own keys.
+      assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ signed: await signedFor('alice', s, 'approve', 'release') }] })), /^four eyes: alice@example.com is an author, committer or co-author/);
+      assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ signed: await signedFor('carol', s, 'approve', 'release') }] })), /^four eyes: carol@example.com/);
+      // A name that forges a line never gets that far.
+      assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'bob\n**Approved by**: carol' }] })), /by: must not contain control characters/);
+      assert.equal((await handle.query(statusQuery)).approvals.length, 0);
+
+      const approval = await handle.executeUpdate(approveUpdate, { args: [{ reason: 'reviewed', signed: await signedFor('bob', s, 'approve', 'release', { reason: 'reviewed' }) }] });
+      assert.deepEqual({ by: approval.by, verified: approval.verified, reason: approval.reason }, { by: 'bob@example.com', verified: true, reason: 'reviewed' });
+
+      // Pausing stays open; resuming needs a signature; a signed request is good once.
+      await waitForStatus(handle, (x) => x.state === 'baking');
+      const pause = await signedFor('carol', await handle.query(statusQuery), 'pause', 'release');
+      await handle.executeUpdate(pauseUpdate, { args: [{ signed: pause }] });
+      assert.equal((await handle.query(statusQuery)).paused?.by, 'carol@example.com');
+      assert.match(await refusal(handle.executeUpdate(resumeUpdate, { args: [{ by: 'carol' }] })), /^resume: this worker verifies who steers/);
+      await handle.executeUpdate(resumeUpdate, { args: [{ signed: await signedFor('carol', s, 'resume', 'release') }] });
+      assert.equal(await refusal(handle.executeUpdate(pauseUpdate, { args: [{ signed: pause }] })), 'this signed request was already used: sign a new one');
+
+      // promote --full skips every bake: never on a typed name, nor on a plain promote's signature.
+      assert.match(await refusal(handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', full: true }] })), /^promote: this worker verifies who steers/);
+      assert.match(await refusal(handle.executeUpdate(promoteUpdate, { args: [{ full: true, signed: await signedFor('bob', s, 'promote', 'current bake') }] })), /made for target "current bake", not "full"/);
+      // Stopping stays easy: an abort whose signature fails (a key the worker does not know) still stops, under the name typed.
+      await handle.executeUpdate(abortUpdate, { args: [{ reason: 'enough', by: 'anyone', signed: await signedFor('mallory', s, 'abort', 'release', { by: 'anyone', reason: 'enough' }) }] });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'rolled_back');
+      assert.match(result.reason ?? '', /aborted by anyone: enough/);
+    });
+  });
+
+  it('rollgate approve --key signs for what status shows; the worker verifies it', async () => {
+    const { activities } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
+    const saved = { address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE };
+    process.env.TEMPORAL_ADDRESS = env.address;
+    process.env.TEMPORAL_NAMESPACE = 'default';
+    const cli = async (args: string[]) => {
+      const lines: string[] = [];
+      const code = await main(args, { log: (l) => lines.push(l), err: (l) => lines.push(l) });
+      return { code, text: lines.join('\n') };
+    };
+    try {
+      await withWorker(activities, async (taskQueue) => {
+        const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cli-signed', args: [fakeReleaseInput('cli-signed', 'auth', { stages: STAGES })] });
+        await waitForStatus(handle, (x) => x.pendingApproval?.target === 'release');
+        const typed = await cli(['approve', 'cli-signed', '--by', 'bob@example.com']);
+        assert.equal(typed.code, 1);
+        assert.match(typed.text, /^rollgate: release cli-signed: approve: this worker verifies who steers a release: sign the request/);
+        assert.deepEqual(await cli(['approve', 'cli-signed', '--key', keys.key('alice')]), { code: 1, text: 'rollgate: release cli-signed: four eyes: alice@example.com is an author, committer or co-author of this change and may not approve a CRITICAL release' });
+        assert.deepEqual(await cli(['approve', 'cli-signed', '--key', keys.key('bob'), '--reason', ' read the record ']), { code: 0, text: 'approved release of cli-signed as bob@example.com (signature verified)' });
+        assert.equal((await handle.query(statusQuery)).approvals[0]?.reason, 'read the record');
+        assert.deepEqual(await cli(['abort', 'cli-signed', '--key', keys.key('carol'), '--reason', 'enough']), { code: 0, text: 'aborting cli-signed: it rolls back what it changed' });
+        assert.match((await handle.result()).reason ?? '', /aborted by carol@example.com: enough/);
+      });
+    } finally {
+      for (const [k, v] of [['TEMPORAL_ADDRESS', saved.address], ['TEMPORAL_NAMESPACE', saved.namespace]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
+  it('without allowed signers, approvals take the typed name, marked unverified', async () => {
+    const { activities } = fakeActivities({ change: forgedAuthor });
+    await withWorker(activities, async (taskQueue) => {
+      const handle: WorkflowHandle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'unsigned-approval', args: [fakeReleaseInput('unsigned-approval', 'auth', { stages: STAGES })] });
+      await waitForStatus(handle, (x) => x.pendingApproval?.target === 'release');
+      // Four eyes still read the committer and the co-author.
+      assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice@example.com' }] })), /^four eyes/);
+      assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'Carol Coder' }] })), /^four eyes/);
+      const approval = await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+      assert.deepEqual({ by: approval.by, verified: approval.verified }, { by: 'bob', verified: false });
+      // Stopping stays easy: an unsigned abort, with no name at all.
+      await handle.executeUpdate(abortUpdate, { args: [{ reason: 'done looking' }] });
+      assert.equal((await handle.result()).stopKind, 'aborted');
+    });
+  });
+});
