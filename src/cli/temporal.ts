@@ -12,6 +12,9 @@ export const uiLink = (namespace: string, workflowId: string, env: NodeJS.Proces
 export function describeClientError(e: unknown, id?: string): Error {
   if (e instanceof WorkflowNotFoundError || (e as Error)?.name === 'WorkflowNotFoundError') return new InputError(`release ${id}: not found`);
   const err = e as Error & { cause?: Error };
+  // The worker encrypts payloads and this process has no key (or another one).
+  if (/binary\/encrypted|codec keys/.test(`${err?.message ?? ''} ${err?.cause?.message ?? ''}`))
+    return new InputError(`release ${id}: its payloads are encrypted with a key this process lacks: set ROLLGATE_CODEC_KEY or ROLLGATE_CODEC_KEYS as for the worker (${err.cause?.message ?? err.message})`);
   if (err?.name === 'WorkflowUpdateFailedError' && err.cause) return new InputError(`release ${id}: ${err.cause.message}`);
   if (/workflow execution already completed/i.test(err?.message ?? '')) return new InputError(`release ${id}: already finished`);
   if (/not found/i.test(err?.message ?? '')) return new InputError(`release ${id}: not found`);

@@ -97,7 +97,7 @@ export function codecKeysFromEnv(env: Readonly<Record<string, string | undefined
   if (one && many) throw new InputError('ROLLGATE_CODEC_KEY and ROLLGATE_CODEC_KEYS are both set: give one (the list for rotation)');
   if (one) {
     const key = parseKey(one, 'ROLLGATE_CODEC_KEY');
-    const id = env.ROLLGATE_CODEC_KEY_ID ?? keyFingerprint(key);
+    const id = env.ROLLGATE_CODEC_KEY_ID || keyFingerprint(key);
     if (!KEY_ID.test(id)) throw new InputError('ROLLGATE_CODEC_KEY_ID: must be 1-64 letters, digits, ".", "_" or "-"');
     return [{ id, key }];
   }
