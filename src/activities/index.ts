@@ -131,7 +131,8 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     },
 
     async readChangeSet(input: { repo: string; base: string; head: string; migrations: string[] }) {
-      return readChangeSet(input.repo, input.base, input.head, input.migrations);
+      // Commits signed by a key of the worker's allowed signers name their signer, whom four eyes exclude too.
+      return readChangeSet(input.repo, input.base, input.head, input.migrations, deps.signers ? { allowedSigners: deps.signers } : {});
     },
 
     /**

@@ -22,6 +22,8 @@ export interface CommitInfo {
   committerEmail?: string;
   /** `Co-authored-by:` trailers, as written in the message. */
   coAuthors?: { name: string; email: string }[];
+  /** The principal whose SSH key signed the commit, verified against the worker's allowed signers. */
+  signer?: string;
   /** ISO time the commit was made (committer date). */
   time: string;
 }

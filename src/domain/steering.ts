@@ -189,9 +189,11 @@ export function requestTarget(update: Steer, args: { full?: boolean; action?: st
   }
 }
 
-/** Every identity of a change's commits (author, committer, Co-authored-by; names and emails): four eyes exclude them all. */
-export function changeIdentities(commits: readonly { author: string; email: string; committer?: string; committerEmail?: string; coAuthors?: readonly { name: string; email: string }[] }[]): string[] {
-  const all = commits.flatMap((c) => [c.author, c.email, c.committer ?? '', c.committerEmail ?? '', ...(c.coAuthors ?? []).flatMap((a) => [a.name, a.email])]);
+/** Every identity of a change's commits (author, committer, Co-authored-by, the verified signer; names and emails): four eyes exclude them all. */
+export function changeIdentities(
+  commits: readonly { author: string; email: string; committer?: string; committerEmail?: string; coAuthors?: readonly { name: string; email: string }[]; signer?: string }[],
+): string[] {
+  const all = commits.flatMap((c) => [c.author, c.email, c.committer ?? '', c.committerEmail ?? '', ...(c.coAuthors ?? []).flatMap((a) => [a.name, a.email]), c.signer ?? '']);
   return [...new Set(all.map((s) => s.trim()).filter(Boolean))];
 }
 

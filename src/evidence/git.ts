@@ -55,8 +55,11 @@ export class ChangeSetUnreadable extends Error {
   override readonly name = 'ChangeSetUnreadable';
 }
 
-/** Reads the change set of base..head; any failure is a ChangeSetUnreadable naming the range. */
-export async function readChangeSet(repo: string, base: string, head: string, migrationGlobs: readonly string[]): Promise<ChangeSet> {
+/**
+ * Reads the change set of base..head; any failure is a ChangeSetUnreadable naming the range.
+ * `allowedSigners` (the worker's file): commits signed with an SSH key listed there for git name their signer.
+ */
+export async function readChangeSet(repo: string, base: string, head: string, migrationGlobs: readonly string[], opts: { allowedSigners?: string } = {}): Promise<ChangeSet> {
   try {
     // Independent reads run side by side: the change set is on the path to every decision.
     const [baseSha, headSha] = await Promise.all([resolveCommit(repo, base), resolveCommit(repo, head)]);
@@ -64,7 +67,9 @@ export async function readChangeSet(repo: string, base: string, head: string, mi
     const [numstat, nameStatus, log, tree] = await Promise.all([
       git(repo, ['diff', '--numstat', '-z', '--no-renames', mergeBase, headSha, '--']),
       git(repo, ['diff', '--name-status', '-z', '--no-renames', mergeBase, headSha, '--']),
-      git(repo, ['log', `--format=${LOG_FORMAT}`, `${baseSha}..${headSha}`, '--']),
+      opts.allowedSigners
+        ? git(repo, ['-c', `gpg.ssh.allowedSignersFile=${opts.allowedSigners}`, 'log', `--format=${LOG_FORMAT}%x1f%G?%x1f%GS%x1e`, `${baseSha}..${headSha}`, '--'])
+        : git(repo, ['log', `--format=${LOG_FORMAT}%x1e`, `${baseSha}..${headSha}`, '--']),
       git(repo, ['ls-tree', '-d', '--name-only', headSha]),
     ]);
     const files = parseNumstat(numstat);
@@ -95,9 +100,9 @@ export async function readChangeSet(repo: string, base: string, head: string, mi
 
 /**
  * One record per commit: hash, subject, author, committer, date, then the `Co-authored-by` trailers
- * (git matches the key without case). Unit and group separators cannot appear in these fields.
+ * (git matches the key without case), and where asked the signature's check and signer; `%x1e` ends it. Unit and group separators cannot appear in these fields.
  */
-const LOG_FORMAT = '%H%x1f%s%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%cI%x1f%(trailers:key=Co-authored-by,valueonly,unfold,separator=%x1d)%x1e';
+const LOG_FORMAT = '%H%x1f%s%x1f%an%x1f%ae%x1f%cn%x1f%ce%x1f%cI%x1f%(trailers:key=Co-authored-by,valueonly,unfold,separator=%x1d)';
 
 export function parseLog(log: string): CommitInfo[] {
   return log
@@ -105,9 +110,10 @@ export function parseLog(log: string): CommitInfo[] {
     .map((r) => r.trim())
     .filter(Boolean)
     .map((r) => {
-      const [sha = '', subject = '', author = '', email = '', committer = '', committerEmail = '', time = '', trailers = ''] = r.split('\x1f');
+      const [sha = '', subject = '', author = '', email = '', committer = '', committerEmail = '', time = '', trailers = '', check = '', signer = ''] = r.split('\x1f');
       const coAuthors = trailers.split('\x1d').map(parseIdentity).filter((a) => a.name || a.email);
-      return { sha, subject, author, email, committer, committerEmail, time, coAuthors };
+      // Only a good signature by a key of the allowed signers (`G`) names who made the commit; author and committer are typed.
+      return { sha, subject, author, email, committer, committerEmail, time, coAuthors, ...(check === 'G' && signer ? { signer } : {}) };
     });
 }
 

@@ -15,13 +15,16 @@ export interface Keyring {
   key: (name: string) => string;
 }
 
-/** `people`: name → principal (an email, as git's allowed-signers files name people); `outsiders` get keys but no line. */
-export function keyring(people: Record<string, string>, outsiders: string[] = []): Keyring {
+/**
+ * `people`: name → principal (an email, as git's allowed-signers files name people); `outsiders` get keys but no line.
+ * `namespaces`: what each line allows its key to sign (`git,rollgate` lets git verify commits with the same file).
+ */
+export function keyring(people: Record<string, string>, outsiders: string[] = [], namespaces = 'rollgate'): Keyring {
   const dir = tempDir('rollgate-keys-');
   const lines: string[] = [];
   for (const [name, principal] of Object.entries(people)) {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', principal, '-f', join(dir, name)]);
-    if (!outsiders.includes(name)) lines.push(`${principal} namespaces="rollgate" ${readFileSync(join(dir, `${name}.pub`), 'utf8').trim()}`);
+    if (!outsiders.includes(name)) lines.push(`${principal} namespaces="${namespaces}" ${readFileSync(join(dir, `${name}.pub`), 'utf8').trim()}`);
   }
   const allowedSigners = join(dir, 'allowed_signers');
   writeFileSync(allowedSigners, `${lines.join('\n')}\n`);

@@ -13,6 +13,7 @@ import { canonicalPayload, type RequestContext } from '../../src/domain/signed-r
 import { changeIdentities, parseSteeringArgs, Steer, steeringRefusal, type SteeringView } from '../../src/domain/steering';
 import type { PendingApproval } from '../../src/domain/release';
 import { readChangeSet } from '../../src/evidence/git';
+import { execFileSync } from 'node:child_process';
 import { git, makeRepo } from '../helpers/fixtures';
 import { body, type Keyring, keyring, sign, signInNamespace } from '../helpers/signers';
 
@@ -146,6 +147,20 @@ describe('attack: a forged author approves their own change (issue 13 §2)', () 
     for (const by of ['alice@example.com', 'Alice Author', 'alice'])
       assert.match(steeringRefusal(Steer.APPROVE, { by }, view(excluded)) ?? '', /^four eyes: .* is an author, committer or co-author of this change and may not approve a CRITICAL release$/, by);
     assert.equal(steeringRefusal(Steer.APPROVE, { by: 'bob@example.com' }, view(excluded)), undefined);
+  });
+
+  it('author and committer both forged: an SSH-signed commit names its real signer, who may not approve', async () => {
+    const keys = keyring({ alice: 'alice@example.com', bob: 'bob@example.com' }, [], 'git,rollgate');
+    const repo = makeRepo({ 'auth/login.py': 'x = 1\n' }, []);
+    const bob = { GIT_AUTHOR_NAME: 'Bob Builder', GIT_AUTHOR_EMAIL: 'bob@example.com', GIT_COMMITTER_NAME: 'Bob Builder', GIT_COMMITTER_EMAIL: 'bob@example.com' };
+    execFileSync('git', ['-c', 'gpg.format=ssh', '-c', `user.signingkey=${keys.key('alice')}`, 'commit', '-q', '-S', '--allow-empty', '-m', 'fix(auth): session'], { cwd: repo, env: { ...process.env, ...bob } });
+    // Without the worker's allowed signers, the commit says only what its maker typed.
+    const typed = await readChangeSet(repo, 'main', 'feature', []);
+    assert.equal(typed.commits[0]?.signer, undefined);
+    assert.equal(steeringRefusal(Steer.APPROVE, { by: 'alice@example.com' }, view(changeIdentities(typed.commits))), undefined, 'the limit of typed identities');
+    const signed = await readChangeSet(repo, 'main', 'feature', [], { allowedSigners: keys.allowedSigners });
+    assert.equal(signed.commits[0]?.signer, 'alice@example.com');
+    assert.match(steeringRefusal(Steer.APPROVE, { by: 'alice@example.com' }, view(changeIdentities(signed.commits))) ?? '', /^four eyes: alice@example.com/);
   });
 
   it('a Co-authored-by trailer author may not approve', async () => {
