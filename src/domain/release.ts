@@ -220,6 +220,8 @@ export interface ReleaseStatus {
   measurementsFile?: string;
   /** Set when the rollback failed: what a human is asked to do. */
   needsHuman?: { reason: string; since: string; options: string[] };
+  /** SHA-256 of the decision record as last written. */
+  recordSha256?: string;
   /** What a signed steering request is signed for (filled in by the status query): see src/domain/signed-request. */
   signing?: { releaseId: string; runId: string; head: string; record?: string };
 }

@@ -1,6 +1,7 @@
 import { measurementsPath } from '../domain/analysis';
 import type { Decision, Outcome } from '../domain/enums';
 import { recordFileName, renderDecisionRecord } from '../domain/record';
+import { sha256Hex } from '../domain/sha256';
 import type { StopReason } from '../domain/release';
 import type { ReleaseRun } from './run-state';
 
@@ -48,4 +49,6 @@ export async function writeRecord(
   });
   const write = { outDir: input.outDir, fileName: recordFileName(run.startedAt), releaseId: run.releaseId, content };
   status.recordPath = first ? await run.acts.local.writeDecisionRecord({ ...write, ...first }) : await run.acts.quick.writeDecisionRecord(write);
+  // What the file holds now (`sha256sum` of it): a signed approval names the record its approver read.
+  status.recordSha256 = sha256Hex(content);
 }

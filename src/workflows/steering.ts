@@ -83,9 +83,10 @@ export function requestContext(run: ReleaseRun, kind: Steer, args: object): Requ
   return { ...signingContext(run), action: kind, target: requestTarget(kind, args as { full?: boolean; action?: string }, run.status.pendingApproval?.target) };
 }
 
-/** The part of a request's context that status shows, so that the CLI can sign for it. */
-export function signingContext(run: ReleaseRun): { releaseId: string; runId: string; head: string } {
-  return { releaseId: run.releaseId, runId: workflowInfo().runId, head: run.change?.headSha ?? run.input.head };
+/** The part of a request's context that status shows, so that the CLI can sign for it: with the record's digest once it is written. */
+export function signingContext(run: ReleaseRun): { releaseId: string; runId: string; head: string; record?: string } {
+  const record = run.status.recordSha256;
+  return { releaseId: run.releaseId, runId: workflowInfo().runId, head: run.change?.headSha ?? run.input.head, ...(record ? { record } : {}) };
 }
 
 const refused = (message: string, type = 'SteeringRefused') => ApplicationFailure.create({ message, type, nonRetryable: true });

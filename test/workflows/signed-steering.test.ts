@@ -5,6 +5,7 @@
  * string, four eyes read author names only, and promote --full took any name.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -39,6 +40,9 @@ const forgedAuthor: ChangeSet = {
     },
   ],
 };
+
+/** Waiting for the release's sign-off, its record written: what the approver reads is what status names. */
+const asking = (s: ReleaseStatus) => s.pendingApproval?.target === 'release' && s.steps.some((x) => x.name === 'approval: release');
 
 /** The refusal an update met: the validator's or the handler's message. */
 async function refusal(p: Promise<unknown>): Promise<string> {
@@ -80,12 +84,13 @@ describe('signed steering of a running release (issue 13 §2)', () => {
   }
 
   it('refuses an unsigned approval, signatures replayed or expired, the committer and a co-author; the signer approves, verified', async () => {
-    const { activities } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
+    const { activities, calls } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
     await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signed-approval', args: [fakeReleaseInput('signed-approval', 'auth', { stages: STAGES })] });
-      const s = await waitForStatus(handle, (x) => x.pendingApproval?.target === 'release');
+      const s = await waitForStatus(handle, (x) => asking(x));
       assert.equal(s.riskLevel, 'CRITICAL');
-      assert.deepEqual(s.signing, { releaseId: 'signed-approval', runId: handle.firstExecutionRunId, head: 'b'.repeat(40) });
+      // The record's digest is the file's: what `sha256sum` says of the record the approver read.
+      assert.deepEqual(s.signing, { releaseId: 'signed-approval', runId: handle.firstExecutionRunId, head: 'b'.repeat(40), record: createHash('sha256').update(calls.records.at(-1)!).digest('hex') });
       assert.deepEqual(s.pendingApproval!.excludedApprovers, ['Dependabot', 'support@github.com', 'Alice Author', 'alice@example.com', 'Carol Coder', 'carol@example.com']);
 
       // In someone else's name: a typed name, and alice's key claiming bob.
@@ -97,6 +102,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
         [{ releaseId: 'release-auth-ffffffffffff' }, 'release', /made for release "release-auth-ffffffffffff"/],
         [{ runId: 'another-run' }, 'release', /made for run "another-run"/],
         [{ head: 'c'.repeat(40) }, 'release', /made for head commit/],
+        [{ record: 'a'.repeat(64) }, 'release', /made for decision record/],
         [{}, 'production-switch', /made for target "production-switch", not "release"/],
         [{ expires: new Date((await env.currentTimeMs()) - 3_600_000).toISOString() }, 'release', /the signature expired at/],
       ];
@@ -145,7 +151,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
     try {
       await withWorker(activities, async (taskQueue) => {
         const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cli-signed', args: [fakeReleaseInput('cli-signed', 'auth', { stages: STAGES })] });
-        await waitForStatus(handle, (x) => x.pendingApproval?.target === 'release');
+        await waitForStatus(handle, (x) => asking(x));
         const typed = await cli(['approve', 'cli-signed', '--by', 'bob@example.com']);
         assert.equal(typed.code, 1);
         assert.match(typed.text, /^rollgate: release cli-signed: approve: this worker verifies who steers a release: sign the request/);
@@ -167,7 +173,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
     const { activities } = fakeActivities({ change: forgedAuthor });
     await withWorker(activities, async (taskQueue) => {
       const handle: WorkflowHandle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'unsigned-approval', args: [fakeReleaseInput('unsigned-approval', 'auth', { stages: STAGES })] });
-      await waitForStatus(handle, (x) => x.pendingApproval?.target === 'release');
+      await waitForStatus(handle, (x) => asking(x));
       // Four eyes still read the committer and the co-author.
       assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice@example.com' }] })), /^four eyes/);
       assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'Carol Coder' }] })), /^four eyes/);

@@ -43,6 +43,6 @@ export async function statusCommand(args: string[], out: Out): Promise<number> {
     out.log(`  may approve: ${p.allowedApprovers.length ? p.allowedApprovers.join(', ') : 'anyone'}${p.excludedApprovers.length ? ` except ${p.excludedApprovers.join(', ')}` : ''}`);
   }
   for (const a of status.approvals) out.log(`approved ${a.target} by ${a.by}${a.verified ? ' (signature verified)' : a.verified === false ? ' (unverified: the worker checks no signatures)' : ''} at ${a.at}`);
-  if (status.recordPath) out.log(`decision record: ${status.recordPath}`);
+  if (status.recordPath) out.log(`decision record: ${status.recordPath}${status.recordSha256 ? ` (sha256 ${status.recordSha256})` : ''}`);
   return ExitCode.OK;
 }
