@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { defaultDeps } from '../../src/activities';
 import { inheritedEnv } from '../../src/activities/deployer';
 import { prometheusFromEnv } from '../../src/activities/prometheus';
 import { webhookDeployerFromEnv } from '../../src/activities/webhook-deployer';
@@ -58,6 +59,20 @@ describe('secrets as files (NAME_FILE)', () => {
     assert.equal((d as unknown as { url: string }).url, 'https://deploy.test/hook');
     assert.equal((d as unknown as { secret: string }).secret, 'shh');
     assert.throws(() => webhookDeployerFromEnv({ urlEnv: 'TEAM_URL', secretEnv: 'TEAM_SECRET' }, {}), /the worker has no TEAM_URL \(or TEAM_URL_FILE\)/);
+  });
+
+  it('the worker\'s notifiers take the Slack URL, webhook URL and secret from files', () => {
+    const names = { slackWebhookUrlEnv: 'ROLLGATE_SLACK_WEBHOOK_URL', webhookUrlEnv: 'ROLLGATE_WEBHOOK_URL', webhookSecretEnv: 'ROLLGATE_WEBHOOK_SECRET' };
+    const vars = { ROLLGATE_SLACK_WEBHOOK_URL_FILE: file('sl', 'https://hooks.slack.test/T/B/x\n'), ROLLGATE_WEBHOOK_URL_FILE: file('wh', 'https://hooks.test/x\n'), ROLLGATE_WEBHOOK_SECRET_FILE: file('ws', 'whs\n') };
+    Object.assign(process.env, vars);
+    try {
+      const notifiers = defaultDeps().notifiers(dir, names);
+      assert.deepEqual(notifiers.map((n) => n.name).sort(), ['file', 'slack', 'webhook']);
+      const hook = notifiers.find((n) => n.name === 'webhook') as unknown as { url: string; secret: string };
+      assert.deepEqual([hook.url, hook.secret], ['https://hooks.test/x', 'whs']);
+    } finally {
+      for (const k of Object.keys(vars)) delete process.env[k];
+    }
   });
 
   it('the deploy command inherits neither TEMPORAL_API_KEY nor the file that holds it, nor rollgate\'s _FILE settings', () => {
