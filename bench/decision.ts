@@ -4,14 +4,14 @@
  * run: a workflow with one activity that writes a file, from client start to the file on disk.
  * Target: ratio of medians at most 2. Writes bench/results/decision.json.
  */
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { main as rollgate } from '../src/cli/main';
 import { createReleaseWorker } from '../src/worker/worker';
-import { referenceRepo, tempDir, writeReports } from '../test/helpers/fixtures';
+import { commitToBase, referenceRepo, tempDir, writeReports } from '../test/helpers/fixtures';
 import { devServerEnv } from '../test/helpers/servers';
 import { main, quantile, round, sleep, writeResult } from './lib';
 
@@ -49,7 +49,7 @@ main(async () => {
       // The spec's reference change (LOW → immediate), in its own repository so that each run is a new release.
       const repo = referenceRepo();
       writeReports(join(repo, 'reports'));
-      writeFileSync(join(repo, 'rollgate.yaml'), 'service: bench\nreports: reports\nout: out\ndeploy:\n  command: ["true"]\nbake: { staging: 0s, production: 0s }\n');
+      commitToBase(repo, { 'rollgate.yaml': 'service: bench\nreports: reports\nout: out\ndeploy:\n  command: ["true"]\nbake: { staging: 0s, production: 0s }\n' });
       const out = join(repo, 'out');
       const t0 = performance.now();
       const code = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', `bench-${i}`], silent);

@@ -3,14 +3,14 @@
  * the canary's fault on to the rollback command starting, over RUNS releases (default 10).
  * Writes bench/results/rollback.json. Run with `npm run bench:rollback`.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { DemoStack, demoMetrics, demoReleaseConfig } from '../demo/stack';
 import { createReleaseWorker } from '../src/worker/worker';
 import { statusQuery } from '../src/workflows/messages';
 import { devServerEnv } from '../test/helpers/servers';
-import { makeRepo, writeReports } from '../test/helpers/fixtures';
+import { commitToBase, makeRepo, writeReports } from '../test/helpers/fixtures';
 import { rollgate } from '../test/helpers/cli';
 import { main, quantile, sleep, writeResult } from './lib';
 
@@ -45,7 +45,7 @@ async function run(): Promise<void> {
         { subject: `fix(cart): round totals #${i}`, files: { 'cart/totals.py': `def total(items):\n    return round(sum(items), ${i})\n` } },
       ]);
       writeReports(join(repo, 'reports'));
-      writeFileSync(join(repo, 'rollgate.yaml'), config(stack.prometheus.url, `${stack.stable.url}/health`));
+      commitToBase(repo, { 'rollgate.yaml': config(stack.prometheus.url, `${stack.stable.url}/health`) });
       const args = ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', `bench-${i}-${Date.now()}`];
       const start = await rollgate(['start', ...args], cliEnv);
       const id = /release (release-[\w.-]+)/.exec(start.stdout)?.[1];

@@ -31,13 +31,7 @@ function canaryRepo(root: string, name: string, change: string, prometheus: stri
   mkdirSync(repo, { recursive: true });
   git(repo, 'init', '-q', '-b', 'main');
   write('cart/totals.py', 'def total(items):\n    return sum(items)\n');
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-q', '-m', 'initial');
-  git(repo, 'checkout', '-q', '-b', 'feature');
-  write('cart/totals.py', `def total(items):\n    ${change}\n`);
-  git(repo, 'commit', '-q', '-am', `fix(cart): ${name} change`);
-  write('release/reports/qa-report-20261128-120000.md', '# QA Report\n\n**Status**: ✅ PASS\n\nTests: 57/57 passing\n');
-  write('release/reports/security-report-20261128-120000.md', '# Security Report\n\n**Verdict**: PASS\n');
+  // The release policy is reviewed code: rollgate reads it from the base commit.
   write(
     'release/rollgate.yaml',
     demoReleaseConfig({
@@ -45,10 +39,16 @@ function canaryRepo(root: string, name: string, change: string, prometheus: stri
       prometheus,
       smokeUrl,
       metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99()],
-      // Both releases share one ledger, so that the DORA summary covers them.
-      extra: { out: '../../out', bake: { staging: '2s' }, canary: { steps: [10, 50, 100].map((weight) => ({ weight, bake: '8s' })) } },
+      extra: { bake: { staging: '2s' }, canary: { steps: [10, 50, 100].map((weight) => ({ weight, bake: '8s' })) } },
     }),
   );
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-q', '-m', 'initial');
+  git(repo, 'checkout', '-q', '-b', 'feature');
+  write('cart/totals.py', `def total(items):\n    ${change}\n`);
+  git(repo, 'commit', '-q', '-am', `fix(cart): ${name} change`);
+  write('release/reports/qa-report-20261128-120000.md', '# QA Report\n\n**Status**: ✅ PASS\n\nTests: 57/57 passing\n');
+  write('release/reports/security-report-20261128-120000.md', '# Security Report\n\n**Verdict**: PASS\n');
   return repo;
 }
 
@@ -92,7 +92,8 @@ async function main() {
 
     const root = mkdtempSync(join(tmpdir(), 'rollgate-demo-'));
     const smoke = `${stack.stable.url}/health`;
-    const args = (repo: string) => ['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'release/rollgate.yaml')];
+    // Both releases share one ledger (--out), so that the DORA summary covers them.
+    const args = (repo: string) => ['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'release/rollgate.yaml'), '--out', join(root, 'out')];
 
     console.log(bold('1. A healthy canary: 10% → 50% → 100%, every phase analysed on Prometheus'));
     const healthy = canaryRepo(root, 'healthy', 'return round(sum(items), 2)', stack.prometheus.url, smoke);

@@ -17,15 +17,16 @@ import { webhookDeployerFromEnv } from './webhook-deployer';
 import { deliver, type Notification, type Notifier, notifiersFromEnv } from './notifier';
 import { type MetricProvider, ProviderError, prometheusFromEnv } from './prometheus';
 import { checkPrerequisites, type GateInput } from '../evidence/gates';
+import type { WorkerPolicy } from '../domain/policy';
 import { noTelemetry, type Telemetry } from './telemetry';
 import { readChangeSet } from './evidence';
 import { smokeTest } from './smoke';
 import { FileLedgerStore, type LedgerStore, writeRecord } from './store';
 import { UnsafePath, writeFileAtomic } from './out-files';
-import { type VerifyRequest, type VerifyResult, verifySteeringRequest } from './verify';
 import type { Redactor } from '../domain/redact';
 import { redactorFromEnv, withSecretFiles } from '../connection/secrets';
 import { redactError, redactingProvider } from './redact';
+import { type VerifyRequest, type VerifyResult, verifySteeringRequest } from './verify';
 
 export interface ActivityDeps {
   deployer: Deployer;
@@ -40,10 +41,12 @@ export interface ActivityDeps {
   webhookDeployer?: (names: { urlEnv: string; secretEnv: string }) => Deployer;
   /** Counters for the worker's /metrics; none in tests that do not look. */
   telemetry?: Telemetry;
-  /** The worker's allowed-signers file (ssh-keygen's format): with one, who steers a release must sign; none: names are unverified. */
-  signers?: string;
   /** Redacts the worker's secrets, and those a release's variable names point at, from every error (issue 13 §5); default: from the environment. */
   redactor?: (names: string[]) => Redactor;
+  /** The worker's allowed-signers file (ssh-keygen's format): with one, who steers a release must sign; none: names are unverified. */
+  signers?: string;
+  /** The worker's own release policy (ROLLGATE_POLICY), if it has one. */
+  policy?: WorkerPolicy;
 }
 
 export const defaultDeps = (): ActivityDeps => ({
@@ -121,6 +124,11 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
   };
 
   const activities = {
+    /** The worker's own policy, which every release applies over its repository's (null: none). */
+    async workerPolicy(): Promise<WorkerPolicy | null> {
+      return deps.policy ?? null;
+    },
+
     /** A steering request's signature and what it was signed for, against the worker's allowed signers (issue 13 §2). */
     async verifySteeringRequest(input: VerifyRequest): Promise<VerifyResult> {
       return verifySteeringRequest(input, deps.signers);

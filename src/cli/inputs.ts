@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseConfig, type RollgateConfig, type RollgateConfigInput } from '../domain/config';
+import { applyPolicy, type PolicyProvenance } from '../domain/policy';
 import { gitRef } from '../domain/release';
 import { isGitRepository, resolveCommit } from '../evidence/git';
 import { InputError } from '../domain/errors';
@@ -10,26 +12,66 @@ import { type Options, quoted } from './flags';
 
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
+/** Where the release policy was read from, for the record. */
+export type ConfigSource = { kind: 'defaults' } | { kind: 'file'; file: string } | { kind: 'commit'; commit: string; path: string; missing?: boolean };
+
 /**
  * Loads and validates rollgate.yaml; every problem names the file and the field. `raw` is the file as
- * written, the form the workflow input carries (the workflow validates it again).
+ * written. With `atCommit`, a file inside the repository is read as that commit holds it (the base:
+ * reviewed code), never from the working tree, which is the change being judged; a file outside the
+ * repository is the operator's and read as it is.
  */
-export function loadConfig(path: string | undefined, repo: string): { config: RollgateConfig; raw: RollgateConfigInput; dir: string; file?: string } {
-  const file = path ? resolve(path) : [resolve(repo, 'rollgate.yaml'), resolve(repo, 'rollgate.yml')].find(existsSync);
-  if (!file) return { config: parseConfigOrThrow({}, '(defaults)'), raw: {}, dir: repo };
-  if (!existsSync(file)) throw new InputError(`--config: ${path} does not exist`);
+export function loadConfig(
+  path: string | undefined,
+  repo: string,
+  atCommit?: string,
+): { config: RollgateConfig; raw: RollgateConfigInput; dir: string; file?: string; source: ConfigSource } {
+  const candidates = path ? [resolve(path)] : [resolve(repo, 'rollgate.yaml'), resolve(repo, 'rollgate.yml')];
+  const inRepo = (f: string) => !relative(repo, f).startsWith('..') && !isAbsolute(relative(repo, f));
+  if (atCommit && candidates.every(inRepo)) {
+    for (const f of candidates) {
+      const rel = relative(repo, f).split(sep).join('/');
+      const text = readAtCommit(repo, atCommit, rel);
+      if (text === undefined) continue;
+      const where = `${rel} at ${atCommit.slice(0, 12)}`;
+      if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new InputError(`--config: ${where} is too large (limit ${MAX_CONFIG_BYTES} bytes)`);
+      const raw = parseYamlConfig(text, where);
+      return { config: parseConfigOrThrow(raw, where), raw, dir: dirname(f), file: f, source: { kind: 'commit', commit: atCommit, path: rel } };
+    }
+    if (path) throw new InputError(`--config: ${path} does not exist at the base commit ${atCommit.slice(0, 12)} (the release policy is read from the base, never from the change)`);
+    const rel = relative(repo, candidates[0]!).split(sep).join('/');
+    return { config: parseConfigOrThrow({}, '(defaults)'), raw: {}, dir: repo, source: { kind: 'commit', commit: atCommit, path: rel, missing: true } };
+  }
+  const file = candidates.find(existsSync);
+  if (!file) {
+    if (path) throw new InputError(`--config: ${path} does not exist`);
+    return { config: parseConfigOrThrow({}, '(defaults)'), raw: {}, dir: repo, source: { kind: 'defaults' } };
+  }
   const info = statSync(file);
   if (!info.isFile()) throw new InputError(`--config: ${path} is not a file`);
   if (info.size > MAX_CONFIG_BYTES) throw new InputError(`--config: ${path} is too large (${info.size} bytes; limit ${MAX_CONFIG_BYTES})`);
-  const text = readFileSync(file, 'utf8');
+  const raw = parseYamlConfig(readFileSync(file, 'utf8'), file);
+  return { config: parseConfigOrThrow(raw, file), raw, dir: dirname(file), file, source: { kind: 'file', file } };
+}
+
+/** A file as a commit holds it; undefined when the commit has no such file. */
+function readAtCommit(repo: string, commit: string, path: string): string | undefined {
+  try {
+    return execFileSync('git', ['-c', 'core.quotePath=false', 'show', `${commit}:${path}`], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 2 * MAX_CONFIG_BYTES });
+  } catch {
+    return undefined;
+  }
+}
+
+function parseYamlConfig(text: string, where: string): RollgateConfigInput {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    throw new InputError(`${file}: line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
+    throw new InputError(`${where}: line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 50 });
-  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) throw new InputError(`${file}: the top level must be a mapping of settings`);
-  return { config: parseConfigOrThrow(raw ?? {}, file), raw: (raw ?? {}) as RollgateConfigInput, dir: dirname(file), file };
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) throw new InputError(`${where}: the top level must be a mapping of settings`);
+  return (raw ?? {}) as RollgateConfigInput;
 }
 
 function parseConfigOrThrow(raw: unknown, where: string): RollgateConfig {
@@ -84,6 +126,16 @@ export interface ResolvedInputs {
   config: RollgateConfig;
   /** The config as written, with `deploy.cwd` made absolute: what `rollgate start` sends. */
   rawConfig: RollgateConfigInput;
+  configSource: ConfigSource;
+  /** Where the policy came from and what the floors raised, without the worker's own policy. */
+  policy: PolicyProvenance;
+}
+
+/** For people: where the release policy was read. */
+export function describeSource(source: ConfigSource): string {
+  if (source.kind === 'defaults') return 'defaults (no rollgate.yaml)';
+  if (source.kind === 'file') return `${source.file} (given to the CLI, outside the repository)`;
+  return source.missing ? `defaults (no ${source.path} at the base commit ${source.commit.slice(0, 12)})` : `${source.path} at the base commit ${source.commit.slice(0, 12)}`;
 }
 
 /** Checks what the flags name before anything happens: nothing is started or written on bad input. */
@@ -91,11 +143,10 @@ export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInput
   const repo = resolve(flags.repo ?? '.');
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new InputError(`--repo: ${flags.repo ?? '.'} is not a folder`);
   if (!(await isGitRepository(repo))) throw new InputError(`--repo: ${flags.repo ?? '.'} is not a git repository`);
-  const { config, raw, dir } = loadConfig(flags.config, repo);
-
-  await resolveCommit(repo, flags.base).catch(() => {
+  const baseSha = await resolveCommit(repo, flags.base).catch(() => {
     throw new InputError(`--base: unknown ref "${flags.base}" in ${repo}`);
   });
+  const { config, raw, dir, source } = loadConfig(flags.config, repo, baseSha);
   const headSha = await resolveCommit(repo, flags.head).catch(() => {
     throw new InputError(`--head: unknown ref "${flags.head}" in ${repo}`);
   });
@@ -106,6 +157,18 @@ export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInput
 
   const usersAffected = flags['users-affected'];
   const cwd = resolve(dir, config.deploy.cwd ?? '.');
+  // A repository's config names places inside it; the operator's flags and the worker policy may name others.
+  const inside = (field: string, path: string) => {
+    if (source.kind === 'file') return; // the operator's own config, outside the repository
+    const rel = relative(repo, path);
+    if (rel.startsWith('..') || isAbsolute(rel)) throw new InputError(`${field}: ${path} lies outside the repository; the config may only name paths inside it`);
+  };
+  if (!flags.reports) inside('reports', reportsDir);
+  if (!flags.out) inside('out', resolve(dir, config.out));
+  inside('deploy.cwd', cwd);
+  if (config.featureFlag.file) inside('featureFlag.file', resolve(cwd, config.featureFlag.file));
+  // The floors apply here too, as the worker applies them: what `decide` shows is what `start` does (the worker may add its own policy).
+  const applied = applyPolicy({ ...config, deploy: { ...config.deploy, cwd } }, undefined, describeSource(source));
   return {
     repo,
     base: flags.base,
@@ -115,8 +178,10 @@ export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInput
     outDir: flags.out ? resolve(flags.out) : resolve(dir, config.out),
     junit: flags.junit.map((j) => resolve(j)),
     ...(usersAffected !== undefined ? { usersAffected } : {}),
-    config: { ...config, deploy: { ...config.deploy, cwd } },
+    config: applied.config,
+    policy: applied.provenance,
     rawConfig: { ...raw, deploy: { ...raw.deploy, cwd } },
+    configSource: source,
   };
 }
 

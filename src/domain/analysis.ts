@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type Condition, type ConditionScope, parseCondition } from './condition';
 import { durationMs, parseDuration } from './duration';
-import { envName } from './env';
+import { secretEnvName } from './env';
 import { templateErrors } from './promql';
 
 /**
@@ -78,22 +78,24 @@ export const MetricSchema = z
 export type MetricInput = z.input<typeof MetricSchema>;
 export type Metric = z.output<typeof MetricSchema>;
 
+/** Where the metrics come from and the names of the variables holding its credentials: a worker policy may own it. */
+export const PrometheusSourceSchema = z
+  .strictObject({
+    /** Else the worker's ROLLGATE_PROMETHEUS_URL. */
+    address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    /** Names of environment variables of the worker that hold credentials; never the secrets themselves. */
+    bearerTokenEnv: secretEnvName('ROLLGATE_PROMETHEUS_').default('ROLLGATE_PROMETHEUS_TOKEN'),
+    usernameEnv: secretEnvName('ROLLGATE_PROMETHEUS_').default('ROLLGATE_PROMETHEUS_USERNAME'),
+    passwordEnv: secretEnvName('ROLLGATE_PROMETHEUS_').default('ROLLGATE_PROMETHEUS_PASSWORD'),
+    timeout: durationMs().prefault('10s'),
+    /** For the default warm-up. Else read from the server's configuration (global scrape_interval), else 1m. */
+    scrapeInterval: durationMs().optional(),
+  });
+
 export const AnalysisConfigSchema = z
   .strictObject({
     provider: z.enum(['prometheus'], { error: 'unknown metric provider (known: prometheus)' }).default('prometheus'),
-    prometheus: z
-      .strictObject({
-        /** Else the worker's ROLLGATE_PROMETHEUS_URL. */
-        address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-        /** Names of environment variables of the worker that hold credentials; never the secrets themselves. */
-        bearerTokenEnv: envName.default('ROLLGATE_PROMETHEUS_TOKEN'),
-        usernameEnv: envName.default('ROLLGATE_PROMETHEUS_USERNAME'),
-        passwordEnv: envName.default('ROLLGATE_PROMETHEUS_PASSWORD'),
-        timeout: durationMs().prefault('10s'),
-        /** For the default warm-up. Else read from the server's configuration (global scrape_interval), else 1m. */
-        scrapeInterval: durationMs().optional(),
-      })
-      .prefault({}),
+    prometheus: PrometheusSourceSchema.prefault({}),
     interval: durationMs().prefault('1m'),
     /** How long an inconclusive analysis waits for a human before it rolls back. */
     inconclusiveTimeout: durationMs().prefault('1h'),

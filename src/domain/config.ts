@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AnalysisConfigSchema } from './analysis';
 import { durationMs } from './duration';
-import { envName } from './env';
+import { secretEnvName } from './env';
 import { RISK_LEVELS } from './enums';
 
 /**
@@ -41,7 +41,37 @@ export const DEFAULT_CRITICAL_AREAS = [
   '**/payments/**',
   '**/billing/**',
 ];
+/**
+ * Changes to these are changes to the release itself (its policy, its deploy scripts, its CI):
+ * CRITICAL by default, whatever else they touch. A floor: a repository may add, never remove.
+ */
+export const DEFAULT_POLICY_AREAS = [
+  'rollgate.yaml',
+  'rollgate.yml',
+  '**/rollgate.yaml',
+  '**/rollgate.yml',
+  '**/deploy.sh',
+  '**/deploy.mjs',
+  '**/deploy/**',
+  '.github/workflows/**',
+  '.gitlab-ci.yml',
+  '.circleci/**',
+  'Jenkinsfile',
+  '.buildkite/**',
+];
 export const DEFAULT_MIGRATION_GLOBS = ['**/migrations/**', '**/migrate/**', '**/*.sql'];
+
+/** Names of the worker's environment variables holding the webhook URLs and the signing secret: never the secrets. */
+export const NotifyTargetsSchema = z.strictObject({
+  slackWebhookUrlEnv: secretEnvName('ROLLGATE_SLACK_').default('ROLLGATE_SLACK_WEBHOOK_URL'),
+  webhookUrlEnv: secretEnvName('ROLLGATE_WEBHOOK_').default('ROLLGATE_WEBHOOK_URL'),
+  webhookSecretEnv: secretEnvName('ROLLGATE_WEBHOOK_').default('ROLLGATE_WEBHOOK_SECRET'),
+});
+
+const NotifySchema = NotifyTargetsSchema.extend({
+  channel: z.string().min(1).optional(),
+  onCall: z.string().min(1).optional(),
+});
 
 export const ConfigSchema = z.strictObject({
   service: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'letters, digits, . _ - (max 63)').optional(),
@@ -57,8 +87,8 @@ export const ConfigSchema = z.strictObject({
       provider: z.enum(['command', 'webhook'], { error: 'unknown deploy provider (known: command, webhook)' }).default('command'),
       webhook: z
         .strictObject({
-          urlEnv: envName.default('ROLLGATE_DEPLOY_WEBHOOK_URL'),
-          secretEnv: envName.default('ROLLGATE_DEPLOY_WEBHOOK_SECRET'),
+          urlEnv: secretEnvName('ROLLGATE_DEPLOY_').default('ROLLGATE_DEPLOY_WEBHOOK_URL'),
+          secretEnv: secretEnvName('ROLLGATE_DEPLOY_').default('ROLLGATE_DEPLOY_WEBHOOK_SECRET'),
         })
         .prefault({}),
     })
@@ -93,6 +123,7 @@ export const ConfigSchema = z.strictObject({
   risk: z
     .strictObject({
       criticalAreas: z.array(z.string().min(1)).default(DEFAULT_CRITICAL_AREAS),
+      policyAreas: z.array(z.string().min(1)).default(DEFAULT_POLICY_AREAS),
       migrations: z.array(z.string().min(1)).default(DEFAULT_MIGRATION_GLOBS),
       components: z.record(z.string().min(1), z.string().min(1)).default({}),
       usersAffected: z.number().int().nonnegative().optional(),
@@ -113,16 +144,7 @@ export const ConfigSchema = z.strictObject({
     })
     .prefault({}),
   analysis: AnalysisConfigSchema,
-  notify: z
-    .strictObject({
-      channel: z.string().min(1).optional(),
-      onCall: z.string().min(1).optional(),
-      /** Names of the worker's environment variables holding the webhook URLs and the signing secret: never the secrets. */
-      slackWebhookUrlEnv: envName.default('ROLLGATE_SLACK_WEBHOOK_URL'),
-      webhookUrlEnv: envName.default('ROLLGATE_WEBHOOK_URL'),
-      webhookSecretEnv: envName.default('ROLLGATE_WEBHOOK_SECRET'),
-    })
-    .prefault({}),
+  notify: NotifySchema.prefault({}),
 });
 
 export type RollgateConfigInput = z.input<typeof ConfigSchema>;

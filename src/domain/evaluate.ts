@@ -18,6 +18,7 @@ export function evaluateRelease(
   const risk = change
     ? assessRisk(change, {
         criticalAreas: config.risk.criticalAreas,
+        policyAreas: config.risk.policyAreas,
         migrations: config.risk.migrations,
         components: config.risk.components,
         ...(users !== undefined ? { usersAffected: users } : {}),

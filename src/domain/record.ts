@@ -6,6 +6,7 @@ import { type Outcome, PrerequisiteName } from './enums';
 import { type Phase, PhaseAction, rollbackTargets } from './plan';
 import { type Approval, type DecisionResult, type GateReport, type PendingApproval, type PhaseAnalysis, type StepRecord } from './release';
 import { phaseTimeline } from './timeline';
+import type { PolicyProvenance } from './policy';
 
 export interface RecordInput {
   releaseId: string;
@@ -24,6 +25,8 @@ export interface RecordInput {
   config: RollgateConfig;
   approvals: Approval[];
   pendingApproval?: PendingApproval;
+  /** Where the release policy came from. */
+  policy?: PolicyProvenance;
   results?: {
     outcome: Outcome;
     reason?: string;
@@ -291,7 +294,21 @@ const analysis: Section = (r) => {
   ];
 };
 
-const SECTIONS: Section[] = [header, prerequisites, changeSummary, rolloutStrategy, deploymentPlan, rollbackPlan, monitoringAndAlerts, communicationPlan, contingencyPlans, signOff, results, analysis];
+/** Where each part of the policy came from: the repository's file at its base, the worker's policy, the floors. */
+const releasePolicy: Section = (r) => {
+  const p = r.policy;
+  if (!p) return [];
+  return ruled('RELEASE POLICY', [
+    '',
+    `- **Repository**: ${text(p.repository)}`,
+    `- **Worker policy**: ${text(p.worker)}`,
+    ...(p.overridden.length ? [`- **Set by the worker policy** (the repository's value ignored): ${p.overridden.map(text).join('; ')}`] : []),
+    ...(p.raised.length ? [`- **Raised to the floors**: ${p.raised.map(text).join('; ')}`] : []),
+    '',
+  ]);
+};
+
+const SECTIONS: Section[] = [header, prerequisites, changeSummary, rolloutStrategy, deploymentPlan, rollbackPlan, monitoringAndAlerts, communicationPlan, contingencyPlans, signOff, releasePolicy, results, analysis];
 
 // C0 and C1 controls, line and paragraph separators, bidirectional overrides and invisible marks.
 // eslint-disable-next-line no-control-regex -- finding control characters is the point

@@ -4,6 +4,7 @@ import { ConfigSchema } from './config';
 import { type Decision, type Outcome, type PrerequisiteName, type RiskLevel, type Strategy } from './enums';
 import type { ReleasePlan } from './plan';
 import type { RiskAssessment } from './risk';
+import type { PolicyProvenance } from './policy';
 
 /**
  * A git ref as accepted on the command line. It starts with a letter or digit, so that no tool it
@@ -224,6 +225,10 @@ export interface ReleaseStatus {
   recordSha256?: string;
   /** What a signed steering request is signed for (filled in by the status query): see src/domain/signed-request. */
   signing?: { releaseId: string; runId: string; head: string; record?: string };
+  /** Where the release policy came from: the repository's file, the worker's policy, what each overrode or raised. */
+  policy?: PolicyProvenance;
+  /** The fingerprint of the input it was started with: `rollgate start` attaches only to the same input. */
+  inputFingerprint?: string;
 }
 
 export interface PhaseAnalysis {

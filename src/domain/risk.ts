@@ -22,6 +22,8 @@ export const RISK_THRESHOLDS = {
 
 export interface RiskOptions {
   criticalAreas: readonly string[];
+  /** The release's own policy, deploy scripts and CI: a change to them is CRITICAL, configuration or not. */
+  policyAreas?: readonly string[];
   migrations: readonly string[];
   /** glob → component name; empty: top-level folders are the components. */
   components: Readonly<Record<string, string>>;
@@ -130,6 +132,10 @@ export function assessRisk(change: ChangeSet, opts: RiskOptions): RiskAssessment
   if (criticalLogic.length > 0) add('CRITICAL', `Critical area code changed: ${listPaths(criticalLogic.map((f) => f.path))}`);
   else if (criticalTouched.length > 0 && migrations.length === 0)
     add('LOW', `Critical area touched by configuration only (${listPaths(criticalTouched.map((f) => f.path))}): no escalation`);
+
+  const policyRes = (opts.policyAreas ?? []).map(globToRegExp);
+  const policyTouched = files.filter((f) => policyRes.some((re) => re.test(f.path)));
+  if (policyTouched.length > 0) add('CRITICAL', `The release's own policy, deploy scripts or CI changed: ${listPaths(policyTouched.map((f) => f.path))}`);
 
   let escalation: string | undefined;
   if (n === 0) escalation = 'Risk cannot be classified: the change set between base and head has no files';

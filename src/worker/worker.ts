@@ -8,6 +8,8 @@ import { createActivities, type ActivityDeps, defaultDeps } from '../activities'
 import { DEFAULT_TASK_QUEUE } from '../connection/settings';
 import { dataConverterFromEnv } from '../connection/codec';
 import type { DataConverter } from '@temporalio/common';
+import type { WorkerPolicy } from '../domain/policy';
+import { workerPolicyFromEnv } from './policy';
 
 export const workflowsPath = require.resolve('../workflows');
 
@@ -28,7 +30,7 @@ export async function createReleaseWorker(opts: {
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
-    activities: opts.activities ?? createActivities(opts.deps ?? defaultDeps()),
+    activities: opts.activities ?? createActivities(opts.deps ?? { ...defaultDeps(), ...withPolicy(workerPolicyFromEnv(process.env)) }),
     // On SIGINT/SIGTERM, running activities get this long to finish or heartbeat out.
     shutdownGraceTime: '30 seconds',
     // Every monitored bake holds an activity slot for its whole length (the SDK's default is 100).
@@ -40,6 +42,8 @@ export async function createReleaseWorker(opts: {
     ...(opts.workflowBundle ? {} : prebuiltBundle()),
   });
 }
+
+const withPolicy = (policy: WorkerPolicy | undefined) => (policy ? { policy } : {});
 
 const maxCachedWorkflows = (env: NodeJS.ProcessEnv) => positiveInt(env, 'ROLLGATE_MAX_CACHED_WORKFLOWS', 60);
 

@@ -11,8 +11,8 @@ import type { RollgateConfig } from '../domain/config';
 export function activityGroups(config: RollgateConfig) {
   const { heartbeatTimeout } = config;
   return {
-    /** The decision's reads and its first record: short, on this worker, side by side. */
-    local: proxyLocalActivities<Pick<Activities, 'checkPrerequisites' | 'readChangeSet' | 'writeDecisionRecord'>>({
+    /** The worker's policy, the decision's reads and its first record: short, on this worker, side by side. */
+    local: proxyLocalActivities<Pick<Activities, 'workerPolicy' | 'checkPrerequisites' | 'readChangeSet' | 'writeDecisionRecord'>>({
       startToCloseTimeout: '2 minutes',
       retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2 },
     }),

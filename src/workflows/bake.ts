@@ -150,7 +150,7 @@ async function monitorRound(
     .run(() =>
       run.acts.monitor.monitorPhase({
         runKey: run.runKey,
-        outDir: run.input.outDir,
+        outDir: run.outDir,
         phase: phase.id,
         vars: run.queryVars(phase),
         analysis: run.config.analysis,

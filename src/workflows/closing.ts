@@ -32,7 +32,7 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
   const headCommit = change?.commits[0];
   await report('ledger', async () => {
     const { skippedLines } = await run.acts.quick.recordLedger({
-      outDir: run.input.outDir,
+      outDir: run.outDir,
       entry: ledgerEntry({
         releaseId: run.releaseId,
         run: run.runKey,
@@ -75,7 +75,7 @@ async function writeCharts(run: ReleaseRun, recordPath: string): Promise<void> {
   });
   try {
     run.charts = await run.acts.quick.writeReport({
-      outDir: run.input.outDir,
+      outDir: run.outDir,
       runKey: run.runKey,
       recordPath,
       metrics: run.metrics,

@@ -82,7 +82,7 @@ async function verifyMetrics(run: ReleaseRun, names: string[]): Promise<void> {
     async () => {
       const r = await run.acts.verify.monitorPhase({
         runKey: run.runKey,
-        outDir: run.input.outDir,
+        outDir: run.outDir,
         phase: phase.id,
         vars: run.queryVars(phase),
         analysis: { ...analysis, metrics: lenient },

@@ -32,6 +32,7 @@ export async function writeRecord(
     config: run.config,
     approvals: status.approvals,
     ...(status.pendingApproval ? { pendingApproval: status.pendingApproval } : {}),
+    ...(status.policy ? { policy: status.policy } : {}),
     ...(ending
       ? {
           results: {
@@ -47,7 +48,7 @@ export async function writeRecord(
         }
       : {}),
   });
-  const write = { outDir: input.outDir, fileName: recordFileName(run.startedAt), releaseId: run.releaseId, content };
+  const write = { outDir: run.outDir, fileName: recordFileName(run.startedAt), releaseId: run.releaseId, content };
   status.recordPath = first ? await run.acts.local.writeDecisionRecord({ ...write, ...first }) : await run.acts.quick.writeDecisionRecord(write);
   // What the file holds now (`sha256sum` of it): a signed approval names the record its approver read.
   status.recordSha256 = sha256Hex(content);

@@ -7,7 +7,7 @@ export async function notify(run: ReleaseRun, event: string, title: string, text
   const { slackWebhookUrlEnv, webhookUrlEnv, webhookSecretEnv } = run.config.notify;
   try {
     await run.acts.notify.notify({
-      outDir: run.input.outDir,
+      outDir: run.outDir,
       targets: { slackWebhookUrlEnv, webhookUrlEnv, webhookSecretEnv },
       notification: {
         releaseId: run.releaseId,

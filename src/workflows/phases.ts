@@ -80,7 +80,7 @@ function stepInput(run: ReleaseRun, phase: Phase, action: string, step: string):
     command: commandFor(action, deploy),
     cwd: deploy.cwd ?? run.input.repo,
     timeoutMs: deploy.timeout,
-    outDir: run.input.outDir,
+    outDir: run.outDir,
     ...stepVars(phase, action, step, run.ref),
   };
 }

@@ -1,5 +1,6 @@
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { formatIssues } from '../domain/config';
+import { fingerprint } from '../domain/fingerprint';
 import { Decision, FailureType, Outcome } from '../domain/enums';
 import { ApprovalKind, type ReleaseInput, ReleaseInputSchema, type ReleaseResult, StopKind, type StopReason } from '../domain/release';
 import { preflightChecks } from './checks';
@@ -21,9 +22,11 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   const parsed = ReleaseInputSchema.safeParse(rawInput);
   if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid release input: ${formatIssues(parsed.error).join('; ')}`, FailureType.INVALID_INPUT);
   const run = new ReleaseRun(parsed.data);
+  run.status.inputFingerprint = fingerprint(rawInput);
   installSteering(run);
   const { service } = run.input;
   try {
+    run.adoptPolicy((await run.acts.local.workerPolicy()) ?? undefined);
     const decision = await decide(run);
     const because = decision.because.join('; ');
     if (decision.decision === Decision.ABORTED) return await finish(run, Outcome.ABORTED, { kind: StopKind.GATES, message: because });

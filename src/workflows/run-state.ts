@@ -4,6 +4,7 @@ import type { QueryVars } from '../domain/promql';
 import type { ChangeSet } from '../domain/changeset';
 import type { ReleaseRef } from '../domain/command';
 import type { RollgateConfig } from '../domain/config';
+import { applyPolicy, type WorkerPolicy } from '../domain/policy';
 import { Decision, RiskLevel } from '../domain/enums';
 import type { Phase } from '../domain/plan';
 import {
@@ -43,14 +44,17 @@ export function failureMessage(e: unknown): string {
  * what a rollback must undo. The rooms of the workflow read and change it; nothing else holds state.
  */
 export class ReleaseRun {
-  readonly config: RollgateConfig;
+  /** The effective policy: the repository's, under the worker's, with the floors (see `adoptPolicy`). */
+  config: RollgateConfig;
   readonly releaseId: string;
   /** Idempotency keys and the ledger line belong to this run: a later run under the same workflow ID must not inherit them. */
   readonly runKey: string;
   readonly version: string;
   readonly previousVersion: string;
   readonly startedAt = now();
-  readonly acts: ActivityGroups;
+  acts: ActivityGroups;
+  /** Where this release writes: the CLI's choice, or the worker policy's folder for the service. */
+  outDir: string;
   readonly status: ReleaseStatus;
 
   // What people asked, through the steering updates.
@@ -88,8 +92,23 @@ export class ReleaseRun {
     this.version = input.version ?? input.head;
     this.previousVersion = input.previousVersion ?? input.base;
     this.acts = activityGroups(this.config);
+    this.outDir = input.outDir;
     this.status = { releaseId: input.releaseId, service: input.service, state: ReleaseState.DECIDING, steps: [], approvals: [], analysed: [] };
     if (this.config.analysis.metrics.length > 0) this.status.measurementsFile = measurementsPath(this.runKey);
+  }
+
+  /**
+   * Applies the worker's policy over the repository's config, with the floors (a repository may
+   * tighten, never loosen). The activity groups follow the effective timeouts.
+   */
+  adoptPolicy(worker: WorkerPolicy | undefined): void {
+    const { config, provenance } = applyPolicy(this.input.config, worker, 'the repository\'s rollgate.yaml as rollgate start read it at the base commit');
+    this.config = config;
+    this.acts = activityGroups(config);
+    if (worker?.out) this.outDir = `${worker.out.replace(/\/+$/, '')}/${this.input.service}`;
+    this.status.policy = provenance;
+    if (config.analysis.metrics.length > 0) this.status.measurementsFile = measurementsPath(this.runKey);
+    else delete this.status.measurementsFile;
   }
 
   get ref(): ReleaseRef {

@@ -82,7 +82,7 @@ async function watchLoop(run: ReleaseRun, phase: Phase, label: string, metrics: 
     const states = metrics.current;
     const result = await run.acts.monitor.monitorPhase({
       runKey: run.runKey,
-      outDir: run.input.outDir,
+      outDir: run.outDir,
       phase: label,
       vars: run.queryVars(phase),
       analysis,

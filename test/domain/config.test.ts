@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigSchema, DEFAULT_CRITICAL_AREAS, DEFAULT_MIGRATION_GLOBS, formatIssues, parseConfig, type RollgateConfig } from '../../src/domain/config';
+import { ConfigSchema, DEFAULT_CRITICAL_AREAS, DEFAULT_POLICY_AREAS, DEFAULT_MIGRATION_GLOBS, formatIssues, parseConfig, type RollgateConfig } from '../../src/domain/config';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -36,7 +36,7 @@ describe('config defaults', () => {
       assert.deepEqual(c.canary, {}, 'no steps: the plan uses its default canary steps');
       assert.deepEqual(c.featureFlag, { provider: 'command' });
       assert.deepEqual(c.blueGreen, { rollbackWindow: 24 * HOUR });
-      assert.deepEqual(c.risk, { criticalAreas: DEFAULT_CRITICAL_AREAS, migrations: DEFAULT_MIGRATION_GLOBS, components: {} });
+      assert.deepEqual(c.risk, { criticalAreas: DEFAULT_CRITICAL_AREAS, policyAreas: DEFAULT_POLICY_AREAS, migrations: DEFAULT_MIGRATION_GLOBS, components: {} });
       assert.deepEqual(c.approval, { requiredFor: ['CRITICAL'], approvers: [], timeout: 24 * HOUR });
       assert.deepEqual(c.monitoring, { metrics: [] });
       assert.deepEqual(c.notify, { slackWebhookUrlEnv: 'ROLLGATE_SLACK_WEBHOOK_URL', webhookUrlEnv: 'ROLLGATE_WEBHOOK_URL', webhookSecretEnv: 'ROLLGATE_WEBHOOK_SECRET' });
@@ -92,8 +92,8 @@ describe('config errors name the field', () => {
     ['a smoke URL that is not http(s)', { stages: { production: { smokeUrl: 'file:///etc/passwd' } } }, ['stages.production.smokeUrl: must be an http(s) URL']],
     ['a service name with a space', { service: 'my service' }, ['service: letters, digits, . _ - (max 63)']],
     ['a service name of 64 characters', { service: 'a'.repeat(64) }, ['service: letters, digits, . _ - (max 63)']],
-    ['a secret where a variable name belongs', { notify: { slackWebhookUrlEnv: 'https://hooks.slack.test/T0/B0/x' } }, ['notify.slackWebhookUrlEnv: must be an environment variable name']],
-    ['a deploy webhook variable in lower case', { deploy: { webhook: { urlEnv: 'deploy_url' } } }, ['deploy.webhook.urlEnv: must be an environment variable name']],
+    ['a secret where a variable name belongs', { notify: { slackWebhookUrlEnv: 'https://hooks.slack.test/T0/B0/x' } }, ['notify.slackWebhookUrlEnv: must be an environment variable name', 'notify.slackWebhookUrlEnv: must start with ROLLGATE_SLACK_: a variable meant for this purpose']],
+    ['a deploy webhook variable in lower case', { deploy: { webhook: { urlEnv: 'deploy_url' } } }, ['deploy.webhook.urlEnv: must be an environment variable name', 'deploy.webhook.urlEnv: must start with ROLLGATE_DEPLOY_: a variable meant for this purpose']],
     ['an unknown risk level', { approval: { requiredFor: ['SEVERE'] } }, ['approval.requiredFor.0: Invalid option: expected one of "LOW"|"MEDIUM"|"HIGH"|"CRITICAL"']],
     ['negative users', { risk: { usersAffected: -1 } }, ['risk.usersAffected: Too small: expected number to be >=0']],
   ];

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { join, resolve } from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -8,7 +9,7 @@ import type { ReleaseStatus } from '../../src/domain/release';
 import type { MetricInput } from '../../src/domain/analysis';
 import { DemoStack, demoMetrics, demoReleaseConfig, errorRateQuery } from '../../demo/stack';
 import { devServerEnv } from '../helpers/servers';
-import { makeRepo, tempDir, writeReports } from '../helpers/fixtures';
+import { commitToBase, makeRepo, tempDir, writeReports } from '../helpers/fixtures';
 import { rollgate, runRelease, startRelease, startWorker, stopProcess } from '../helpers/cli';
 import { readLedger } from '../helpers/ledger';
 import { waitForStatus } from '../helpers/status';
@@ -22,7 +23,7 @@ import { waitForStatus } from '../helpers/status';
 const promtool = [resolve(__dirname, '../../.tools/bin/promtool'), 'promtool'].find((p) => p === 'promtool' || existsSync(p))!;
 
 /** The stack's config for these tests: bakes of seconds, every strategy configured. */
-function config(prometheus: string, smokeUrl: string, extra: { metrics?: MetricInput[]; flagsFile?: string } = {}): string {
+function config(prometheus: string, smokeUrl: string, extra: { metrics?: MetricInput[] } = {}): string {
   return demoReleaseConfig({
     service: 'demo',
     prometheus,
@@ -31,7 +32,7 @@ function config(prometheus: string, smokeUrl: string, extra: { metrics?: MetricI
     extra: {
       bake: { staging: '0s', production: '6s' },
       canary: { steps: [5, 50, 100].map((weight) => ({ weight, bake: '6s' })) },
-      featureFlag: { flag: 'one-click', provider: 'flagd', file: extra.flagsFile ?? 'flags.json', steps: [20, 100].map((weight) => ({ weight, bake: '6s' })) },
+      featureFlag: { flag: 'one-click', provider: 'flagd', file: 'flags.json', steps: [20, 100].map((weight) => ({ weight, bake: '6s' })) },
       blueGreen: { rollbackWindow: '4s' },
       approval: { timeout: '5m' },
     },
@@ -72,7 +73,10 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     stack = new DemoStack({ service: 'demo', scrapeInterval: '1s', rps: 100, flags: { file: flagsFile, flag: 'one-click' } });
     [env] = await Promise.all([devServerEnv(), stack.start()]);
     cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
-    worker = await startWorker({ ...cliEnv, DEMO_ROUTER_URL: stack.routerUrl });
+    // The flagd file lies outside every repository: the worker's policy names it, as an operator's would.
+    const policy = join(tempDir('rollgate-policy-'), 'policy.yaml');
+    writeFileSync(policy, stringify({ featureFlag: { file: flagsFile } }));
+    worker = await startWorker({ ...cliEnv, DEMO_ROUTER_URL: stack.routerUrl, ROLLGATE_POLICY: policy });
   });
   after(async () => {
     await stopProcess(worker);
@@ -89,7 +93,7 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     const c = CHANGES[kind];
     const repo = makeRepo(c.base, [{ subject: c.subject, files: c.files }]);
     writeReports(join(repo, 'reports'));
-    writeFileSync(join(repo, 'rollgate.yaml'), config(stack.prometheus.url, `${stack.stable.url}/health`, { flagsFile, ...opts }));
+    commitToBase(repo, { 'rollgate.yaml': config(stack.prometheus.url, `${stack.stable.url}/health`, opts) });
     const service = `demo-${++n}`;
     return { repo, flags: ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', service, '--version', 'v2', '--previous-version', 'v1'] };
   }

@@ -9,7 +9,7 @@ import type { MetricInput } from '../../src/domain/analysis';
 import { renderQuery } from '../../src/domain/promql';
 import { DemoStack, demoMetrics, demoReleaseConfig, type FaultInput } from '../../demo/stack';
 import { devServerEnv } from '../helpers/servers';
-import { makeRepo, writeReports } from '../helpers/fixtures';
+import { commitToBase, makeRepo, writeReports } from '../helpers/fixtures';
 import { rollgate, runRelease, startRelease, startWorker, stopProcess, type FinishedRelease } from '../helpers/cli';
 import { readJsonLines } from '../helpers/ledger';
 import { waitForStatus } from '../helpers/status';
@@ -110,9 +110,8 @@ describe('the safety net, proven on many releases side by side', { timeout: 15 *
     const repo = makeRepo(CHANGE.base, [{ subject: CHANGE.subject, files: CHANGE.files }]);
     writeReports(join(repo, 'reports'));
     const steps = [5, 50, 100].map((weight) => ({ weight, bake: '12s', ...(weight === 50 && opts.approval ? { approval: true } : {}) }));
-    writeFileSync(
-      join(repo, 'rollgate.yaml'),
-      demoReleaseConfig({
+    commitToBase(repo, {
+      'rollgate.yaml': demoReleaseConfig({
         service,
         prometheus: stack.prometheus.url,
         smokeUrl: `${stack.stable.url}/health`,
@@ -121,7 +120,7 @@ describe('the safety net, proven on many releases side by side', { timeout: 15 *
         metrics: opts.metrics ?? [errorRate, latency()],
         extra: { bake: { staging: '0s', production: '6s' }, canary: { steps }, approval: { timeout: '10m' } },
       }),
-    );
+    });
     return { repo, flags: ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', service, '--version', 'v2', '--previous-version', 'v1'] };
   }
 

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { RollgateConfigInput } from '../../src/domain/config';
 import type { ReleaseStatus } from '../../src/domain/release';
 import { statusQuery } from '../../src/workflows/messages';
-import { makeRepo, writeReports } from '../helpers/fixtures';
+import { commitToBase, makeRepo, writeReports } from '../helpers/fixtures';
 import { readJsonLines } from '../helpers/ledger';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -91,7 +91,7 @@ export function canaryRepo(o: { service: string; prometheus: string; services: S
     },
     ...o.extra,
   };
-  writeFileSync(join(repo, 'rollgate.yaml'), stringify(config));
+  commitToBase(repo, { 'rollgate.yaml': stringify(config) });
   o.services.names.add(o.service);
   return repo;
 }

@@ -1,3 +1,4 @@
+import type { WorkerPolicy } from '../../src/domain/policy';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities, StepInput } from '../../src/activities';
 import type { MonitorInput } from '../../src/activities/analysis';
@@ -67,6 +68,8 @@ export function fakeActivities(
     failLedger?: boolean;
     /** The worker's allowed-signers file: steering requests must be signed by its keys. */
     signers?: string;
+    /** The worker's own release policy. */
+    workerPolicy?: WorkerPolicy;
   } = {},
 ) {
   const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [] };
@@ -75,6 +78,9 @@ export function fakeActivities(
     /** The real verifier, against the allowed-signers file a test gives (none: names are unverified). */
     async verifySteeringRequest(input) {
       return verifySteeringRequest(input, opts.signers);
+    },
+    async workerPolicy() {
+      return opts.workerPolicy ?? null;
     },
     async checkQueries(input) {
       return `${input.analysis.metrics.length} accepted`;

@@ -45,6 +45,20 @@ export function makeRepo(base: Record<string, string>, commits: { subject: strin
   return repo;
 }
 
+/**
+ * Commits `files` to the base branch, as reviewed code, and rebases `feature` onto it: rollgate
+ * reads the release policy (rollgate.yaml) from the base commit, never from the change.
+ */
+export function commitToBase(repo: string, files: Record<string, string>, subject = 'chore: release policy'): void {
+  const branch = git(repo, ['rev-parse', '--abbrev-ref', 'HEAD']).trim();
+  git(repo, ['checkout', '-q', 'main']);
+  writeFiles(repo, files);
+  git(repo, ['add', '--', ...Object.keys(files)]);
+  git(repo, ['commit', '-q', '-m', subject]);
+  git(repo, ['checkout', '-q', branch]);
+  if (branch !== 'main') git(repo, ['rebase', '-q', 'main']);
+}
+
 /** The spec's reference change: a one-line pool size change in auth/redis_pool.py. */
 export function referenceRepo(): string {
   return makeRepo(

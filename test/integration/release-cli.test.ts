@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../helpers/servers';
-import { makeRepo, referenceRepo, tempDir, writeReports } from '../helpers/fixtures';
+import { commitToBase, makeRepo, referenceRepo, tempDir, writeReports } from '../helpers/fixtures';
 import { rollgate, runRelease, startRelease, startWorker, stopProcess } from '../helpers/cli';
 import { readLedger } from '../helpers/ledger';
 import { waitForStatus } from '../helpers/status';
@@ -22,9 +22,8 @@ exit 0
 function setUp(repo: string, smokeUrl: string, extraYaml = ''): void {
   writeFileSync(join(repo, 'deploy.sh'), DEPLOY_SH);
   chmodSync(join(repo, 'deploy.sh'), 0o755);
-  writeFileSync(
-    join(repo, 'rollgate.yaml'),
-    `service: auth
+  commitToBase(repo, {
+    'rollgate.yaml': `service: auth
 reports: reports
 out: out
 deploy:
@@ -35,7 +34,7 @@ stages:
   production: { smokeUrl: "${smokeUrl}" }
 bake: { staging: 1s, production: 2s }
 ${extraYaml}`,
-  );
+  });
   writeReports(join(repo, 'reports'));
 }
 
@@ -66,7 +65,7 @@ describe('release from the CLI on the dev server with the real activities', () =
     const repo = referenceRepo();
     // Long enough bakes that the re-run finds the release still running.
     setUp(repo, smokeUrl);
-    writeFileSync(join(repo, 'rollgate.yaml'), readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 4s, production: 4s }'));
+    commitToBase(repo, { 'rollgate.yaml': readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 4s, production: 4s }') });
     const flags = ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')];
     const { id, attached, ui } = await startRelease(flags, cliEnv);
     assert.match(id, /^release-auth-[0-9a-f]{12}$/);
@@ -149,7 +148,7 @@ describe('release from the CLI on the dev server with the real activities', () =
   it('aborts a release mid-bake from the CLI and rolls back what it changed', async () => {
     const repo = referenceRepo();
     setUp(repo, smokeUrl, '');
-    writeFileSync(join(repo, 'rollgate.yaml'), readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 1h, production: 1h }'));
+    commitToBase(repo, { 'rollgate.yaml': readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 1h, production: 1h }') });
     const { id } = await startRelease(['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', 'auth-abort'], cliEnv);
     await waitForStatus(env.client.workflow.getHandle(id), (s) => s.state === 'baking', { timeoutMs: 30_000, intervalMs: 200 });
     const abort = await rollgate(['abort', id, '--reason', 'wrong build', '--by', 'oncall'], cliEnv);

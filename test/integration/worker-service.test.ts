@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../helpers/servers';
-import { referenceRepo, writeReports } from '../helpers/fixtures';
+import { commitToBase, referenceRepo, writeReports } from '../helpers/fixtures';
 import { rollgate, runRelease, startRelease, startWorker, stopProcess } from '../helpers/cli';
 import { freePort } from '../../demo/stack';
 import { allText, readableHistory } from '../helpers/history';
@@ -55,7 +55,7 @@ describe('the worker as a service on the dev server: notifications, webhook depl
     const repo = referenceRepo();
     writeFileSync(join(repo, 'deploy.sh'), '#!/bin/sh\necho "deploying $1"; env\n');
     chmodSync(join(repo, 'deploy.sh'), 0o755);
-    writeFileSync(join(repo, 'rollgate.yaml'), 'service: notify\nreports: reports\nout: out\ndeploy:\n  command: ["./deploy.sh", "{stage}"]\nbake: { staging: 1s, production: 1s }\n');
+    commitToBase(repo, { 'rollgate.yaml': 'service: notify\nreports: reports\nout: out\ndeploy:\n  command: ["./deploy.sh", "{stage}"]\nbake: { staging: 1s, production: 1s }\n' });
     writeReports(join(repo, 'reports'));
     const { id, ...res } = await runRelease(['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')], cliEnv);
     assert.equal(res.code, 0, res.stdout + res.stderr);
@@ -78,7 +78,7 @@ describe('the worker as a service on the dev server: notifications, webhook depl
   it('deploys through the HTTP webhook deployer: each step posted, signed, with its idempotency key', async () => {
     got.length = 0;
     const repo = referenceRepo();
-    writeFileSync(join(repo, 'rollgate.yaml'), 'service: hooked\nreports: reports\nout: out\ndeploy:\n  provider: webhook\nbake: { staging: 1s, production: 1s }\n');
+    commitToBase(repo, { 'rollgate.yaml': 'service: hooked\nreports: reports\nout: out\ndeploy:\n  provider: webhook\nbake: { staging: 1s, production: 1s }\n' });
     writeReports(join(repo, 'reports'));
     const res = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--wait'], cliEnv);
     assert.equal(res.code, 0, res.stdout + res.stderr);
@@ -90,7 +90,7 @@ describe('the worker as a service on the dev server: notifications, webhook depl
 
   it('counts releases waiting for approval through the RollgateState search attribute, and observes decision, phase and approval durations', async () => {
     const repo = referenceRepo();
-    writeFileSync(join(repo, 'rollgate.yaml'), 'service: gated\nreports: reports\nout: out\ndeploy:\n  command: ["true"]\nbake: { staging: 1s, production: 1s }\napproval: { requiredFor: [LOW] }\n');
+    commitToBase(repo, { 'rollgate.yaml': 'service: gated\nreports: reports\nout: out\ndeploy:\n  command: ["true"]\nbake: { staging: 1s, production: 1s }\napproval: { requiredFor: [LOW] }\n' });
     writeReports(join(repo, 'reports'));
     const gauge = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${metricsUrl}/metrics`)).text())?.[1]);
     assert.equal(await gauge('rollgate_pending_approvals'), 0, 'nothing waits yet');

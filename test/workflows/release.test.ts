@@ -306,7 +306,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
       const bad = { ...releaseInput('bad'), base: '--upload-pack=x', config: { deploy: { timeout: '0s' } } };
       await assert.rejects(
         env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'bad-input', args: [bad] }),
-        (e: Error & { cause?: Error }) => /base: is not a valid git ref/.test(e.cause?.message ?? '') && /config\.deploy\.timeout/.test(e.cause?.message ?? ''),
+        (e: Error & { cause?: Error }) => /base: must start with a letter or digit/.test(e.cause?.message ?? '') && /config\.deploy\.timeout/.test(e.cause?.message ?? ''),
       );
     });
   });

@@ -22,8 +22,11 @@ export async function decideCommand(args: string[], out: Out): Promise<number> {
     changeError = (e as Error).message;
   }
   const result = evaluateRelease(gates, change, inputs.config, inputs.usersAffected, changeError);
-  if (flags.json) out.log(JSON.stringify(decisionJson(result), null, 2));
-  else printDecision(result, out);
+  if (flags.json) out.log(JSON.stringify({ ...decisionJson(result), policy: inputs.policy }, null, 2));
+  else {
+    printDecision(result, out);
+    out.log(`policy: ${inputs.policy.repository}${inputs.policy.raised.length ? `; raised to the floors: ${inputs.policy.raised.join('; ')}` : ''}`);
+  }
   return result.decision === 'APPROVED' ? ExitCode.OK : result.decision === 'ABORTED' ? ExitCode.ABORTED : ExitCode.NEEDS_HUMAN;
 }
 

@@ -4,6 +4,7 @@ import { parseDuration } from '../../domain/duration';
 import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../domain/release';
 import { serviceName, versionText } from '../../domain/release';
 import { InputError } from '../../domain/errors';
+import { fingerprint } from '../../domain/fingerprint';
 import { connectClient, stateAttributeRegistered } from '../../connection/client';
 import { RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW, statusQuery } from '../../workflows/messages';
 import { ExitCode } from '../exit-code';
@@ -86,6 +87,12 @@ export async function startCommand(args: string[], out: Out): Promise<number> {
     } catch (e) {
       if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
       attached = true;
+    }
+    // Attaching is for a re-run of the same CI job: another input under the same ID is someone else's release.
+    if (attached) {
+      const theirs = (await client.workflow.getHandle(releaseId).query(statusQuery).catch(() => undefined))?.inputFingerprint;
+      if (theirs !== undefined && theirs !== fingerprint(input))
+        throw new InputError(`release ${releaseId} is already running with a different input (other flags, reports or config for the same commit); wait for it, or abort it first: rollgate abort ${releaseId} --reason ...`);
     }
     const started = { releaseId, attached, ui: uiLink(settings.namespace, releaseId) };
     if (flags.json && !flags.wait) out.log(JSON.stringify(started));

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { PrometheusSourceSchema } from './analysis';
+import { ConfigSchema, DEFAULT_CRITICAL_AREAS, DEFAULT_POLICY_AREAS, formatIssues, NotifyTargetsSchema, type RollgateConfig } from './config';
+import { RISK_LEVELS } from './enums';
+
+/**
+ * The release policy, and who may set what. The repository's rollgate.yaml is read from the base
+ * commit (reviewed code), never from the change. The worker's own policy (ROLLGATE_POLICY) owns
+ * what must never come from a repository (the deploy target, the metric source and the names of
+ * secret variables, where releases write, who may approve) and sets the floors a repository may
+ * only raise: critical areas and the risk levels that need a sign-off.
+ */
+
+
+const level = z.enum(RISK_LEVELS as [string, ...string[]]);
+
+export const WorkerPolicySchema = z
+  .strictObject({
+  deploy: ConfigSchema.shape.deploy.optional(),
+  analysis: z.strictObject({ prometheus: PrometheusSourceSchema.optional() }).optional(),
+  notify: NotifyTargetsSchema.optional(),
+  /** The folder every release writes to (its own subfolder per service); else the repository's `out`, kept inside the repository. */
+  out: z.string().regex(/^\//, 'must be an absolute path').optional(),
+  /** The flagd definitions file the worker writes; else the repository's, kept inside the repository. */
+  featureFlag: z.strictObject({ file: z.string().regex(/^\//, 'must be an absolute path') }).optional(),
+  approval: z
+    .strictObject({
+      /** Who may approve; a repository's list cannot widen it. */
+      approvers: z.array(z.string().min(1)).optional(),
+      /** Risk levels that always need a sign-off; a repository may add levels. */
+      requiredFor: z.array(level).optional(),
+    })
+    .optional(),
+  risk: z
+    .strictObject({
+      /** The floor of critical areas (default: the built-in ones); a repository may add areas. */
+      criticalAreas: z.array(z.string().min(1)).optional(),
+      /** The floor of the release's own files (default: rollgate.yaml, deploy scripts, CI workflows); a repository may add. */
+      policyAreas: z.array(z.string().min(1)).optional(),
+    })
+    .optional(),
+  })
+  .superRefine((p, ctx) => {
+    // Relative to what? A worker's deploy folder is its own, named in full.
+    if (p.deploy?.cwd !== undefined && !p.deploy.cwd.startsWith('/')) ctx.addIssue({ code: 'custom', path: ['deploy', 'cwd'], message: 'must be an absolute path' });
+  });
+export type WorkerPolicyInput = z.input<typeof WorkerPolicySchema>;
+export type WorkerPolicy = z.output<typeof WorkerPolicySchema>;
+
+export function parseWorkerPolicy(raw: unknown): { ok: true; policy: WorkerPolicy } | { ok: false; errors: string[] } {
+  const result = WorkerPolicySchema.safeParse(raw ?? {});
+  return result.success ? { ok: true, policy: result.data } : { ok: false, errors: formatIssues(result.error) };
+}
+
+/** Where a setting of the effective policy came from, for the record. */
+export interface PolicyProvenance {
+  /** "repository rollgate.yaml at <commit>", "the CLI's --config file", or "defaults". */
+  repository: string;
+  /** "worker policy", or "none (the repository's file decides what a worker policy would own)". */
+  worker: string;
+  /** Repository settings the worker policy overrode. */
+  overridden: string[];
+  /** Floors that raised the repository's settings. */
+  raised: string[];
+}
+
+const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a, ...b])];
+
+/**
+ * The effective policy: the repository's config, with what the worker owns taken from the worker
+ * policy, and the floors applied (without a worker policy, the defaults are the floors). The
+ * repository may tighten, never loosen. Pure, so the workflow applies it to what history holds.
+ */
+export function applyPolicy(config: RollgateConfig, worker: WorkerPolicy | undefined, repository: string): { config: RollgateConfig; provenance: PolicyProvenance } {
+  const overridden: string[] = [];
+  const raised: string[] = [];
+  // JSON-able, and the workflow sandbox has no structuredClone.
+  const out = JSON.parse(JSON.stringify(config)) as RollgateConfig;
+  if (worker?.deploy) {
+    overridden.push('deploy');
+    out.deploy = worker.deploy;
+  }
+  if (worker?.analysis?.prometheus) {
+    overridden.push('analysis.prometheus');
+    out.analysis.prometheus = worker.analysis.prometheus;
+  }
+  if (worker?.notify) {
+    overridden.push('notify (variables)');
+    out.notify = { ...out.notify, ...worker.notify };
+  }
+  if (worker?.featureFlag) {
+    overridden.push('featureFlag.file');
+    out.featureFlag.file = worker.featureFlag.file;
+  }
+  if (worker?.out) {
+    overridden.push('out');
+    out.out = worker.out;
+  }
+  if (worker?.approval?.approvers) {
+    const allowed = worker.approval.approvers;
+    // A repository may name fewer approvers, never others.
+    const narrowed = config.approval.approvers.filter((a) => allowed.includes(a));
+    out.approval.approvers = narrowed.length > 0 ? narrowed : allowed;
+    if (config.approval.approvers.some((a) => !allowed.includes(a))) overridden.push('approval.approvers (only the worker policy\'s approvers may approve)');
+  }
+  for (const key of ['criticalAreas', 'policyAreas'] as const) {
+    const floor = worker?.risk?.[key] ?? (key === 'criticalAreas' ? DEFAULT_CRITICAL_AREAS : DEFAULT_POLICY_AREAS);
+    const missing = floor.filter((a) => !config.risk[key].includes(a));
+    if (missing.length > 0) raised.push(`risk.${key}: + ${missing.join(', ')}`);
+    out.risk[key] = union(config.risk[key], floor);
+  }
+  const levels = worker?.approval?.requiredFor ?? ['CRITICAL'];
+  const missingLevels = levels.filter((l) => !config.approval.requiredFor.includes(l));
+  if (missingLevels.length > 0) raised.push(`approval.requiredFor: + ${missingLevels.join(', ')}`);
+  out.approval.requiredFor = union(config.approval.requiredFor, levels);
+  return {
+    config: out,
+    provenance: { repository, worker: worker ? 'worker policy (ROLLGATE_POLICY)' : 'none: the repository\'s file decides what a worker policy would own', overridden, raised },
+  };
+}

