@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseConfig, type RollgateConfig, type RollgateConfigInput } from '../domain/config';
@@ -27,11 +27,13 @@ export function loadConfig(
   atCommit?: string,
 ): { config: RollgateConfig; raw: RollgateConfigInput; dir: string; file?: string; source: ConfigSource } {
   const candidates = path ? [resolve(path)] : [resolve(repo, 'rollgate.yaml'), resolve(repo, 'rollgate.yml')];
-  const inRepo = (f: string) => !relative(repo, f).startsWith('..') && !isAbsolute(relative(repo, f));
+  // Real paths: a symlinked --repo or --config must not pass a file of the working tree off as the operator's.
+  const inRepo = (f: string) => isInside(realPathOf(repo), realPathOf(f));
   if (atCommit && candidates.every(inRepo)) {
+    const prefix = repoPrefix(repo);
     for (const f of candidates) {
-      const rel = relative(repo, f).split(sep).join('/');
-      const text = readAtCommit(repo, atCommit, rel);
+      const rel = relative(realPathOf(repo), realPathOf(f)).split(sep).join('/');
+      const text = readAtCommit(repo, atCommit, prefix + rel);
       if (text === undefined) continue;
       const where = `${rel} at ${atCommit.slice(0, 12)}`;
       if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new InputError(`--config: ${where} is too large (limit ${MAX_CONFIG_BYTES} bytes)`);
@@ -54,10 +56,41 @@ export function loadConfig(
   return { config: parseConfigOrThrow(raw, file), raw, dir: dirname(file), file, source: { kind: 'file', file } };
 }
 
+/** The real path of a file, or of its nearest existing folder with the rest appended. */
+export function realPathOf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    const parent = dirname(path);
+    return parent === path ? path : join(realPathOf(parent), basename(path));
+  }
+}
+
+const isInside = (root: string, path: string) => {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+};
+
+/** Where `--repo` lies inside its repository (`svc/` of a monorepo): commits hold paths from the top. */
+function repoPrefix(repo: string): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--show-prefix'], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
 /** A file as a commit holds it; undefined when the commit has no such file. */
 function readAtCommit(repo: string, commit: string, path: string): string | undefined {
   try {
-    return execFileSync('git', ['-c', 'core.quotePath=false', 'show', `${commit}:${path}`], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 2 * MAX_CONFIG_BYTES });
+    return execFileSync('git', ['-c', 'core.quotePath=false', 'show', `${commit}:${path}`], {
+      cwd: repo,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 2 * MAX_CONFIG_BYTES,
+      // Replace refs would let the repository swap the base's content.
+      env: { ...process.env, GIT_NO_REPLACE_OBJECTS: '1' },
+    });
   } catch {
     return undefined;
   }
@@ -138,14 +171,31 @@ export function describeSource(source: ConfigSource): string {
   return source.missing ? `defaults (no ${source.path} at the base commit ${source.commit.slice(0, 12)})` : `${source.path} at the base commit ${source.commit.slice(0, 12)}`;
 }
 
+/**
+ * The base commit, from a branch (local, else remote-tracking) or a full commit id, never a tag or
+ * another ref: the change under release can create a tag named `main` or `origin/main`, which git
+ * would prefer, and so choose the policy and the diff it is judged by.
+ */
+async function resolveBase(repo: string, base: string): Promise<string> {
+  const candidates = base.startsWith('refs/heads/') || base.startsWith('refs/remotes/') ? [base] : /^[0-9a-f]{40}$/.test(base) ? [base] : [`refs/heads/${base}`, `refs/remotes/${base}`];
+  for (const ref of candidates) {
+    const sha = await resolveCommit(repo, ref).catch(() => undefined);
+    if (sha) return sha;
+  }
+  const exists = await resolveCommit(repo, base).catch(() => undefined);
+  throw new InputError(
+    exists
+      ? `--base: "${base}" is not a branch (a tag or another ref, which the change could have made); give a branch, refs/heads/…, refs/remotes/… or a full commit id`
+      : `--base: unknown ref "${base}" in ${repo}`,
+  );
+}
+
 /** Checks what the flags name before anything happens: nothing is started or written on bad input. */
 export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInputs> {
   const repo = resolve(flags.repo ?? '.');
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new InputError(`--repo: ${flags.repo ?? '.'} is not a folder`);
   if (!(await isGitRepository(repo))) throw new InputError(`--repo: ${flags.repo ?? '.'} is not a git repository`);
-  const baseSha = await resolveCommit(repo, flags.base).catch(() => {
-    throw new InputError(`--base: unknown ref "${flags.base}" in ${repo}`);
-  });
+  const baseSha = await resolveBase(repo, flags.base);
   const { config, raw, dir, source } = loadConfig(flags.config, repo, baseSha);
   const headSha = await resolveCommit(repo, flags.head).catch(() => {
     throw new InputError(`--head: unknown ref "${flags.head}" in ${repo}`);
@@ -158,21 +208,28 @@ export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInput
   const usersAffected = flags['users-affected'];
   const cwd = resolve(dir, config.deploy.cwd ?? '.');
   // A repository's config names places inside it; the operator's flags and the worker policy may name others.
+  // Real paths: a folder the change commits as a symlink (reports -> ../other) leads outside.
   const inside = (field: string, path: string) => {
     if (source.kind === 'file') return; // the operator's own config, outside the repository
-    const rel = relative(repo, path);
-    if (rel.startsWith('..') || isAbsolute(rel)) throw new InputError(`${field}: ${path} lies outside the repository; the config may only name paths inside it`);
+    if (!isInside(realPathOf(repo), realPathOf(path))) throw new InputError(`${field}: ${path} lies outside the repository (or reaches out through a symlink); the config may only name paths inside it`);
+  };
+  // Given on the command line they may lie elsewhere, but not reach out of the repository through it.
+  const notThrough = (field: string, path: string) => {
+    if (isInside(repo, path) && !isInside(realPathOf(repo), realPathOf(path))) throw new InputError(`${field}: ${path} reaches out of the repository through a symlink`);
   };
   if (!flags.reports) inside('reports', reportsDir);
+  else notThrough('--reports', reportsDir);
   if (!flags.out) inside('out', resolve(dir, config.out));
+  else notThrough('--out', resolve(flags.out));
   inside('deploy.cwd', cwd);
   if (config.featureFlag.file) inside('featureFlag.file', resolve(cwd, config.featureFlag.file));
   // The floors apply here too, as the worker applies them: what `decide` shows is what `start` does (the worker may add its own policy).
-  const applied = applyPolicy({ ...config, deploy: { ...config.deploy, cwd } }, undefined, describeSource(source));
+  const applied = applyPolicy({ ...config, deploy: { ...config.deploy, cwd } }, undefined, describeSource(source), repo);
   return {
     repo,
-    base: flags.base,
-    head: flags.head,
+    // Commits, not names: the worker reads the same diff, whatever refs the checkout gains meanwhile.
+    base: baseSha,
+    head: headSha,
     headSha,
     reportsDir,
     outDir: flags.out ? resolve(flags.out) : resolve(dir, config.out),

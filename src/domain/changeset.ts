@@ -40,12 +40,14 @@ export interface ChangeSet {
   topLevel: string[];
 }
 
+const SOURCE_EXT = /\.(ts|tsx|js|jsx|mjs|cjs|py|go|rb|java|kt|scala|cs|rs|php|swift|c|cc|cpp|h|hpp|ex|exs|sh|bash)$/i;
 const CONFIG_EXTENSIONS = /\.(ya?ml|json|toml|ini|cfg|conf|properties|env)$/i;
 const CONFIG_NAMES = /(^|\/)\.env(\.[^/]*)?$/i;
 const CONFIG_FOLDERS = /(^|\/)(config|configs|conf|settings)\//i;
 
+/** Configuration by its name or folder; a source file is code wherever it lies (a `config/` folder cannot launder it). */
 export function isConfigPath(path: string): boolean {
-  return CONFIG_EXTENSIONS.test(path) || CONFIG_NAMES.test(path) || CONFIG_FOLDERS.test(path);
+  return CONFIG_EXTENSIONS.test(path) || CONFIG_NAMES.test(path) || (CONFIG_FOLDERS.test(path) && !SOURCE_EXT.test(path));
 }
 
 // String literals, numbers (decimal, hex, with separators or units), booleans and nulls of common languages.
@@ -73,7 +75,6 @@ const FEAT_SUBJECT = /^feat(\([^)]*\))?!?:/i;
 export const isFeatureCommit = (subject: string): boolean => FEAT_SUBJECT.test(subject.trim());
 
 const TEST_PATH = /(^|\/)(tests?|__tests__|spec|specs)\/|[._-](test|spec)\.[a-z]+$|(^|\/)test_[^/]+$/i;
-const SOURCE_EXT = /\.(ts|tsx|js|jsx|mjs|cjs|py|go|rb|java|kt|scala|cs|rs|php|swift|c|cc|cpp|h|hpp|ex|exs)$/i;
 
 /** An added source file that is neither a test nor configuration: a new module. */
 export const isNewSourceModule = (file: FileChange): boolean =>

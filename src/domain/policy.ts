@@ -71,7 +71,7 @@ const union = (a: readonly string[], b: readonly string[]) => [...new Set([...a,
  * policy, and the floors applied (without a worker policy, the defaults are the floors). The
  * repository may tighten, never loosen. Pure, so the workflow applies it to what history holds.
  */
-export function applyPolicy(config: RollgateConfig, worker: WorkerPolicy | undefined, repository: string): { config: RollgateConfig; provenance: PolicyProvenance } {
+export function applyPolicy(config: RollgateConfig, worker: WorkerPolicy | undefined, repository: string, repo?: string): { config: RollgateConfig; provenance: PolicyProvenance } {
   const overridden: string[] = [];
   const raised: string[] = [];
   // JSON-able, and the workflow sandbox has no structuredClone.
@@ -109,6 +109,8 @@ export function applyPolicy(config: RollgateConfig, worker: WorkerPolicy | undef
     if (missing.length > 0) raised.push(`risk.${key}: + ${missing.join(', ')}`);
     out.risk[key] = union(config.risk[key], floor);
   }
+  // The programs the effective deploy section runs from the repository are the release's own files too.
+  if (repo) out.risk.policyAreas = union(out.risk.policyAreas, deployProgramAreas(out.deploy, repo));
   const levels = worker?.approval?.requiredFor ?? ['CRITICAL'];
   const missingLevels = levels.filter((l) => !config.approval.requiredFor.includes(l));
   if (missingLevels.length > 0) raised.push(`approval.requiredFor: + ${missingLevels.join(', ')}`);
@@ -117,4 +119,30 @@ export function applyPolicy(config: RollgateConfig, worker: WorkerPolicy | undef
     config: out,
     provenance: { repository, worker: worker ? 'worker policy (ROLLGATE_POLICY)' : 'none: the repository\'s file decides what a worker policy would own', overridden, raised },
   };
+}
+
+/** Joins and normalizes POSIX paths without node:path (workflow code may not import it). */
+function resolvePosix(base: string, path: string): string {
+  const parts: string[] = [];
+  for (const seg of (path.startsWith('/') ? path : `${base}/${path}`).split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') parts.pop();
+    else parts.push(seg);
+  }
+  return `/${parts.join('/')}`;
+}
+
+const SCRIPT = /\.(sh|bash|mjs|cjs|js|ts|py|rb|pl|ps1)$/i;
+
+/**
+ * The repository's files that the deploy and rollback commands run (`./deploy.sh`, `scripts/release.py`
+ * as an argument to an interpreter): the worker runs them from the change's checkout, so a change to
+ * them is a change to the release itself, as CRITICAL as one to the policy.
+ */
+export function deployProgramAreas(deploy: Pick<RollgateConfig['deploy'], 'command' | 'rollback' | 'cwd'>, repo: string): string[] {
+  const root = repo.replace(/\/+$/, '');
+  const cwd = deploy.cwd ?? root;
+  const args = [...deploy.command, ...(deploy.rollback ?? [])].filter((a) => !a.includes('{') && (a.includes('/') || SCRIPT.test(a)) && !a.startsWith('-'));
+  const inRepo = args.map((a) => resolvePosix(cwd, a)).filter((p) => p.startsWith(`${root}/`));
+  return [...new Set(inRepo.map((p) => p.slice(root.length + 1)))];
 }

@@ -8,7 +8,6 @@ import { createActivities, type ActivityDeps, defaultDeps } from '../activities'
 import { DEFAULT_TASK_QUEUE } from '../connection/settings';
 import { dataConverterFromEnv } from '../connection/codec';
 import type { DataConverter } from '@temporalio/common';
-import type { WorkerPolicy } from '../domain/policy';
 import { workerPolicyFromEnv } from './policy';
 
 export const workflowsPath = require.resolve('../workflows');
@@ -30,7 +29,7 @@ export async function createReleaseWorker(opts: {
     taskQueue: opts.taskQueue ?? DEFAULT_TASK_QUEUE,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath }),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
-    activities: opts.activities ?? createActivities(opts.deps ?? { ...defaultDeps(), ...withPolicy(workerPolicyFromEnv(process.env)) }),
+    activities: opts.activities ?? createActivities(opts.deps ?? workerDeps()),
     // On SIGINT/SIGTERM, running activities get this long to finish or heartbeat out.
     shutdownGraceTime: '30 seconds',
     // Every monitored bake holds an activity slot for its whole length (the SDK's default is 100).
@@ -43,7 +42,11 @@ export async function createReleaseWorker(opts: {
   });
 }
 
-const withPolicy = (policy: WorkerPolicy | undefined) => (policy ? { policy } : {});
+/** The real activities' dependencies, with the worker's own release policy (ROLLGATE_POLICY): an invalid one stops the worker. */
+export function workerDeps(env: NodeJS.ProcessEnv = process.env): ActivityDeps {
+  const policy = workerPolicyFromEnv(env);
+  return { ...defaultDeps(), ...(policy ? { policy } : {}) };
+}
 
 const maxCachedWorkflows = (env: NodeJS.ProcessEnv) => positiveInt(env, 'ROLLGATE_MAX_CACHED_WORKFLOWS', 60);
 
@@ -100,7 +103,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   try {
     capWorkflowThreadHeap(env);
     const dataConverter = dataConverterFromEnv(env);
-    const worker = await createReleaseWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, deps: { ...defaultDeps(), telemetry: metrics }, ...(dataConverter ? { dataConverter } : {}) });
+    const worker = await createReleaseWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, deps: { ...workerDeps(), telemetry: metrics }, ...(dataConverter ? { dataConverter } : {}) });
     const server = await serveMetrics({ host, port, metrics, sdkMetricsUrl: `http://127.0.0.1:${sdkPort}/metrics`, healthy: () => worker.getState() === 'RUNNING' });
     const bound = (server.address() as { port: number }).port;
     console.error(`rollgate worker: ${settings.address} namespace ${settings.namespace}, task queue ${settings.taskQueue}; /healthz and /metrics on ${host}:${bound}${dataConverter ? '; payloads encrypted' : ''}`);

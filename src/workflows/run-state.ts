@@ -102,7 +102,7 @@ export class ReleaseRun {
    * tighten, never loosen). The activity groups follow the effective timeouts.
    */
   adoptPolicy(worker: WorkerPolicy | undefined): void {
-    const { config, provenance } = applyPolicy(this.input.config, worker, 'the repository\'s rollgate.yaml as rollgate start read it at the base commit');
+    const { config, provenance } = applyPolicy(this.input.config, worker, 'the repository\'s rollgate.yaml as rollgate start read it at the base commit', this.input.repo);
     this.config = config;
     this.acts = activityGroups(config);
     if (worker?.out) this.outDir = `${worker.out.replace(/\/+$/, '')}/${this.input.service}`;

@@ -75,7 +75,7 @@ describe('Prometheus credentials from the worker environment', () => {
 
   it('sends a bearer token from the named variable', async () => {
     seen = [];
-    await prometheusFromEnv(prometheus({ bearerTokenEnv: 'PROM_TOKEN' }), { PROM_TOKEN: 's3cret' }).query('up');
+    await prometheusFromEnv(prometheus({ bearerTokenEnv: 'ROLLGATE_PROMETHEUS_TEAM_TOKEN' }), { ROLLGATE_PROMETHEUS_TEAM_TOKEN: 's3cret' }).query('up');
     assert.equal(seen[0]!.authorization, 'Bearer s3cret');
   });
   it('sends basic auth from the default variables', async () => {

