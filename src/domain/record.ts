@@ -247,7 +247,9 @@ const signOff: Section = (r) => {
   ]);
 };
 
-const approvedLine = (a: Approval): string => `- **Approved by**: ${text(a.by)} at ${text(a.at)}${a.kind === 'release' ? '' : ` (phase ${text(a.target)})`}${a.reason ? ` — ${text(a.reason)}` : ''}`;
+/** An approval, and whether its name was verified: a signature of the worker's allowed signers, or a name as typed. */
+const approvedLine = (a: Approval): string =>
+  `- **Approved by**: ${text(a.by)}${a.verified === undefined ? '' : a.verified ? ' (signature verified)' : ' (unverified: a name as typed)'} at ${text(a.at)}${a.kind === 'release' ? '' : ` (phase ${text(a.target)})`}${a.reason ? ` — ${text(a.reason)}` : ''}`;
 
 const results: Section = (r) => {
   const res = r.results;

@@ -509,6 +509,18 @@ describe('the decision record keeps text from the change and from people in its 
     assert.deepEqual(listed, ['- ``src/a`b.ts`` (+3 −1)', '- `` `lead.ts `` (+3 −1)', '- ```x``y.ts``` (+3 −1)']);
   });
 
+  it('says whether each approver was verified by a signature or is a name as typed', () => {
+    const r = render(
+      release({
+        approvals: [
+          { kind: 'release', target: 'release', by: 'bob@example.com', verified: true, at: at(1) },
+          { kind: 'phase', target: 'production-deploy', phase: 'production-deploy', by: 'carol', verified: false, at: at(2) },
+        ],
+      }),
+    );
+    assert.equal(r.of('SIGN-OFF'), [`- **Approved by**: bob@example.com (signature verified) at ${at(1)}`, `- **Approved by**: carol (unverified: a name as typed) at ${at(2)} (phase production-deploy)`].join('\n'));
+  });
+
   it('reasons and names typed by people stay on their line and in their cell, as text', () => {
     const r = render(
       release({
