@@ -77,26 +77,28 @@ const NotifySchema = NotifyTargetsSchema.extend({
   onCall: z.string().min(1).optional(),
 });
 
+/** Where and how each step is applied: a worker policy may own it. */
+export const DeploySchema = z
+  .strictObject({
+    command: command.default(['./deploy.sh', '{stage}']),
+    rollback: command.optional(),
+    timeout: durationMs().prefault('15m'),
+    cwd: z.string().min(1).optional(),
+    /** command: run `command` for each step; webhook: POST each step to the URL in the worker's `webhook.urlEnv`. */
+    provider: z.enum(['command', 'webhook'], { error: 'unknown deploy provider (known: command, webhook)' }).default('command'),
+    webhook: z
+      .strictObject({
+        urlEnv: secretEnvName('ROLLGATE_DEPLOY_').default('ROLLGATE_DEPLOY_WEBHOOK_URL'),
+        secretEnv: secretEnvName('ROLLGATE_DEPLOY_').default('ROLLGATE_DEPLOY_WEBHOOK_SECRET'),
+      })
+      .prefault({}),
+  });
+
 export const ConfigSchema = z.strictObject({
   service: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'letters, digits, . _ - (max 63)').optional(),
   reports: z.string().min(1).default('out'),
   out: z.string().min(1).default('out'),
-  deploy: z
-    .strictObject({
-      command: command.default(['./deploy.sh', '{stage}']),
-      rollback: command.optional(),
-      timeout: durationMs().prefault('15m'),
-      cwd: z.string().min(1).optional(),
-      /** command: run `command` for each step; webhook: POST each step to the URL in the worker's `webhook.urlEnv`. */
-      provider: z.enum(['command', 'webhook'], { error: 'unknown deploy provider (known: command, webhook)' }).default('command'),
-      webhook: z
-        .strictObject({
-          urlEnv: secretEnvName('ROLLGATE_DEPLOY_').default('ROLLGATE_DEPLOY_WEBHOOK_URL'),
-          secretEnv: secretEnvName('ROLLGATE_DEPLOY_').default('ROLLGATE_DEPLOY_WEBHOOK_SECRET'),
-        })
-        .prefault({}),
-    })
-    .prefault({}),
+  deploy: DeploySchema.prefault({}),
   /** How long a step running on a worker that died goes unnoticed before another worker retries it. */
   heartbeatTimeout: durationMs().prefault('30s'),
   stages: z

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PrometheusSourceSchema } from './analysis';
-import { ConfigSchema, DEFAULT_CRITICAL_AREAS, DEFAULT_POLICY_AREAS, formatIssues, NotifyTargetsSchema, type RollgateConfig } from './config';
+import { DEFAULT_CRITICAL_AREAS, DeploySchema, DEFAULT_POLICY_AREAS, formatIssues, NotifyTargetsSchema, type RollgateConfig } from './config';
 import { RISK_LEVELS } from './enums';
 
 /**
@@ -16,7 +16,7 @@ const level = z.enum(RISK_LEVELS as [string, ...string[]]);
 
 export const WorkerPolicySchema = z
   .strictObject({
-  deploy: ConfigSchema.shape.deploy.optional(),
+  deploy: DeploySchema.optional(),
   analysis: z.strictObject({ prometheus: PrometheusSourceSchema.optional() }).optional(),
   notify: NotifyTargetsSchema.optional(),
   /** The folder every release writes to (its own subfolder per service); else the repository's `out`, kept inside the repository. */

@@ -90,6 +90,16 @@ describe('the release policy comes from the base commit and the worker, never fr
     assert.deepEqual(provenance.overridden, ['deploy', 'analysis.prometheus', 'out', 'approval.approvers (only the worker policy\'s approvers may approve)']);
   });
 
+  it('a worker policy that names one thing leaves the rest to the repository', () => {
+    const policy = parseWorkerPolicy({ featureFlag: { file: '/etc/flagd/flags.json' } });
+    assert.ok(policy.ok);
+    assert.equal(policy.policy.deploy, undefined);
+    const { config: effective, provenance } = applyPolicy(config({ deploy: { command: ['node', 'deploy.mjs'] } }), policy.policy, 'test');
+    assert.deepEqual(effective.deploy.command, ['node', 'deploy.mjs']);
+    assert.equal(effective.featureFlag.file, '/etc/flagd/flags.json');
+    assert.deepEqual(provenance.overridden, ['featureFlag.file']);
+  });
+
   it('no config can send a secret meant for one place to another: the Temporal API key as a Prometheus token is refused', () => {
     const res = parseConfig({ analysis: { prometheus: { address: 'http://attacker.example:9090', bearerTokenEnv: 'TEMPORAL_API_KEY' } } });
     assert.ok(!res.ok);
