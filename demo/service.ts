@@ -3,8 +3,8 @@
  * latency histogram). Run one instance per track (stable, canary); a canary can be told at run time
  * to fail a share of requests or to slow down, for everyone or only where a flagd flag is on.
  *
- * One process serves a whole fleet of services: `/work/<name>` counts for service <name> (its own
- * series, its own fault); `/work` and any other path count for `--service`.
+ * One process serves a whole fleet of services: `/serve/<name>` counts for service <name> (its own
+ * series, its own fault); `/serve` and any other path count for `--service`.
  *
  *   node --import tsx demo/service.ts --port 8081 --track canary --version v2 [--flags FILE --flag NAME]
  */
@@ -128,8 +128,8 @@ const server = createServer((req, res) => {
     return;
   }
   let service = defaultService;
-  if (path.startsWith('/work/')) {
-    service = path.slice(6);
+  if (path.startsWith('/serve/')) {
+    service = path.slice('/serve/'.length);
     // Any name would be a new series: refuse what a fleet would not use (nothing to decode in what passes).
     if (!SERVICE_NAME.test(service)) return void res.writeHead(404).end('bad service name');
   }

@@ -128,13 +128,13 @@ export class DemoService {
 }
 
 export interface StackOptions {
-  /** The instances' own service, on `/work` (default `demo`). */
+  /** The instances' own service, on `/serve` (default `demo`). */
   service?: string;
   scrapeInterval?: string;
   /** The own service's requests per second (default 40; 0 in a fleet). */
   rps?: number;
   flags?: { file: string; flag: string };
-  /** A fleet: services routed from the start on `/work/<name>`; a POST /weight naming a new one adds it. */
+  /** A fleet: services routed from the start on `/serve/<name>`; a POST /weight naming a new one adds it. */
   services?: string[];
   /** Requests per second of each fleet service (default 40). */
   rpsPerService?: number;
@@ -165,7 +165,7 @@ export class DemoStack {
     });
     await this.prometheus.start();
     const service = this.opts.service ?? 'demo';
-    this.traffic = new Traffic({ stable: `${stable}/work`, canary: `${canary}/work` }, this.opts.rps ?? (this.opts.services ? 0 : 40), {
+    this.traffic = new Traffic({ stable: `${stable}/serve`, canary: `${canary}/serve` }, this.opts.rps ?? (this.opts.services ? 0 : 40), {
       defaultService: service,
       services: this.opts.services ?? [],
       rpsPerService: this.opts.rpsPerService ?? 40,

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
  * weight through its admin endpoint (POST /weight {"weight": 50}), as it would move a real router.
  *
  * It routes a fleet too: each named service has its own weight and rate and is sent to
- * `<target>/<name>` (the demo service's `/work/<name>`). POST /weight {"weight": 50, "service":
+ * `<target>/<name>` (the demo service's `/serve/<name>`). POST /weight {"weight": 50, "service":
  * "demo-7"} moves one (and adds it, at the fleet rate, if it is new); without a service it moves
  * the default route, the targets themselves. GET /weight?service=NAME reads one weight, GET
  * /routes every route with its counts.

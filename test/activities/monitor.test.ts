@@ -18,7 +18,7 @@ describe('the monitor activity against a real Prometheus and the demo service', 
   before(async () => {
     service = new DemoService({ service: 'demo', track: 'canary', version: 'v2' });
     await service.start();
-    traffic = new Traffic({ stable: `${service.url}/work`, canary: `${service.url}/work` }, 50);
+    traffic = new Traffic({ stable: `${service.url}/serve`, canary: `${service.url}/serve` }, 50);
     await traffic.start();
     prom = new Prometheus({ scrapeInterval: '1s', targets: [{ address: new URL(service.url).host, labels: {} }] });
     provider = new PrometheusProvider({ address: await prom.start(), timeoutMs: 5000 });

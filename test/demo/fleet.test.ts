@@ -88,7 +88,7 @@ describe('the demo stack as a fleet, scraped by a real Prometheus', () => {
         assert.ok(rate === undefined || Number.isNaN(rate) || rate === 0, `${service} ${track}: ${rate}`);
       }
     }
-    // The own service, on plain /work, counts apart from the fleet.
+    // The own service, on plain /serve, counts apart from the fleet.
     assert.deepEqual(await query(`sum(rate(http_requests_total{service="demo",code="500"}[${WINDOW}]))`), [0]);
 
     for (const [service, w] of Object.entries(weights)) {
