@@ -202,7 +202,12 @@ export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInput
   });
 
   const reportsDir = flags.reports ? resolve(flags.reports) : resolve(dir, config.reports);
-  if (!existsSync(reportsDir)) throw new InputError(`--reports: ${flags.reports ?? `${config.reports} (config reports)`} does not exist`);
+  // A first rollgate.yaml, added by the change itself, is not in force yet: say so where it surprises.
+  const notYet =
+    source.kind === 'commit' && source.missing && existsSync(resolve(repo, source.path))
+      ? ` (the ${source.path} in the working tree is not in force: the policy is read at the base commit, which has none; it applies once merged, so give --reports meanwhile)`
+      : '';
+  if (!existsSync(reportsDir)) throw new InputError(`--reports: ${flags.reports ?? `${config.reports} (config reports)`} does not exist${notYet}`);
   if (!statSync(reportsDir).isDirectory()) throw new InputError(`--reports: ${flags.reports ?? reportsDir} is not a folder`);
 
   const usersAffected = flags['users-affected'];

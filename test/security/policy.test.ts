@@ -43,6 +43,14 @@ describe('the release policy comes from the base commit and the worker, never fr
     assert.match(res.json!.policy.repository, /^rollgate\.yaml at the base commit [0-9a-f]{12}$/);
   });
 
+  it('tells a new user that the rollgate.yaml their change adds is not in force yet', async () => {
+    const repo = makeRepo({ 'app.py': 'x = 1\n' }, [{ subject: 'chore: adopt rollgate', files: { 'app.py': 'x = 2\n', 'rollgate.yaml': 'reports: reports\n' } }]);
+    writeReports(join(repo, 'reports'));
+    const res = await rollgate(['decide', '--repo', repo, '--base', 'main', '--head', 'feature']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /--reports: out \(config reports\) does not exist \(the rollgate\.yaml in the working tree is not in force: the policy is read at the base commit, which has none; it applies once merged/);
+  });
+
   it('a change to the release policy, a deploy script or a CI workflow is CRITICAL by itself', async () => {
     for (const [path, text] of [
       ['rollgate.yaml', 'reports: reports\napproval:\n  requiredFor: []\n'],
