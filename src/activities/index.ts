@@ -258,59 +258,51 @@ function secretNames(input: unknown, out: string[] = [], depth = 0): string[] {
   return out;
 }
 
+type ActivityFns = Record<string, (...args: never[]) => Promise<unknown>>;
+
+/** Wraps every activity of a table the same way: `wrap` gets the call and its arguments. */
+function wrapEach<T extends ActivityFns>(fns: T, wrap: (call: () => Promise<unknown>, args: never[]) => Promise<unknown>): T {
+  return Object.fromEntries(Object.entries(fns).map(([name, fn]) => [name, (...args: never[]) => wrap(() => fn(...args), args)])) as T;
+}
+
 /** No secret leaves an activity in an error: its message and stack go into history and, from there, records and CI output. */
-function redacting<T extends Record<string, (...args: never[]) => Promise<unknown>>>(fns: T, redactor: (names: string[]) => Redactor): T {
-  return Object.fromEntries(
-    Object.entries(fns).map(([name, fn]) => [
-      name,
-      async (...args: never[]) => {
-        try {
-          return await fn(...args);
-        } catch (e) {
-          throw redactError(e, redactor(secretNames(args)));
-        }
-      },
-    ]),
-  ) as T;
+function redacting<T extends ActivityFns>(fns: T, redactor: (names: string[]) => Redactor): T {
+  return wrapEach(fns, async (call, args) => {
+    try {
+      return await call();
+    } catch (e) {
+      throw redactError(e, redactor(secretNames(args)));
+    }
+  });
 }
 
 /** A symlink in the output folder stays one however often the activity is retried: it fails for good, saying where. */
-function refusing<T extends Record<string, (...args: never[]) => Promise<unknown>>>(fns: T): T {
-  return Object.fromEntries(
-    Object.entries(fns).map(([name, fn]) => [
-      name,
-      async (...args: never[]) => {
-        try {
-          return await fn(...args);
-        } catch (e) {
-          if (e instanceof UnsafePath) throw ApplicationFailure.create({ message: e.message, type: FailureType.UNSAFE_PATH, nonRetryable: true });
-          throw e;
-        }
-      },
-    ]),
-  ) as T;
+function refusing<T extends ActivityFns>(fns: T): T {
+  return wrapEach(fns, async (call) => {
+    try {
+      return await call();
+    } catch (e) {
+      if (e instanceof UnsafePath) throw ApplicationFailure.create({ message: e.message, type: FailureType.UNSAFE_PATH, nonRetryable: true });
+      throw e;
+    }
+  });
 }
 
 /**
  * Short activities heartbeat while they run, so that a worker that dies mid-call is noticed
  * within the workflow's heartbeat timeout rather than at the end of the start-to-close timeout.
  */
-function beating<T extends Record<string, (...args: never[]) => Promise<unknown>>>(fns: T): T {
-  return Object.fromEntries(
-    Object.entries(fns).map(([name, fn]) => [
-      name,
-      async (...args: never[]) => {
-        const ctx = Context.current();
-        const timeout = ctx.info.heartbeatTimeoutMs;
-        const beat = timeout ? setInterval(() => ctx.heartbeat(), Math.max(200, Math.min(1000, timeout / 3))) : undefined;
-        try {
-          return await fn(...args);
-        } finally {
-          clearInterval(beat);
-        }
-      },
-    ]),
-  ) as T;
+function beating<T extends ActivityFns>(fns: T): T {
+  return wrapEach(fns, async (call) => {
+    const ctx = Context.current();
+    const timeout = ctx.info.heartbeatTimeoutMs;
+    const beat = timeout ? setInterval(() => ctx.heartbeat(), Math.max(200, Math.min(1000, timeout / 3))) : undefined;
+    try {
+      return await call();
+    } finally {
+      clearInterval(beat);
+    }
+  });
 }
 
 /**
