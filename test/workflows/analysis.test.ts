@@ -3,15 +3,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { ReleaseInput, ReleaseResult } from '../../src/domain/release';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../src/workflows/messages';
 import { releaseWorkflow } from '../../src/workflows';
-import { workflowsPath } from '../../src/worker/worker';
 import { timeSkippingEnv } from '../helpers/servers';
+import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
 import { waitForStatus } from '../helpers/status';
 import { fakeActivities, fakeReleaseInput, highChange, mediumChange } from '../helpers/fake-activities';
 
@@ -34,12 +34,11 @@ const releaseInput = (id: string, config: object = {}): ReleaseInput => fakeRele
 describe('progressive rollouts with analysis (time-skipping server, fake activities)', () => {
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundleWithSourceMap;
-  let n = 0;
   const recorded = ['canary-healthy', 'canary-fails', 'pause-promote', 'flag-rollback', 'inconclusive-approved', 'inconclusive-then-fails'];
 
   before(async () => {
     env = await timeSkippingEnv();
-    bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+    bundle = await bundleQuietly();
   });
   after(async () => {
     // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs; a comma list of IDs only those.
@@ -71,11 +70,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     throw new Error('the release did not end within 500 hours');
   }
 
-  async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
-    const taskQueue = `analysis-${++n}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
-    return worker.runUntil(fn(taskQueue));
-  }
+  const withWorker = workerOn(() => env, () => bundle, 'analysis');
 
   it('takes a healthy canary 5% → 50% → 100% over the spec\'s 30 min, 1 h and 24 h, analysing each phase, with a bounded history', async (t) => {
     const { activities, calls } = fakeActivities({ change: mediumChange });

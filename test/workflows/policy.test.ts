@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parseWorkerPolicy } from '../../src/domain/policy';
 import { rejectUpdate, statusQuery } from '../../src/workflows/messages';
 import { releaseWorkflow } from '../../src/workflows';
-import { workflowsPath } from '../../src/worker/worker';
 import { timeSkippingEnv } from '../helpers/servers';
+import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
 import { waitForStatus } from '../helpers/status';
 import { criticalChange, fakeActivities, fakeReleaseInput, lowChange } from '../helpers/fake-activities';
 
@@ -17,21 +17,16 @@ import { criticalChange, fakeActivities, fakeReleaseInput, lowChange } from '../
 describe('the release policy in the workflow (time-skipping server, fake activities)', () => {
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundleWithSourceMap;
-  let n = 0;
 
   before(async () => {
     env = await timeSkippingEnv();
-    bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+    bundle = await bundleQuietly();
   });
   after(async () => {
     await env?.teardown();
   });
 
-  async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
-    const taskQueue = `policy-${++n}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
-    return worker.runUntil(fn(taskQueue));
-  }
+  const withWorker = workerOn(() => env, () => bundle, 'policy');
 
   it('asks for a sign-off on a CRITICAL change even when the input narrows the critical areas and the levels needing one', async () => {
     const { activities } = fakeActivities({ change: criticalChange });

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { parseConfig } from '../../src/domain/config';
@@ -11,8 +11,8 @@ import type { ReleaseInput } from '../../src/domain/release';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, RELEASE_STATE_ATTRIBUTE, resolveUpdate, statusQuery } from '../../src/workflows/messages';
 import { temporal } from '@temporalio/proto';
 import { releaseWorkflow } from '../../src/workflows';
-import { workflowsPath } from '../../src/worker/worker';
 import { timeSkippingEnv } from '../helpers/servers';
+import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
 import { waitForStatus } from '../helpers/status';
 import { criticalChange, fakeActivities, fakeReleaseInput, passingGates } from '../helpers/fake-activities';
 
@@ -29,11 +29,10 @@ function releaseInput(id: string, config: object = {}): ReleaseInput {
 describe('release workflow (time-skipping server, fake activities)', () => {
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundleWithSourceMap;
-  let n = 0;
 
   before(async () => {
     env = await timeSkippingEnv();
-    bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+    bundle = await bundleQuietly();
   });
   after(async () => {
     // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs; a comma list of IDs only those.
@@ -49,11 +48,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     await env?.teardown();
   });
 
-  async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
-    const taskQueue = `test-${++n}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
-    return worker.runUntil(fn(taskQueue));
-  }
+  const withWorker = workerOn(() => env, () => bundle, 'test');
 
   /** Blue-green gates the traffic switch too, after the 15-minute staging bake: approve it and wait for the end. */
   async function approveSwitch(handle: WorkflowHandle<typeof releaseWorkflow>) {

@@ -9,16 +9,16 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ChangeSet } from '../../src/domain/changeset';
 import type { ReleaseStatus } from '../../src/domain/release';
 import type { SignedBody } from '../../src/domain/signed-request';
 import { main } from '../../src/cli/main';
 import { releaseWorkflow } from '../../src/workflows';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../src/workflows/messages';
-import { workflowsPath } from '../../src/worker/worker';
 import { changeSet, fakeActivities, fakeReleaseInput } from '../helpers/fake-activities';
 import { timeSkippingEnv } from '../helpers/servers';
+import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
 import { body, type Keyring, keyring, sign } from '../helpers/signers';
 import { waitForStatus } from '../helpers/status';
 
@@ -59,22 +59,17 @@ describe('signed steering of a running release (issue 13 §2)', () => {
   let env: TestWorkflowEnvironment;
   let bundle: WorkflowBundleWithSourceMap;
   let keys: Keyring;
-  let n = 0;
 
   before(async () => {
     env = await timeSkippingEnv();
-    bundle = await bundleWorkflowCode({ workflowsPath, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+    bundle = await bundleQuietly();
     keys = keyring({ alice: 'alice@example.com', bob: 'bob@example.com', carol: 'carol@example.com', mallory: 'mallory@example.com' }, ['mallory']);
   });
   after(async () => {
     await env?.teardown();
   });
 
-  async function withWorker<T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> {
-    const taskQueue = `signed-${++n}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
-    return worker.runUntil(fn(taskQueue));
-  }
+  const withWorker = workerOn(() => env, () => bundle, 'signed');
 
   /** A request signed by `who` for what status shows, with a test's changes. */
   async function signedFor(who: string, s: ReleaseStatus, action: string, target: string, over: Partial<SignedBody> = {}) {
