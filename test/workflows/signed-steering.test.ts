@@ -78,6 +78,38 @@ describe('signed steering of a running release (issue 13 §2)', () => {
     return sign(keys.key(who), { ...body({ ...s.signing, action, target }, now), ...over });
   }
 
+  // First: the CLI signs with the real clock, and the server's clock runs ahead once a test has let it skip time.
+  it('rollgate approve --key signs for what status shows; the worker verifies it', async () => {
+    const { activities } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
+    const saved = { address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE };
+    process.env.TEMPORAL_ADDRESS = env.address;
+    process.env.TEMPORAL_NAMESPACE = 'default';
+    const cli = async (args: string[]) => {
+      const lines: string[] = [];
+      const code = await main(args, { log: (l) => lines.push(l), err: (l) => lines.push(l) });
+      return { code, text: lines.join('\n') };
+    };
+    try {
+      await withWorker(activities, async (taskQueue) => {
+        const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cli-signed', args: [fakeReleaseInput('cli-signed', 'auth', { stages: STAGES })] });
+        await waitForStatus(handle, (x) => asking(x));
+        const typed = await cli(['approve', 'cli-signed', '--by', 'bob@example.com']);
+        assert.equal(typed.code, 1);
+        assert.match(typed.text, /^rollgate: release cli-signed: approve: this worker verifies who steers a release: sign the request/);
+        assert.deepEqual(await cli(['approve', 'cli-signed', '--key', keys.key('alice')]), { code: 1, text: 'rollgate: release cli-signed: four eyes: alice@example.com is an author, committer or co-author of this change and may not approve a CRITICAL release' });
+        assert.deepEqual(await cli(['approve', 'cli-signed', '--key', keys.key('bob'), '--reason', ' read the record ']), { code: 0, text: 'approved release of cli-signed as bob@example.com (signature verified)' });
+        assert.equal((await handle.query(statusQuery)).approvals[0]?.reason, 'read the record');
+        assert.deepEqual(await cli(['abort', 'cli-signed', '--key', keys.key('carol'), '--reason', 'enough']), { code: 0, text: 'aborting cli-signed: it rolls back what it changed' });
+        assert.match((await handle.result()).reason ?? '', /aborted by carol@example.com: enough/);
+      });
+    } finally {
+      for (const [k, v] of [['TEMPORAL_ADDRESS', saved.address], ['TEMPORAL_NAMESPACE', saved.namespace]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
   it('refuses an unsigned approval, signatures replayed or expired, the committer and a co-author; the signer approves, verified', async () => {
     const { activities, calls } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
     await withWorker(activities, async (taskQueue) => {
@@ -131,37 +163,6 @@ describe('signed steering of a running release (issue 13 §2)', () => {
       assert.equal(result.outcome, 'rolled_back');
       assert.match(result.reason ?? '', /aborted by anyone: enough/);
     });
-  });
-
-  it('rollgate approve --key signs for what status shows; the worker verifies it', async () => {
-    const { activities } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
-    const saved = { address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE };
-    process.env.TEMPORAL_ADDRESS = env.address;
-    process.env.TEMPORAL_NAMESPACE = 'default';
-    const cli = async (args: string[]) => {
-      const lines: string[] = [];
-      const code = await main(args, { log: (l) => lines.push(l), err: (l) => lines.push(l) });
-      return { code, text: lines.join('\n') };
-    };
-    try {
-      await withWorker(activities, async (taskQueue) => {
-        const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cli-signed', args: [fakeReleaseInput('cli-signed', 'auth', { stages: STAGES })] });
-        await waitForStatus(handle, (x) => asking(x));
-        const typed = await cli(['approve', 'cli-signed', '--by', 'bob@example.com']);
-        assert.equal(typed.code, 1);
-        assert.match(typed.text, /^rollgate: release cli-signed: approve: this worker verifies who steers a release: sign the request/);
-        assert.deepEqual(await cli(['approve', 'cli-signed', '--key', keys.key('alice')]), { code: 1, text: 'rollgate: release cli-signed: four eyes: alice@example.com is an author, committer or co-author of this change and may not approve a CRITICAL release' });
-        assert.deepEqual(await cli(['approve', 'cli-signed', '--key', keys.key('bob'), '--reason', ' read the record ']), { code: 0, text: 'approved release of cli-signed as bob@example.com (signature verified)' });
-        assert.equal((await handle.query(statusQuery)).approvals[0]?.reason, 'read the record');
-        assert.deepEqual(await cli(['abort', 'cli-signed', '--key', keys.key('carol'), '--reason', 'enough']), { code: 0, text: 'aborting cli-signed: it rolls back what it changed' });
-        assert.match((await handle.result()).reason ?? '', /aborted by carol@example.com: enough/);
-      });
-    } finally {
-      for (const [k, v] of [['TEMPORAL_ADDRESS', saved.address], ['TEMPORAL_NAMESPACE', saved.namespace]] as const) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
   });
 
   it('without allowed signers, approvals take the typed name, marked unverified', async () => {
