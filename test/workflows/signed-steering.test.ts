@@ -78,11 +78,13 @@ describe('signed steering of a running release (issue 13 §2)', () => {
     return sign(keys.key(who), { ...body({ ...s.signing, action, target }, now), ...over });
   }
 
-  // First: the CLI signs with the real clock, and the server's clock runs ahead once a test has let it skip time.
   it('rollgate approve --key signs for what status shows; the worker verifies it', async () => {
     const { activities } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
+    // A server of its own: the CLI signs with the real clock, which a shared server's skipped time runs ahead of.
+    const own = await timeSkippingEnv();
+    const onOwn = workerOn(() => own, () => bundle, 'cli');
     const saved = { address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE };
-    process.env.TEMPORAL_ADDRESS = env.address;
+    process.env.TEMPORAL_ADDRESS = own.address;
     process.env.TEMPORAL_NAMESPACE = 'default';
     const cli = async (args: string[]) => {
       const lines: string[] = [];
@@ -90,8 +92,8 @@ describe('signed steering of a running release (issue 13 §2)', () => {
       return { code, text: lines.join('\n') };
     };
     try {
-      await withWorker(activities, async (taskQueue) => {
-        const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cli-signed', args: [fakeReleaseInput('cli-signed', 'auth', { stages: STAGES })] });
+      await onOwn(activities, async (taskQueue) => {
+        const handle = await own.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cli-signed', args: [fakeReleaseInput('cli-signed', 'auth', { stages: STAGES })] });
         await waitForStatus(handle, (x) => asking(x));
         const typed = await cli(['approve', 'cli-signed', '--by', 'bob@example.com']);
         assert.equal(typed.code, 1);
@@ -103,6 +105,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
         assert.match((await handle.result()).reason ?? '', /aborted by carol@example.com: enough/);
       });
     } finally {
+      await own.teardown();
       for (const [k, v] of [['TEMPORAL_ADDRESS', saved.address], ['TEMPORAL_NAMESPACE', saved.namespace]] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
