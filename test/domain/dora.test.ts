@@ -9,18 +9,18 @@ import { tempDir } from '../helpers/fixtures';
 
 const NOW = new Date('2026-11-28T12:00:00Z');
 const H = 3_600_000;
-const at = (hoursAgo: number) => new Date(NOW.getTime() - hoursAgo * H).toISOString();
+const at = (hoursAgo: number, now = NOW) => new Date(now.getTime() - hoursAgo * H).toISOString();
 
 /** A ledger line as the workflow writes it, `hoursAgo` before NOW. */
-function line(n: number, hoursAgo: number, outcome: 'released' | 'rolled_back' | 'rollback_failed' | 'aborted', opts: { leadH?: number; restoreMin?: number; service?: string } = {}): LedgerEntry {
-  const started = at(hoursAgo);
-  const production = at(hoursAgo - 1);
+function line(n: number, hoursAgo: number, outcome: 'released' | 'rolled_back' | 'rollback_failed' | 'aborted', opts: { leadH?: number; restoreMin?: number; service?: string; now?: Date } = {}): LedgerEntry {
+  const started = at(hoursAgo, opts.now);
+  const production = at(hoursAgo - 1, opts.now);
   return ledgerEntry({
     releaseId: `release-${opts.service ?? 'auth'}-${n}`,
     run: `release-${opts.service ?? 'auth'}-${n}@abcd${n}`,
     service: opts.service ?? 'auth',
     startedAt: started,
-    finishedAt: at(hoursAgo - 2),
+    finishedAt: at(hoursAgo - 2, opts.now),
     decision: 'APPROVED',
     outcome,
     version: `v${n}`,
@@ -79,7 +79,9 @@ describe('DORA metrics from the ledger', () => {
   it('rollgate dora prints them from a ledger file, as JSON too, and refuses a broken ledger', async () => {
     const dir = tempDir();
     const file = join(dir, 'ledger.jsonl');
-    writeFileSync(file, [line(1, 5, 'released'), line(2, 30, 'rolled_back', { restoreMin: 3 })].map((l) => JSON.stringify(l)).join('\n') + '\n');
+    // The CLI counts back from the real clock.
+    const now = new Date();
+    writeFileSync(file, [line(1, 5, 'released', { now }), line(2, 30, 'rolled_back', { restoreMin: 3, now })].map((l) => JSON.stringify(l)).join('\n') + '\n');
     const out: string[] = [];
     const err: string[] = [];
     const io = { log: (s: string) => out.push(s), err: (s: string) => err.push(s) };
