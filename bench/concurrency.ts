@@ -17,13 +17,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
 import { freePort, Prometheus } from '../demo/stack';
 import { buildWorkflowBundle } from '../scripts/bundle-workflows';
 import type { Measurement } from '../src/domain/analysis';
 import type { ReleaseInput } from '../src/domain/release';
 import { RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW } from '../src/workflows/messages';
 import { startWorker, stopProcess } from '../test/helpers/cli';
-import { makeRepo, tempDir, writeReports } from '../test/helpers/fixtures';
+import { commitToBase, makeRepo, tempDir, writeReports } from '../test/helpers/fixtures';
 import { devServerEnv } from '../test/helpers/servers';
 import { main, processUsage, round, sleep, writeResult } from './lib';
 
@@ -100,6 +101,8 @@ main(async () => {
       metrics: [{ name: 'up', query: 'sum(bench_up)', failureCondition: 'result < 1' }],
     },
   };
+  // The worker reads the release policy at the base commit.
+  commitToBase(repo, { 'rollgate.yaml': stringify(config) });
   const count = async (query: string) => (await env.client.workflow.count(`WorkflowType = '${RELEASE_WORKFLOW}' AND ExecutionStatus = 'Running' AND ${query}`)).count;
 
   const levels = [];
@@ -134,7 +137,7 @@ main(async () => {
             const outDir = join(root, `r${i}`);
             outDirs.push(outDir);
             mkdirSync(outDir, { recursive: true });
-            const input: ReleaseInput = { releaseId, service: `svc-${i}`, repo, base: 'main', head: 'feature', reportsDir: reports, junit: [], outDir, version: 'v2', previousVersion: 'v1', config };
+            const input: ReleaseInput = { releaseId, service: `svc-${i}`, repo, base: 'main', head: 'feature', reportsDir: reports, junit: [], outDir, version: 'v2', previousVersion: 'v1', policyFile: 'rollgate.yaml' };
             await env.client.workflow.start(RELEASE_WORKFLOW, { taskQueue: 'rollgate', workflowId: releaseId, args: [input], typedSearchAttributes: [{ key: RELEASE_STATE_ATTRIBUTE, value: 'deciding' }] });
           }),
         );

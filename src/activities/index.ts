@@ -17,7 +17,9 @@ import { webhookDeployerFromEnv } from './webhook-deployer';
 import { deliver, type Notification, type Notifier, notifiersFromEnv } from './notifier';
 import { type MetricProvider, ProviderError, prometheusFromEnv } from './prometheus';
 import { checkPrerequisites, type GateInput } from '../evidence/gates';
-import type { WorkerPolicy } from '../domain/policy';
+import type { ReleaseTerms, WorkerPolicy } from '../domain/policy';
+import { type PolicyLocation, releasePolicy } from '../evidence/policy-file';
+import { InputError } from '../domain/errors';
 import { noTelemetry, type Telemetry } from './telemetry';
 import { readChangeSet } from './evidence';
 import { smokeTest } from './smoke';
@@ -124,9 +126,17 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
   };
 
   const activities = {
-    /** The worker's own policy, which every release applies over its repository's (null: none). */
-    async workerPolicy(): Promise<WorkerPolicy | null> {
-      return deps.policy ?? null;
+    /**
+     * The release's effective policy: its repository's rollgate.yaml at the base commit, under the
+     * worker's own policy, with the floors; and whether this worker verifies who steers.
+     */
+    async releasePolicy(at: PolicyLocation): Promise<ReleaseTerms> {
+      try {
+        return { ...releasePolicy(at, deps.policy), allowedSigners: deps.signers !== undefined, ...(deps.policy?.out ? { workerOut: deps.policy.out } : {}) };
+      } catch (e) {
+        if (e instanceof InputError) throw ApplicationFailure.create({ message: e.message, type: FailureType.INVALID_INPUT, nonRetryable: true });
+        throw e;
+      }
     },
 
     /** A steering request's signature and what it was signed for, against the worker's allowed signers (issue 13 §2). */
@@ -210,7 +220,8 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
 
     /** Sets a flag's rollout percentage; 0 turns it off (the flag strategy's rollback). */
     async setFlag(input: { flag: string; percentage: number; file: string; cwd: string }): Promise<{ changed: boolean }> {
-      return deps.flags.setRollout({ flag: input.flag, percentage: input.percentage, file: resolve(input.cwd, input.file) });
+      // No symlink followed from the repository (or the worker's deploy folder) down to the file.
+      return deps.flags.setRollout({ flag: input.flag, percentage: input.percentage, file: resolve(input.cwd, input.file), root: input.cwd });
     },
 
     /** Prometheus alerting rules next to the decision record; rewriting the same rules is harmless. */

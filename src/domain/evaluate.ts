@@ -12,6 +12,7 @@ export function evaluateRelease(
   config: RollgateConfig,
   usersAffected: number | undefined,
   changeSetError?: string,
+  approverProblem?: string,
 ): DecisionResult {
   const testsAllPass = gates.prerequisites.find((p) => p.name === PrerequisiteName.TESTS)?.passed;
   const users = usersAffected ?? config.risk.usersAffected;
@@ -26,7 +27,14 @@ export function evaluateRelease(
       })
     : undefined;
   const plan = risk ? buildPlan(risk.strategy, config) : undefined;
-  return decide(gates, risk, plan, config.approval.requiredFor, changeSetError && `Risk cannot be classified: ${changeSetError}`);
+  const decision = decide(gates, risk, plan, config.approval.requiredFor, changeSetError && `Risk cannot be classified: ${changeSetError}`);
+  return approverProblem ? noOneMayApprove(decision, approverProblem) : decision;
+}
+
+/** A release that needs a sign-off (of the release or of a phase) nobody can be trusted to give stops before anything is deployed. */
+function noOneMayApprove(decision: DecisionResult, problem: string): DecisionResult {
+  if (decision.decision === Decision.ABORTED || !(decision.approvalRequired || decision.plan?.phases.some((p) => p.approval))) return decision;
+  return { ...decision, decision: Decision.ABORTED, because: [...decision.because, `Sign-off needed but no approver is configured: ${problem}`], approvalRequired: false };
 }
 
 /** The release decision: prerequisites first (any failure aborts), then the risk's escalations. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PrometheusSourceSchema } from './analysis';
-import { DEFAULT_CRITICAL_AREAS, DeploySchema, DEFAULT_POLICY_AREAS, formatIssues, NotifyTargetsSchema, type RollgateConfig } from './config';
+import { DEFAULT_CRITICAL_AREAS, DEFAULT_MIGRATION_GLOBS, DeploySchema, DEFAULT_POLICY_AREAS, formatIssues, NotifyTargetsSchema, type RollgateConfig } from './config';
 import { RISK_LEVELS } from './enums';
 
 /**
@@ -35,8 +35,10 @@ export const WorkerPolicySchema = z
     .strictObject({
       /** The floor of critical areas (default: the built-in ones); a repository may add areas. */
       criticalAreas: z.array(z.string().min(1)).optional(),
-      /** The floor of the release's own files (default: rollgate.yaml, deploy scripts, CI workflows); a repository may add. */
+      /** More of the release's own files, added to the built-in ones (rollgate.yaml, deploy scripts, CI workflows), which always count; a repository may add. */
       policyAreas: z.array(z.string().min(1)).optional(),
+      /** The floor of where migrations live (default: the built-in globs); a repository may add. */
+      migrations: z.array(z.string().min(1)).optional(),
     })
     .optional(),
   })
@@ -46,6 +48,15 @@ export const WorkerPolicySchema = z
   });
 export type WorkerPolicyInput = z.input<typeof WorkerPolicySchema>;
 export type WorkerPolicy = z.output<typeof WorkerPolicySchema>;
+
+/** What the worker resolves for a release: the effective policy, where it came from, and whether it verifies who steers (an allowed-signers file). */
+export interface ReleaseTerms {
+  config: RollgateConfig;
+  provenance: PolicyProvenance;
+  allowedSigners: boolean;
+  /** The worker policy's folder for every release's output, when it has one. */
+  workerOut?: string;
+}
 
 export function parseWorkerPolicy(raw: unknown): { ok: true; policy: WorkerPolicy } | { ok: false; errors: string[] } {
   const result = WorkerPolicySchema.safeParse(raw ?? {});
@@ -103,8 +114,14 @@ export function applyPolicy(config: RollgateConfig, worker: WorkerPolicy | undef
     out.approval.approvers = narrowed.length > 0 ? narrowed : allowed;
     if (config.approval.approvers.some((a) => !allowed.includes(a))) overridden.push('approval.approvers (only the worker policy\'s approvers may approve)');
   }
-  for (const key of ['criticalAreas', 'policyAreas'] as const) {
-    const floor = worker?.risk?.[key] ?? (key === 'criticalAreas' ? DEFAULT_CRITICAL_AREAS : DEFAULT_POLICY_AREAS);
+  const floors = {
+    criticalAreas: worker?.risk?.criticalAreas ?? DEFAULT_CRITICAL_AREAS,
+    // The gate's own files are never left out: a worker's list adds to them.
+    policyAreas: union(DEFAULT_POLICY_AREAS, worker?.risk?.policyAreas ?? []),
+    migrations: worker?.risk?.migrations ?? DEFAULT_MIGRATION_GLOBS,
+  };
+  for (const key of ['criticalAreas', 'policyAreas', 'migrations'] as const) {
+    const floor = floors[key];
     const missing = floor.filter((a) => !config.risk[key].includes(a));
     if (missing.length > 0) raised.push(`risk.${key}: + ${missing.join(', ')}`);
     out.risk[key] = union(config.risk[key], floor);

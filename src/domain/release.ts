@@ -1,6 +1,5 @@
 import type { MetricState } from './analysis';
 import { z } from 'zod';
-import { ConfigSchema } from './config';
 import { type Decision, type Outcome, type PrerequisiteName, type RiskLevel, type Strategy } from './enums';
 import type { ReleasePlan } from './plan';
 import type { RiskAssessment } from './risk';
@@ -42,7 +41,12 @@ export const ReleaseInputSchema = z.strictObject({
   usersAffected: z.number().int().nonnegative().optional(),
   version: versionText.optional(),
   previousVersion: versionText.optional(),
-  config: ConfigSchema,
+  /** Where the repository's rollgate.yaml lies, relative to `repo`: the worker reads it at `base` itself (none: rollgate.yaml or rollgate.yml, else the defaults). */
+  policyFile: z
+    .string()
+    .min(1)
+    .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the repository')
+    .optional(),
 });
 export type ReleaseInput = z.input<typeof ReleaseInputSchema>;
 export type ParsedReleaseInput = z.output<typeof ReleaseInputSchema>;

@@ -198,10 +198,11 @@ export function changeIdentities(
 }
 
 /**
- * An approver list that is empty while some level requires sign-off lets anyone approve: a
- * configuration error, not an open door. For the configuration's validation (the policy's owner calls it).
+ * Who may sign off must be known before a sign-off is asked for: an approver list that is empty
+ * while the worker verifies no one (no allowed-signers file) would let anyone with access approve,
+ * a configuration error, not an open door. With allowed signers, their principals are the set.
  */
-export function approverListProblem(approval: { requiredFor: readonly string[]; approvers: readonly string[] }): string | undefined {
-  if (approval.requiredFor.length === 0 || approval.approvers.length > 0) return undefined;
-  return `approval.approvers: empty while approval.requiredFor (${approval.requiredFor.join(', ')}) requires a sign-off; name who may approve`;
+export function approverListProblem(approvers: readonly string[], allowedSigners: boolean): string | undefined {
+  if (approvers.length > 0 || allowedSigners) return undefined;
+  return 'approval.approvers is empty and the worker verifies no signers (ROLLGATE_ALLOWED_SIGNERS): anyone could approve. Name who may approve in the worker policy or rollgate.yaml, or give the worker an allowed-signers file';
 }

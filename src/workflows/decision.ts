@@ -25,7 +25,7 @@ export async function decide(run: ReleaseRun): Promise<DecisionResult> {
     }
   };
   [run.gates] = await Promise.all([readGates(), readChange()]);
-  const decision = evaluateRelease(run.gates, run.change, run.config, input.usersAffected, changeSetError);
+  const decision = evaluateRelease(run.gates, run.change, run.config, input.usersAffected, changeSetError, run.approverProblem);
   const { risk, plan } = decision;
   run.decision = decision;
   run.status.decision = decision.decision;

@@ -26,7 +26,8 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   installSteering(run);
   const { service } = run.input;
   try {
-    run.adoptPolicy((await run.acts.local.workerPolicy()) ?? undefined);
+    const { repo, base, policyFile } = run.input;
+    run.adoptPolicy(await run.step('release policy', () => run.acts.local.releasePolicy({ repo, base, ...(policyFile ? { policyFile } : {}) }), (t) => t.provenance.repository));
     const decision = await decide(run);
     const because = decision.because.join('; ');
     if (decision.decision === Decision.ABORTED) return await finish(run, Outcome.ABORTED, { kind: StopKind.GATES, message: because });

@@ -3,8 +3,9 @@ import { measurementsPath } from '../domain/analysis';
 import type { QueryVars } from '../domain/promql';
 import type { ChangeSet } from '../domain/changeset';
 import type { ReleaseRef } from '../domain/command';
-import type { RollgateConfig } from '../domain/config';
-import { applyPolicy, type WorkerPolicy } from '../domain/policy';
+import { parseConfig, type RollgateConfig } from '../domain/config';
+import type { ReleaseTerms } from '../domain/policy';
+import { approverListProblem } from '../domain/steering';
 import { Decision, RiskLevel } from '../domain/enums';
 import type { Phase } from '../domain/plan';
 import {
@@ -21,6 +22,13 @@ import {
 import type { SteeringView } from '../domain/steering';
 import { activityGroups, type ActivityGroups } from './activity-groups';
 import { RELEASE_STATE_ATTRIBUTE } from './messages';
+
+/** The built-in settings, for the steps before the worker has resolved the release's policy. */
+function defaults(): RollgateConfig {
+  const parsed = parseConfig({});
+  if (!parsed.ok) throw new Error(`the built-in config is invalid: ${parsed.errors.join('; ')}`);
+  return parsed.config;
+}
 
 /** Ends the release early (abort, rejection, deadline, broken metric): what was changed is rolled back. Not an error of the workflow. */
 export class StopRelease extends Error {
@@ -44,8 +52,8 @@ export function failureMessage(e: unknown): string {
  * what a rollback must undo. The rooms of the workflow read and change it; nothing else holds state.
  */
 export class ReleaseRun {
-  /** The effective policy: the repository's, under the worker's, with the floors (see `adoptPolicy`). */
-  config: RollgateConfig;
+  /** The effective policy: the repository's at the base, under the worker's, with the floors (see `adoptPolicy`); the defaults until then. */
+  config: RollgateConfig = defaults();
   readonly releaseId: string;
   /** Idempotency keys and the ledger line belong to this run: a later run under the same workflow ID must not inherit them. */
   readonly runKey: string;
@@ -53,6 +61,8 @@ export class ReleaseRun {
   readonly previousVersion: string;
   readonly startedAt = now();
   acts: ActivityGroups;
+  /** Why no sign-off could be trusted (nobody named, nobody verified), when that is so. */
+  approverProblem: string | undefined = undefined;
   /** Where this release writes: the CLI's choice, or the worker policy's folder for the service. */
   outDir: string;
   readonly status: ReleaseStatus;
@@ -86,7 +96,6 @@ export class ReleaseRun {
   private readonly publishesState = this.publishedState !== undefined;
 
   constructor(readonly input: ParsedReleaseInput) {
-    this.config = input.config;
     this.releaseId = input.releaseId;
     this.runKey = `${input.releaseId}@${workflowInfo().firstExecutionRunId.slice(0, 8)}`;
     this.version = input.version ?? input.head;
@@ -98,15 +107,15 @@ export class ReleaseRun {
   }
 
   /**
-   * Applies the worker's policy over the repository's config, with the floors (a repository may
-   * tighten, never loosen). The activity groups follow the effective timeouts.
+   * Adopts the policy the worker resolved (the repository's at the base, under the worker's, with
+   * the floors). The activity groups follow the effective timeouts.
    */
-  adoptPolicy(worker: WorkerPolicy | undefined): void {
-    const { config, provenance } = applyPolicy(this.input.config, worker, 'the repository\'s rollgate.yaml as rollgate start read it at the base commit', this.input.repo);
+  adoptPolicy({ config, provenance, allowedSigners, workerOut }: ReleaseTerms): void {
     this.config = config;
     this.acts = activityGroups(config);
-    if (worker?.out) this.outDir = `${worker.out.replace(/\/+$/, '')}/${this.input.service}`;
+    if (workerOut) this.outDir = `${workerOut.replace(/\/+$/, '')}/${this.input.service}`;
     this.status.policy = provenance;
+    this.approverProblem = approverListProblem(config.approval.approvers, allowedSigners);
     if (config.analysis.metrics.length > 0) this.status.measurementsFile = measurementsPath(this.runKey);
     else delete this.status.measurementsFile;
   }

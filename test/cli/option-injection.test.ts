@@ -42,7 +42,7 @@ describe('attack: a version or ref that a deploy command would read as an option
     assert.equal(f['previous-version'], '1.0.0-rc.1');
   });
 
-  const input = { releaseId: 'r', service: 'auth', repo: '/r', base: 'main', head: 'feature', reportsDir: '/r/out', outDir: '/r/out', config: {} };
+  const input = { releaseId: 'r', service: 'auth', repo: '/r', base: 'main', head: 'feature', reportsDir: '/r/out', outDir: '/r/out' };
 
   for (const field of ['version', 'previousVersion'] as const) {
     it(`the workflow's input schema refuses ${field} "--force" too (a client other than the CLI)`, () => {

@@ -126,4 +126,16 @@ describe('evaluateRelease: aborted and escalated', () => {
     assert.deepEqual(d.because, ['No rollback plan possible: irreversible migration without a down migration (db/migrations/0003_drop.sql: DROP TABLE legacy;)']);
     assert.equal(d.strategy, 'blue-green');
   });
+
+  it('a sign-off nobody can be trusted to give aborts before anything is deployed; a release needing none goes ahead', () => {
+    const problem = 'approval.approvers is empty';
+    const critical = evaluateRelease(passingGates, criticalChange, config(), undefined, undefined, problem);
+    assert.equal(critical.decision, 'ABORTED');
+    assert.equal(critical.approvalRequired, false);
+    assert.deepEqual(critical.because.slice(1), ['Sign-off needed but no approver is configured: approval.approvers is empty']);
+    assert.equal(evaluateRelease(passingGates, undefined, config(), undefined, 'git failed', problem).decision, 'ABORTED', 'an escalation needs a sign-off too');
+    assert.equal(evaluateRelease(passingGates, lowChange, config(), undefined, undefined, problem).decision, 'APPROVED');
+    const phaseSignOff = config({ canary: { steps: [{ weight: 5, bake: '1m' }, { weight: 100, bake: '1m', approval: true }] } });
+    assert.equal(evaluateRelease(passingGates, mediumChange, phaseSignOff, undefined, undefined, problem).decision, 'ABORTED', 'a phase\'s sign-off too');
+  });
 });

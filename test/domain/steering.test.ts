@@ -134,10 +134,10 @@ describe('signed steering (issue 13 §2)', () => {
       ['Dependabot', 'support@github.com', 'Alice', 'alice@example.com', 'Carol', 'carol@example.com'],
     );
   });
-  it('an empty approver list while sign-off is required is a configuration error', () => {
-    assert.equal(approverListProblem({ requiredFor: ['CRITICAL'], approvers: [] }), 'approval.approvers: empty while approval.requiredFor (CRITICAL) requires a sign-off; name who may approve');
-    assert.equal(approverListProblem({ requiredFor: ['CRITICAL'], approvers: ['bob'] }), undefined);
-    assert.equal(approverListProblem({ requiredFor: [], approvers: [] }), undefined);
+  it('an empty approver list is a configuration error unless the worker verifies signers', () => {
+    assert.match(approverListProblem([], false)!, /^approval\.approvers is empty and the worker verifies no signers \(ROLLGATE_ALLOWED_SIGNERS\): anyone could approve/);
+    assert.equal(approverListProblem(['bob'], false), undefined);
+    assert.equal(approverListProblem([], true), undefined, 'the allowed signers are the approvers');
   });
 });
 

@@ -1,4 +1,5 @@
-import type { WorkerPolicy } from '../../src/domain/policy';
+import { applyPolicy, type WorkerPolicy } from '../../src/domain/policy';
+import { parseConfig } from '../../src/domain/config';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities, StepInput } from '../../src/activities';
 import type { MonitorInput } from '../../src/activities/analysis';
@@ -79,8 +80,12 @@ export function fakeActivities(
     async verifySteeringRequest(input) {
       return verifySteeringRequest(input, opts.signers);
     },
-    async workerPolicy() {
-      return opts.workerPolicy ?? null;
+    /** The policy file fakeReleaseInput put in the fake repository, under the test's worker policy, with the floors. */
+    async releasePolicy(at) {
+      const parsed = parseConfig(at.policyFile ? (fakeRepository.get(at.policyFile) ?? {}) : {});
+      if (!parsed.ok) throw ApplicationFailure.nonRetryable(`${at.policyFile}: ${parsed.errors.join('; ')}`, 'InvalidInput');
+      const applied = applyPolicy(parsed.config, opts.workerPolicy, `${at.policyFile ?? 'rollgate.yaml'} at the base commit`, at.repo);
+      return { ...applied, allowedSigners: opts.signers !== undefined, ...(opts.workerPolicy?.out ? { workerOut: opts.workerPolicy.out } : {}) };
     },
     async checkQueries(input) {
       return `${input.analysis.metrics.length} accepted`;
@@ -156,7 +161,19 @@ export const mediumChange = changeSet([{ path: 'frontend/cart.py', status: 'M', 
 /** A new feature outside the critical areas: HIGH, feature flag. */
 export const highChange = changeSet([{ path: 'frontend/cart.py', status: 'M', insertions: 40, deletions: 3, binary: false }], 'feat: one-click checkout');
 
-/** A release of `service` for the fake activities: paths that never reach a disk, versions v1 → v2. */
-export function fakeReleaseInput(id: string, service: string, config: object): ReleaseInput {
-  return { releaseId: id, service, repo: '/repo', base: 'main', head: 'feature', reportsDir: '/repo/out', outDir: '/repo/out', version: 'v2', previousVersion: 'v1', config };
+/** The policy files of the fake repository at its base commit, by path: one per release, so that releases side by side differ. */
+const fakeRepository = new Map<string, object>();
+
+/** Who may approve the fake releases unless a test's config says otherwise (the four eyes still exclude a change's authors). */
+export const REVIEWERS = ['bob', 'carol', 'sre', 'lead', 'oncall', 'alice@example.com'];
+
+/**
+ * A release of `service` for the fake activities: paths that never reach a disk, versions v1 → v2,
+ * and `config` as the repository's policy file at the base, which the fake worker reads (with
+ * REVIEWERS as its approvers unless it names its own).
+ */
+export function fakeReleaseInput(id: string, service: string, config: { approval?: object; [key: string]: unknown }): ReleaseInput {
+  const policyFile = `policies/${id}.yaml`;
+  fakeRepository.set(policyFile, { ...config, approval: { approvers: REVIEWERS, ...config.approval } });
+  return { releaseId: id, service, repo: '/repo', base: 'main', head: 'feature', reportsDir: '/repo/out', outDir: '/repo/out', version: 'v2', previousVersion: 'v1', policyFile };
 }

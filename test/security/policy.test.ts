@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { DEFAULT_POLICY_AREAS, parseConfig } from '../../src/domain/config';
+import { DEFAULT_MIGRATION_GLOBS, DEFAULT_POLICY_AREAS, parseConfig } from '../../src/domain/config';
 import { applyPolicy, parseWorkerPolicy } from '../../src/domain/policy';
+import { FlagdFileProvider } from '../../src/activities/flags';
+import { ReleaseInputSchema } from '../../src/domain/release';
+import { releasePolicy } from '../../src/evidence/policy-file';
 import { git, makeRepo, writeFiles, writeReports } from '../helpers/fixtures';
 import { rollgate } from '../helpers/cli';
 
@@ -19,9 +22,10 @@ const config = (raw: object) => {
   return parsed.config;
 };
 
-/** A repository whose base has a reviewed rollgate.yaml, and a feature branch with `files` changed. */
-function repoWith(baseConfig: object, files: Record<string, string>, subject = 'fix(auth): check password'): string {
-  const repo = makeRepo({ 'auth/login.py': 'def login(u):\n    return True\n', 'rollgate.yaml': stringify(baseConfig) }, [{ subject, files }]);
+/** A repository whose base has a reviewed rollgate.yaml (naming an approver), and a feature branch with `files` changed. */
+function repoWith(baseConfig: { approval?: object; [key: string]: unknown }, files: Record<string, string>, subject = 'fix(auth): check password'): string {
+  const reviewed = { ...baseConfig, approval: { approvers: ['sre'], ...baseConfig.approval } };
+  const repo = makeRepo({ 'auth/login.py': 'def login(u):\n    return True\n', 'rollgate.yaml': stringify(reviewed) }, [{ subject, files }]);
   writeReports(join(repo, 'reports'));
   return repo;
 }
@@ -64,12 +68,19 @@ describe('the release policy comes from the base commit and the worker, never fr
   });
 
   it('a repository cannot narrow the critical areas or the levels needing a sign-off below the floors', () => {
-    const narrowed = config({ risk: { criticalAreas: ['nothing/**'] }, approval: { requiredFor: [] } });
+    const narrowed = config({ risk: { criticalAreas: ['nothing/**'], migrations: [] }, approval: { requiredFor: [] } });
     const { config: effective, provenance } = applyPolicy(narrowed, undefined, 'test');
     assert.ok(effective.risk.criticalAreas.includes('**/auth/**') && effective.risk.criticalAreas.includes('nothing/**'));
     for (const area of DEFAULT_POLICY_AREAS) assert.ok(effective.risk.policyAreas.includes(area), area);
+    assert.deepEqual(effective.risk.migrations, DEFAULT_MIGRATION_GLOBS, 'a DROP TABLE still escalates');
     assert.deepEqual(effective.approval.requiredFor, ['CRITICAL']);
-    assert.equal(provenance.raised.length, 2);
+    assert.equal(provenance.raised.length, 3);
+    // A worker's own list of the release's files adds to the built-in ones; its migration globs replace the defaults as the floor.
+    const worker = parseWorkerPolicy({ risk: { policyAreas: ['ops/release/**'], migrations: ['schema/**'] } });
+    assert.ok(worker.ok);
+    const withWorker = applyPolicy(narrowed, worker.policy, 'test').config;
+    assert.deepEqual(withWorker.risk.policyAreas, [...DEFAULT_POLICY_AREAS, 'ops/release/**']);
+    assert.deepEqual(withWorker.risk.migrations, ['schema/**']);
     // Tightening stays.
     const tighter = applyPolicy(config({ approval: { requiredFor: ['HIGH'] } }), undefined, 'test').config;
     assert.deepEqual(tighter.approval.requiredFor.sort(), ['CRITICAL', 'HIGH']);
@@ -140,7 +151,7 @@ describe('the release policy comes from the base commit and the worker, never fr
   });
 
   it('reads the policy of a service folder of a monorepo at the base', async () => {
-    const repo = makeRepo({ 'svc/app.py': 'x = 1\n', 'svc/rollgate.yaml': stringify({ reports: 'reports', approval: { requiredFor: ['MEDIUM', 'HIGH', 'CRITICAL'] } }) }, [{ subject: 'fix: x', files: { 'svc/app.py': 'x = 2\ny = x\n' } }]);
+    const repo = makeRepo({ 'svc/app.py': 'x = 1\n', 'svc/rollgate.yaml': stringify({ reports: 'reports', approval: { requiredFor: ['MEDIUM', 'HIGH', 'CRITICAL'], approvers: ['sre'] } }) }, [{ subject: 'fix: x', files: { 'svc/app.py': 'x = 2\ny = x\n' } }]);
     writeReports(join(repo, 'svc', 'reports'));
     const res = await rollgate(['decide', '--repo', join(repo, 'svc'), '--base', 'main', '--head', 'feature', '--reports', join(repo, 'svc', 'reports'), '--json']);
     const json = JSON.parse(res.stdout) as { approvalRequired: boolean; policy: { repository: string } };
@@ -171,16 +182,71 @@ describe('the release policy comes from the base commit and the worker, never fr
     }
   });
 
+  it('the flag file, or its folder, swapped for a symlink after the CLI checked it, is not followed: the worker\'s file stays as it was', async () => {
+    const repo = makeRepo({ 'x': '1' }, []);
+    const workers = join(makeRepo({ 'y': '1' }, []), 'secrets.json');
+    writeFileSync(workers, '{"keep": true}\n');
+    const flags = new FlagdFileProvider();
+    symlinkSync(workers, join(repo, 'flags.json'));
+    await assert.rejects(flags.setRollout({ flag: 'new-checkout', percentage: 5, file: join(repo, 'flags.json'), root: repo }), /flags\.json is a symlink/);
+    mkdirSync(join(repo, 'deploy'));
+    symlinkSync(join(workers, '..'), join(repo, 'deploy', 'flagd'));
+    await assert.rejects(flags.setRollout({ flag: 'new-checkout', percentage: 5, file: join(repo, 'deploy', 'flagd', 'secrets.json'), root: repo }), /deploy\/flagd is a symlink/);
+    assert.equal(readFileSync(workers, 'utf8'), '{"keep": true}\n');
+    const plain = join(repo, 'deploy', 'flags.json');
+    assert.deepEqual(await flags.setRollout({ flag: 'new-checkout', percentage: 5, file: plain, root: repo }), { changed: true });
+    assert.deepEqual(await flags.setRollout({ flag: 'new-checkout', percentage: 5, file: plain, root: repo }), { changed: false });
+  });
+
   it('reads an operator\'s --config outside the repository as it is, and a --config inside it at the base', async () => {
     const repo = repoWith({ reports: 'reports' }, { 'auth/login.py': 'x = 1\n', 'ci/rollgate.yaml': 'reports: reports\n' });
     const res = await decide(repo, ['--config', join(repo, 'ci', 'rollgate.yaml')]);
     assert.equal(res.code, 1);
     assert.match(res.stderr, /--config: .* does not exist at the base commit/);
     const outside = join(makeRepo({ 'x': '1' }, []), 'policy.yaml');
-    writeFileSync(outside, 'reports: reports\napproval:\n  requiredFor: [HIGH]\n');
+    writeFileSync(outside, 'reports: reports\napproval:\n  requiredFor: [HIGH]\n  approvers: [sre]\n');
     writeFiles(repo, {});
     const ok = await decide(repo, ['--config', outside]);
     assert.equal(ok.json?.risk?.level, 'CRITICAL', ok.stderr);
     assert.match(ok.json!.policy.repository, /given to the CLI, outside the repository/);
+  });
+});
+
+describe('the workflow input carries identifiers; the worker reads the policy itself', () => {
+  const input = { releaseId: 'r', service: 'auth', repo: '/r', base: 'main', head: 'feature', reportsDir: '/r/out', outDir: '/r/out' };
+
+  it('an input that brings its own config, or points the worker at a file outside the repository, is refused', () => {
+    const withConfig = ReleaseInputSchema.safeParse({ ...input, config: { approval: { requiredFor: [] } } });
+    assert.equal(withConfig.success, false);
+    assert.match(JSON.stringify(withConfig.error?.issues), /Unrecognized key: \\"config\\"|unrecognized_keys/);
+    for (const policyFile of ['../other/rollgate.yaml', '/etc/rollgate.yaml', 'ci/../../x.yaml']) {
+      const r = ReleaseInputSchema.safeParse({ ...input, policyFile });
+      assert.equal(r.success, false, policyFile);
+      assert.match(r.error!.issues[0]!.message, /must be a path inside the repository/);
+    }
+  });
+
+  it('the worker reads rollgate.yaml at the base commit, whatever the checkout holds now', () => {
+    const repo = repoWith({ reports: 'reports', approval: { requiredFor: ['HIGH'] } }, { 'rollgate.yaml': stringify({ reports: 'reports', approval: { requiredFor: [] }, risk: { criticalAreas: ['nothing/**'] } }) });
+    git(repo, ['checkout', '-q', 'feature']);
+    const base = git(repo, ['rev-parse', 'main']).trim();
+    const { config, provenance } = releasePolicy({ repo, base, policyFile: 'rollgate.yaml' }, undefined);
+    assert.deepEqual([...config.approval.requiredFor].sort(), ['CRITICAL', 'HIGH']);
+    assert.ok(!config.risk.criticalAreas.includes('nothing/**'));
+    assert.equal(provenance.repository, `rollgate.yaml at the base commit ${base.slice(0, 12)}`);
+    // A policy file only the change has does not exist for the worker.
+    writeFiles(repo, { 'ci/rollgate.yaml': 'approval: { requiredFor: [] }\n' });
+    git(repo, ['add', 'ci']);
+    git(repo, ['commit', '-q', '-m', 'ci: my own policy']);
+    assert.throws(() => releasePolicy({ repo, base, policyFile: 'ci/rollgate.yaml' }, undefined), /does not exist at the base commit/);
+  });
+
+  it('rollgate start refuses a --config outside the repository: the worker could not read it', async () => {
+    const repo = repoWith({ reports: 'reports' }, { 'app.js': 'x\n' });
+    const outside = join(makeRepo({ 'x': '1' }, []), 'policy.yaml');
+    writeFileSync(outside, 'reports: reports\n');
+    const res = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', outside, '--reports', join(repo, 'reports'), '--service', 'auth'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.match(res.stderr, /--config: .*policy\.yaml lies outside the repository: the worker reads the release policy from the repository at the base commit/);
   });
 });

@@ -12,7 +12,7 @@ import { criticalChange, fakeActivities, fakeReleaseInput, lowChange } from '../
 
 /**
  * Issue 13 §1 in the workflow: whatever the input says, the worker's policy and the floors decide.
- * A crafted input (another client, an old CLI) cannot lower the bar nor choose the deploy command.
+ * A repository's policy file cannot lower the bar nor choose the deploy command.
  */
 describe('the release policy in the workflow (time-skipping server, fake activities)', () => {
   let env: TestWorkflowEnvironment;
@@ -28,7 +28,7 @@ describe('the release policy in the workflow (time-skipping server, fake activit
 
   const withWorker = workerOn(() => env, () => bundle, 'policy');
 
-  it('asks for a sign-off on a CRITICAL change even when the input narrows the critical areas and the levels needing one', async () => {
+  it('asks for a sign-off on a CRITICAL change even when the repository\'s policy narrows the critical areas and the levels needing one', async () => {
     const { activities } = fakeActivities({ change: criticalChange });
     const lowered = { risk: { criticalAreas: ['nothing/**'] }, approval: { requiredFor: [] } };
     const status = await withWorker(activities, async (taskQueue) => {
@@ -43,7 +43,7 @@ describe('the release policy in the workflow (time-skipping server, fake activit
     assert.deepEqual(status.policy!.raised.map((r) => r.split(':')[0]), ['risk.criticalAreas', 'approval.requiredFor']);
   });
 
-  it('runs the worker policy\'s deploy command and writes where it says, whatever the input names', async () => {
+  it('runs the worker policy\'s deploy command and writes where it says, whatever the repository\'s policy names', async () => {
     const policy = parseWorkerPolicy({ deploy: { command: ['/opt/release/deploy', '--', '{stage}'], timeout: '5m' }, out: '/var/lib/rollgate' });
     assert.ok(policy.ok);
     const { activities, calls } = fakeActivities({ change: lowChange, workerPolicy: policy.policy });
@@ -62,6 +62,25 @@ describe('the release policy in the workflow (time-skipping server, fake activit
     assert.equal(status.policy!.worker, 'worker policy (ROLLGATE_POLICY)');
     assert.deepEqual(status.policy!.overridden, ['deploy', 'out']);
     const record = calls.records.at(-1)!;
-    assert.match(record, /## RELEASE POLICY\n\n- \*\*Repository\*\*: the repository's rollgate\.yaml as rollgate start read it at the base commit\n- \*\*Worker policy\*\*: worker policy \(ROLLGATE\\_POLICY\)\n- \*\*Set by the worker policy\*\* \(the repository's value ignored\): deploy; out\n/);
+    assert.match(record, /## RELEASE POLICY\n\n- \*\*Repository\*\*: policies\/policy-owned\.yaml at the base commit\n- \*\*Worker policy\*\*: worker policy \(ROLLGATE\\_POLICY\)\n- \*\*Set by the worker policy\*\* \(the repository's value ignored\): deploy; out\n/);
+  });
+
+  it('a sign-off nobody is named or verified to give aborts the release before anything is deployed; allowed signers are the approvers', async () => {
+    const { activities, calls } = fakeActivities({ change: criticalChange });
+    const result = await withWorker(activities, (taskQueue) =>
+      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'no-approvers', args: [fakeReleaseInput('no-approvers', 'auth', { approval: { approvers: [] } })] }),
+    );
+    assert.equal(result.outcome, 'aborted');
+    assert.match(result.reason ?? '', /Sign-off needed but no approver is configured: approval\.approvers is empty and the worker verifies no signers/);
+    assert.equal(calls.deploys.length, 0);
+    // The same release on a worker with an allowed-signers file waits for a signed sign-off.
+    const signed = fakeActivities({ change: criticalChange, signers: '/etc/rollgate/allowed_signers' });
+    const waiting = await withWorker(signed.activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signers-approve', args: [fakeReleaseInput('signers-approve', 'auth', { approval: { approvers: [] } })] });
+      const status = await waitForStatus(handle, (s) => s.pendingApproval !== undefined);
+      await handle.terminate('test over');
+      return status;
+    });
+    assert.deepEqual(waiting.pendingApproval!.allowedApprovers, []);
   });
 });

@@ -298,10 +298,10 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   it('refuses malformed input with the field named', async () => {
     const { activities } = fakeActivities();
     await withWorker(activities, async (taskQueue) => {
-      const bad = { ...releaseInput('bad'), base: '--upload-pack=x', config: { deploy: { timeout: '0s' } } };
+      const bad = { ...releaseInput('bad'), base: '--upload-pack=x', policyFile: '../elsewhere/rollgate.yaml' };
       await assert.rejects(
         env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'bad-input', args: [bad] }),
-        (e: Error & { cause?: Error }) => /base: must start with a letter or digit/.test(e.cause?.message ?? '') && /config\.deploy\.timeout/.test(e.cause?.message ?? ''),
+        (e: Error & { cause?: Error }) => /base: must start with a letter or digit/.test(e.cause?.message ?? '') && /policyFile: must be a path inside the repository/.test(e.cause?.message ?? ''),
       );
     });
   });

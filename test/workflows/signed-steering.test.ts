@@ -171,7 +171,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
   it('without allowed signers, approvals take the typed name, marked unverified', async () => {
     const { activities } = fakeActivities({ change: forgedAuthor });
     await withWorker(activities, async (taskQueue) => {
-      const handle: WorkflowHandle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'unsigned-approval', args: [fakeReleaseInput('unsigned-approval', 'auth', { stages: STAGES })] });
+      const handle: WorkflowHandle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'unsigned-approval', args: [fakeReleaseInput('unsigned-approval', 'auth', { stages: STAGES, approval: { approvers: ['bob', 'alice@example.com', 'Carol Coder'] } })] });
       await waitForStatus(handle, (x) => asking(x));
       // Four eyes still read the committer and the co-author.
       assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice@example.com' }] })), /^four eyes/);

@@ -1,5 +1,6 @@
 import type { DecisionResult } from '../../domain/release';
 import { evaluateRelease } from '../../domain/evaluate';
+import { approverListProblem } from '../../domain/steering';
 import { formatDuration } from '../../domain/duration';
 import { checkPrerequisites } from '../../evidence/gates';
 import { readChangeSet } from '../../evidence/git';
@@ -21,7 +22,9 @@ export async function decideCommand(args: string[], out: Out): Promise<number> {
   } catch (e) {
     changeError = (e as Error).message;
   }
-  const result = evaluateRelease(gates, change, inputs.config, inputs.usersAffected, changeError);
+  // As a worker of this environment would judge it: with ROLLGATE_ALLOWED_SIGNERS, its signers may approve.
+  const approverProblem = approverListProblem(inputs.config.approval.approvers, Boolean(process.env.ROLLGATE_ALLOWED_SIGNERS));
+  const result = evaluateRelease(gates, change, inputs.config, inputs.usersAffected, changeError, approverProblem);
   if (flags.json) out.log(JSON.stringify({ ...decisionJson(result), policy: inputs.policy }, null, 2));
   else {
     printDecision(result, out);

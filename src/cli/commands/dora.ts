@@ -7,7 +7,7 @@ import type { LedgerEntry } from '../../domain/ledger';
 import { InputError } from '../../domain/errors';
 import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Out, parseFlags, quoted } from '../flags';
-import { loadConfig } from '../inputs';
+import { loadConfig } from '../../evidence/policy-file';
 
 const sinceWindow = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);

@@ -49,6 +49,10 @@ export async function startCommand(args: string[], out: Out): Promise<number> {
   const service = flags.service ?? inputs.config.service;
   if (!service) throw new InputError('--service: required (or set service in rollgate.yaml)');
   const releaseId = releaseIdFor(service, inputs.headSha);
+  // The worker reads the policy at the base itself: the input says where, never what.
+  const source = inputs.configSource;
+  if (source.kind === 'file')
+    throw new InputError(`--config: ${source.file} lies outside the repository: the worker reads the release policy from the repository at the base commit; commit it there, or put what the worker must own in its ROLLGATE_POLICY`);
   const input: ReleaseInput = {
     releaseId,
     service,
@@ -61,7 +65,7 @@ export async function startCommand(args: string[], out: Out): Promise<number> {
     ...(inputs.usersAffected !== undefined ? { usersAffected: inputs.usersAffected } : {}),
     version: flags.version ?? inputs.headSha.slice(0, 12),
     ...(flags['previous-version'] ? { previousVersion: flags['previous-version'] } : {}),
-    config: inputs.rawConfig,
+    ...(source.kind === 'commit' && !source.missing ? { policyFile: source.path } : {}),
   };
   const { client, settings, close } = await connectClient();
   try {
@@ -92,7 +96,7 @@ export async function startCommand(args: string[], out: Out): Promise<number> {
     if (attached) {
       const theirs = (await client.workflow.getHandle(releaseId).query(statusQuery).catch(() => undefined))?.inputFingerprint;
       if (theirs !== undefined && theirs !== fingerprint(input))
-        throw new InputError(`release ${releaseId} is already running with a different input (other flags, reports or config for the same commit); wait for it, or abort it first: rollgate abort ${releaseId} --reason ...`);
+        throw new InputError(`release ${releaseId} is already running with a different input (other flags, reports or policy file for the same commit); wait for it, or abort it first: rollgate abort ${releaseId} --reason ...`);
     }
     const started = { releaseId, attached, ui: uiLink(settings.namespace, releaseId) };
     if (flags.json && !flags.wait) out.log(JSON.stringify(started));
