@@ -245,6 +245,8 @@ export function demoReleaseConfig(o: {
       metrics: o.metrics,
     },
     ...o.extra,
+    // Who may sign off: without a name (or a worker's allowed signers) a release needing one aborts.
+    approval: { approvers: ['bob', 'oncall'], ...o.extra?.approval },
   };
   return stringify(config);
 }

@@ -177,6 +177,8 @@ export const StopKind = {
   ABORTED: 'aborted',
   REJECTED: 'rejected',
   APPROVAL_TIMEOUT: 'approval-timeout',
+  /** A human was to be asked, but nobody is named or verified to answer (a configuration error). */
+  NO_APPROVER: 'no-approver',
   ANALYSIS_FAILED: 'analysis-failed',
   ANALYSIS_ERROR: 'analysis-error',
   STEP_FAILED: 'step-failed',

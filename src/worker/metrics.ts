@@ -12,6 +12,7 @@ export const ROLLBACK_REASON: Record<StopKind, string> = {
   [StopKind.ABORTED]: 'abort',
   [StopKind.REJECTED]: 'approval',
   [StopKind.APPROVAL_TIMEOUT]: 'approval',
+  [StopKind.NO_APPROVER]: 'approval',
   [StopKind.STEP_FAILED]: 'step',
   [StopKind.CANCELLED]: 'cancel',
   [StopKind.GATES]: 'other',

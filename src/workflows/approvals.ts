@@ -19,6 +19,8 @@ const outcomeOf = (e: unknown): ApprovalOutcome => (e instanceof StopRelease && 
  * release stops. The record shows the request while it waits; people are told once per target.
  */
 export async function awaitApproval(run: ReleaseRun, target: ApprovalTarget, reason: string, timeout = run.config.approval.timeout): Promise<void> {
+  // The decision stops a release whose planned sign-offs nobody could give; a wait the analysis asks for stops here, as its timeout would.
+  if (run.approverProblem) throw new StopRelease({ kind: StopKind.NO_APPROVER, message: `${reason}, but no one may answer: ${run.approverProblem}` });
   const { status } = run;
   const id = approvalTargetId(target);
   const before = status.state;

@@ -518,7 +518,7 @@ describe('createActivities: flags, smoke tests and alert rules', () => {
   it('setFlag resolves the flags file against the repository and passes the percentage on', async () => {
     const w = world();
     const { result } = await run(w.activities.setFlag, [{ flag: 'one-click', percentage: 25, file: 'flags/flags.json', cwd: '/repo' }]);
-    assert.deepEqual(w.flags.calls, [{ flag: 'one-click', percentage: 25, file: '/repo/flags/flags.json' }]);
+    assert.deepEqual(w.flags.calls, [{ flag: 'one-click', percentage: 25, file: '/repo/flags/flags.json', root: '/repo' }]);
     assert.deepEqual(result, { changed: true });
   });
 

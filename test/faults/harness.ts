@@ -89,6 +89,7 @@ export function canaryRepo(o: { service: string; prometheus: string; services: S
       verifyWindow: '30s',
       metrics: [{ name: 'errors', query: 'max(fault_errors{service="{{service}}"})', failureCondition: 'result > 0' }],
     },
+    approval: { approvers: ['oncall'] },
     ...o.extra,
   };
   commitToBase(repo, { 'rollgate.yaml': stringify(config) });

@@ -115,7 +115,7 @@ describe('release from the CLI on the dev server with the real activities', () =
 
   it('waits for a human on a CRITICAL change: four eyes at the caller, approve, then release', async () => {
     const repo = makeRepo({ 'auth/login.py': 'def login(u):\n    return True\n' }, [{ subject: 'fix(auth): check password', files: { 'auth/login.py': 'def login(u, p):\n    return check(u, p)\n' } }]);
-    setUp(repo, smokeUrl, 'blueGreen: { rollbackWindow: 1s }\n');
+    setUp(repo, smokeUrl, 'blueGreen: { rollbackWindow: 1s }\napproval: { approvers: [bob, carol, alice@example.com] }\n');
     const flags = ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')];
     const { id } = await startRelease(flags, cliEnv);
     // CI waiting on it gives up after its timeout with the exit status for "a human must act".

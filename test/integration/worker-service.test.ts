@@ -90,7 +90,7 @@ describe('the worker as a service on the dev server: notifications, webhook depl
 
   it('counts releases waiting for approval through the RollgateState search attribute, and observes decision, phase and approval durations', async () => {
     const repo = referenceRepo();
-    commitToBase(repo, { 'rollgate.yaml': 'service: gated\nreports: reports\nout: out\ndeploy:\n  command: ["true"]\nbake: { staging: 1s, production: 1s }\napproval: { requiredFor: [LOW] }\n' });
+    commitToBase(repo, { 'rollgate.yaml': 'service: gated\nreports: reports\nout: out\ndeploy:\n  command: ["true"]\nbake: { staging: 1s, production: 1s }\napproval: { requiredFor: [LOW], approvers: [alice] }\n' });
     writeReports(join(repo, 'reports'));
     const gauge = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${metricsUrl}/metrics`)).text())?.[1]);
     assert.equal(await gauge('rollgate_pending_approvals'), 0, 'nothing waits yet');

@@ -146,6 +146,19 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     assert.equal(calls.rollbacks.length, 0);
   });
 
+  it('an inconclusive reading that nobody may answer (no approvers, no allowed signers) rolls back at once instead of waiting for anyone', async () => {
+    const { activities, calls } = fakeActivities({ change: mediumChange, measurements: { 'production-canary-5': ['inconclusive'] } });
+    const result = await withWorker(activities, async (taskQueue) => {
+      const canary = { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) };
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-no-approver', args: [releaseInput('inconclusive-no-approver', { canary, approval: { approvers: [] } })] });
+      return runToEnd(handle);
+    });
+    assert.equal(result.outcome, 'rolled_back');
+    assert.equal(result.stopKind, 'no-approver');
+    assert.match(result.reason ?? '', /analysis inconclusive: .*, but no one may answer: approval\.approvers is empty/);
+    assert.deepEqual(calls.rollbacks.map((r) => r.stage), ['production', 'staging']);
+  });
+
   it('keeps measuring while a human is asked about an inconclusive reading, and rolls back within one interval when a check fails meanwhile', async () => {
     const { activities, calls } = fakeActivities({
       change: mediumChange,
