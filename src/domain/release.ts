@@ -41,6 +41,8 @@ export const ReleaseInputSchema = z.strictObject({
   usersAffected: z.number().int().nonnegative().optional(),
   version: versionText.optional(),
   previousVersion: versionText.optional(),
+  /** The names the CLI was given for base and head, for people: the commits above are what count. */
+  refs: z.strictObject({ base: gitRef, head: gitRef }).optional(),
   /** Where the repository's rollgate.yaml lies, relative to `repo`: the worker reads it at `base` itself (none: rollgate.yaml or rollgate.yml, else the defaults). */
   policyFile: z
     .string()

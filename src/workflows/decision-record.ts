@@ -21,8 +21,9 @@ export async function writeRecord(
     runKey: run.runKey,
     service: input.service,
     timestamp: run.startedAt,
-    branch: input.head,
-    base: input.base,
+    // The names people gave, with the commits they stood for: a name can move, the commit cannot.
+    branch: input.refs ? `${input.refs.head} at ${input.head.slice(0, 12)}` : input.head,
+    base: input.refs ? `${input.refs.base} at ${input.base.slice(0, 12)}` : input.base,
     ...(change ? { commit: change.headSha } : {}),
     version: run.version,
     previousVersion: run.previousVersion,

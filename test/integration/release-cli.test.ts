@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../helpers/servers';
-import { commitToBase, makeRepo, referenceRepo, tempDir, writeReports } from '../helpers/fixtures';
+import { commitToBase, git, makeRepo, referenceRepo, tempDir, writeReports } from '../helpers/fixtures';
 import { rollgate, runRelease, startRelease, startWorker, stopProcess } from '../helpers/cli';
 import { readLedger } from '../helpers/ledger';
 import { waitForStatus } from '../helpers/status';
@@ -88,6 +88,9 @@ describe('release from the CLI on the dev server with the real activities', () =
     assert.equal(records.length, 1);
     const record = readFileSync(join(repo, 'out', records[0]!), 'utf8');
     assert.match(record, /Risk Level: \*\*LOW\*\*/);
+    // The names given, with the commits they stood for when the release started.
+    const sha = (ref: string) => git(repo, ['rev-parse', ref]).trim().slice(0, 12);
+    assert.ok(record.includes(`**Branch**: feature at ${sha('feature')} (base: main at ${sha('main')})`), record.slice(0, 400));
     assert.match(record, /Configuration change only/);
     assert.match(record, /`auth\/redis_pool\.py` \(1 line\)/);
     assert.match(record, /\*\*Outcome\*\*: released/);

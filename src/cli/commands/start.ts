@@ -59,6 +59,7 @@ export async function startCommand(args: string[], out: Out): Promise<number> {
     repo: inputs.repo,
     base: inputs.base,
     head: inputs.head,
+    refs: { base: flags.base, head: flags.head },
     reportsDir: inputs.reportsDir,
     junit: inputs.junit,
     outDir: inputs.outDir,
