@@ -12,7 +12,8 @@ export async function git(repo: string, args: string[], timeoutMs = 60_000): Pro
       cwd: repo,
       timeout: timeoutMs,
       killSignal: 'SIGKILL',
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      // Replace refs would let the repository show another commit in place of the one under release.
+      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', GIT_NO_REPLACE_OBJECTS: '1' },
       maxBuffer: 256 * 1024 * 1024,
       encoding: 'utf8',
     });

