@@ -29,23 +29,24 @@ export function loadConfig(
   atCommit?: string,
 ): { config: RollgateConfig; raw: RollgateConfigInput; dir: string; file?: string; source: ConfigSource } {
   const candidates = path ? [resolve(path)] : [resolve(repo, 'rollgate.yaml'), resolve(repo, 'rollgate.yml')];
-  // Real paths: a symlinked --repo or --config must not pass a file of the working tree off as the operator's.
-  const inRepo = (f: string) => isInside(realPathOf(repo), realPathOf(f));
-  if (atCommit && candidates.every(inRepo)) {
+  if (atCommit && candidates.every((f) => nameInRepo(repo, f) !== undefined)) {
     const prefix = repoPrefix(repo);
     for (const f of candidates) {
-      const rel = relative(realPathOf(repo), realPathOf(f)).split(sep).join('/');
-      const text = readAtCommit(repo, atCommit, prefix + rel);
-      if (text === undefined) continue;
+      // By name: a link in the working tree (the change) must not choose which of the base's files is the policy.
+      const rel = nameInRepo(repo, f)!;
       const where = `${rel} at ${atCommit.slice(0, 12)}`;
-      if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new InputError(`--config: ${where} is too large (limit ${MAX_CONFIG_BYTES} bytes)`);
+      const text = readAtCommit(repo, atCommit, prefix + rel, where);
+      if (text === undefined) continue;
       const raw = parseYamlConfig(text, where);
       return { config: parseConfigOrThrow(raw, where), raw, dir: dirname(f), file: f, source: { kind: 'commit', commit: atCommit, path: rel } };
     }
     if (path) throw new InputError(`--config: ${path} does not exist at the base commit ${atCommit.slice(0, 12)} (the release policy is read from the base, never from the change)`);
-    const rel = relative(repo, candidates[0]!).split(sep).join('/');
+    const rel = nameInRepo(repo, candidates[0]!)!;
     return { config: parseConfigOrThrow({}, '(defaults)'), raw: {}, dir: repo, source: { kind: 'commit', commit: atCommit, path: rel, missing: true } };
   }
+  // Outside the repository by name, but inside it by real path: a link into the change, not the operator's file.
+  if (atCommit && candidates.some((f) => isInside(realPathOf(repo), realPathOf(f))))
+    throw new InputError(`--config: ${path ?? candidates[0]} leads into the repository through a symlink; name the file by its path inside the repository`);
   const file = candidates.find(existsSync);
   if (!file) {
     if (path) throw new InputError(`--config: ${path} does not exist`);
@@ -73,29 +74,57 @@ export const isInside = (root: string, path: string) => {
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 };
 
-/** Where `--repo` lies inside its repository (`svc/` of a monorepo): commits hold paths from the top. */
+/** A path's place in the repository by its name alone (no link followed below the repository), or undefined outside it. */
+function nameInRepo(repo: string, path: string): string | undefined {
+  for (const root of new Set([resolve(repo), realPathOf(repo)])) {
+    const rel = relative(root, resolve(path));
+    if (rel && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) return rel.split(sep).join('/');
+  }
+  return undefined;
+}
+
+/** git, with replace refs ignored: they would let the repository swap the base's content. */
+function gitSync(repo: string, args: string[], maxBuffer = 1024 * 1024): string {
+  return execFileSync('git', ['-c', 'core.quotePath=false', ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer,
+    env: { ...process.env, GIT_NO_REPLACE_OBJECTS: '1', LC_ALL: 'C' },
+  });
+}
+
+const gitFailure = (e: unknown) => ((e as { stderr?: string }).stderr?.trim() || (e as Error).message).split('\n')[0];
+
+/** Where `--repo` lies inside its repository (`svc/` of a monorepo): commits hold paths from the top. Fails closed. */
 function repoPrefix(repo: string): string {
   try {
-    return execFileSync('git', ['rev-parse', '--show-prefix'], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
+    return gitSync(repo, ['rev-parse', '--show-prefix']).trim();
+  } catch (e) {
+    throw new InputError(`--repo: cannot tell where ${repo} lies in its repository: ${gitFailure(e)}`);
   }
 }
 
-/** A file as a commit holds it; undefined when the commit has no such file. */
-function readAtCommit(repo: string, commit: string, path: string): string | undefined {
+/**
+ * A regular file as a commit holds it; undefined when the commit has no entry at that path. A
+ * symlink, a folder, a file too large or a failure of git is an error, never taken for "missing",
+ * which would fall back to another file or to the defaults.
+ */
+function readAtCommit(repo: string, commit: string, path: string, where: string): string | undefined {
+  let entry: string;
   try {
-    return execFileSync('git', ['-c', 'core.quotePath=false', 'show', `${commit}:${path}`], {
-      cwd: repo,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      maxBuffer: 2 * MAX_CONFIG_BYTES,
-      // Replace refs would let the repository swap the base's content.
-      env: { ...process.env, GIT_NO_REPLACE_OBJECTS: '1' },
-    });
-  } catch {
-    return undefined;
+    entry = gitSync(repo, ['ls-tree', '-z', '--full-tree', commit, '--', path]);
+  } catch (e) {
+    throw new InputError(`${where}: cannot read the base commit: ${gitFailure(e)}`);
   }
+  const found = entry.split('\0').find((line) => line.endsWith(`\t${path}`));
+  if (!found) return undefined;
+  const [mode, type, object] = found.slice(0, found.indexOf('\t')).split(' ');
+  if (mode === '120000') throw new InputError(`${where}: is a symlink at the base commit; the release policy must be a file of its own`);
+  if (type !== 'blob' || (mode !== '100644' && mode !== '100755')) throw new InputError(`${where}: is not a file at the base commit`);
+  const size = Number(gitSync(repo, ['cat-file', '-s', object!]).trim());
+  if (size > MAX_CONFIG_BYTES) throw new InputError(`--config: ${where} is too large (${size} bytes; limit ${MAX_CONFIG_BYTES})`);
+  return gitSync(repo, ['cat-file', 'blob', object!], 2 * MAX_CONFIG_BYTES);
 }
 
 function parseYamlConfig(text: string, where: string): RollgateConfigInput {

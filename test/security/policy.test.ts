@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
@@ -252,6 +252,29 @@ describe('the workflow input carries identifiers; the worker reads the policy it
     git(repo, ['add', 'ci']);
     git(repo, ['commit', '-q', '-m', 'ci: my own policy']);
     assert.throws(() => releasePolicy({ repo, base, policyFile: 'ci/rollgate.yaml' }, undefined), /does not exist at the base commit/);
+  });
+
+  it('a symlink the change puts in place of the policy file cannot choose another of the base\'s files as the policy', async () => {
+    const strict = stringify({ reports: 'reports', approval: { requiredFor: ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], approvers: ['alice'] } });
+    const repo = makeRepo({ 'src/a.txt': '1\n', 'ci/release.yaml': strict, 'docs/empty.yaml': '{}\n' }, [{ subject: 'chore: tidy', files: { 'src/a.txt': '2\n' } }]);
+    writeReports(join(repo, 'reports'));
+    rmSync(join(repo, 'ci', 'release.yaml'));
+    symlinkSync('../docs/empty.yaml', join(repo, 'ci', 'release.yaml'));
+    git(repo, ['add', 'ci']);
+    git(repo, ['commit', '-q', '-m', 'chore: link']);
+    const base = git(repo, ['rev-parse', 'main']).trim();
+    const { config, provenance } = releasePolicy({ repo, base, policyFile: 'ci/release.yaml' }, undefined);
+    assert.deepEqual(config.approval.approvers, ['alice']);
+    assert.match(provenance.repository, /^ci\/release\.yaml at the base commit/);
+    const res = await decide(repo, ['--config', join(repo, 'ci', 'release.yaml')]);
+    assert.equal(res.json?.approvalRequired, true, res.stdout + res.stderr);
+    // A policy file that is itself a symlink at the base is refused, not followed.
+    const linked = makeRepo({ 'docs/policy.yaml': strict, 'src/a.txt': '1\n' }, [{ subject: 'chore: tidy', files: { 'src/a.txt': '2\n' } }]);
+    git(linked, ['checkout', '-q', 'main']);
+    symlinkSync('docs/policy.yaml', join(linked, 'rollgate.yaml'));
+    git(linked, ['add', 'rollgate.yaml']);
+    git(linked, ['commit', '-q', '-m', 'chore: link the policy']);
+    assert.throws(() => releasePolicy({ repo: linked, base: git(linked, ['rev-parse', 'main']).trim() }, undefined), /rollgate\.yaml at [0-9a-f]{12}: is a symlink at the base commit/);
   });
 
   it('rollgate start refuses a --config outside the repository: the worker could not read it', async () => {
