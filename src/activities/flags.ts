@@ -26,6 +26,7 @@ export function flagdFlag(percentage: number): Record<string, unknown> {
 export class FlagdFileProvider implements FlagProvider {
   async setRollout(req: { flag: string; percentage: number; file: string; root?: string }): Promise<{ changed: boolean }> {
     const file = resolve(req.file);
+    // A file outside the root is the worker policy's own (the policy keeps a repository's inside it).
     const inRoot = req.root !== undefined && !relative(req.root, file).startsWith('..') && !isAbsolute(relative(req.root, file));
     const folder = { root: inRoot ? req.root! : dirname(file) };
     const text = await readText(file, folder);

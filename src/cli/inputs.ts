@@ -5,7 +5,7 @@ import type { RollgateConfig } from '../domain/config';
 import { applyPolicy, type PolicyProvenance } from '../domain/policy';
 import { gitRef } from '../domain/release';
 import { isGitRepository, resolveCommit } from '../evidence/git';
-import { type ConfigSource, confinedDeployFolder, describeSource, isInside, loadConfig, realPathOf } from '../evidence/policy-file';
+import { type ConfigSource, anchorPaths, describeSource, isInside, loadConfig, realPathOf } from '../evidence/policy-file';
 import { InputError } from '../domain/errors';
 import { type Options, quoted } from './flags';
 
@@ -112,9 +112,8 @@ export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInput
   else notThrough('--reports', reportsDir);
   if (!flags.out) inside('out', resolve(dir, config.out));
   else notThrough('--out', resolve(flags.out));
-  const cwd = confinedDeployFolder(repo, dir, config, source);
   // The floors apply here too, as the worker applies them: what `decide` shows is what `start` does (the worker may add its own policy).
-  const applied = applyPolicy({ ...config, deploy: { ...config.deploy, cwd } }, undefined, describeSource(source), repo);
+  const applied = applyPolicy(anchorPaths(repo, dir, config, source), undefined, describeSource(source), repo);
   return {
     repo,
     // Commits, not names: the worker reads the same diff, whatever refs the checkout gains meanwhile.

@@ -153,20 +153,23 @@ export function describeSource(source: ConfigSource): string {
 
 
 /**
- * Paths a repository's config names stay inside the repository (by real path: a folder the change
- * commits as a symlink leads outside). The operator's own file, outside the repository, may name others.
- * Returns the absolute deploy folder.
+ * The config with its paths anchored: `deploy.cwd` absolute, `featureFlag.file` relative to the
+ * repository folder (absolute for the operator's own file outside it), whoever owns the deploy
+ * section later. A repository's paths must stay inside the repository (by real path: a folder the
+ * change commits as a symlink leads outside); the operator's own file may name others.
  */
-export function confinedDeployFolder(repo: string, dir: string, config: RollgateConfig, source: ConfigSource): string {
+export function anchorPaths(repo: string, dir: string, config: RollgateConfig, source: ConfigSource): RollgateConfig {
   const cwd = resolve(dir, config.deploy.cwd ?? '.');
+  const flagFile = config.featureFlag.file === undefined ? undefined : resolve(cwd, config.featureFlag.file);
   if (source.kind !== 'file') {
     const inside = (field: string, path: string) => {
       if (!isInside(realPathOf(repo), realPathOf(path))) throw new InputError(`${field}: ${path} lies outside the repository (or reaches out through a symlink); the config may only name paths inside it`);
     };
     inside('deploy.cwd', cwd);
-    if (config.featureFlag.file) inside('featureFlag.file', resolve(cwd, config.featureFlag.file));
+    if (flagFile) inside('featureFlag.file', flagFile);
   }
-  return cwd;
+  const inRepo = flagFile !== undefined && source.kind !== 'file' ? relative(resolve(repo), flagFile).split(sep).join('/') : flagFile;
+  return { ...config, deploy: { ...config.deploy, cwd }, featureFlag: { ...config.featureFlag, ...(inRepo !== undefined ? { file: inRepo } : {}) } };
 }
 
 /** What the worker needs to find a release's policy: the repository, the base commit, and the file's path in it. */
@@ -184,6 +187,5 @@ export interface PolicyLocation {
 export function releasePolicy(at: PolicyLocation, worker: WorkerPolicy | undefined): { config: RollgateConfig; provenance: PolicyProvenance } {
   const { config, dir, source } = loadConfig(at.policyFile === undefined ? undefined : resolve(at.repo, at.policyFile), at.repo, at.base);
   if (source.kind === 'file') throw new InputError(`policyFile: ${at.policyFile} lies outside the repository; the worker reads the release policy from the repository at the base commit`);
-  const cwd = confinedDeployFolder(at.repo, dir, config, source);
-  return applyPolicy({ ...config, deploy: { ...config.deploy, cwd } }, worker, describeSource(source), at.repo);
+  return applyPolicy(anchorPaths(at.repo, dir, config, source), worker, describeSource(source), at.repo);
 }

@@ -13,9 +13,17 @@ import { watchLive } from './watch';
 /** One phase of the plan: its sign-off, its hold, its action (and smoke test), its bake. */
 export async function runPhase(run: ReleaseRun, phase: Phase): Promise<void> {
   await run.inPhase(phase, async () => {
-    if (run.fullPromotion && isIntermediate(phase)) return run.note(`${phase.id}: skipped (promoted to 100%)`, StepStatus.DONE);
+    if (run.fullPromotion && isIntermediate(phase)) {
+      // A promotion skips a phase, never its sign-off: the next phase that runs asks for it.
+      if (phase.approval) run.owedSignOffs.push(phase.title);
+      return run.note(`${phase.id}: skipped (promoted to 100%)${phase.approval ? '; its sign-off moves to the next phase' : ''}`, StepStatus.DONE);
+    }
     const analysed = run.metrics.length > 0 && isAnalysed(phase);
-    if (phase.approval) await watchLive(run, WaitReason.APPROVAL, () => awaitApproval(run, { kind: ApprovalKind.PHASE, phase: phase.id }, `${phase.title} needs a human approval`));
+    const owed = run.owedSignOffs.splice(0);
+    if (phase.approval || owed.length > 0) {
+      const why = phase.approval ? `${phase.title} needs a human approval` : `${phase.title} needs the sign-off of ${owed.join(', ')}, skipped by promote --full`;
+      await watchLive(run, WaitReason.APPROVAL, () => awaitApproval(run, { kind: ApprovalKind.PHASE, phase: phase.id }, why));
+    }
     await bake(run, `${phase.id}: rollback window`, phase.holdMs, phase, analysed);
     run.throwIfAborted();
     if (run.status.paused) await waitWhilePaused(run);
@@ -70,7 +78,8 @@ const flagInput = (run: ReleaseRun, percentage: number) => ({
   flag: run.config.featureFlag.flag!,
   percentage,
   file: run.config.featureFlag.file!,
-  cwd: run.config.deploy.cwd ?? run.input.repo,
+  // Relative to the repository (anchored when the policy was read), or the worker policy's own absolute path.
+  cwd: run.input.repo,
 });
 
 function stepInput(run: ReleaseRun, phase: Phase, action: string, step: string): StepInput {

@@ -73,6 +73,8 @@ export class ReleaseRun {
   promoteRequest?: { by: string; full: boolean };
   /** `promote --full`: every remaining intermediate step, bake and hold is skipped. */
   fullPromotion = false;
+  /** Sign-offs of phases a full promotion skipped: the next phase that runs asks for them. */
+  readonly owedSignOffs: string[] = [];
   resolution?: { by: string; action: 'retry' | 'restored'; reason: string };
   /** A break the checks found while people were asked: it ends the wait and stops the release. */
   alarm?: StopReason;

@@ -277,6 +277,16 @@ describe('the workflow input carries identifiers; the worker reads the policy it
     assert.throws(() => releasePolicy({ repo: linked, base: git(linked, ['rev-parse', 'main']).trim() }, undefined), /rollgate\.yaml at [0-9a-f]{12}: is a symlink at the base commit/);
   });
 
+  it('the repository\'s flag file stays where its own deploy folder puts it, inside the repository, when the worker policy owns the deploy section', () => {
+    const repo = repoWith({ reports: 'reports', deploy: { cwd: 'services/a' }, featureFlag: { flag: 'x', provider: 'flagd', file: '../../flags.json' } }, { 'app.js': 'x\n' });
+    mkdirSync(join(repo, 'services', 'a'), { recursive: true });
+    const worker = parseWorkerPolicy({ deploy: { command: ['/bin/true'], cwd: '/opt/deploy' } });
+    assert.ok(worker.ok);
+    const { config } = releasePolicy({ repo, base: git(repo, ['rev-parse', 'main']).trim() }, worker.policy);
+    assert.equal(config.featureFlag.file, 'flags.json', 'relative to the repository, not to the worker\'s deploy folder');
+    assert.equal(config.deploy.cwd, '/opt/deploy');
+  });
+
   it('rollgate start refuses a --config outside the repository: the worker could not read it', async () => {
     const repo = repoWith({ reports: 'reports' }, { 'app.js': 'x\n' });
     const outside = join(makeRepo({ 'x': '1' }, []), 'policy.yaml');

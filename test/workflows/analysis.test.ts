@@ -270,6 +270,24 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     assert.ok(!status.steps.some((s) => s.name.startsWith('production-canary-100: bake')), 'promote --full skips the 24 h watch');
   });
 
+  it('promote --full skips a phase but not its sign-off: the next phase asks for it', async () => {
+    const { activities, calls } = fakeActivities({ change: mediumChange });
+    const canary = { steps: [{ weight: 5, bake: '30m' }, { weight: 50, bake: '30m', approval: true }, { weight: 100, bake: '30m' }] };
+    const { result, waiting } = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'full-promote-signoff', args: [releaseInput('full-promote-signoff', { canary })] });
+      await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
+      await handle.executeUpdate(promoteUpdate, { args: [{ by: 'lead', full: true }] });
+      const waiting = await waitForStatus(handle, (s) => s.pendingApproval !== undefined);
+      assert.deepEqual(calls.deploys.map((d) => d.weight), [100, 5], 'nothing promoted before the sign-off');
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'sre' }] });
+      return { result: await runToEnd(handle), waiting };
+    });
+    assert.equal(waiting.pendingApproval!.phase, 'production-canary-100');
+    assert.equal(waiting.pendingApproval!.reason, "Canary: all traffic needs the sign-off of Canary: 50% of traffic, skipped by promote --full");
+    assert.equal(result.outcome, 'released');
+    assert.deepEqual(calls.deploys.map((d) => `${d.action} ${d.weight}`), ['deploy 100', 'deploy 5', 'promote 100']);
+  });
+
   it('rolls a flag out through flagd in cohorts and turns it off, without a redeploy, when a metric fails', async () => {
     const { activities, calls } = fakeActivities({ change: highChange, measurements: { 'production-flag-25': ['failed'] } });
     const config = { featureFlag: { flag: 'one-click', provider: 'flagd', file: 'flags/flags.json' } };
