@@ -24,7 +24,7 @@ import type { Measurement } from '../src/domain/analysis';
 import type { ReleaseInput } from '../src/domain/release';
 import { RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW } from '../src/workflows/messages';
 import { startWorker, stopProcess } from '../test/helpers/cli';
-import { commitToBase, makeRepo, tempDir, writeReports } from '../test/helpers/fixtures';
+import { commitToBase, git, makeRepo, tempDir, writeReports } from '../test/helpers/fixtures';
 import { devServerEnv } from '../test/helpers/servers';
 import { main, processUsage, round, sleep, writeResult } from './lib';
 
@@ -103,6 +103,8 @@ main(async () => {
   };
   // The worker reads the release policy at the base commit.
   commitToBase(repo, { 'rollgate.yaml': stringify(config) });
+  const base = git(repo, ['rev-parse', 'main']).trim();
+  const head = git(repo, ['rev-parse', 'feature']).trim();
   const count = async (query: string) => (await env.client.workflow.count(`WorkflowType = '${RELEASE_WORKFLOW}' AND ExecutionStatus = 'Running' AND ${query}`)).count;
 
   const levels = [];
@@ -137,7 +139,7 @@ main(async () => {
             const outDir = join(root, `r${i}`);
             outDirs.push(outDir);
             mkdirSync(outDir, { recursive: true });
-            const input: ReleaseInput = { releaseId, service: `svc-${i}`, repo, base: 'main', head: 'feature', reportsDir: reports, junit: [], outDir, version: 'v2', previousVersion: 'v1', policyFile: 'rollgate.yaml' };
+            const input: ReleaseInput = { releaseId, service: `svc-${i}`, repo, base, head, reportsDir: reports, junit: [], outDir, version: 'v2', previousVersion: 'v1', policyFile: 'rollgate.yaml' };
             await env.client.workflow.start(RELEASE_WORKFLOW, { taskQueue: 'rollgate', workflowId: releaseId, args: [input], typedSearchAttributes: [{ key: RELEASE_STATE_ATTRIBUTE, value: 'deciding' }] });
           }),
         );

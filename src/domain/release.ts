@@ -29,12 +29,15 @@ export const versionText = z
 export const serviceName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
 
 /** Everything the release workflow needs. Paths are absolute on the worker's machine; no secrets. */
+const commitId = z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'must be a full commit id (40 or 64 hex digits)');
+
 export const ReleaseInputSchema = z.strictObject({
   releaseId: z.string().min(1),
   service: serviceName,
   repo: z.string().min(1),
-  base: gitRef,
-  head: gitRef,
+  /** Commits, never names: a name (a tag the change made, a branch that moved) could point elsewhere by the time the worker reads it. */
+  base: commitId,
+  head: commitId,
   reportsDir: z.string().min(1),
   junit: z.array(z.string().min(1)).default([]),
   outDir: z.string().min(1),

@@ -42,7 +42,7 @@ describe('attack: a version or ref that a deploy command would read as an option
     assert.equal(f['previous-version'], '1.0.0-rc.1');
   });
 
-  const input = { releaseId: 'r', service: 'auth', repo: '/r', base: 'main', head: 'feature', reportsDir: '/r/out', outDir: '/r/out' };
+  const input = { releaseId: 'r', service: 'auth', repo: '/r', base: 'a'.repeat(40), head: 'b'.repeat(40), reportsDir: '/r/out', outDir: '/r/out' };
 
   for (const field of ['version', 'previousVersion'] as const) {
     it(`the workflow's input schema refuses ${field} "--force" too (a client other than the CLI)`, () => {
@@ -52,12 +52,14 @@ describe('attack: a version or ref that a deploy command would read as an option
     });
   }
 
-  it("the workflow's input schema refuses a head ref starting with a dot or plus", () => {
-    for (const head of ['+main', '.hidden']) {
+  it("the workflow's input schema takes commit ids only for base and head, and refs starting with a letter or digit for their names", () => {
+    for (const head of ['+main', '.hidden', 'main', '--upload-pack=x']) {
       const r = ReleaseInputSchema.safeParse({ ...input, head });
       assert.equal(r.success, false, head);
-      assert.match(formatIssues(r.error!).join('; '), /head: must start with a letter or digit/);
+      assert.match(formatIssues(r.error!).join('; '), /head: must be a full commit id/);
     }
+    const named = ReleaseInputSchema.safeParse({ ...input, refs: { base: 'main', head: '+main' } });
+    assert.match(formatIssues(named.error!).join('; '), /refs\.head: must start with a letter or digit/);
     assert.equal(ReleaseInputSchema.safeParse({ ...input, version: 'v2', previousVersion: 'v1' }).success, true);
   });
 });

@@ -161,6 +161,10 @@ export const mediumChange = changeSet([{ path: 'frontend/cart.py', status: 'M', 
 /** A new feature outside the critical areas: HIGH, feature flag. */
 export const highChange = changeSet([{ path: 'frontend/cart.py', status: 'M', insertions: 40, deletions: 3, binary: false }], 'feat: one-click checkout');
 
+/** The fake repository's base and head commits. */
+export const FAKE_BASE = 'b'.repeat(40);
+export const FAKE_HEAD = 'f'.repeat(40);
+
 /** The policy files of the fake repository at its base commit, by path: one per release, so that releases side by side differ. */
 const fakeRepository = new Map<string, object>();
 
@@ -175,5 +179,5 @@ export const REVIEWERS = ['bob', 'carol', 'sre', 'lead', 'oncall', 'alice@exampl
 export function fakeReleaseInput(id: string, service: string, config: { approval?: object; [key: string]: unknown }): ReleaseInput {
   const policyFile = `policies/${id}.yaml`;
   fakeRepository.set(policyFile, { ...config, approval: { approvers: REVIEWERS, ...config.approval } });
-  return { releaseId: id, service, repo: '/repo', base: 'main', head: 'feature', reportsDir: '/repo/out', outDir: '/repo/out', version: 'v2', previousVersion: 'v1', policyFile };
+  return { releaseId: id, service, repo: '/repo', base: FAKE_BASE, head: FAKE_HEAD, refs: { base: 'main', head: 'feature' }, reportsDir: '/repo/out', outDir: '/repo/out', version: 'v2', previousVersion: 'v1', policyFile };
 }

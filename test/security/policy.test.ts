@@ -226,7 +226,7 @@ describe('the release policy comes from the base commit and the worker, never fr
 });
 
 describe('the workflow input carries identifiers; the worker reads the policy itself', () => {
-  const input = { releaseId: 'r', service: 'auth', repo: '/r', base: 'main', head: 'feature', reportsDir: '/r/out', outDir: '/r/out' };
+  const input = { releaseId: 'r', service: 'auth', repo: '/r', base: 'a'.repeat(40), head: 'b'.repeat(40), reportsDir: '/r/out', outDir: '/r/out' };
 
   it('an input that brings its own config, or points the worker at a file outside the repository, is refused', () => {
     const withConfig = ReleaseInputSchema.safeParse({ ...input, config: { approval: { requiredFor: [] } } });

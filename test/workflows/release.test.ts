@@ -301,7 +301,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
       const bad = { ...releaseInput('bad'), base: '--upload-pack=x', policyFile: '../elsewhere/rollgate.yaml' };
       await assert.rejects(
         env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'bad-input', args: [bad] }),
-        (e: Error & { cause?: Error }) => /base: must start with a letter or digit/.test(e.cause?.message ?? '') && /policyFile: must be a path inside the repository/.test(e.cause?.message ?? ''),
+        (e: Error & { cause?: Error }) => /base: must be a full commit id/.test(e.cause?.message ?? '') && /policyFile: must be a path inside the repository/.test(e.cause?.message ?? ''),
       );
     });
   });
