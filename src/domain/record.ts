@@ -3,7 +3,8 @@ import { commandFor, FLAG_ROLLBACK_STEP, renderArgv, ROLLBACK, rollbackStep, sho
 import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
 import { type Outcome, PrerequisiteName } from './enums';
-import { type Phase, PhaseAction, rollbackTargets } from './plan';
+import { isAnalysed, type Phase, PhaseAction, rollbackTargets } from './plan';
+import type { Metric } from './analysis';
 import { type Approval, type DecisionResult, type GateReport, type PendingApproval, type PhaseAnalysis, type StepRecord } from './release';
 import { phaseTimeline } from './timeline';
 import type { PolicyProvenance } from './policy';
@@ -27,6 +28,8 @@ export interface RecordInput {
   pendingApproval?: PendingApproval;
   /** Where the release policy came from. */
   policy?: PolicyProvenance;
+  /** The Prometheus alerting rules written beside the record, by file name. */
+  alertRulesFile?: string;
   results?: {
     outcome: Outcome;
     reason?: string;
@@ -149,26 +152,55 @@ const deploymentPlan: Section = (r) => {
       ...(phase.action === PhaseAction.ENABLE_FLAG && flagd(r.config)
         ? [flagdLine(r.config, `on for ${phase.weight}% of users`)]
         : ['```bash', commandLine(r, phase, phase.action, phase.id), ...(phase.smokeUrl ? [`curl -f ${phase.smokeUrl} || exit 1   # smoke test`] : []), '```']),
-      ...(phase.bakeMs > 0 ? [`- Monitor for ${formatDuration(phase.bakeMs)}${metricsClause(r.config)}`] : []),
+      ...(phase.bakeMs > 0 ? [`- Monitor for ${formatDuration(phase.bakeMs)}${metricsClause(r.config, phase)}`] : []),
     ]),
     '',
   ]);
 };
 
+/** What a check does, in the words of its conditions: the rules `judge` applies (src/domain/analysis). */
+function checkRule(m: Metric): string {
+  const fails = m.failureCondition ? code(m.failureCondition) : undefined;
+  const passes = m.successCondition ? code(m.successCondition) : undefined;
+  if (fails && passes) return `fails when ${fails}, passes when ${passes}, inconclusive between`;
+  return fails ? `fails when ${fails}` : `fails unless ${passes}`;
+}
+
+const times = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/** The checks that act (roll back by themselves), and those only measured. */
+const checksOf = (config: RollgateConfig) => ({
+  acting: config.analysis.metrics.filter((m) => !m.dryRun),
+  dryRun: config.analysis.metrics.filter((m) => m.dryRun),
+});
+
 const rollbackPlan: Section = (r) => {
   const { plan } = r.decision;
   if (!plan) return [];
-  const { deploy, monitoring } = r.config;
+  const { deploy, analysis } = r.config;
+  const { acting, dryRun } = checksOf(r.config);
   // As the workflow undoes a flag rollout: redeploy while no flag is on; once one is, only turn it off.
   const firstFlag = plan.phases.find((p) => p.action === PhaseAction.ENABLE_FLAG);
   const targets = rollbackTargets(firstFlag ? plan.phases.slice(0, plan.phases.indexOf(firstFlag)) : plan.phases);
   const smokes = [...new Set(plan.phases.map((p) => p.smokeUrl).filter(Boolean))];
+  const analysed = plan.phases.some((p) => isAnalysed(p) && p.bakeMs + p.holdMs > 0);
   return ruled('ROLLBACK PLAN', [
     '',
     '### Trigger Conditions (Auto-Rollback)',
     '- A deploy step fails or times out',
     ...(plan.phases.some((p) => p.smokeUrl) ? ['- A smoke test fails after a deploy'] : []),
-    ...monitoring.metrics.map((m) => `- ${text(m.name)}: ${code(m.alert)}`),
+    ...(analysed
+      ? [
+          ...acting.map((m) => `- **${text(m.name)}** ${checkRule(m)}: rolls back after ${times(m.failureLimit + 1, 'failed measurement')}${m.noData === 'failed' ? ' (no data counts as failed)' : ''}, measured every ${formatDuration(m.interval ?? analysis.interval)} during the production bakes`),
+          ...(acting.length > 0
+            ? [
+                `- A check inconclusive past its limit: a human is asked, and without an answer within ${formatDuration(analysis.inconclusiveTimeout)} it rolls back`,
+                `- The metric source failing past a check's consecutive error limit: ${analysis.onError === 'rollback' ? 'rolls back' : `a human is asked, as for an inconclusive check`}`,
+              ]
+            : ['- No metric check acts on this release (analysis.metrics): the bakes are timed waits']),
+          ...(dryRun.length > 0 ? [`- Not triggers (dry run: measured and reported, never acting): ${dryRun.map((m) => text(m.name)).join(', ')}`] : []),
+        ]
+      : []),
     '- The release is aborted or cancelled',
     '',
     `### Rollback Method: **${deploy.rollback ? 'ROLLBACK COMMAND' : 'REDEPLOY PREVIOUS VERSION'}**`,
@@ -186,17 +218,39 @@ const rollbackPlan: Section = (r) => {
     `**Estimated rollback time**: at most ${formatDuration(deploy.timeout * targets.length)} (${targets.length} stage${targets.length === 1 ? '' : 's'} × the ${formatDuration(deploy.timeout)} command timeout)`,
     '',
     '### Rollback Verification',
-    ...(smokes.length > 0 ? ['```bash', ...smokes.map((url) => `curl -f ${url}`), '```'] : ['- No smoke URL configured (stages.*.smokeUrl): the rollback is verified by its command exit status only']),
+    ...(smokes.length > 0 ? ['```bash', ...smokes.map((url) => `curl -f ${url}`), '```'] : ['- No smoke URL configured (stages.*.smokeUrl): each stage is verified by its command exit status only']),
+    ...(analysed && acting.length > 0
+      ? [
+          analysis.verifyWindow > 0
+            ? `- The checks that broke are measured again for up to ${formatDuration(analysis.verifyWindow)}; the rollback counts as verified once they are back within their thresholds, else a human is paged`
+            : '- The checks that broke are not measured again (analysis.verifyWindow is 0)',
+        ]
+      : []),
     '',
   ]);
 };
 
 const monitoringAndAlerts: Section = (r) => {
-  const { metrics } = r.config.monitoring;
+  const { analysis, monitoring } = r.config;
+  const { acting, dryRun } = checksOf(r.config);
+  const checkLines = (m: Metric, i: number) => [
+    `${i + 1}. **${text(m.name)}**${m.dryRun ? ' (dry run: measured and reported, never acting)' : ''}`,
+    `   - Query: ${code(m.query)}`,
+    `   - Rule: ${checkRule(m)}`,
+    `   - Every ${formatDuration(m.interval ?? analysis.interval)}${m.count ? `, ${times(m.count, 'measurement')} per phase` : ''}; limits: ${m.failureLimit} failed, ${m.inconclusiveLimit} inconclusive, ${m.consecutiveErrorLimit} consecutive errors; no data counts as ${m.noData}`,
+  ];
   return ruled('MONITORING & ALERTS', [
     '',
-    ...(metrics.length === 0 ? ['- No metrics configured (monitoring.metrics): bakes are timed waits without metric analysis'] : []),
-    ...metrics.flatMap((m, i) => [`${i + 1}. **${text(m.name)}**`, ...(m.query ? [`   - Query: ${code(m.query)}`] : []), `   - Alert if: ${code(m.alert)}`]),
+    '### Checks rollgate runs (on every production bake)',
+    ...(acting.length + dryRun.length === 0 ? ['- None configured (analysis.metrics): bakes are timed waits without metric analysis'] : [...acting, ...dryRun].flatMap(checkLines)),
+    ...(r.alertRulesFile ? ['', `Alerting rules for the same conditions: [${text(r.alertRulesFile)}](${r.alertRulesFile})`] : []),
+    ...(monitoring.metrics.length > 0
+      ? [
+          '',
+          '### Watched by a human (monitoring.metrics: rollgate neither measures nor acts on these)',
+          ...monitoring.metrics.flatMap((m, i) => [`${i + 1}. **${text(m.name)}**`, ...(m.query ? [`   - Query: ${code(m.query)}`] : []), `   - Alert if: ${code(m.alert)}`]),
+        ]
+      : []),
     '',
   ]);
 };
@@ -240,7 +294,7 @@ const signOff: Section = (r) => {
     ...(p
       ? [
           `- **Awaiting**: ${prose(p.reason)}; deadline ${text(p.deadline)}`,
-          `- **May approve**: ${p.allowedApprovers.length > 0 ? p.allowedApprovers.map(text).join(', ') : 'anyone'}${p.excludedApprovers.length > 0 ? `, except the change's authors (${p.excludedApprovers.map(text).join(', ')})` : ''}`,
+          `- **May approve**: ${p.allowedApprovers.length > 0 ? p.allowedApprovers.map(text).join(', ') : 'a principal of the worker\'s allowed signers (signature required)'}${p.excludedApprovers.length > 0 ? `, except the change's authors (${p.excludedApprovers.map(text).join(', ')})` : ''}`,
         ]
       : []),
     '',
@@ -371,8 +425,13 @@ export function code(s: string): string {
 const fileLines = (f: FileChange) =>
   f.insertions === f.deletions ? `${f.insertions} line${f.insertions === 1 ? '' : 's'}` : `+${f.insertions} −${f.deletions}`;
 
-const metricsClause = (config: RollgateConfig) =>
-  config.monitoring.metrics.length > 0 ? `: ${config.monitoring.metrics.map((m) => m.name).join(', ')}` : '';
+/** What a bake watches: the acting checks on production, else a timed wait; and what people watch by hand. */
+const metricsClause = (config: RollgateConfig, phase: Phase) => {
+  const { acting } = checksOf(config);
+  const checked = isAnalysed(phase) && acting.length > 0 ? `: rollgate checks ${acting.map((m) => text(m.name)).join(', ')}, rolling back when one fails` : ' (a timed wait: no check acts here)';
+  const byHand = config.monitoring.metrics.length > 0 ? `; watch by hand: ${config.monitoring.metrics.map((m) => text(m.name)).join(', ')}` : '';
+  return checked + byHand;
+};
 
 /** `release-decision-YYYYMMDD-HHMMSS.md` from an ISO timestamp. */
 export function recordFileName(isoTimestamp: string): string {

@@ -159,7 +159,7 @@ describe('the decision record of an escalated release', () => {
     assert.match(r.of('PREREQUISITES'), /\n> Risk cannot be classified: git diff main\.\.feature: bad revision$/);
     assert.equal(
       r.of('SIGN-OFF'),
-      lines('- **Awaiting**: the release was escalated to a human; deadline 2026-01-06T12:00:00.000Z', "- **May approve**: anyone, except the change's authors (alice@example.com)"),
+      lines('- **Awaiting**: the release was escalated to a human; deadline 2026-01-06T12:00:00.000Z', "- **May approve**: a principal of the worker's allowed signers (signature required), except the change's authors (alice@example.com)"),
     );
   });
 
@@ -178,6 +178,13 @@ describe('the decision record of an approved canary with results and a rollback'
     stages: { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'https://prod.test/health' } },
     deploy: { command: ['./deploy.sh', '{stage}', '--version', '{version}', '--key', '{idempotencyKey}'], rollback: ['./rollback.sh', '{stage}', '{version}'], timeout: '10m' },
     canary: { steps: [{ weight: 10, bake: '5m', approval: true }, { weight: 100, bake: '1h' }] },
+    analysis: {
+      interval: '2m',
+      metrics: [
+        { name: 'errors', query: 'sum(rate(http_errors_total[1m]))', failureCondition: 'result > 0.05', successCondition: 'result <= 0.01', failureLimit: 1 },
+        { name: 'p99', query: 'histogram_quantile(0.99, sum by (le) (rate(latency_bucket[1m])))', failureCondition: 'result > 0.5', interval: '30s', dryRun: true },
+      ],
+    },
     monitoring: { metrics: [{ name: 'error-rate', query: 'sum(rate(errors[1m]))', alert: 'error rate > 5%' }, { name: 'latency', alert: 'p99 > 500ms' }] },
     notify: { channel: '#releases', onCall: '@oncall-cart' },
     approval: { requiredFor: ['HIGH', 'CRITICAL'] },
@@ -198,7 +205,7 @@ describe('the decision record of an approved canary with results and a rollback'
     { name: 'production-canary-10: bake', phase: 'production-canary-10', status: 'failed', startedAt: at(8), endedAt: at(12), detail: 'analysis failed: error-rate failed' },
     { name: 'rollback-production', status: 'running', startedAt: at(13) },
   ];
-  const input = release({ gates, change: mediumChange, config, approvals, results: { outcome: 'rolled_back', reason: 'analysis failed: error-rate failed', steps, rollbackStartedAt: at(13) } });
+  const input = release({ gates, change: mediumChange, config, approvals, alertRulesFile: 'release-decision-20260105-120000.alerts.yml', results: { outcome: 'rolled_back', reason: 'analysis failed: error-rate failed', steps, rollbackStartedAt: at(13) } });
   const r = render(input);
 
   it('has every section, in the spec\'s order, then the results', () => assert.deepEqual(r.titles, [...ALL, 'RESULTS']));
@@ -251,7 +258,7 @@ describe('the decision record of an approved canary with results and a rollback'
         './deploy.sh staging --version v2 --key release-cart-0123456789ab@abcd1234/staging-deploy',
         'curl -f http://staging.test/health || exit 1   # smoke test',
         '```',
-        '- Monitor for 15m: error-rate, latency',
+        '- Monitor for 15m (a timed wait: no check acts here); watch by hand: error-rate, latency',
         '',
         '### Step 2: Canary: 10% of traffic',
         '- Waits for a human approval before it starts',
@@ -259,27 +266,29 @@ describe('the decision record of an approved canary with results and a rollback'
         './deploy.sh production --version v2 --key release-cart-0123456789ab@abcd1234/production-canary-10',
         'curl -f https://prod.test/health || exit 1   # smoke test',
         '```',
-        '- Monitor for 5m: error-rate, latency',
+        '- Monitor for 5m: rollgate checks errors, rolling back when one fails; watch by hand: error-rate, latency',
         '',
         '### Step 3: Canary: all traffic',
         '```bash',
         './deploy.sh production --version v2 --key release-cart-0123456789ab@abcd1234/production-canary-100',
         'curl -f https://prod.test/health || exit 1   # smoke test',
         '```',
-        '- Monitor for 1h: error-rate, latency',
+        '- Monitor for 1h: rollgate checks errors, rolling back when one fails; watch by hand: error-rate, latency',
       ),
     );
   });
 
-  it('the rollback plan: its triggers, the rollback command back to the previous version per stage, its time and its check', () => {
+  it('the rollback plan: the acting checks as its triggers (not the human-watched metrics, not a dry run), the rollback command back to the previous version per stage, its time and its verification, metrics included', () => {
     assert.equal(
       r.of('ROLLBACK PLAN'),
       lines(
         '### Trigger Conditions (Auto-Rollback)',
         '- A deploy step fails or times out',
         '- A smoke test fails after a deploy',
-        '- error-rate: `error rate > 5%`',
-        '- latency: `p99 > 500ms`',
+        '- **errors** fails when `result > 0.05`, passes when `result <= 0.01`, inconclusive between: rolls back after 2 failed measurements, measured every 2m during the production bakes',
+        '- A check inconclusive past its limit: a human is asked, and without an answer within 1h it rolls back',
+        '- The metric source failing past a check\'s consecutive error limit: rolls back',
+        '- Not triggers (dry run: measured and reported, never acting): p99',
         '- The release is aborted or cancelled',
         '',
         '### Rollback Method: **ROLLBACK COMMAND**',
@@ -296,12 +305,38 @@ describe('the decision record of an approved canary with results and a rollback'
         'curl -f http://staging.test/health',
         'curl -f https://prod.test/health',
         '```',
+        '- The checks that broke are measured again for up to 5m; the rollback counts as verified once they are back within their thresholds, else a human is paged',
       ),
     );
   });
 
-  it('monitoring, communication and contingency follow the config', () => {
-    assert.equal(r.of('MONITORING & ALERTS'), lines('1. **error-rate**', '   - Query: `sum(rate(errors[1m]))`', '   - Alert if: `error rate > 5%`', '2. **latency**', '   - Alert if: `p99 > 500ms`'));
+  it('monitoring lists the checks rollgate runs with their rules, intervals, limits and dry run, links the alert rules, and sets apart what a human watches', () => {
+    assert.equal(
+      r.of('MONITORING & ALERTS'),
+      lines(
+        '### Checks rollgate runs (on every production bake)',
+        '1. **errors**',
+        '   - Query: `sum(rate(http_errors_total[1m]))`',
+        '   - Rule: fails when `result > 0.05`, passes when `result <= 0.01`, inconclusive between',
+        '   - Every 2m; limits: 1 failed, 0 inconclusive, 4 consecutive errors; no data counts as inconclusive',
+        '2. **p99** (dry run: measured and reported, never acting)',
+        '   - Query: `histogram_quantile(0.99, sum by (le) (rate(latency_bucket[1m])))`',
+        '   - Rule: fails when `result > 0.5`',
+        '   - Every 30s; limits: 0 failed, 0 inconclusive, 4 consecutive errors; no data counts as inconclusive',
+        '',
+        'Alerting rules for the same conditions: [release-decision-20260105-120000.alerts.yml](release-decision-20260105-120000.alerts.yml)',
+        '',
+        '### Watched by a human (monitoring.metrics: rollgate neither measures nor acts on these)',
+        '1. **error-rate**',
+        '   - Query: `sum(rate(errors[1m]))`',
+        '   - Alert if: `error rate > 5%`',
+        '2. **latency**',
+        '   - Alert if: `p99 > 500ms`',
+      ),
+    );
+  });
+
+  it('communication and contingency follow the config', () => {
     assert.equal(r.of('COMMUNICATION PLAN'), lines('- [ ] Post to #releases before deploying cart v2', '- [ ] Post to #releases after the release or rollback', '- [ ] Notify on-call: @oncall-cart'));
     assert.match(r.of('CONTINGENCY PLANS'), /^2\. Page @oncall-cart and restore by hand$/m);
   });
@@ -344,10 +379,11 @@ describe('the decision record with the default config', () => {
   const r = render(release());
 
   it('says what is not configured rather than leaving it out', () => {
-    assert.equal(r.of('MONITORING & ALERTS'), '- No metrics configured (monitoring.metrics): bakes are timed waits without metric analysis');
+    assert.equal(r.of('MONITORING & ALERTS'), lines('### Checks rollgate runs (on every production bake)', '- None configured (analysis.metrics): bakes are timed waits without metric analysis'));
+    assert.match(r.of('ROLLBACK PLAN'), /\n- No metric check acts on this release \(analysis\.metrics\): the bakes are timed waits\n/);
     assert.equal(r.of('COMMUNICATION PLAN'), '- No channel configured (notify.channel)');
     assert.match(r.of('CONTINGENCY PLANS'), /^2\. Page the on-call engineer \(notify\.onCall is not configured\) and restore by hand$/m);
-    assert.match(r.of('ROLLBACK PLAN'), /### Rollback Verification\n- No smoke URL configured \(stages\.\*\.smokeUrl\): the rollback is verified by its command exit status only$/);
+    assert.match(r.of('ROLLBACK PLAN'), /### Rollback Verification\n- No smoke URL configured \(stages\.\*\.smokeUrl\): each stage is verified by its command exit status only$/);
     assert.equal(r.of('SIGN-OFF'), '- Not required: LOW risk is not in approval.requiredFor (CRITICAL)');
   });
 
@@ -378,7 +414,7 @@ describe('the decision record of a blue-green release', () => {
 
   it('waits for the switch\'s sign-off and keeps blue for the rollback window', () => {
     const s = r.of('DEPLOYMENT PLAN');
-    assert.match(s, /### Step 3: Switch traffic to green\n- Waits for a human approval before it starts\n```bash\n\.\/deploy\.sh production\n```\n- Monitor for 1h\n/);
+    assert.match(s, /### Step 3: Switch traffic to green\n- Waits for a human approval before it starts\n```bash\n\.\/deploy\.sh production\n```\n- Monitor for 1h \(a timed wait: no check acts here\)\n/);
     assert.match(s, /### Step 4: Retire blue after the 2h rollback window\n- Waits 2h with blue kept for rollback\n```bash\n\.\/deploy\.sh production-blue\n```$/);
   });
 
@@ -398,7 +434,7 @@ describe('the decision record of a feature-flag release', () => {
 
   it('through the deploy command: each step enables the flag for its share; rolled back by redeploying until a flag is on, then by turning it off', () => {
     const r = render(release({ change: highChange, config: { deploy } }));
-    assert.match(r.of('DEPLOYMENT PLAN'), /### Step 3: Flag on for 5% of users\n```bash\n\.\/deploy\.sh enable-flag production 5\n```\n- Monitor for 30m\n/);
+    assert.match(r.of('DEPLOYMENT PLAN'), /### Step 3: Flag on for 5% of users\n```bash\n\.\/deploy\.sh enable-flag production 5\n```\n- Monitor for 30m \(a timed wait: no check acts here\)\n/);
     assert.equal(
       r.of('ROLLBACK PLAN').split('### Rollback Method')[1],
       lines(
@@ -416,7 +452,7 @@ describe('the decision record of a feature-flag release', () => {
         '**Estimated rollback time**: at most 30m (2 stages × the 15m command timeout)',
         '',
         '### Rollback Verification',
-        '- No smoke URL configured (stages.*.smokeUrl): the rollback is verified by its command exit status only',
+        '- No smoke URL configured (stages.*.smokeUrl): each stage is verified by its command exit status only',
       ),
     );
   });
@@ -425,7 +461,7 @@ describe('the decision record of a feature-flag release', () => {
     const r = render(release({ change: highChange, config: { deploy, featureFlag: { provider: 'flagd', flag: 'one-click', file: 'flags/flags.json' } } }));
     const plan = r.of('DEPLOYMENT PLAN');
     assert.match(plan, /### Step 2: Deploy to production with the flag off\n```bash\n\.\/deploy\.sh deploy production 0\n```\n/);
-    assert.match(plan, /### Step 3: Flag on for 5% of users\n- flagd: `one-click` on for 5% of users in `flags\/flags\.json`\n- Monitor for 30m\n/);
+    assert.match(plan, /### Step 3: Flag on for 5% of users\n- flagd: `one-click` on for 5% of users in `flags\/flags\.json`\n- Monitor for 30m \(a timed wait: no check acts here\)\n/);
     assert.ok(!plan.includes('enable-flag'), plan);
     assert.match(r.of('ROLLBACK PLAN'), /\n```\nOnce a flag is on, it is turned off instead, and nothing is redeployed:\n- flagd: `one-click` off in `flags\/flags\.json`\n\n\*\*Estimated/);
   });
