@@ -6,7 +6,8 @@ import { parseJUnit } from '../domain/junit';
 import type { EvidenceDigest, GateReport, PrerequisiteResult } from '../domain/release';
 import { futureDated, latestReport, parseConditions, parseTestCount, parseVerdict, type ReportFile } from '../domain/reports';
 import { globToRegExp } from '../domain/glob';
-import { commitsAhead } from './git';
+import { commitsAhead, isBranchName } from './git';
+import { type PlanFacts, planGates } from '../domain/plan-gates';
 import { committedEvidence, trackedAtHead } from './provenance';
 
 /** Reports and JUnit files larger than this are refused rather than read. */
@@ -19,6 +20,8 @@ export interface GateInput {
   reportsDir: string;
   /** JUnit XML files or globs, relative to the repository unless absolute. */
   junit: string[];
+  /** What the release policy says of the rollback and the monitoring: the spec's last two gates. */
+  plan?: PlanFacts;
 }
 
 type Evidence = { ok: true; text: string; sha256: string } | { ok: false; reason: string };
@@ -172,6 +175,18 @@ export async function checkPrerequisites(input: GateInput, nowMs = Date.now()): 
       passed: branch.n > 0,
       detail: branch.n > 0 ? `${input.head} is ${branch.n} commit${branch.n === 1 ? '' : 's'} ahead of ${input.base}` : `${input.head} has no commits ahead of ${input.base}`,
     });
+
+  if (input.plan) {
+    const { rollbackTarget } = input.plan;
+    // A failure of git to look is not a pass.
+    const targetProblem = !rollbackTarget.given
+      ? undefined
+      : await isBranchName(input.repo, rollbackTarget.version).then(
+          (branch) => (branch ? `the rollback target "${rollbackTarget.version}" is a branch name, which moves: give --previous-version a release version or a commit` : undefined),
+          (e: Error) => `cannot check that the rollback target "${rollbackTarget.version}" is not a branch: ${e.message}`,
+        );
+    prerequisites.push(...planGates(input.plan, targetProblem));
+  }
 
   return { prerequisites, securityConditions, ...(tests.count ? { tests: tests.count } : {}), evidence };
 }

@@ -47,6 +47,12 @@ export async function commitsAhead(repo: string, base: string, head: string): Pr
   return Number((await git(repo, ['rev-list', '--count', `${base}..${head}`, '--'])).trim());
 }
 
+/** Whether `name` is a branch of the repository, local or remote-tracking: a name that moves. */
+export async function isBranchName(repo: string, name: string): Promise<boolean> {
+  const refs = (await git(repo, ['for-each-ref', '--format=%(refname)', `refs/heads/${name}`, `refs/remotes/*/${name}`])).split('\n');
+  return refs.some((r) => r === `refs/heads/${name}` || /^refs\/remotes\/[^/]+\//.test(r) && r.replace(/^refs\/remotes\/[^/]+\//, '') === name);
+}
+
 /** Files small enough to look at line by line (literal-only detection). */
 const SMALL_FILE_LINES = 40;
 const MAX_FILES_WITH_LINES = 300;

@@ -1,5 +1,6 @@
 import { Decision } from '../domain/enums';
 import { evaluateRelease } from '../domain/evaluate';
+import { planFacts } from '../domain/plan-gates';
 import type { DecisionResult } from '../domain/release';
 import { writeRecord } from './decision-record';
 import { failureMessage, type ReleaseRun } from './run-state';
@@ -10,8 +11,9 @@ import { failureMessage, type ReleaseRun } from './run-state';
  */
 export async function decide(run: ReleaseRun): Promise<DecisionResult> {
   const { input, acts } = run;
+  const planned = planFacts(run.config, { version: run.previousVersion, given: input.previousVersion !== undefined });
   const readGates = () =>
-    run.step('prerequisites', () => acts.local.checkPrerequisites({ repo: input.repo, base: input.base, head: input.head, reportsDir: input.reportsDir, junit: input.junit }), (g) =>
+    run.step('prerequisites', () => acts.local.checkPrerequisites({ repo: input.repo, base: input.base, head: input.head, reportsDir: input.reportsDir, junit: input.junit, plan: planned }), (g) =>
       g.prerequisites.map((p) => `${p.name} ${p.passed ? 'ok' : 'FAILED'}`).join(', '),
     );
   let changeSetError: string | undefined;

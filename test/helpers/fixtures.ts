@@ -78,3 +78,10 @@ export function writeReports(dir: string, opts: { qa?: string; security?: string
   writeFileSync(join(dir, `security-report-${stamp}.md`), opts.security ?? '# Security Report\n\n**Verdict**: PASS\n');
   return dir;
 }
+
+/**
+ * An analysis section (YAML) with one check that acts and always passes (`vector(0)` on a real
+ * Prometheus): the monitoring gate every release must pass, for tests about something else.
+ */
+export const passingAnalysis = (prometheusUrl: string): string =>
+  `analysis: ${JSON.stringify({ prometheus: { address: prometheusUrl }, interval: '1s', metrics: [{ name: 'alive', query: 'vector(0)', failureCondition: 'result > 0' }] })}\n`;

@@ -12,7 +12,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { AesGcmCodec, codecKeysFromEnv } from '../../src/connection/codec';
 import { codecServer } from '../../src/connection/codec-server';
 import { rollgate, runRelease, startWorker, stopProcess } from '../helpers/cli';
-import { referenceRepo, writeReports } from '../helpers/fixtures';
+import { passingAnalysis, referenceRepo, writeReports } from '../helpers/fixtures';
+import { Prometheus } from '../../demo/stack';
 import { readLedger } from '../helpers/ledger';
 import { devServerEnv } from '../helpers/servers';
 
@@ -66,8 +67,11 @@ describe('payload encryption on a real Temporal server', () => {
   const key = randomBytes(32).toString('base64');
   let cliEnv: NodeJS.ProcessEnv;
 
+  /** Every release needs a check that acts (the monitoring gate). */
+  const prometheus = new Prometheus({ scrapeInterval: '1s', targets: [] });
+
   before(async () => {
-    env = await devServerEnv();
+    [env] = await Promise.all([devServerEnv(), prometheus.start()]);
     health = createServer((_, res) => res.writeHead(200).end('ok'));
     await new Promise<void>((r) => health.listen(0, '127.0.0.1', r));
     smokeUrl = `http://127.0.0.1:${(health.address() as AddressInfo).port}/health`;
@@ -77,7 +81,7 @@ describe('payload encryption on a real Temporal server', () => {
   after(async () => {
     await stopProcess(worker);
     health?.close();
-    await env?.teardown();
+    await Promise.all([env?.teardown(), prometheus.dispose()]);
   });
 
   it('the history holds only ciphertext, the release runs and rolls back, and only the key holders can read it', async () => {
@@ -85,7 +89,7 @@ describe('payload encryption on a real Temporal server', () => {
     writeFileSync(join(repo, 'deploy.sh'), DEPLOY_SH);
     chmodSync(join(repo, 'deploy.sh'), 0o755);
     onBase(repo, {
-      'rollgate.yaml': `service: auth-codec\nreports: reports\nout: out\ndeploy:\n  command: ["./deploy.sh", "{stage}"]\n  timeout: 30s\nstages:\n  staging: { smokeUrl: "${smokeUrl}" }\n  production: { smokeUrl: "${smokeUrl}" }\nbake: { staging: 1s, production: 1s }\n`,
+      'rollgate.yaml': `service: auth-codec\nreports: reports\nout: out\ndeploy:\n  command: ["./deploy.sh", "{stage}"]\n  timeout: 30s\nstages:\n  staging: { smokeUrl: "${smokeUrl}" }\n  production: { smokeUrl: "${smokeUrl}" }\nbake: { staging: 1s, production: 1s }\n${passingAnalysis(prometheus.url)}`,
     });
     writeReports(join(repo, 'reports'));
 

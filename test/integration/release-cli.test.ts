@@ -7,7 +7,8 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../helpers/servers';
-import { commitToBase, git, makeRepo, referenceRepo, tempDir, writeReports } from '../helpers/fixtures';
+import { commitToBase, git, makeRepo, passingAnalysis, referenceRepo, tempDir, writeReports } from '../helpers/fixtures';
+import { Prometheus } from '../../demo/stack';
 import { rollgate, runRelease, startRelease, startWorker, stopProcess } from '../helpers/cli';
 import { readLedger } from '../helpers/ledger';
 import { waitForStatus } from '../helpers/status';
@@ -18,6 +19,9 @@ echo "$ROLLGATE_ACTION $1 $ROLLGATE_VERSION $ROLLGATE_IDEMPOTENCY_KEY" >> "$(dir
 if [ "$ROLLGATE_ACTION" = deploy ] && [ -f "$(dirname "$0")/fail-$1" ]; then echo "deploy to $1 broke" >&2; exit 1; fi
 exit 0
 `;
+
+/** Every release needs a check that acts (the monitoring gate): one Prometheus for the file. */
+const prometheus = new Prometheus({ scrapeInterval: '1s', targets: [] });
 
 function setUp(repo: string, smokeUrl: string, extraYaml = ''): void {
   writeFileSync(join(repo, 'deploy.sh'), DEPLOY_SH);
@@ -33,7 +37,7 @@ stages:
   staging: { smokeUrl: "${smokeUrl}" }
   production: { smokeUrl: "${smokeUrl}" }
 bake: { staging: 1s, production: 2s }
-${extraYaml}`,
+${passingAnalysis(prometheus.url)}${extraYaml}`,
   });
   writeReports(join(repo, 'reports'));
 }
@@ -48,7 +52,7 @@ describe('release from the CLI on the dev server with the real activities', () =
   let cliEnv: NodeJS.ProcessEnv;
 
   before(async () => {
-    env = await devServerEnv();
+    [env] = await Promise.all([devServerEnv(), prometheus.start()]);
     health = createServer((_, res) => res.writeHead(200).end('ok'));
     await new Promise<void>((r) => health.listen(0, '127.0.0.1', r));
     smokeUrl = `http://127.0.0.1:${(health.address() as AddressInfo).port}/health`;
@@ -58,7 +62,7 @@ describe('release from the CLI on the dev server with the real activities', () =
   after(async () => {
     await stopProcess(worker);
     health?.close();
-    await env?.teardown();
+    await Promise.all([env?.teardown(), prometheus.dispose()]);
   });
 
   it('releases the spec reference change by the immediate plan, and a re-run attaches instead of starting again', async () => {

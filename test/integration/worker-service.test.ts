@@ -9,9 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../helpers/servers';
-import { commitToBase, referenceRepo, writeReports } from '../helpers/fixtures';
+import { commitToBase, passingAnalysis, referenceRepo, writeReports } from '../helpers/fixtures';
 import { rollgate, runRelease, startRelease, startWorker, stopProcess } from '../helpers/cli';
-import { freePort } from '../../demo/stack';
+import { freePort, Prometheus } from '../../demo/stack';
 import { allText, readableHistory } from '../helpers/history';
 import { waitForStatus } from '../helpers/status';
 import { RELEASE_STATE_ATTRIBUTE } from '../../src/workflows/messages';
@@ -27,6 +27,8 @@ describe('the worker as a service on the dev server: notifications, webhook depl
   const got: { path: string; event?: string; body: string }[] = [];
   let cliEnv: NodeJS.ProcessEnv;
   let metricsUrl: string;
+  /** Every release needs a check that acts (the monitoring gate). */
+  const prometheus = new Prometheus({ scrapeInterval: '1s', targets: [] });
 
   before(async () => {
     receiver = createServer((req, res) => {
@@ -40,14 +42,14 @@ describe('the worker as a service on the dev server: notifications, webhook depl
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-    env = await devServerEnv();
+    [env] = await Promise.all([devServerEnv(), prometheus.start()]);
     cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
     metricsUrl = `http://127.0.0.1:${await freePort()}`;
     worker = await startWorker({ ...cliEnv, ROLLGATE_METRICS_ADDRESS: new URL(metricsUrl).host, ROLLGATE_DEPLOY_WEBHOOK_URL: `${base}/deploy?token=${HOOK_TOKEN}`, ROLLGATE_DEPLOY_WEBHOOK_SECRET: HMAC_SECRET, ROLLGATE_SLACK_WEBHOOK_URL: `${base}${SLACK_PATH}`, ROLLGATE_WEBHOOK_URL: `${base}/hook?token=${HOOK_TOKEN}`, ROLLGATE_WEBHOOK_SECRET: HMAC_SECRET });
   });
   after(async () => {
     await stopProcess(worker);
-    await env?.teardown();
+    await Promise.all([env?.teardown(), prometheus.dispose()]);
     receiver?.close();
   });
 
@@ -55,7 +57,7 @@ describe('the worker as a service on the dev server: notifications, webhook depl
     const repo = referenceRepo();
     writeFileSync(join(repo, 'deploy.sh'), '#!/bin/sh\necho "deploying $1"; env\n');
     chmodSync(join(repo, 'deploy.sh'), 0o755);
-    commitToBase(repo, { 'rollgate.yaml': 'service: notify\nreports: reports\nout: out\ndeploy:\n  command: ["./deploy.sh", "{stage}"]\nbake: { staging: 1s, production: 1s }\n' });
+    commitToBase(repo, { 'rollgate.yaml': 'service: notify\nreports: reports\nout: out\ndeploy:\n  command: ["./deploy.sh", "{stage}"]\nbake: { staging: 1s, production: 1s }\n' + passingAnalysis(prometheus.url) });
     writeReports(join(repo, 'reports'));
     const { id, ...res } = await runRelease(['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')], cliEnv);
     assert.equal(res.code, 0, res.stdout + res.stderr);
@@ -78,7 +80,7 @@ describe('the worker as a service on the dev server: notifications, webhook depl
   it('deploys through the HTTP webhook deployer: each step posted, signed, with its idempotency key', async () => {
     got.length = 0;
     const repo = referenceRepo();
-    commitToBase(repo, { 'rollgate.yaml': 'service: hooked\nreports: reports\nout: out\ndeploy:\n  provider: webhook\nbake: { staging: 1s, production: 1s }\n' });
+    commitToBase(repo, { 'rollgate.yaml': 'service: hooked\nreports: reports\nout: out\ndeploy:\n  provider: webhook\nbake: { staging: 1s, production: 1s }\n' + passingAnalysis(prometheus.url) });
     writeReports(join(repo, 'reports'));
     const res = await rollgate(['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--wait'], cliEnv);
     assert.equal(res.code, 0, res.stdout + res.stderr);
@@ -90,7 +92,7 @@ describe('the worker as a service on the dev server: notifications, webhook depl
 
   it('counts releases waiting for approval through the RollgateState search attribute, and observes decision, phase and approval durations', async () => {
     const repo = referenceRepo();
-    commitToBase(repo, { 'rollgate.yaml': 'service: gated\nreports: reports\nout: out\ndeploy:\n  command: ["true"]\nbake: { staging: 1s, production: 1s }\napproval: { requiredFor: [LOW], approvers: [alice] }\n' });
+    commitToBase(repo, { 'rollgate.yaml': 'service: gated\nreports: reports\nout: out\ndeploy:\n  command: ["true"]\nbake: { staging: 1s, production: 1s }\napproval: { requiredFor: [LOW], approvers: [alice] }\n' + passingAnalysis(prometheus.url) });
     writeReports(join(repo, 'reports'));
     const gauge = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await (await fetch(`${metricsUrl}/metrics`)).text())?.[1]);
     assert.equal(await gauge('rollgate_pending_approvals'), 0, 'nothing waits yet');

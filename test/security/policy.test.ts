@@ -22,9 +22,15 @@ const config = (raw: object) => {
   return parsed.config;
 };
 
-/** A repository whose base has a reviewed rollgate.yaml (naming an approver), and a feature branch with `files` changed. */
+/** A rollback verification and a check that acts: the gates every release must pass besides the ones under attack. */
+const PLANNED = {
+  stages: { production: { smokeUrl: 'https://prod.test/health' } },
+  analysis: { metrics: [{ name: 'errors', query: 'sum(rate(http_errors_total[1m]))', failureCondition: 'result > 0.05' }] },
+};
+
+/** A repository whose base has a reviewed rollgate.yaml (naming an approver, planned), and a feature branch with `files` changed. */
 function repoWith(baseConfig: { approval?: object; [key: string]: unknown }, files: Record<string, string>, subject = 'fix(auth): check password'): string {
-  const reviewed = { ...baseConfig, approval: { approvers: ['sre'], ...baseConfig.approval } };
+  const reviewed = { ...PLANNED, ...baseConfig, approval: { approvers: ['sre'], ...baseConfig.approval } };
   const repo = makeRepo({ 'auth/login.py': 'def login(u):\n    return True\n', 'rollgate.yaml': stringify(reviewed) }, [{ subject, files }]);
   writeReports(join(repo, 'reports'));
   return repo;
@@ -164,7 +170,7 @@ describe('the release policy comes from the base commit and the worker, never fr
   });
 
   it('reads the policy of a service folder of a monorepo at the base', async () => {
-    const repo = makeRepo({ 'svc/app.py': 'x = 1\n', 'svc/rollgate.yaml': stringify({ reports: 'reports', approval: { requiredFor: ['MEDIUM', 'HIGH', 'CRITICAL'], approvers: ['sre'] } }) }, [{ subject: 'fix: x', files: { 'svc/app.py': 'x = 2\ny = x\n' } }]);
+    const repo = makeRepo({ 'svc/app.py': 'x = 1\n', 'svc/rollgate.yaml': stringify({ ...PLANNED, reports: 'reports', approval: { requiredFor: ['MEDIUM', 'HIGH', 'CRITICAL'], approvers: ['sre'] } }) }, [{ subject: 'fix: x', files: { 'svc/app.py': 'x = 2\ny = x\n' } }]);
     writeReports(join(repo, 'svc', 'reports'));
     const res = await rollgate(['decide', '--repo', join(repo, 'svc'), '--base', 'main', '--head', 'feature', '--reports', join(repo, 'svc', 'reports'), '--json']);
     const json = JSON.parse(res.stdout) as { approvalRequired: boolean; policy: { repository: string } };
@@ -217,7 +223,7 @@ describe('the release policy comes from the base commit and the worker, never fr
     assert.equal(res.code, 1);
     assert.match(res.stderr, /--config: .* does not exist at the base commit/);
     const outside = join(makeRepo({ 'x': '1' }, []), 'policy.yaml');
-    writeFileSync(outside, 'reports: reports\napproval:\n  requiredFor: [HIGH]\n  approvers: [sre]\n');
+    writeFileSync(outside, stringify({ ...PLANNED, reports: 'reports', approval: { requiredFor: ['HIGH'], approvers: ['sre'] } }));
     writeFiles(repo, {});
     const ok = await decide(repo, ['--config', outside]);
     assert.equal(ok.json?.risk?.level, 'CRITICAL', ok.stderr);
@@ -255,7 +261,7 @@ describe('the workflow input carries identifiers; the worker reads the policy it
   });
 
   it('a symlink the change puts in place of the policy file cannot choose another of the base\'s files as the policy', async () => {
-    const strict = stringify({ reports: 'reports', approval: { requiredFor: ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], approvers: ['alice'] } });
+    const strict = stringify({ ...PLANNED, reports: 'reports', approval: { requiredFor: ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'], approvers: ['alice'] } });
     const repo = makeRepo({ 'src/a.txt': '1\n', 'ci/release.yaml': strict, 'docs/empty.yaml': '{}\n' }, [{ subject: 'chore: tidy', files: { 'src/a.txt': '2\n' } }]);
     writeReports(join(repo, 'reports'));
     rmSync(join(repo, 'ci', 'release.yaml'));

@@ -1,5 +1,6 @@
 import type { DecisionResult } from '../../domain/release';
 import { evaluateRelease } from '../../domain/evaluate';
+import { planFacts } from '../../domain/plan-gates';
 import { approverListProblem } from '../../domain/steering';
 import { formatDuration } from '../../domain/duration';
 import { checkPrerequisites } from '../../evidence/gates';
@@ -14,7 +15,8 @@ export const decideFlags = { command: 'decide', options: evidenceOptions, schema
 export async function decideCommand(args: string[], out: Out): Promise<number> {
   const flags = parseFlags(decideFlags, args);
   const inputs = await resolveInputs(flags);
-  const gates = await checkPrerequisites({ repo: inputs.repo, base: inputs.base, head: inputs.head, reportsDir: inputs.reportsDir, junit: inputs.junit });
+  const plan = planFacts(inputs.config, { version: inputs.base, given: false });
+  const gates = await checkPrerequisites({ repo: inputs.repo, base: inputs.base, head: inputs.head, reportsDir: inputs.reportsDir, junit: inputs.junit, plan });
   let change;
   let changeError: string | undefined;
   try {
