@@ -1,6 +1,7 @@
 import { InputError } from '../domain/errors';
 import { codecServerCommand } from './commands/codec-server';
 import { decideCommand } from './commands/decide';
+import { initCommand } from './commands/init';
 import { doraCommand } from './commands/dora';
 import { reportCommand } from './commands/report';
 import { schemaCommand } from './commands/schema';
@@ -26,6 +27,7 @@ const USAGE = `rollgate: release decisions and rollouts on Temporal
   rollgate status  ID [--json]
   rollgate report  ID                               the path of the release's decision record (with its results and charts)
   rollgate dora    [--since 30d] [--service NAME] [--ledger FILE | --config FILE | --repo DIR] [--json]
+  rollgate init    [--dir DIR] [--force]        a commented rollgate.yaml to fill in, and its JSON Schema for editors
   rollgate schema          JSON Schema of rollgate.yaml
   rollgate worker          run a worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and API key from the environment)
   rollgate codec-server [--listen 127.0.0.1:8888] [--origin URL]...   decrypts payloads for the Temporal UI (ROLLGATE_CODEC_KEY[S])
@@ -43,6 +45,7 @@ const COMMANDS = new Map<string, Command>([
   ['status', statusCommand],
   ['report', reportCommand],
   ['dora', doraCommand],
+  ['init', initCommand],
   ['schema', schemaCommand],
   ['worker', workerCommand],
   ['codec-server', codecServerCommand],

@@ -1,0 +1,97 @@
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { InputError } from '../../domain/errors';
+import { ExitCode } from '../exit-code';
+import { type FlagSpec, type Out, parseFlags } from '../flags';
+import { configJsonSchema } from './schema';
+
+const InitFlagsSchema = z.strictObject({ dir: z.string().default('.'), force: z.boolean().default(false) });
+
+export const initFlags = {
+  command: 'init',
+  options: { dir: { type: 'string' }, force: { type: 'boolean' } },
+  schema: InitFlagsSchema,
+} satisfies FlagSpec<typeof InitFlagsSchema>;
+
+const SCHEMA_FILE = 'rollgate.schema.json';
+
+/**
+ * A starting rollgate.yaml. Each `<…>` is a placeholder that fails validation, naming its field,
+ * until it is filled in; filled in, the file passes the spec's gates (a concrete rollback plan, a
+ * check that acts on production).
+ */
+export const INIT_TEMPLATE = `# yaml-language-server: $schema=./${SCHEMA_FILE}
+# rollgate's release policy for this repository. It is read at the base commit of each release
+# (reviewed code): a change to it takes effect once merged. Fill in every <…>; \`rollgate decide\`
+# names any left. The full reference: \`rollgate schema\`, and the README's configuration section.
+
+service: <service-name>                 # letters, digits, . _ -
+
+reports: reports                        # where CI puts qa-report-*.md and security-report-*.md
+out: out                                # decision records, charts, the ledger
+
+deploy:
+  # Called once per step with {stage} {action} {weight} {version} {previousVersion} {idempotencyKey};
+  # the same values are in ROLLGATE_* variables. Put -- before placeholders if your command takes options.
+  command: ["./deploy.sh", "{stage}", "--", "{version}"]
+  # A rollback returns to the previous version: --previous-version, else the base commit.
+  rollback: ["./deploy.sh", "{stage}", "--", "{previousVersion}"]
+  timeout: 15m
+
+stages:
+  staging: { smokeUrl: "<https://staging.example.com/health>" }
+  production: { smokeUrl: "<https://example.com/health>" }   # also verifies a rollback
+
+analysis:
+  prometheus:
+    address: "<http://prometheus:9090>"
+  interval: 1m
+  selectors:                            # how the canary's series differ from the stable ones
+    stable: { track: stable }
+    canary: { track: canary }
+  metrics:                              # checks that act: a failure rolls back by itself
+    - name: error-rate
+      query: 'sum(rate(http_requests_total{code=~"5..",{{canarySelector}}}[5m])) / sum(rate(http_requests_total{{{canarySelector}}}[5m]))'
+      failureCondition: result > 0.05
+      successCondition: result <= 0.01
+    - name: latency-p99
+      query: 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{canarySelector}}}[5m])))'
+      failureCondition: result > 0.5
+
+approval:
+  requiredFor: [CRITICAL]               # risk levels that need a sign-off before anything is deployed
+  approvers: ["<your-name>"]            # who may sign off; the change's authors never may for CRITICAL
+  timeout: 24h
+
+notify:
+  channel: "#releases"                  # for the record's communication plan; Slack via the worker's ROLLGATE_SLACK_WEBHOOK_URL
+`;
+
+/** Writes a file only where none is (or over it with --force), never through a symlink. */
+async function writeNew(path: string, content: string, force: boolean): Promise<void> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (force ? constants.O_TRUNC : constants.O_EXCL);
+  const fh = await open(path, flags, 0o644).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EEXIST') throw new InputError(`${path} exists; rollgate init leaves it as it is (--force overwrites it)`);
+    if (e.code === 'ELOOP') throw new InputError(`${path} is a symlink; rollgate init does not write through it`);
+    if (e.code === 'ENOENT') throw new InputError(`--dir: ${resolve(path, '..')} does not exist`);
+    throw e;
+  });
+  try {
+    await fh.writeFile(content);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** `rollgate init`: a commented rollgate.yaml and the JSON Schema editors check it against. */
+export async function initCommand(args: string[], out: Out): Promise<number> {
+  const flags = parseFlags(initFlags, args);
+  const dir = resolve(flags.dir);
+  const config = join(dir, 'rollgate.yaml');
+  await writeNew(config, INIT_TEMPLATE, flags.force);
+  await writeNew(join(dir, SCHEMA_FILE), `${JSON.stringify(configJsonSchema(), null, 2)}\n`, flags.force);
+  out.log(`wrote ${config} and ${SCHEMA_FILE}: fill in every <…>, then check it with rollgate decide; commit it, and it applies from the next release`);
+  return ExitCode.OK;
+}

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { parseConfig } from '../../src/domain/config';
+import { rollgate } from '../helpers/cli';
+import { commitToBase, makeRepo, tempDir, writeReports } from '../helpers/fixtures';
+
+/** The template with every `<…>` placeholder filled in, as a user would. */
+const filled = (yaml: string) =>
+  yaml
+    .replace('<service-name>', 'cart')
+    .replace('<https://staging.example.com/health>', 'https://staging.cart.test/health')
+    .replace('<https://example.com/health>', 'https://cart.test/health')
+    .replace('<http://prometheus:9090>', 'http://prometheus.test:9090')
+    .replace('<your-name>', 'alice');
+
+describe('rollgate init', () => {
+  it('writes a commented rollgate.yaml that names each placeholder left, and its JSON Schema for editors', async () => {
+    const dir = tempDir();
+    const res = await rollgate(['init', '--dir', dir]);
+    assert.equal(res.code, 0, res.stderr);
+    const yaml = readFileSync(join(dir, 'rollgate.yaml'), 'utf8');
+    assert.match(yaml, /^# yaml-language-server: \$schema=\.\/rollgate\.schema\.json\n/);
+    const schema = JSON.parse(readFileSync(join(dir, 'rollgate.schema.json'), 'utf8')) as { $schema: string; properties: Record<string, unknown> };
+    assert.match(schema.$schema, /json-schema\.org/);
+    assert.ok(schema.properties.analysis && schema.properties.deploy);
+    const unfilled = parseConfig(parse(yaml));
+    assert.equal(unfilled.ok, false);
+    const problems = unfilled.ok ? '' : unfilled.errors.join('\n');
+    for (const field of ['service', 'stages.staging.smokeUrl', 'stages.production.smokeUrl', 'analysis.prometheus.address']) assert.match(problems, new RegExp(`^${field.replace(/\./g, '\\.')}:`, 'm'), problems);
+  });
+
+  it('filled in, it passes every prerequisite rollgate decide checks, the rollback plan and the monitoring included', async () => {
+    const dir = tempDir();
+    assert.equal((await rollgate(['init', '--dir', dir])).code, 0);
+    const repo = makeRepo({ 'cart/totals.py': 'def total(items):\n    return sum(items)\n' }, [{ subject: 'fix(cart): round totals', files: { 'cart/totals.py': 'def total(items):\n    return round(sum(items), 2)\n' } }]);
+    commitToBase(repo, { 'rollgate.yaml': filled(readFileSync(join(dir, 'rollgate.yaml'), 'utf8')) });
+    writeReports(join(repo, 'reports'));
+    const res = await rollgate(['decide', '--repo', repo, '--base', 'main', '--head', 'feature', '--json']);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const json = JSON.parse(res.stdout) as { decision: string; strategy: string; prerequisites: { name: string; passed: boolean; detail: string }[] };
+    assert.deepEqual(json.prerequisites.map((p) => `${p.name} ${p.passed}`), ['qa true', 'security true', 'tests true', 'branch true', 'rollback-plan true', 'monitoring true']);
+    assert.equal(json.strategy, 'canary');
+  });
+
+  it('leaves an existing file as it is unless --force, and never writes through a symlink', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'rollgate.yaml'), 'service: mine\n');
+    const res = await rollgate(['init', '--dir', dir]);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /rollgate\.yaml exists; rollgate init leaves it as it is \(--force overwrites it\)/);
+    assert.equal(readFileSync(join(dir, 'rollgate.yaml'), 'utf8'), 'service: mine\n');
+    assert.equal((await rollgate(['init', '--dir', dir, '--force'])).code, 0);
+    assert.match(readFileSync(join(dir, 'rollgate.yaml'), 'utf8'), /^# yaml-language-server/);
+    const linked = tempDir();
+    const elsewhere = join(tempDir(), 'target');
+    writeFileSync(elsewhere, 'untouched\n');
+    symlinkSync(elsewhere, join(linked, 'rollgate.yaml'));
+    const refused = await rollgate(['init', '--dir', linked, '--force']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /is a symlink; rollgate init does not write through it/);
+    assert.equal(readFileSync(elsewhere, 'utf8'), 'untouched\n');
+  });
+});
