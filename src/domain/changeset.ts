@@ -67,9 +67,32 @@ export function isLiteralOnlyChange(file: FileChange): boolean {
   });
 }
 
+const NUMBER = /^(?:0x[0-9a-f_]+|-?\d[\d_]*(?:\.\d+)?(?:e[+-]?\d+)?[a-z%]*)$/i;
+
+/**
+ * True when every changed line only retunes numbers (`max_connections=10` → `50`): the spec's
+ * pool-size example. A boolean or a string that changes (`VERIFY_SIGNATURE = True` → `False`, a role
+ * `"viewer"` → `"admin"`, `level: info` → `debug`) is not tuning. Needs the changed lines.
+ */
+export function isNumericTuning(file: FileChange): boolean {
+  const { removed, added } = file;
+  if (!removed || !added || file.binary || file.status !== 'M') return false;
+  if (removed.length === 0 || removed.length !== added.length) return false;
+  return removed.every((line, i) => {
+    const other = added[i] as string;
+    if (line === other || skeleton(line) !== skeleton(other)) return false;
+    const before = line.match(LITERAL) ?? [];
+    const after = other.match(LITERAL) ?? [];
+    return before.every((lit, j) => lit === after[j] || (NUMBER.test(lit) && NUMBER.test(after[j] ?? '')));
+  });
+}
+
 export function isConfigOnlyFile(file: FileChange): boolean {
   return isConfigPath(file.path) || isLiteralOnlyChange(file);
 }
+
+/** Test code: shown as tests, never raising the risk level or the blast radius. */
+export const isTestPath = (path: string): boolean => TEST_PATH.test(path);
 
 const FEAT_SUBJECT = /^feat(\([^)]*\))?!?:/i;
 export const isFeatureCommit = (subject: string): boolean => FEAT_SUBJECT.test(subject.trim());

@@ -99,7 +99,7 @@ const changeSummary: Section = (r) => {
   return ruled('CHANGE SUMMARY', [
     '',
     `### Files Modified (${risk.change.files}; +${risk.change.insertions} −${risk.change.deletions})`,
-    ...r.files.slice(0, MAX_FILES_LISTED).map((f) => `- ${code(f.path)} (${f.binary ? 'binary' : fileLines(f)})`),
+    ...r.files.slice(0, MAX_FILES_LISTED).map((f) => `- ${code(f.path)} (${f.binary ? 'binary' : fileLines(f)}${risk.change.tests.includes(f.path) ? '; test' : ''})`),
     ...(r.files.length > MAX_FILES_LISTED ? [`- … and ${r.files.length - MAX_FILES_LISTED} more`] : []),
     '',
     `### Risk Level: **${risk.level}**`,

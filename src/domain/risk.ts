@@ -3,6 +3,8 @@ import {
   isConfigOnlyFile,
   isFeatureCommit,
   isNewSourceModule,
+  isNumericTuning,
+  isTestPath,
   irreversibleMigration,
 } from './changeset';
 import { RiskLevel, riskRank, Strategy } from './enums';
@@ -42,6 +44,8 @@ export interface ChangeSummary {
   insertions: number;
   deletions: number;
   configOnly: boolean;
+  /** Test files: shown, never counted toward the level or the blast radius. */
+  tests: string[];
   criticalAreas: string[];
   newFeature: boolean;
   migrations: string[];
@@ -93,12 +97,18 @@ const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word
 
 /** The spec's risk matrix: the level is the highest that any signal reaches. */
 export function assessRisk(change: ChangeSet, opts: RiskOptions): RiskAssessment {
-  const files = change.files;
   const signals: RiskSignal[] = [];
   const add = (level: RiskLevel, reason: string) => signals.push({ level, reason });
 
+  // The release's own files count whatever they look like (a CI workflow named `…-test.yml` included).
+  const policyRes = (opts.policyAreas ?? []).map(globToRegExp);
+  const isPolicy = (path: string) => policyRes.some((re) => re.test(path));
+  const tests = change.files.filter((f) => isTestPath(f.path) && !isPolicy(f.path));
+  const files = change.files.filter((f) => !tests.includes(f));
+
   const n = files.length;
-  if (n < RISK_THRESHOLDS.mediumFiles) add('LOW', `${plural(n, 'file')} changed (fewer than ${RISK_THRESHOLDS.mediumFiles})`);
+  if (n === 0 && tests.length > 0) add('LOW', `Tests only: ${listPaths(tests.map((f) => f.path))}`);
+  else if (n < RISK_THRESHOLDS.mediumFiles) add('LOW', `${plural(n, 'file')} changed (fewer than ${RISK_THRESHOLDS.mediumFiles})`);
   else if (n <= RISK_THRESHOLDS.highFilesAbove) add('MEDIUM', `${plural(n, 'file')} changed (5 to 20)`);
   else add('HIGH', `${plural(n, 'file')} changed (more than 20)`);
 
@@ -107,6 +117,7 @@ export function assessRisk(change: ChangeSet, opts: RiskOptions): RiskAssessment
   if (configOnly) add('LOW', 'Configuration change only (no logic changes)');
   else if (n > 0) add('MEDIUM', `Logic changes in ${plural(logicFiles.length, 'file')}: ${listPaths(logicFiles.map((f) => f.path))}`);
 
+  if (tests.length > 0 && n > 0) add('LOW', `Tests changed, not counted toward the risk: ${listPaths(tests.map((f) => f.path))}`);
   if (opts.testsAllPass === true) add('LOW', 'All tests passing');
 
   const featureCommits = change.commits.filter((c) => isFeatureCommit(c.subject));
@@ -127,25 +138,25 @@ export function assessRisk(change: ChangeSet, opts: RiskOptions): RiskAssessment
 
   const criticalRes = opts.criticalAreas.map((g) => ({ g, re: globToRegExp(g) }));
   const criticalTouched = files.filter((f) => criticalRes.some(({ re }) => re.test(f.path)));
-  const criticalLogic = criticalTouched.filter((f) => !isConfigOnlyFile(f) && !migrations.includes(f));
+  // In a critical area only numeric tuning counts as configuration: a flipped boolean or a changed string there is not.
+  const criticalLogic = criticalTouched.filter((f) => !isNumericTuning(f) && !migrations.includes(f));
   const criticalAreas = [...new Set(criticalTouched.map((f) => criticalRes.find(({ re }) => re.test(f.path))!.g))];
-  if (criticalLogic.length > 0) add('CRITICAL', `Critical area code changed: ${listPaths(criticalLogic.map((f) => f.path))}`);
+  if (criticalLogic.length > 0) add('CRITICAL', `Critical area changed beyond numeric tuning: ${listPaths(criticalLogic.map((f) => f.path))}`);
   else if (criticalTouched.length > 0 && migrations.length === 0)
-    add('LOW', `Critical area touched by configuration only (${listPaths(criticalTouched.map((f) => f.path))}): no escalation`);
+    add('LOW', `Critical area touched by numeric tuning only (${listPaths(criticalTouched.map((f) => f.path))}): no escalation`);
 
-  const policyRes = (opts.policyAreas ?? []).map(globToRegExp);
-  const policyTouched = files.filter((f) => policyRes.some((re) => re.test(f.path)));
+  const policyTouched = files.filter((f) => isPolicy(f.path));
   if (policyTouched.length > 0) add('CRITICAL', `The release's own policy, deploy scripts or CI changed: ${listPaths(policyTouched.map((f) => f.path))}`);
 
   let escalation: string | undefined;
-  if (n === 0) escalation = 'Risk cannot be classified: the change set between base and head has no files';
+  if (change.files.length === 0) escalation = 'Risk cannot be classified: the change set between base and head has no files';
   const irreversible = irreversibleMigration(migrations, files);
   if (irreversible) escalation = `No rollback plan possible: irreversible migration without a down migration (${irreversible})`;
 
   const level = signals.reduce<RiskLevel>((max, s) => (riskRank(s.level) > riskRank(max) ? s.level : max), 'LOW');
   const reasons = signals.filter((s) => s.level === level).map((s) => s.reason);
   const strategy = STRATEGY_FOR[level];
-  const blastRadius = blastRadiusOf(change, opts.components);
+  const blastRadius = blastRadiusOf({ ...change, files }, opts.components);
 
   return {
     level,
@@ -153,10 +164,11 @@ export function assessRisk(change: ChangeSet, opts: RiskOptions): RiskAssessment
     reasons,
     signals,
     change: {
-      files: n,
-      insertions: sum(files.map((f) => f.insertions)),
-      deletions: sum(files.map((f) => f.deletions)),
+      files: change.files.length,
+      insertions: sum(change.files.map((f) => f.insertions)),
+      deletions: sum(change.files.map((f) => f.deletions)),
       configOnly,
+      tests: tests.map((f) => f.path),
       criticalAreas,
       newFeature,
       migrations: migrations.map((f) => f.path),

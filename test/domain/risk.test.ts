@@ -25,6 +25,19 @@ describe('risk matrix', () => {
     ['a data migration, even config-like', [yaml('db/migrations/0002_add.yaml')], {}, 'CRITICAL', 'blue-green'],
     ['custom critical glob', [code('ledger/post.rs')], { criticalAreas: ['ledger/**'] }, 'CRITICAL', 'blue-green'],
     ['literal change with a changed name is logic', [code('api/x.py', { insertions: 1, deletions: 1, removed: ['a = 1'], added: ['b = 2'] })], {}, 'MEDIUM', 'canary'],
+    // In a critical area only numeric tuning counts as configuration.
+    ['a boolean flipped in auth code', [code('auth/jwt.py', { insertions: 1, deletions: 1, removed: ['VERIFY_SIGNATURE = True'], added: ['VERIFY_SIGNATURE = False'] })], {}, 'CRITICAL', 'blue-green'],
+    ['a role string changed in auth code', [code('auth/roles.py', { insertions: 1, deletions: 1, removed: ['DEFAULT_ROLE = "viewer"'], added: ['DEFAULT_ROLE = "admin"'] })], {}, 'CRITICAL', 'blue-green'],
+    ['a string changed in an auth YAML file', [code('auth/settings.yaml', { insertions: 1, deletions: 1, removed: ['level: info'], added: ['level: debug'] })], {}, 'CRITICAL', 'blue-green'],
+    ['a number tuned in an auth YAML file', [code('auth/pool.yaml', { insertions: 1, deletions: 1, removed: ['max: 10'], added: ['max: 50'] })], {}, 'LOW', 'immediate'],
+    ['a number and a string in one auth line', [code('auth/pool.py', { insertions: 1, deletions: 1, removed: ['POOL = Pool(10, mode="safe")'], added: ['POOL = Pool(50, mode="fast")'] })], {}, 'CRITICAL', 'blue-green'],
+    ['the same boolean flipped outside the critical areas stays configuration', [code('web/flags.py', { insertions: 1, deletions: 1, removed: ['SHOW_BANNER = True'], added: ['SHOW_BANNER = False'] })], {}, 'LOW', 'immediate'],
+    ['a new code file in a settings folder is judged by its content', [code('payments/settings/charge.py', { status: 'A', insertions: 30, deletions: 0 })], {}, 'CRITICAL', 'blue-green'],
+    ['a new code file in a config folder outside the critical areas is logic', [code('web/config/routes.py', { status: 'A', insertions: 30, deletions: 0 })], {}, 'MEDIUM', 'canary'],
+    // Tests are shown as tests and never raise the level.
+    ['a LOW fix with a new test', [code('auth/redis_pool.py', { insertions: 1, deletions: 1, removed: ['POOL = Pool(max_connections=10)'], added: ['POOL = Pool(max_connections=50)'] }), code('tests/test_redis_pool.py', { status: 'A', insertions: 20, deletions: 0 })], {}, 'LOW', 'immediate'],
+    ['tests only', many(8, (i) => code(`tests/test_${i}.py`)), {}, 'LOW', 'immediate'],
+    ['auth tests only', [code('auth/tests/test_login.py'), code('auth/login.spec.ts')], {}, 'LOW', 'immediate'],
   ];
   for (const [name, files, extra, level, strategy] of table) {
     it(`${name} → ${level}, ${strategy}`, () => {
@@ -72,5 +85,16 @@ describe('risk matrix', () => {
     const mapped = assessRisk(changeSet([code('auth/redis_pool.py')]), opts({ components: { 'auth/**': 'Auth service', 'web/**': 'Frontend' } }));
     assert.deepEqual(mapped.blastRadius.affected, ['Auth service']);
     assert.deepEqual(mapped.blastRadius.notAffected, ['Frontend']);
+  });
+
+  it('tests are listed as tests and leave the blast radius alone; a CI workflow named like a test is still the release\'s own', () => {
+    const fix = code('cart/totals.py', { insertions: 1, deletions: 1, removed: ['ROUND = 2'], added: ['ROUND = 3'] });
+    const r = assessRisk({ ...changeSet([fix, code('tests/test_totals.py', { status: 'A', insertions: 20, deletions: 0 })]), topLevel: ['cart', 'tests', 'auth'] }, opts());
+    assert.equal(r.level, 'LOW');
+    assert.deepEqual(r.change.tests, ['tests/test_totals.py']);
+    assert.deepEqual(r.blastRadius, { size: 'SMALL', affected: ['cart/'], notAffected: ['auth/', 'tests/'] });
+    assert.ok(r.signals.some((s) => s.level === 'LOW' && s.reason === 'Tests changed, not counted toward the risk: `tests/test_totals.py`'));
+    const ci = assessRisk(changeSet([yaml('.github/workflows/ci-test.yml')]), opts({ policyAreas: ['.github/workflows/**'] }));
+    assert.equal(ci.level, 'CRITICAL');
   });
 });
