@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { RollgateConfig } from '../domain/config';
 import { applyPolicy, type PolicyProvenance } from '../domain/policy';
-import { gitRef } from '../domain/release';
-import { isGitRepository, resolveCommit } from '../evidence/git';
+import { commitExpression } from '../domain/release';
+import { isGitRepository, refExists, resolveCommit } from '../evidence/git';
 import { type ConfigSource, anchorPaths, describeSource, isInside, loadConfig, realPathOf } from '../evidence/policy-file';
 import { InputError } from '../domain/errors';
 import { type Options, quoted } from './flags';
@@ -31,8 +31,8 @@ const usersAffected = z
 /** What the evidence flags must be before anything is read; the files and refs they name are checked by resolveInputs. */
 export const evidenceFlags = {
   repo: z.string().optional(),
-  base: quoted(gitRef).default('main'),
-  head: quoted(gitRef).default('HEAD'),
+  base: quoted(commitExpression).default('main'),
+  head: quoted(commitExpression).default('HEAD'),
   reports: z.string().optional(),
   junit: z.array(z.string().refine((j) => j.trim() !== '', 'must not be empty')).default([]),
   'users-affected': quoted(usersAffected).optional(),
@@ -59,20 +59,32 @@ export interface ResolvedInputs {
 }
 
 /**
- * The base commit, from a branch (local, else remote-tracking) or a full commit id, never a tag or
- * another ref: the change under release can create a tag named `main` or `origin/main`, which git
- * would prefer, and so choose the policy and the diff it is judged by.
+ * The base commit. Its name part is looked up as a branch first (local, then remote-tracking), then
+ * as a commit id, `HEAD` or an explicit `refs/…`, then as a tag: the change under release can create
+ * a tag named `main` or `origin/main`, which git itself would prefer to the branch, and so choose the
+ * policy and the diff it is judged by. Ancestry steps (`~N`, `^N`) then apply to what was found.
  */
 async function resolveBase(repo: string, base: string): Promise<string> {
-  const candidates = base.startsWith('refs/heads/') || base.startsWith('refs/remotes/') ? [base] : /^[0-9a-f]{40}$/.test(base) ? [base] : [`refs/heads/${base}`, `refs/remotes/${base}`];
+  const name = base.replace(/(?:[~^]\d*)*$/, '');
+  const steps = base.slice(name.length);
+  const candidates = /^refs\//.test(name)
+    ? [name]
+    : [
+        `refs/heads/${name}`,
+        `refs/remotes/${name}`,
+        ...(/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(name) || name === 'HEAD' ? [name] : []),
+        ...(name.includes('/') ? [] : [`refs/tags/${name}`]),
+      ];
   for (const ref of candidates) {
-    const sha = await resolveCommit(repo, ref).catch(() => undefined);
+    if (ref !== name && !(await refExists(repo, ref))) continue;
+    const sha = await resolveCommit(repo, `${ref}${steps}`).catch(() => undefined);
     if (sha) return sha;
+    throw new InputError(`--base: "${base}" names no commit in ${repo} (${ref} has no ${steps})`);
   }
   const exists = await resolveCommit(repo, base).catch(() => undefined);
   throw new InputError(
     exists
-      ? `--base: "${base}" is not a branch (a tag or another ref, which the change could have made); give a branch, refs/heads/…, refs/remotes/… or a full commit id`
+      ? `--base: "${base}" is not a branch, a tag or a full commit id (an abbreviated id, or a ref the change could have made under a branch's name); give one of those, or refs/tags/… for a tag with a /, optionally with ~N or ^N`
       : `--base: unknown ref "${base}" in ${repo}`,
   );
 }

@@ -18,6 +18,21 @@ export const gitRef = z
   .refine((r) => !r.includes('..') && !r.endsWith('.lock') && !r.endsWith('/') && !r.includes('@{'), 'is not a valid git ref');
 
 /**
+ * A commit as CI names it: a ref, optionally followed by ancestry steps (`main~1`, `v1.4.0^`,
+ * `HEAD~2`), or a commit id. It starts with a letter or digit, as a ref does.
+ */
+export const commitExpression = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(255, 'is too long')
+  .regex(/^[^\s~^:?*[\\]+(?:[~^]\d*)*$/, 'is not a valid git ref')
+  .regex(/^[A-Za-z0-9]/, 'must start with a letter or digit')
+  .refine((r) => {
+    const name = r.replace(/(?:[~^]\d*)*$/, '');
+    return !name.includes('..') && !name.endsWith('.lock') && !name.endsWith('/') && !name.includes('@{');
+  }, 'is not a valid git ref');
+
+/**
  * A version as deploy commands receive it: nothing a shell or a path could misread, and a letter or
  * digit first, so `--version=--force` never reaches a command as an option (issue 13 §5).
  */
@@ -45,7 +60,7 @@ export const ReleaseInputSchema = z.strictObject({
   version: versionText.optional(),
   previousVersion: versionText.optional(),
   /** The names the CLI was given for base and head, for people: the commits above are what count. */
-  refs: z.strictObject({ base: gitRef, head: gitRef }).optional(),
+  refs: z.strictObject({ base: commitExpression, head: commitExpression }).optional(),
   /** Where the repository's rollgate.yaml lies, relative to `repo`: the worker reads it at `base` itself (none: rollgate.yaml or rollgate.yml, else the defaults). */
   policyFile: z
     .string()

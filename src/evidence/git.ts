@@ -43,6 +43,14 @@ export async function resolveCommit(repo: string, ref: string): Promise<string> 
   }
 }
 
+/** Whether the full ref name exists (no abbreviation, no lookup rules). */
+export async function refExists(repo: string, ref: string): Promise<boolean> {
+  return git(repo, ['show-ref', '--verify', '--quiet', ref]).then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function commitsAhead(repo: string, base: string, head: string): Promise<number> {
   return Number((await git(repo, ['rev-list', '--count', `${base}..${head}`, '--'])).trim());
 }

