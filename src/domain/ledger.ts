@@ -47,7 +47,8 @@ export function ledgerEntry(e: {
   reason?: StopReason;
   riskLevel?: RiskLevel;
   strategy?: Strategy;
-  recordPath?: string;
+  /** The record as the spec's ledger names it: `<output folder's name>/<file>` (`out/release-decision-….md`), never a machine path. */
+  recordFile?: string;
   commit?: string;
   commitTime?: string;
   version: string;
@@ -60,7 +61,7 @@ export function ledgerEntry(e: {
     skill: 'release-decision',
     timestamp: e.startedAt,
     input: 'QA + Security reports, test results, git change set',
-    output: e.recordPath ?? null,
+    output: e.recordFile ?? null,
     decision: e.decision,
     risk_level: e.riskLevel ?? null,
     rollout_strategy: e.strategy ?? null,

@@ -1,6 +1,7 @@
 import { isCancellation } from '@temporalio/workflow';
 import { Decision, type Outcome } from '../domain/enums';
 import { ledgerEntry } from '../domain/ledger';
+import { recordFileName } from '../domain/record';
 import { ReleaseState, type ReleaseResult, StepStatus, type StopReason } from '../domain/release';
 import { writeRecord } from './decision-record';
 import { releaseDurations } from '../domain/timeline';
@@ -43,7 +44,7 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
         outcome,
         ...(reason ? { reason } : {}),
         ...(decision?.risk ? { riskLevel: decision.risk.level, strategy: decision.risk.strategy } : {}),
-        ...(status.recordPath ? { recordPath: status.recordPath } : {}),
+        ...(status.recordPath ? { recordFile: `${run.outDir.replace(/\/+$/, '').split('/').pop()}/${recordFileName(run.startedAt)}` } : {}),
         ...(change ? { commit: change.headSha } : {}),
         ...(headCommit ? { commitTime: headCommit.time } : {}),
         version: run.version,

@@ -115,11 +115,14 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     for (const phase of ['production-canary-5', 'production-canary-50', 'production-canary-100'])
       assert.ok(measurements.some((m) => m.phase === phase && m.verdict === 'successful'), `a passing measurement in ${phase}`);
     assert.ok(!measurements.some((m) => m.verdict === 'failed'), 'nothing failed');
-    const record = readFileSync(entry.output!, 'utf8');
+    // The ledger names the record as the spec does: relative, from the output folder's name.
+    assert.match(entry.output!, /^out\/release-decision-\d{8}-\d{6}\.md$/);
+    const recordPath = join(repo, entry.output!);
+    const record = readFileSync(recordPath, 'utf8');
     assert.match(record, /## ANALYSIS/);
     assert.match(record, /production-canary-50 \| error-rate/);
     // The checks keep watching after the release, as Prometheus alerting rules next to the record.
-    const alerts = entry.output!.replace(/\.md$/, '.alerts.yml');
+    const alerts = recordPath.replace(/\.md$/, '.alerts.yml');
     assert.match(execFileSync(promtool, ['check', 'rules', alerts], { encoding: 'utf8' }), /SUCCESS: 2 rules found/);
     assert.match(readFileSync(alerts, 'utf8'), /alert: Demo\d+ErrorRate/);
   });
@@ -139,12 +142,12 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     // The report: `rollgate report` names the record, which links a chart per metric with the rollback marked.
     const report = await rollgate(['report', res.id], cliEnv);
     assert.equal(report.code, 0, report.stderr);
-    assert.equal(report.stdout.trim(), entry.output);
-    const record = readFileSync(entry.output!, 'utf8');
+    assert.equal(report.stdout.trim(), join(repo, entry.output!));
+    const record = readFileSync(join(repo, entry.output!), 'utf8');
     assert.match(record, /### Timeline\n\n\| phase \| started \| ended \| approved by \|/);
     const chart = /!\[error-rate\]\(([^)]+\.svg)\)/.exec(record)?.[1];
     assert.ok(chart, 'the record links the error-rate chart');
-    const svg = readFileSync(join(entry.output!, '..', chart), 'utf8');
+    const svg = readFileSync(join(repo, entry.output!, '..', chart), 'utf8');
     assert.match(svg, /class="rollback"/);
     assert.match(svg, /class="threshold"/);
     assert.ok((svg.match(/class="measurement"/g) ?? []).length >= 1);

@@ -89,7 +89,7 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
       assert.deepEqual(appliedSteps(r.id), ['staging-deploy', 'production-canary-5', 'rollback-production', 'rollback-staging'], 'never past 5%');
       assert.equal(services.weight(r.service), 0);
       assert.equal(readLedger(r.repo).length, 1);
-      const record = readFileSync(readLedger(r.repo)[0]!.output!, 'utf8');
+      const record = readFileSync(join(r.repo, readLedger(r.repo)[0]!.output!), 'utf8');
       assert.match(record, why);
     });
   }

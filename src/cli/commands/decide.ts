@@ -27,7 +27,7 @@ export async function decideCommand(args: string[], out: Out): Promise<number> {
   // As a worker of this environment would judge it: with ROLLGATE_ALLOWED_SIGNERS, its signers may approve.
   const approverProblem = approverListProblem(inputs.config.approval.approvers, Boolean(process.env.ROLLGATE_ALLOWED_SIGNERS));
   const result = evaluateRelease(gates, change, inputs.config, inputs.usersAffected, changeError, approverProblem);
-  if (flags.json) out.log(JSON.stringify({ ...decisionJson(result), policy: inputs.policy }, null, 2));
+  if (flags.json) out.log(JSON.stringify({ ...decisionJson(result), securityConditions: gates.securityConditions, policy: inputs.policy }, null, 2));
   else {
     printDecision(result, out);
     out.log(`policy: ${inputs.policy.repository}${inputs.policy.raised.length ? `; raised to the floors: ${inputs.policy.raised.join('; ')}` : ''}`);
