@@ -17,7 +17,8 @@ import { webhookDeployerFromEnv } from './webhook-deployer';
 import { deliver, type Notification, type Notifier, notifiersFromEnv } from './notifier';
 import { type MetricProvider, ProviderError, prometheusFromEnv } from './prometheus';
 import { checkPrerequisites, type GateInput } from '../evidence/gates';
-import type { ReleaseTerms, WorkerPolicy } from '../domain/policy';
+import { applyPolicy, type ReleaseTerms, type WorkerPolicy } from '../domain/policy';
+import { builtInConfig } from '../domain/config';
 import { type PolicyLocation, releasePolicy } from '../evidence/policy-file';
 import { InputError } from '../domain/errors';
 import { noTelemetry, type Telemetry } from './telemetry';
@@ -131,11 +132,13 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
      * worker's own policy, with the floors; and whether this worker verifies who steers.
      */
     async releasePolicy(at: PolicyLocation): Promise<ReleaseTerms> {
+      const worker = { allowedSigners: deps.signers !== undefined, ...(deps.policy?.out ? { workerOut: deps.policy.out } : {}) };
       try {
-        return { ...releasePolicy(at, deps.policy), allowedSigners: deps.signers !== undefined, ...(deps.policy?.out ? { workerOut: deps.policy.out } : {}) };
+        return { ...releasePolicy(at, deps.policy), ...worker };
       } catch (e) {
-        if (e instanceof InputError) throw ApplicationFailure.create({ message: e.message, type: FailureType.INVALID_INPUT, nonRetryable: true });
-        throw e;
+        if (!(e instanceof InputError)) throw e;
+        // The release stops at its gates; what it still writes goes where the worker's policy says.
+        return { ...applyPolicy(builtInConfig(), deps.policy, 'none: the repository\'s policy could not be read', at.repo), ...worker, problem: e.message };
       }
     },
 

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import type { RollgateConfig } from '../domain/config';
 import { applyPolicy, type PolicyProvenance } from '../domain/policy';
 import { commitExpression } from '../domain/release';
-import { isGitRepository, refExists, resolveCommit } from '../evidence/git';
-import { type ConfigSource, anchorPaths, describeSource, isInside, loadConfig, realPathOf } from '../evidence/policy-file';
+import { git, isBranchName, isGitRepository, refExists, resolveCommit } from '../evidence/git';
+import { type ConfigSource, anchorPaths, describeSource, isInside, loadConfig, realPathOf, workerPolicyFromEnv } from '../evidence/policy-file';
 import { InputError } from '../domain/errors';
 import { type Options, quoted } from './flags';
 
@@ -59,32 +59,29 @@ export interface ResolvedInputs {
 }
 
 /**
- * The base commit. Its name part is looked up as a branch first (local, then remote-tracking), then
- * as a commit id, `HEAD` or an explicit `refs/…`, then as a tag: the change under release can create
- * a tag named `main` or `origin/main`, which git itself would prefer to the branch, and so choose the
- * policy and the diff it is judged by. Ancestry steps (`~N`, `^N`) then apply to what was found.
+ * The base commit. A full commit id is itself; a name is looked up as a branch (local, then
+ * remote-tracking), `HEAD` or an explicit `refs/…`, and only then as a tag, when no branch of that
+ * name exists anywhere and the name has no `/`: the change under release can create a tag named
+ * `main` or `origin/main`, which git itself would prefer to the branch, and so choose the policy and
+ * the diff it is judged by. Ancestry steps (`~N`, `^N`) then apply to what was found.
  */
 async function resolveBase(repo: string, base: string): Promise<string> {
   const name = base.replace(/(?:[~^]\d*)*$/, '');
   const steps = base.slice(name.length);
-  const candidates = /^refs\//.test(name)
-    ? [name]
-    : [
-        `refs/heads/${name}`,
-        `refs/remotes/${name}`,
-        ...(/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(name) || name === 'HEAD' ? [name] : []),
-        ...(name.includes('/') ? [] : [`refs/tags/${name}`]),
-      ];
+  const direct = /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(name) || name === 'HEAD' || /^refs\//.test(name);
+  const tag = !direct && !name.includes('/') && !(await isBranchName(repo, name)) ? [`refs/tags/${name}`] : [];
+  const candidates = direct ? [name] : [`refs/heads/${name}`, `refs/remotes/${name}`, ...tag];
   for (const ref of candidates) {
     if (ref !== name && !(await refExists(repo, ref))) continue;
     const sha = await resolveCommit(repo, `${ref}${steps}`).catch(() => undefined);
     if (sha) return sha;
-    throw new InputError(`--base: "${base}" names no commit in ${repo} (${ref} has no ${steps})`);
+    throw new InputError(`--base: "${base}" names no commit in ${repo}${steps ? ` (${ref} has no ${steps})` : ''}`);
   }
   const exists = await resolveCommit(repo, base).catch(() => undefined);
+  const remote = !exists ? undefined : (await git(repo, ['for-each-ref', '--format=%(refname)', `refs/remotes/*/${name}`])).split('\n').find(Boolean)?.replace(/^refs\/remotes\//, '');
   throw new InputError(
     exists
-      ? `--base: "${base}" is not a branch, a tag or a full commit id (an abbreviated id, or a ref the change could have made under a branch's name); give one of those, or refs/tags/… for a tag with a /, optionally with ~N or ^N`
+      ? `--base: "${base}" is not a branch, a tag or a full commit id (an abbreviated id, or a ref the change could have made under a branch's name)${remote ? `; the branch is ${remote}` : ''}: give one of those, or refs/tags/… for a tag with a /, optionally with ~N or ^N`
       : `--base: unknown ref "${base}" in ${repo}`,
   );
 }
@@ -124,8 +121,9 @@ export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInput
   else notThrough('--reports', reportsDir);
   if (!flags.out) inside('out', resolve(dir, config.out));
   else notThrough('--out', resolve(flags.out));
-  // The floors apply here too, as the worker applies them: what `decide` shows is what `start` does (the worker may add its own policy).
-  const applied = applyPolicy(anchorPaths(repo, dir, config, source), undefined, describeSource(source), repo);
+  // The floors apply here too, as the worker applies them, with the worker's policy where this machine has it
+  // (ROLLGATE_POLICY): what `decide` shows is what `start` does.
+  const applied = applyPolicy(anchorPaths(repo, dir, config, source), workerPolicyFromEnv(process.env), describeSource(source), repo);
   return {
     repo,
     // Commits, not names: the worker reads the same diff, whatever refs the checkout gains meanwhile.

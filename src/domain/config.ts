@@ -138,7 +138,7 @@ export const ConfigSchema = z.strictObject({
   approval: z
     .strictObject({
       requiredFor: z.array(z.enum(RISK_LEVELS as [string, ...string[]])).default(['CRITICAL']),
-      approvers: z.array(z.string().min(1)).default([]),
+      approvers: z.array(z.string().min(1).refine((a) => !/^<.*>$/.test(a), 'is a placeholder: name who may approve')).default([]),
       timeout: durationMs().prefault('24h'),
     })
     .prefault({}),
@@ -168,4 +168,11 @@ export function formatIssues(error: z.ZodError, prefix = ''): string[] {
 export function parseConfig(raw: unknown): { ok: true; config: RollgateConfig } | { ok: false; errors: string[] } {
   const result = ConfigSchema.safeParse(raw ?? {});
   return result.success ? { ok: true, config: result.data } : { ok: false, errors: formatIssues(result.error) };
+}
+
+/** The built-in settings: a config with nothing set. */
+export function builtInConfig(): RollgateConfig {
+  const parsed = parseConfig({});
+  if (!parsed.ok) throw new Error(`the built-in config is invalid: ${parsed.errors.join('; ')}`);
+  return parsed.config;
 }

@@ -56,6 +56,8 @@ export interface ReleaseTerms {
   allowedSigners: boolean;
   /** The worker policy's folder for every release's output, when it has one. */
   workerOut?: string;
+  /** Why the repository's policy could not be read: the release stops at its gates (the config is then the built-in one under the worker's). */
+  problem?: string;
 }
 
 export function parseWorkerPolicy(raw: unknown): { ok: true; policy: WorkerPolicy } | { ok: false; errors: string[] } {

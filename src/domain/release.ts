@@ -6,20 +6,9 @@ import type { RiskAssessment } from './risk';
 import type { PolicyProvenance } from './policy';
 
 /**
- * A git ref as accepted on the command line. It starts with a letter or digit, so that no tool it
- * reaches (git, a deploy command) can read it as an option such as `--force` (issue 13 §5).
- */
-export const gitRef = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(255, 'is too long')
-  .regex(/^[^\s~^:?*[\\]*$/, 'is not a valid git ref')
-  .regex(/^[A-Za-z0-9]/, 'must start with a letter or digit')
-  .refine((r) => !r.includes('..') && !r.endsWith('.lock') && !r.endsWith('/') && !r.includes('@{'), 'is not a valid git ref');
-
-/**
  * A commit as CI names it: a ref, optionally followed by ancestry steps (`main~1`, `v1.4.0^`,
- * `HEAD~2`), or a commit id. It starts with a letter or digit, as a ref does.
+ * `HEAD~2`), or a commit id. It starts with a letter or digit, so that no tool it reaches (git, a
+ * deploy command) can read it as an option such as `--force` (issue 13 §5).
  */
 export const commitExpression = z
   .string()

@@ -100,10 +100,13 @@ export function assessRisk(change: ChangeSet, opts: RiskOptions): RiskAssessment
   const signals: RiskSignal[] = [];
   const add = (level: RiskLevel, reason: string) => signals.push({ level, reason });
 
-  // The release's own files count whatever they look like (a CI workflow named `…-test.yml` included).
+  // The release's own files and migrations count whatever they look like (a CI workflow named `…-test.yml`).
   const policyRes = (opts.policyAreas ?? []).map(globToRegExp);
   const isPolicy = (path: string) => policyRes.some((re) => re.test(path));
-  const tests = change.files.filter((f) => isTestPath(f.path) && !isPolicy(f.path));
+  const migrationRes = opts.migrations.map(globToRegExp);
+  const isMigration = (path: string) => migrationRes.some((re) => re.test(path));
+  // A migration is one wherever it lies (`0005_drop_ab_test.sql`).
+  const tests = change.files.filter((f) => isTestPath(f.path) && !isPolicy(f.path) && !isMigration(f.path));
   const files = change.files.filter((f) => !tests.includes(f));
 
   const n = files.length;
@@ -132,8 +135,7 @@ export function assessRisk(change: ChangeSet, opts: RiskOptions): RiskAssessment
     else add('LOW', `${plural(opts.usersAffected, 'user')} affected (fewer than 10,000)`);
   }
 
-  const migrationRes = opts.migrations.map(globToRegExp);
-  const migrations = files.filter((f) => migrationRes.some((re) => re.test(f.path)));
+  const migrations = files.filter((f) => isMigration(f.path));
   if (migrations.length > 0) add('CRITICAL', `Data migration: ${listPaths(migrations.map((f) => f.path))}`);
 
   const criticalRes = opts.criticalAreas.map((g) => ({ g, re: globToRegExp(g) }));

@@ -4,7 +4,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { parseDocument } from 'yaml';
 import { parseConfig, type RollgateConfig, type RollgateConfigInput } from '../domain/config';
 import { InputError } from '../domain/errors';
-import { applyPolicy, type PolicyProvenance, type WorkerPolicy } from '../domain/policy';
+import { applyPolicy, parseWorkerPolicy, type PolicyProvenance, type WorkerPolicy } from '../domain/policy';
 
 /**
  * The repository's release policy (rollgate.yaml), read at the base commit: reviewed code, never
@@ -27,6 +27,8 @@ export function loadConfig(
   path: string | undefined,
   repo: string,
   atCommit?: string,
+  /** How the file was named, for errors: the CLI's flag, or the worker's input field. */
+  field = '--config',
 ): { config: RollgateConfig; raw: RollgateConfigInput; dir: string; file?: string; source: ConfigSource } {
   const candidates = path ? [resolve(path)] : [resolve(repo, 'rollgate.yaml'), resolve(repo, 'rollgate.yml')];
   if (atCommit && candidates.every((f) => nameInRepo(repo, f) !== undefined)) {
@@ -40,13 +42,13 @@ export function loadConfig(
       const raw = parseYamlConfig(text, where);
       return { config: parseConfigOrThrow(raw, where), raw, dir: dirname(f), file: f, source: { kind: 'commit', commit: atCommit, path: rel } };
     }
-    if (path) throw new InputError(`--config: ${path} does not exist at the base commit ${atCommit.slice(0, 12)} (the release policy is read from the base, never from the change)`);
+    if (path) throw new InputError(`${field}: ${path} does not exist at the base commit ${atCommit.slice(0, 12)} (the release policy is read from the base, never from the change)`);
     const rel = nameInRepo(repo, candidates[0]!)!;
     return { config: parseConfigOrThrow({}, '(defaults)'), raw: {}, dir: repo, source: { kind: 'commit', commit: atCommit, path: rel, missing: true } };
   }
   // Outside the repository by name, but inside it by real path: a link into the change, not the operator's file.
   if (atCommit && candidates.some((f) => isInside(realPathOf(repo), realPathOf(f))))
-    throw new InputError(`--config: ${path ?? candidates[0]} leads into the repository through a symlink; name the file by its path inside the repository`);
+    throw new InputError(`${field}: ${path ?? candidates[0]} leads into the repository through a symlink; name the file by its path inside the repository`);
   const file = candidates.find(existsSync);
   if (!file) {
     if (path) throw new InputError(`--config: ${path} does not exist`);
@@ -123,7 +125,7 @@ function readAtCommit(repo: string, commit: string, path: string, where: string)
   if (mode === '120000') throw new InputError(`${where}: is a symlink at the base commit; the release policy must be a file of its own`);
   if (type !== 'blob' || (mode !== '100644' && mode !== '100755')) throw new InputError(`${where}: is not a file at the base commit`);
   const size = Number(gitSync(repo, ['cat-file', '-s', object!]).trim());
-  if (size > MAX_CONFIG_BYTES) throw new InputError(`--config: ${where} is too large (${size} bytes; limit ${MAX_CONFIG_BYTES})`);
+  if (size > MAX_CONFIG_BYTES) throw new InputError(`${where}: is too large (${size} bytes; limit ${MAX_CONFIG_BYTES})`);
   return gitSync(repo, ['cat-file', 'blob', object!], 2 * MAX_CONFIG_BYTES);
 }
 
@@ -185,7 +187,27 @@ export interface PolicyLocation {
  * its paths confined, the worker's policy over it and the floors applied.
  */
 export function releasePolicy(at: PolicyLocation, worker: WorkerPolicy | undefined): { config: RollgateConfig; provenance: PolicyProvenance } {
-  const { config, dir, source } = loadConfig(at.policyFile === undefined ? undefined : resolve(at.repo, at.policyFile), at.repo, at.base);
-  if (source.kind === 'file') throw new InputError(`policyFile: ${at.policyFile} lies outside the repository; the worker reads the release policy from the repository at the base commit`);
+  const { config, dir, source } = loadConfig(at.policyFile === undefined ? undefined : resolve(at.repo, at.policyFile), at.repo, at.base, 'policyFile');
   return applyPolicy(anchorPaths(at.repo, dir, config, source), worker, describeSource(source), at.repo);
+}
+
+/**
+ * The worker's own release policy, from the YAML file ROLLGATE_POLICY names: undefined without one.
+ * A policy that cannot be read or is invalid stops the worker, naming the file and the field:
+ * a worker must never run releases under a policy other than the one its operator wrote.
+ */
+export function workerPolicyFromEnv(env: NodeJS.ProcessEnv): WorkerPolicy | undefined {
+  const file = env.ROLLGATE_POLICY;
+  if (!file) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`ROLLGATE_POLICY: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length > 0) throw new Error(`ROLLGATE_POLICY ${file}: ${doc.errors[0]!.message.split('\n')[0]}`);
+  const parsed = parseWorkerPolicy(doc.toJS({ maxAliasCount: 50 }));
+  if (!parsed.ok) throw new Error(`ROLLGATE_POLICY ${file}: ${parsed.errors.join('; ')}`);
+  return parsed.policy;
 }

@@ -8,7 +8,7 @@ import { createActivities, type ActivityDeps, defaultDeps } from '../activities'
 import { DEFAULT_TASK_QUEUE } from '../connection/settings';
 import { dataConverterFromEnv } from '../connection/codec';
 import type { DataConverter } from '@temporalio/common';
-import { workerPolicyFromEnv } from './policy';
+import { workerPolicyFromEnv } from '../evidence/policy-file';
 
 export const workflowsPath = require.resolve('../workflows');
 

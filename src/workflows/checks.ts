@@ -22,7 +22,9 @@ export async function preflightChecks(run: ReleaseRun, first: Phase): Promise<vo
   const recordPath = run.status.recordPath;
   if (!recordPath) return;
   const { rules, skipped } = alertRules({ releaseId: run.releaseId, vars, metrics, selectors: config.analysis.selectors, baseline: run.baseline, interval: config.analysis.interval });
-  await run.step('alert rules', () => acts.quick.writeAlertRules({ recordPath, rules }), (path) =>
+  const written = await run.step('alert rules', () => acts.quick.writeAlertRules({ recordPath, rules }), (path) =>
     `${path}${skipped.length ? `; skipped ${skipped.map((x) => `${x.metric} (${x.why})`).join(', ')}` : ''}`,
   );
+  // The record links the file once it is there, by its name beside the record.
+  run.alertRulesFile = written.split('/').pop();
 }

@@ -1,7 +1,6 @@
 import { isCancellation } from '@temporalio/workflow';
 import { Decision, type Outcome } from '../domain/enums';
 import { ledgerEntry } from '../domain/ledger';
-import { recordFileName } from '../domain/record';
 import { ReleaseState, type ReleaseResult, StepStatus, type StopReason } from '../domain/release';
 import { writeRecord } from './decision-record';
 import { releaseDurations } from '../domain/timeline';
@@ -44,7 +43,7 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
         outcome,
         ...(reason ? { reason } : {}),
         ...(decision?.risk ? { riskLevel: decision.risk.level, strategy: decision.risk.strategy } : {}),
-        ...(status.recordPath ? { recordFile: `${run.outDir.replace(/\/+$/, '').split('/').pop()}/${recordFileName(run.startedAt)}` } : {}),
+        ...(status.recordPath ? { recordFile: `${lastSegment(run.outDir)}/${lastSegment(status.recordPath)}` } : {}),
         ...(change ? { commit: change.headSha } : {}),
         ...(headCommit ? { commitTime: headCommit.time } : {}),
         version: run.version,
@@ -87,3 +86,6 @@ async function writeCharts(run: ReleaseRun, recordPath: string): Promise<void> {
     run.note('report charts', StepStatus.FAILED, failureMessage(e));
   }
 }
+
+/** A path's last name, without node:path (workflow code). */
+const lastSegment = (path: string) => path.replace(/\/+$/, '').split('/').pop() ?? path;

@@ -1,4 +1,3 @@
-import { alertsFileName } from '../domain/alerts';
 import { measurementsPath } from '../domain/analysis';
 import type { Decision, Outcome } from '../domain/enums';
 import { recordFileName, renderDecisionRecord } from '../domain/record';
@@ -35,7 +34,7 @@ export async function writeRecord(
     approvals: status.approvals,
     ...(status.pendingApproval ? { pendingApproval: status.pendingApproval } : {}),
     ...(status.policy ? { policy: status.policy } : {}),
-    ...(run.metrics.length > 0 ? { alertRulesFile: alertsFileName(recordFileName(run.startedAt)) } : {}),
+    ...(run.alertRulesFile ? { alertRulesFile: run.alertRulesFile } : {}),
     ...(ending
       ? {
           results: {

@@ -21,7 +21,8 @@ export async function runPhase(run: ReleaseRun, phase: Phase): Promise<void> {
     const analysed = run.metrics.length > 0 && isAnalysed(phase);
     const owed = run.owedSignOffs.splice(0);
     if (phase.approval || owed.length > 0) {
-      const why = phase.approval ? `${phase.title} needs a human approval` : `${phase.title} needs the sign-off of ${owed.join(', ')}, skipped by promote --full`;
+      const skipped = owed.length > 0 ? `the sign-off of ${owed.join(', ')}, skipped by promote --full` : '';
+      const why = `${phase.title} needs ${phase.approval ? `a human approval${skipped ? ` and ${skipped}` : ''}` : skipped}`;
       await watchLive(run, WaitReason.APPROVAL, () => awaitApproval(run, { kind: ApprovalKind.PHASE, phase: phase.id }, why));
     }
     await bake(run, `${phase.id}: rollback window`, phase.holdMs, phase, analysed);

@@ -27,7 +27,9 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   const { service } = run.input;
   try {
     const { repo, base, policyFile } = run.input;
-    run.adoptPolicy(await run.step('release policy', () => run.acts.local.releasePolicy({ repo, base, ...(policyFile ? { policyFile } : {}) }), (t) => t.provenance.repository));
+    const terms = await run.step('release policy', () => run.acts.local.releasePolicy({ repo, base, ...(policyFile ? { policyFile } : {}) }), (t) => t.problem ?? t.provenance.repository);
+    run.adoptPolicy(terms);
+    if (terms.problem) return await finish(run, Outcome.ABORTED, { kind: StopKind.GATES, message: `the release policy cannot be read: ${terms.problem}` });
     const decision = await decide(run);
     const because = decision.because.join('; ');
     if (decision.decision === Decision.ABORTED) return await finish(run, Outcome.ABORTED, { kind: StopKind.GATES, message: because });

@@ -3,7 +3,7 @@ import { measurementsPath } from '../domain/analysis';
 import type { QueryVars } from '../domain/promql';
 import type { ChangeSet } from '../domain/changeset';
 import type { ReleaseRef } from '../domain/command';
-import { parseConfig, type RollgateConfig } from '../domain/config';
+import { builtInConfig, type RollgateConfig } from '../domain/config';
 import type { ReleaseTerms } from '../domain/policy';
 import { approverListProblem } from '../domain/steering';
 import { Decision, RiskLevel } from '../domain/enums';
@@ -22,13 +22,6 @@ import {
 import type { SteeringView } from '../domain/steering';
 import { activityGroups, type ActivityGroups } from './activity-groups';
 import { RELEASE_STATE_ATTRIBUTE } from './messages';
-
-/** The built-in settings, for the steps before the worker has resolved the release's policy. */
-function defaults(): RollgateConfig {
-  const parsed = parseConfig({});
-  if (!parsed.ok) throw new Error(`the built-in config is invalid: ${parsed.errors.join('; ')}`);
-  return parsed.config;
-}
 
 /** Ends the release early (abort, rejection, deadline, broken metric): what was changed is rolled back. Not an error of the workflow. */
 export class StopRelease extends Error {
@@ -53,7 +46,7 @@ export function failureMessage(e: unknown): string {
  */
 export class ReleaseRun {
   /** The effective policy: the repository's at the base, under the worker's, with the floors (see `adoptPolicy`); the defaults until then. */
-  config: RollgateConfig = defaults();
+  config: RollgateConfig = builtInConfig();
   readonly releaseId: string;
   /** Idempotency keys and the ledger line belong to this run: a later run under the same workflow ID must not inherit them. */
   readonly runKey: string;
@@ -85,6 +78,8 @@ export class ReleaseRun {
   decision?: DecisionResult;
   baseline: Record<string, number> = {};
   charts: { metric: string; file: string }[] = [];
+  /** The alerting rules beside the record, by file name, once written. */
+  alertRulesFile?: string;
   /** Phases whose action has started: what a rollback must undo. */
   readonly started: Phase[] = [];
   productionAt?: string;

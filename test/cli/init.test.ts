@@ -29,7 +29,7 @@ describe('rollgate init', () => {
     const unfilled = parseConfig(parse(yaml));
     assert.equal(unfilled.ok, false);
     const problems = unfilled.ok ? '' : unfilled.errors.join('\n');
-    for (const field of ['service', 'stages.staging.smokeUrl', 'stages.production.smokeUrl', 'analysis.prometheus.address']) assert.match(problems, new RegExp(`^${field.replace(/\./g, '\\.')}:`, 'm'), problems);
+    for (const field of ['service', 'stages.staging.smokeUrl', 'stages.production.smokeUrl', 'analysis.prometheus.address', 'approval.approvers.0']) assert.match(problems, new RegExp(`^${field.replace(/\./g, '\\.')}:`, 'm'), problems);
   });
 
   it('filled in, it passes every prerequisite rollgate decide checks, the rollback plan and the monitoring included', async () => {

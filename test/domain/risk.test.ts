@@ -38,6 +38,7 @@ describe('risk matrix', () => {
     ['a LOW fix with a new test', [code('auth/redis_pool.py', { insertions: 1, deletions: 1, removed: ['POOL = Pool(max_connections=10)'], added: ['POOL = Pool(max_connections=50)'] }), code('tests/test_redis_pool.py', { status: 'A', insertions: 20, deletions: 0 })], {}, 'LOW', 'immediate'],
     ['tests only', many(8, (i) => code(`tests/test_${i}.py`)), {}, 'LOW', 'immediate'],
     ['auth tests only', [code('auth/tests/test_login.py'), code('auth/login.spec.ts')], {}, 'LOW', 'immediate'],
+    ['a migration named like a test is a migration', [code('db/migrations/0005_drop_ab_test.sql', { status: 'A', insertions: 1, deletions: 0, added: ['ALTER TABLE users ADD COLUMN x int;'] })], {}, 'CRITICAL', 'blue-green'],
   ];
   for (const [name, files, extra, level, strategy] of table) {
     it(`${name} → ${level}, ${strategy}`, () => {

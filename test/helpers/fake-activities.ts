@@ -1,5 +1,5 @@
 import { applyPolicy, type WorkerPolicy } from '../../src/domain/policy';
-import { parseConfig } from '../../src/domain/config';
+import { builtInConfig, parseConfig } from '../../src/domain/config';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities, StepInput } from '../../src/activities';
 import type { MonitorInput } from '../../src/activities/analysis';
@@ -50,6 +50,8 @@ export interface Calls {
   smokes: string[];
   records: string[];
   ledger: LedgerEntry[];
+  /** The output folder of each ledger line. */
+  ledgerDirs: string[];
 }
 
 /** Fake activities of the real type; they record what the workflow asked for. */
@@ -73,7 +75,7 @@ export function fakeActivities(
     workerPolicy?: WorkerPolicy;
   } = {},
 ) {
-  const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [] };
+  const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [], ledgerDirs: [] };
   const cursor = new Map<string, number>();
   const activities: Activities = {
     /** The real verifier, against the allowed-signers file a test gives (none: names are unverified). */
@@ -83,9 +85,9 @@ export function fakeActivities(
     /** The policy file fakeReleaseInput put in the fake repository, under the test's worker policy, with the floors. */
     async releasePolicy(at) {
       const parsed = parseConfig(at.policyFile ? (fakeRepository.get(at.policyFile) ?? {}) : {});
-      if (!parsed.ok) throw ApplicationFailure.nonRetryable(`${at.policyFile}: ${parsed.errors.join('; ')}`, 'InvalidInput');
-      const applied = applyPolicy(parsed.config, opts.workerPolicy, `${at.policyFile ?? 'rollgate.yaml'} at the base commit`, at.repo);
-      return { ...applied, allowedSigners: opts.signers !== undefined, ...(opts.workerPolicy?.out ? { workerOut: opts.workerPolicy.out } : {}) };
+      const worker = { allowedSigners: opts.signers !== undefined, ...(opts.workerPolicy?.out ? { workerOut: opts.workerPolicy.out } : {}) };
+      if (!parsed.ok) return { ...applyPolicy(builtInConfig(), opts.workerPolicy, 'none', at.repo), ...worker, problem: `${at.policyFile}: ${parsed.errors.join('; ')}` };
+      return { ...applyPolicy(parsed.config, opts.workerPolicy, `${at.policyFile ?? 'rollgate.yaml'} at the base commit`, at.repo), ...worker };
     },
     async checkQueries(input) {
       return `${input.analysis.metrics.length} accepted`;
@@ -150,6 +152,7 @@ export function fakeActivities(
     async recordLedger(input) {
       if (opts.failLedger) throw new Error('ledger.jsonl: EACCES: permission denied');
       calls.ledger.push(input.entry);
+      calls.ledgerDirs.push(input.outDir);
       return { written: true };
     },
   };

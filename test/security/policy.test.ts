@@ -160,6 +160,14 @@ describe('the release policy comes from the base commit and the worker, never fr
     const tagOnly = await decide(repo, ['--base', 'origin/main']);
     assert.equal(tagOnly.code, 1);
     assert.match(tagOnly.stderr, /--base: "origin\/main" is not a branch/);
+    // A CI checkout with only the remote-tracking branch: the change's tag `main` still does not stand in for it.
+    git(repo, ['update-ref', 'refs/remotes/origin/main', 'refs/heads/main']);
+    git(repo, ['checkout', '-q', '--detach']);
+    git(repo, ['branch', '-q', '-D', 'main']);
+    const ciCheckout = await decide(repo, ['--base', 'main']);
+    assert.equal(ciCheckout.code, 1, ciCheckout.stdout);
+    assert.match(ciCheckout.stderr, /--base: "main" is not a branch, a tag or a full commit id .*; the branch is origin\/main/);
+    assert.equal((await decide(repo, ['--base', 'origin/main'])).json?.risk?.level, 'CRITICAL');
   });
 
   it('--base takes a commit expression: a branch with ancestry steps, a release tag, HEAD~N or a full commit id; never an abbreviated id', async () => {

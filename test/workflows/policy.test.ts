@@ -83,4 +83,21 @@ describe('the release policy in the workflow (time-skipping server, fake activit
     });
     assert.deepEqual(waiting.pendingApproval!.allowedApprovers, []);
   });
+
+  it('a repository policy the worker cannot read stops the release at its gates, nothing deployed, its ledger line where the worker policy says', async () => {
+    const policy = parseWorkerPolicy({ out: '/var/lib/rollgate' });
+    assert.ok(policy.ok);
+    const { activities, calls } = fakeActivities({ change: lowChange, workerPolicy: policy.policy });
+    const { result, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'unreadable-policy', args: [fakeReleaseInput('unreadable-policy', 'auth', { deploy: { timeout: '0s' } })] });
+      return { result: await handle.result(), status: await handle.query(statusQuery) };
+    });
+    assert.equal(result.outcome, 'aborted');
+    assert.equal(result.stopKind, 'gates');
+    assert.match(result.reason ?? '', /^the release policy cannot be read: policies\/unreadable-policy\.yaml: deploy\.timeout: must be longer than zero/);
+    assert.equal(calls.deploys.length, 0);
+    assert.equal(calls.ledger.length, 1);
+    assert.equal(calls.ledgerDirs[0], '/var/lib/rollgate/auth');
+    assert.equal(status.steps[0]!.name, 'release policy');
+  });
 });
