@@ -14,7 +14,7 @@ import type { Out } from './flags';
 
 const USAGE = `rollgate: release decisions and rollouts on Temporal
 
-  rollgate decide  --repo DIR --base REF --head REF --reports DIR [--junit FILE_OR_GLOB]... [--users-affected N] [--config FILE] [--json]
+  rollgate decide  --repo DIR --base REF --head REF --reports DIR [--junit FILE_OR_GLOB]... [--users-affected N] [--config FILE] [--out DIR] [--json]
   rollgate start   (the same) --service NAME [--version V] [--previous-version V] [--out DIR] [--wait] [--wait-timeout DURATION] [--json]
   rollgate approve ID (--key SSH_KEY [--by PRINCIPAL] | --by NAME) [--reason TEXT]
   rollgate reject  ID (--key SSH_KEY | --by NAME) --reason TEXT

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/domain/config';
 import { rollgate } from '../helpers/cli';
 import { commitToBase, makeRepo, tempDir, writeReports } from '../helpers/fixtures';
+
+const promtool = [resolve(__dirname, '../../.tools/bin/promtool'), 'promtool'].find((p) => p === 'promtool' || existsSync(p))!;
 
 /** The template with every `<…>` placeholder filled in, as a user would. */
 const filled = (yaml: string) =>
@@ -45,6 +48,25 @@ describe('rollgate init', () => {
     assert.equal(json.strategy, 'canary');
   });
 
+  it('decide --out writes the decision record and its alert rules with no server, the acting checks named', async () => {
+    const dir = tempDir();
+    assert.equal((await rollgate(['init', '--dir', dir])).code, 0);
+    const repo = makeRepo({ 'cart/totals.py': 'def total(items):\n    return sum(items)\n' }, [{ subject: 'fix(cart): round totals', files: { 'cart/totals.py': 'def total(items):\n    return round(sum(items), 2)\n' } }]);
+    commitToBase(repo, { 'rollgate.yaml': filled(readFileSync(join(dir, 'rollgate.yaml'), 'utf8')) });
+    writeReports(join(repo, 'reports'));
+    const out = join(tempDir(), 'records');
+    const res = await rollgate(['decide', '--repo', repo, '--base', 'main', '--head', 'feature', '--out', out, '--json'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const { recordPath, alertRulesPath } = JSON.parse(res.stdout) as { recordPath: string; alertRulesPath: string };
+    assert.match(recordPath, /records\/release-decision-\d{8}-\d{6}\.md$/);
+    const record = readFileSync(recordPath, 'utf8');
+    assert.match(record, /^\*\*Branch\*\*: feature at [0-9a-f]{12} \(base: main at [0-9a-f]{12}\)$/m);
+    assert.match(record, /- \[x\] \*\*rollback-plan\*\*: back to [0-9a-f]{40} \(the base commit\) by \.\/deploy\.sh/);
+    assert.match(record, /- \*\*error-rate\*\* fails when `result > 0\.05`/);
+    assert.match(record, /Alerting rules for the same conditions: \[release-decision-\d{8}-\d{6}\.alerts\.yml\]/);
+    assert.match(execFileSync(promtool, ['check', 'rules', alertRulesPath], { encoding: 'utf8' }), /SUCCESS: 2 rules found/);
+  });
+
   it('leaves an existing file as it is unless --force, and never writes through a symlink', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'rollgate.yaml'), 'service: mine\n');
@@ -60,7 +82,7 @@ describe('rollgate init', () => {
     symlinkSync(elsewhere, join(linked, 'rollgate.yaml'));
     const refused = await rollgate(['init', '--dir', linked, '--force']);
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /is a symlink; rollgate init does not write through it/);
+    assert.match(refused.stderr, /is a symlink; rollgate does not write through it/);
     assert.equal(readFileSync(elsewhere, 'utf8'), 'untouched\n');
   });
 });

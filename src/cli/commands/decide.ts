@@ -1,4 +1,11 @@
-import type { DecisionResult } from '../../domain/release';
+import { basename, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { stringify } from 'yaml';
+import { writeNew } from '../files';
+import { alertRules, alertsFileName } from '../../domain/alerts';
+import type { ChangeSet } from '../../domain/changeset';
+import { recordFileName, renderDecisionRecord } from '../../domain/record';
+import type { DecisionResult, GateReport } from '../../domain/release';
 import { evaluateRelease } from '../../domain/evaluate';
 import { planFacts } from '../../domain/plan-gates';
 import { approverListProblem } from '../../domain/steering';
@@ -7,11 +14,11 @@ import { checkPrerequisites } from '../../evidence/gates';
 import { readChangeSet } from '../../evidence/git';
 import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Out, parseFlags } from '../flags';
-import { evidenceOptions, EvidenceFlagsSchema, resolveInputs } from '../inputs';
+import { evidenceOptions, EvidenceFlagsSchema, releaseIdFor, type ResolvedInputs, resolveInputs } from '../inputs';
 
 export const decideFlags = { command: 'decide', options: evidenceOptions, schema: EvidenceFlagsSchema } satisfies FlagSpec<typeof EvidenceFlagsSchema>;
 
-/** `rollgate decide`: the whole decision without side effects and without Temporal. */
+/** `rollgate decide`: the whole decision without Temporal; with `--out`, its record and alert rules written there. */
 export async function decideCommand(args: string[], out: Out): Promise<number> {
   const flags = parseFlags(decideFlags, args);
   const inputs = await resolveInputs(flags);
@@ -27,12 +34,59 @@ export async function decideCommand(args: string[], out: Out): Promise<number> {
   // As a worker of this environment would judge it: with ROLLGATE_ALLOWED_SIGNERS, its signers may approve.
   const approverProblem = approverListProblem(inputs.config.approval.approvers, Boolean(process.env.ROLLGATE_ALLOWED_SIGNERS));
   const result = evaluateRelease(gates, change, inputs.config, inputs.usersAffected, changeError, approverProblem);
-  if (flags.json) out.log(JSON.stringify({ ...decisionJson(result), securityConditions: gates.securityConditions, policy: inputs.policy }, null, 2));
+  // The spec's artefact, with no server: the record, and the alerting rules of its checks.
+  const written = flags.out ? await writeDecisionFiles(inputs, flags, result, gates, change) : undefined;
+  if (flags.json) out.log(JSON.stringify({ ...decisionJson(result), securityConditions: gates.securityConditions, policy: inputs.policy, ...(written ?? {}) }, null, 2));
   else {
     printDecision(result, out);
+    if (written) out.log(`record: ${written.recordPath}${written.alertRulesPath ? `\nalert rules: ${written.alertRulesPath}` : ''}`);
     out.log(`policy: ${inputs.policy.repository}${inputs.policy.raised.length ? `; raised to the floors: ${inputs.policy.raised.join('; ')}` : ''}`);
   }
   return result.decision === 'APPROVED' ? ExitCode.OK : result.decision === 'ABORTED' ? ExitCode.ABORTED : ExitCode.NEEDS_HUMAN;
+}
+
+/** The decision record as a release would write it first (no results yet), and its alert rules, into `--out`. */
+async function writeDecisionFiles(
+  inputs: ResolvedInputs,
+  flags: { base: string; head: string },
+  result: DecisionResult,
+  gates: GateReport,
+  change: ChangeSet | undefined,
+): Promise<{ recordPath: string; alertRulesPath?: string }> {
+  const timestamp = new Date().toISOString();
+  const service = inputs.config.service ?? basename(inputs.repo);
+  const releaseId = releaseIdFor(service, inputs.headSha);
+  const fileName = recordFileName(timestamp);
+  const acting = inputs.config.analysis.metrics;
+  const firstPhase = result.plan?.phases[0];
+  const vars = { service, version: inputs.headSha.slice(0, 12), previousVersion: inputs.base };
+  const content = renderDecisionRecord({
+    releaseId,
+    runKey: `${releaseId}@decide`,
+    service,
+    timestamp,
+    branch: `${flags.head} at ${inputs.headSha.slice(0, 12)}`,
+    base: `${flags.base} at ${inputs.base.slice(0, 12)}`,
+    commit: inputs.headSha,
+    version: vars.version,
+    previousVersion: vars.previousVersion,
+    decision: result,
+    gates,
+    files: change?.files ?? [],
+    config: inputs.config,
+    approvals: [],
+    policy: inputs.policy,
+    ...(acting.length > 0 && firstPhase ? { alertRulesFile: alertsFileName(fileName) } : {}),
+  });
+  await mkdir(inputs.outDir, { recursive: true });
+  const recordPath = join(inputs.outDir, fileName);
+  const hint = 'a record of the same second is there; run decide again';
+  await writeNew(recordPath, content, { hint });
+  if (acting.length === 0 || !firstPhase) return { recordPath };
+  const { rules } = alertRules({ releaseId, vars: { ...vars, phase: firstPhase.id, stage: firstPhase.stage }, metrics: acting, selectors: inputs.config.analysis.selectors, baseline: {}, interval: inputs.config.analysis.interval });
+  const alertRulesPath = join(inputs.outDir, alertsFileName(fileName));
+  await writeNew(alertRulesPath, `# Written by rollgate decide for ${releaseId}; check with: promtool check rules ${alertsFileName(fileName)}\n${stringify(rules)}`, { hint });
+  return { recordPath, alertRulesPath };
 }
 
 export function decisionJson(r: DecisionResult) {

@@ -1,10 +1,8 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { InputError } from '../../domain/errors';
 import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Out, parseFlags } from '../flags';
+import { writeNew } from '../files';
 import { configJsonSchema } from './schema';
 
 const InitFlagsSchema = z.strictObject({ dir: z.string().default('.'), force: z.boolean().default(false) });
@@ -69,29 +67,13 @@ notify:
   channel: "#releases"                  # for the record's communication plan; Slack via the worker's ROLLGATE_SLACK_WEBHOOK_URL
 `;
 
-/** Writes a file only where none is (or over it with --force), never through a symlink. */
-async function writeNew(path: string, content: string, force: boolean): Promise<void> {
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (force ? constants.O_TRUNC : constants.O_EXCL);
-  const fh = await open(path, flags, 0o644).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'EEXIST') throw new InputError(`${path} exists; rollgate init leaves it as it is (--force overwrites it)`);
-    if (e.code === 'ELOOP') throw new InputError(`${path} is a symlink; rollgate init does not write through it`);
-    if (e.code === 'ENOENT') throw new InputError(`--dir: ${resolve(path, '..')} does not exist`);
-    throw e;
-  });
-  try {
-    await fh.writeFile(content);
-  } finally {
-    await fh.close();
-  }
-}
-
 /** `rollgate init`: a commented rollgate.yaml and the JSON Schema editors check it against. */
 export async function initCommand(args: string[], out: Out): Promise<number> {
   const flags = parseFlags(initFlags, args);
   const dir = resolve(flags.dir);
   const config = join(dir, 'rollgate.yaml');
-  await writeNew(config, INIT_TEMPLATE, flags.force);
-  await writeNew(join(dir, SCHEMA_FILE), `${JSON.stringify(configJsonSchema(), null, 2)}\n`, flags.force);
+  await writeNew(config, INIT_TEMPLATE, { force: flags.force, hint: 'rollgate init leaves it as it is (--force overwrites it)' });
+  await writeNew(join(dir, SCHEMA_FILE), `${JSON.stringify(configJsonSchema(), null, 2)}\n`, { force: flags.force, hint: 'rollgate init leaves it as it is (--force overwrites it)' });
   out.log(`wrote ${config} and ${SCHEMA_FILE}: fill in every <…>, then check it with rollgate decide; commit it, and it applies from the next release`);
   return ExitCode.OK;
 }
