@@ -46,6 +46,12 @@ export interface RecordInput {
 }
 
 const DECISION_LINE = { APPROVED: '✅ APPROVED FOR RELEASE', ABORTED: '⛔ ABORTED', ESCALATED: '⚠️ ESCALATED TO A HUMAN' } as const;
+
+/** Approved by the rules is not yet approved for release while the sign-off they ask for has not come. */
+const decisionLine = (r: RecordInput): string =>
+  r.decision.decision === 'APPROVED' && r.decision.approvalRequired && !r.approvals.some((a) => a.kind === 'release')
+    ? '⏳ AWAITING SIGN-OFF (the rules approve; a human must sign off before anything is deployed)'
+    : DECISION_LINE[r.decision.decision];
 const STRATEGY_TITLE = { immediate: 'IMMEDIATE RELEASE', canary: 'CANARY RELEASE', 'feature-flag': 'FEATURE FLAG + GRADUAL ROLLOUT', 'blue-green': 'BLUE-GREEN + HUMAN SUPERVISION' } as const;
 const MAX_FILES_LISTED = 50;
 
@@ -75,7 +81,7 @@ const header: Section = (r) => [
   `**Branch**: ${text(r.branch)} (base: ${text(r.base)})`,
   ...(r.commit ? [`**Commit**: ${text(r.commit)}`] : []),
   `**Version**: ${text(r.version)} (previous: ${text(r.previousVersion)})`,
-  `**Decision**: ${DECISION_LINE[r.decision.decision]}`,
+  `**Decision**: ${decisionLine(r)}`,
   '',
 ];
 

@@ -83,6 +83,13 @@ describe('the decision record: the header and the record\'s frame', () => {
     assert.ok(!renderDecisionRecord(release()).includes('**Commit**'));
   });
 
+  it('says "awaiting sign-off", not "approved for release", until the sign-off the rules ask for has come', () => {
+    const critical = { change: criticalChange };
+    assert.match(renderDecisionRecord(release(critical)), /^\*\*Decision\*\*: ⏳ AWAITING SIGN-OFF \(the rules approve; a human must sign off before anything is deployed\)$/m);
+    const signed = renderDecisionRecord(release({ ...critical, approvals: [{ kind: 'release', target: 'release', by: 'bob', at: at(1) }] }));
+    assert.match(signed, /^\*\*Decision\*\*: ✅ APPROVED FOR RELEASE$/m);
+  });
+
   it('every section is set apart by a rule, and the record ends with exactly one newline', () => {
     const md = renderDecisionRecord(release());
     for (const title of ALL) assert.ok(md.includes(`---\n\n## ${title}\n`), title);
