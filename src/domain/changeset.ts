@@ -56,16 +56,16 @@ const LITERAL =
 
 const skeleton = (line: string) => line.replace(LITERAL, '\u0000').replace(/\s+/g, ' ').trim();
 
-/** True when every changed line of a code file only changes literal values (e.g. `pool_size=10` → `pool_size=50`). */
-export function isLiteralOnlyChange(file: FileChange): boolean {
+/** True when a modified file's changed lines pair up one for one and every pair passes `same` (needs the changed lines). */
+function everyChangedLine(file: FileChange, same: (before: string, after: string) => boolean): boolean {
   const { removed, added } = file;
   if (!removed || !added || file.binary || file.status !== 'M') return false;
   if (removed.length === 0 || removed.length !== added.length) return false;
-  return removed.every((line, i) => {
-    const other = added[i] as string;
-    return line !== other && skeleton(line) === skeleton(other);
-  });
+  return removed.every((line, i) => line !== added[i] && same(line, added[i] as string));
 }
+
+/** True when every changed line of a code file only changes literal values (e.g. `pool_size=10` → `pool_size=50`). */
+export const isLiteralOnlyChange = (file: FileChange): boolean => everyChangedLine(file, (a, b) => skeleton(a) === skeleton(b));
 
 const NUMBER = /^(?:0x[0-9a-f_]+|-?\d[\d_]*(?:\.\d+)?(?:e[+-]?\d+)?[a-z%]*)$/i;
 
@@ -74,18 +74,12 @@ const NUMBER = /^(?:0x[0-9a-f_]+|-?\d[\d_]*(?:\.\d+)?(?:e[+-]?\d+)?[a-z%]*)$/i;
  * pool-size example. A boolean or a string that changes (`VERIFY_SIGNATURE = True` → `False`, a role
  * `"viewer"` → `"admin"`, `level: info` → `debug`) is not tuning. Needs the changed lines.
  */
-export function isNumericTuning(file: FileChange): boolean {
-  const { removed, added } = file;
-  if (!removed || !added || file.binary || file.status !== 'M') return false;
-  if (removed.length === 0 || removed.length !== added.length) return false;
-  return removed.every((line, i) => {
-    const other = added[i] as string;
-    if (line === other || skeleton(line) !== skeleton(other)) return false;
-    const before = line.match(LITERAL) ?? [];
+export const isNumericTuning = (file: FileChange): boolean =>
+  everyChangedLine(file, (line, other) => {
+    if (skeleton(line) !== skeleton(other)) return false;
     const after = other.match(LITERAL) ?? [];
-    return before.every((lit, j) => lit === after[j] || (NUMBER.test(lit) && NUMBER.test(after[j] ?? '')));
+    return (line.match(LITERAL) ?? []).every((lit, j) => lit === after[j] || (NUMBER.test(lit) && NUMBER.test(after[j] ?? '')));
   });
-}
 
 export function isConfigOnlyFile(file: FileChange): boolean {
   return isConfigPath(file.path) || isLiteralOnlyChange(file);
