@@ -58,6 +58,8 @@ export interface Deployer {
   retire(req: DeployRequest, opts?: ApplyOptions): Promise<DeployResult>;
   /** Traffic back to the previous version, then the new one removed. */
   rollback(req: DeployRequest, opts?: ApplyOptions): Promise<DeployResult>;
+  /** Merges the judged commit (`commit`) to the main branch: the plan's first step where `deploy.merge` is on. */
+  merge(req: DeployRequest, opts?: ApplyOptions): Promise<DeployResult>;
 }
 
 export const EX_TEMPFAIL = 75;
@@ -96,6 +98,7 @@ export class CommandDeployer implements Deployer {
   switchTraffic = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
   retire = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
   rollback = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
+  merge = (req: DeployRequest, opts?: ApplyOptions) => this.apply(req, opts);
 
   /** A journal line torn by a crash is passed over and reported: its step, if it was one, runs again under the same key. */
   private async applied(stateDir: string, root: string, key: string, warn?: (message: string) => void): Promise<boolean> {

@@ -6,6 +6,7 @@ import { alertsFileName, type AlertRules } from '../domain/alerts';
 import type { AnalysisConfig, Metric, MetricState } from '../domain/analysis';
 import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
+import { restoreHistory, type RestoreHistory } from '../domain/dora';
 import type { ReleaseDurations } from '../domain/timeline';
 import { ROLLBACK, type CommandVars } from '../domain/command';
 import { PhaseAction } from '../domain/plan';
@@ -74,6 +75,8 @@ const operation = (deployer: Deployer, action: string): ((req: DeployRequest, op
       return deployer.retire.bind(deployer);
     case ROLLBACK:
       return deployer.rollback.bind(deployer);
+    case PhaseAction.MERGE:
+      return deployer.merge.bind(deployer);
     default:
       return deployer.deploy.bind(deployer);
   }
@@ -246,6 +249,11 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       if (r.skippedLines) Context.current().log.warn(`notifications-sent.jsonl: ${r.skippedLines} unreadable lines passed over`);
       if (r.failed.length) throw ApplicationFailure.create({ message: r.failed.join('; '), type: FailureType.NOTIFY_FAILED });
       return { sent: r.sent };
+    },
+
+    /** The service's past rollbacks, for the record's rollback estimate; an unreadable ledger gives none. */
+    async restoreHistory(input: { outDir: string; service: string }): Promise<RestoreHistory> {
+      return restoreHistory(await deps.ledger(input.outDir).read(), input.service, new Date());
     },
 
     /** `durations`: the release's phases and approval waits, observed once, with the ledger line. */

@@ -12,6 +12,8 @@ export interface VerifyRequest {
   by?: string;
   /** The request's reason: a signed payload must carry the same. */
   reason?: string;
+  /** The approval's acknowledgement: a signed payload must carry the same. */
+  acknowledge?: string;
   signed?: Signed;
   expect: RequestContext;
 }
@@ -46,6 +48,7 @@ export async function verifySteeringRequest(req: VerifyRequest, signers: string 
   }
   if (req.by !== undefined && body.by !== undefined && req.by !== body.by) throw refuse(`by: the request names ${req.by}, its signed payload ${body.by}`);
   if ((req.reason ?? undefined) !== (body.reason ?? undefined)) throw refuse('reason: differs from the reason the request was signed with');
+  if ((req.acknowledge ?? undefined) !== (body.acknowledge ?? undefined)) throw refuse('acknowledge: differs from what the request was signed to acknowledge');
   const wrong = signedRequestRefusal(body, req.expect, nowMs);
   if (wrong) throw refuse(wrong);
   const claimed = req.by ?? body.by;

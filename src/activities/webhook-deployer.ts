@@ -32,6 +32,7 @@ export class WebhookDeployer implements Deployer {
   switchTraffic = (req: DeployRequest, opts?: ApplyOptions) => this.post(req, opts);
   retire = (req: DeployRequest, opts?: ApplyOptions) => this.post(req, opts);
   rollback = (req: DeployRequest, opts?: ApplyOptions) => this.post(req, opts);
+  merge = (req: DeployRequest, opts?: ApplyOptions) => this.post(req, opts);
 
   private async post(req: DeployRequest, opts: ApplyOptions = {}): Promise<DeployResult> {
     const payload: DeployHookPayload = {
@@ -42,6 +43,7 @@ export class WebhookDeployer implements Deployer {
       previousVersion: req.previousVersion,
       releaseId: req.releaseId,
       idempotencyKey: req.idempotencyKey,
+      commit: req.commit,
     };
     const body = JSON.stringify(payload);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'idempotency-key': req.idempotencyKey, 'x-rollgate-action': req.action };

@@ -8,10 +8,12 @@ export interface CommandVars {
   previousVersion: string;
   releaseId: string;
   idempotencyKey: string;
+  /** The head commit the release judged (40 or 64 hex): what `merge` merges, never a branch that may have moved since. */
+  commit: string;
 }
 
-const PLACEHOLDER = /\{(stage|action|weight|version|previousVersion|releaseId|idempotencyKey)\}/g;
-export const PLACEHOLDERS = ['stage', 'action', 'weight', 'version', 'previousVersion', 'releaseId', 'idempotencyKey'] as const;
+const PLACEHOLDER = /\{(stage|action|weight|version|previousVersion|releaseId|idempotencyKey|commit)\}/g;
+export const PLACEHOLDERS = ['stage', 'action', 'weight', 'version', 'previousVersion', 'releaseId', 'idempotencyKey', 'commit'] as const;
 
 /** Substitutes placeholders inside each argument; the result is passed to execFile as is. */
 export function renderArgv(template: readonly string[], vars: CommandVars): string[] {
@@ -28,6 +30,7 @@ export function commandEnv(vars: CommandVars): Record<string, string> {
     ROLLGATE_PREVIOUS_VERSION: vars.previousVersion,
     ROLLGATE_RELEASE_ID: vars.releaseId,
     ROLLGATE_IDEMPOTENCY_KEY: vars.idempotencyKey,
+    ROLLGATE_COMMIT: vars.commit,
   };
 }
 
@@ -50,6 +53,8 @@ export interface ReleaseRef {
   runKey: string;
   version: string;
   previousVersion: string;
+  /** The judged head commit; unknown (empty) only where no change set was read. */
+  commit?: string;
 }
 
 /** The variables of one step's command. A rollback goes back to the previous version, with no traffic on the new one. */
@@ -63,6 +68,7 @@ export function stepVars(target: { stage: string; weight: number }, action: stri
     previousVersion: release.previousVersion,
     releaseId: release.releaseId,
     idempotencyKey: idempotencyKey(release.runKey, step),
+    commit: release.commit ?? '',
   };
 }
 

@@ -9,12 +9,11 @@ import { RISK_LEVELS } from './enums';
  * Durations are strings ("15m", "1h") that parse to milliseconds.
  */
 
-/** argv template: placeholders {stage} {action} {weight} {version} {previousVersion} {releaseId} {idempotencyKey}. */
+/** argv template: placeholders {stage} {action} {weight} {version} {previousVersion} {releaseId} {idempotencyKey} {commit}. */
 const command = z.array(z.string().min(1, 'an argument must not be empty')).min(1, 'needs at least the program');
 
-const stage = z.strictObject({
-  smokeUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-});
+const smokeUrl = () => z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const stage = z.strictObject({ smokeUrl: smokeUrl().optional() });
 
 const weightedStep = z.strictObject({
   weight: z.number().int('must be a whole percentage').min(1).max(100),
@@ -70,6 +69,8 @@ export const NotifyTargetsSchema = z.strictObject({
   slackWebhookUrlEnv: secretEnvName('ROLLGATE_SLACK_').default('ROLLGATE_SLACK_WEBHOOK_URL'),
   webhookUrlEnv: secretEnvName('ROLLGATE_WEBHOOK_').default('ROLLGATE_WEBHOOK_URL'),
   webhookSecretEnv: secretEnvName('ROLLGATE_WEBHOOK_').default('ROLLGATE_WEBHOOK_SECRET'),
+  /** PagerDuty Events API v2: the on-call engineer is paged on a failed rollback and whenever a human is needed. */
+  pagerDutyRoutingKeyEnv: secretEnvName('ROLLGATE_PAGERDUTY_').default('ROLLGATE_PAGERDUTY_ROUTING_KEY'),
 });
 
 const NotifySchema = NotifyTargetsSchema.extend({
@@ -84,6 +85,8 @@ export const DeploySchema = z
     rollback: command.optional(),
     timeout: durationMs().prefault('15m'),
     cwd: z.string().min(1).optional(),
+    /** Run the plan's first step, the merge to main, as the command's `merge` action (with `{commit}`, the judged head). */
+    merge: z.boolean().default(false),
     /** command: run `command` for each step; webhook: POST each step to the URL in the worker's `webhook.urlEnv`. */
     provider: z.enum(['command', 'webhook'], { error: 'unknown deploy provider (known: command, webhook)' }).default('command'),
     webhook: z
@@ -125,7 +128,13 @@ export const ConfigSchema = z.strictObject({
       if (f.provider === 'flagd' && !f.flag) ctx.addIssue({ code: 'custom', path: ['flag'], message: 'the flagd provider needs the flag name' });
     })
     .prefault({}),
-  blueGreen: z.strictObject({ rollbackWindow: durationMs({ allowZero: true }).prefault('24h') }).prefault({}),
+  blueGreen: z
+    .strictObject({
+      rollbackWindow: durationMs({ allowZero: true }).prefault('24h'),
+      /** Where green answers before it takes traffic: smoke-tested before the switch (the production URL still serves blue). */
+      greenSmokeUrl: smokeUrl().optional(),
+    })
+    .prefault({}),
   risk: z
     .strictObject({
       criticalAreas: z.array(z.string().min(1)).default(DEFAULT_CRITICAL_AREAS),

@@ -97,3 +97,18 @@ export function doraReport(entries: readonly LedgerEntry[], opts: { to: Date; da
     timeToRestore: { medianSeconds: restore, samples: restores.length, band: byBelow(restore, BANDS.timeToRestoreSeconds) },
   };
 }
+
+/** How far back the record looks for a service's rollbacks when it estimates the next one. */
+export const RESTORE_HISTORY_DAYS = 90;
+
+/** This service's measured time to restore: the median rollback duration in the ledger's last 90 days. */
+export interface RestoreHistory {
+  medianSeconds: number | null;
+  samples: number;
+  days: number;
+}
+
+export function restoreHistory(entries: readonly LedgerEntry[], service: string, to: Date): RestoreHistory {
+  const { medianSeconds, samples } = doraReport(entries, { to, days: RESTORE_HISTORY_DAYS, service }).timeToRestore;
+  return { medianSeconds, samples, days: RESTORE_HISTORY_DAYS };
+}

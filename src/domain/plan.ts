@@ -18,6 +18,8 @@ export const PhaseAction = {
   DISABLE_FLAG: 'disable-flag',
   SWITCH: 'switch',
   RETIRE: 'retire',
+  /** The spec's step 1: the judged commit merged to main, where `deploy.merge` is on. A rollback never undoes it. */
+  MERGE: 'merge',
 } as const;
 export type PhaseAction = (typeof PhaseAction)[keyof typeof PhaseAction];
 
@@ -55,7 +57,15 @@ export const DEFAULT_FLAG_STEPS = [
   { weight: 100, bake: 24 * 3_600_000, approval: false },
 ];
 
+/** The merge to main, run through the deploy command where `deploy.merge` is on. */
+export const MERGE_PHASE: Phase = { id: 'merge-main', title: 'Merge to main', action: PhaseAction.MERGE, stage: 'main', weight: 0, holdMs: 0, bakeMs: 0, approval: false };
+
 export function buildPlan(strategy: Strategy, config: RollgateConfig): ReleasePlan {
+  const { phases } = deploymentPhases(strategy, config);
+  return { strategy, phases: config.deploy.merge ? [MERGE_PHASE, ...phases] : phases };
+}
+
+function deploymentPhases(strategy: Strategy, config: RollgateConfig): ReleasePlan {
   const { staging, production } = config.stages;
   const stagingPhase: Phase = {
     id: 'staging-deploy',
@@ -123,7 +133,8 @@ export function buildPlan(strategy: Strategy, config: RollgateConfig): ReleasePl
         strategy,
         phases: [
           stagingPhase,
-          { id: 'production-green-deploy', title: 'Deploy green (no traffic)', action: 'deploy', stage: 'production-green', weight: 0, ...prodSmoke, holdMs: 0, bakeMs: 0, approval: false },
+          // Tested where green answers, before the switch: the production URL still serves blue.
+          { id: 'production-green-deploy', title: 'Deploy green (no traffic)', action: 'deploy', stage: 'production-green', weight: 0, ...(config.blueGreen.greenSmokeUrl ? { smokeUrl: config.blueGreen.greenSmokeUrl } : {}), holdMs: 0, bakeMs: 0, approval: false },
           { id: 'production-switch', title: 'Switch traffic to green', action: 'switch', stage: 'production', weight: 100, ...prodSmoke, holdMs: 0, bakeMs: config.bake.production, approval: true },
           { id: 'production-retire-blue', title: `Retire blue after the ${formatDuration(config.blueGreen.rollbackWindow)} rollback window`, action: 'retire', stage: 'production-blue', weight: 100, holdMs: config.blueGreen.rollbackWindow, bakeMs: 0, approval: false },
         ],
@@ -131,15 +142,20 @@ export function buildPlan(strategy: Strategy, config: RollgateConfig): ReleasePl
   }
 }
 
+/** Where a stage is verified after its rollback: where its traffic is served. Green's own URL serves nothing once green is gone. */
+export const verificationUrl = (phase: Phase, config: RollgateConfig): string | undefined =>
+  phase.stage === 'production-green' ? config.stages.production.smokeUrl : phase.smokeUrl;
+
 /**
  * The phases to roll back, the most recent first: one per stage whose action has started. Retiring
- * blue is not undone: it only happens once the rollback window has passed. Once a flag is on, the
- * rollback turns it off and redeploys nothing.
+ * blue is not undone: it only happens once the rollback window has passed. Nor is the merge: a
+ * rollback restores what serves traffic, and rewriting main is left to people. Once a flag is on,
+ * the rollback turns it off and redeploys nothing.
  */
 export function rollbackTargets(started: readonly Phase[]): Phase[] {
   const flag = started.find((p) => p.action === PhaseAction.ENABLE_FLAG);
   if (flag) return [flag];
   const firstPerStage = new Map<string, Phase>();
-  for (const phase of started) if (phase.action !== PhaseAction.RETIRE && !firstPerStage.has(phase.stage)) firstPerStage.set(phase.stage, phase);
+  for (const phase of started) if (phase.action !== PhaseAction.RETIRE && phase.action !== PhaseAction.MERGE && !firstPerStage.has(phase.stage)) firstPerStage.set(phase.stage, phase);
   return [...firstPerStage.values()].reverse();
 }

@@ -3,11 +3,13 @@ import { commandFor, FLAG_ROLLBACK_STEP, renderArgv, ROLLBACK, rollbackStep, sho
 import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
 import { type Outcome, PrerequisiteName } from './enums';
-import { isAnalysed, type Phase, PhaseAction, rollbackTargets } from './plan';
+import { isAnalysed, type Phase, PhaseAction, rollbackTargets, verificationUrl } from './plan';
 import type { Metric } from './analysis';
 import { type Approval, type DecisionResult, type GateReport, type PendingApproval, type PhaseAnalysis, type StepRecord } from './release';
 import { phaseTimeline } from './timeline';
 import type { PolicyProvenance } from './policy';
+import type { RestoreHistory } from './dora';
+import { CONFIDENCE_RULE, confidence, deploymentWindow, recommendation, windowLine } from './sign-off';
 
 export interface RecordInput {
   releaseId: string;
@@ -17,6 +19,8 @@ export interface RecordInput {
   timestamp: string;
   branch: string;
   base: string;
+  /** The base as a branch name, where it is one: what the merge to main merges into. */
+  baseBranch?: string;
   commit?: string;
   version: string;
   previousVersion: string;
@@ -30,6 +34,8 @@ export interface RecordInput {
   policy?: PolicyProvenance;
   /** The Prometheus alerting rules written beside the record, by file name. */
   alertRulesFile?: string;
+  /** This service's past rollbacks in the ledger: the measured rollback estimate. */
+  restoreHistory?: RestoreHistory;
   results?: {
     outcome: Outcome;
     reason?: string;
@@ -146,18 +152,35 @@ const flagdLine = (config: RollgateConfig, what: string) => `- flagd: ${code(con
 const commandLine = (r: RecordInput, phase: Phase, action: string, step: string): string =>
   showArgv(renderArgv(commandFor(action, r.config.deploy), stepVars(phase, action, step, r)));
 
+/** The spec's step 1 where rollgate does not run it (deploy.merge is off): shown, for CI or a person. */
+const mergeByHand = (r: RecordInput): string[] => {
+  const into = r.baseBranch ?? 'main';
+  return [
+    '',
+    '### Step 1: Merge to main (by your CI or by hand: rollgate runs it only with deploy.merge)',
+    '```bash',
+    showArgv(['git', 'checkout', into]),
+    showArgv(['git', 'merge', '--no-ff', r.commit ?? 'HEAD']),
+    showArgv(['git', 'push', 'origin', into]),
+    '```',
+  ];
+};
+
 const deploymentPlan: Section = (r) => {
   const { plan } = r.decision;
   if (!plan) return [];
+  const byHand = r.config.deploy.merge ? [] : mergeByHand(r);
   return ruled('DEPLOYMENT PLAN', [
+    ...byHand,
     ...plan.phases.flatMap((phase, i) => [
       '',
-      `### Step ${i + 1}: ${text(phase.title)}`,
+      `### Step ${i + 1 + (byHand.length ? 1 : 0)}: ${text(phase.title)}`,
       ...(phase.approval ? ['- Waits for a human approval before it starts'] : []),
       ...(phase.holdMs > 0 ? [`- Waits ${formatDuration(phase.holdMs)} with blue kept for rollback`] : []),
       ...(phase.action === PhaseAction.ENABLE_FLAG && flagd(r.config)
         ? [flagdLine(r.config, `on for ${phase.weight}% of users`)]
         : ['```bash', commandLine(r, phase, phase.action, phase.id), ...(phase.smokeUrl ? [`curl -f ${phase.smokeUrl} || exit 1   # smoke test`] : []), '```']),
+      ...(phase.stage === 'production-green' && !phase.smokeUrl ? ['- Green is not tested before the switch: set blueGreen.greenSmokeUrl to where green answers'] : []),
       ...(phase.bakeMs > 0 ? [`- Monitor for ${formatDuration(phase.bakeMs)}${metricsClause(r.config, phase)}`] : []),
     ]),
     '',
@@ -188,7 +211,7 @@ const rollbackPlan: Section = (r) => {
   // As the workflow undoes a flag rollout: redeploy while no flag is on; once one is, only turn it off.
   const firstFlag = plan.phases.find((p) => p.action === PhaseAction.ENABLE_FLAG);
   const targets = rollbackTargets(firstFlag ? plan.phases.slice(0, plan.phases.indexOf(firstFlag)) : plan.phases);
-  const smokes = [...new Set(plan.phases.map((p) => p.smokeUrl).filter(Boolean))];
+  const smokes = [...new Set(targets.map((p) => verificationUrl(p, r.config)).filter(Boolean))];
   const analysed = plan.phases.some((p) => isAnalysed(p) && p.bakeMs + p.holdMs > 0);
   return ruled('ROLLBACK PLAN', [
     '',
@@ -221,8 +244,11 @@ const rollbackPlan: Section = (r) => {
         ]
       : []),
     '',
-    `**Estimated rollback time**: at most ${formatDuration(deploy.timeout * targets.length)} (${targets.length} stage${targets.length === 1 ? '' : 's'} × the ${formatDuration(deploy.timeout)} command timeout)`,
+    `- Main keeps the merged change: a rollback restores what serves traffic, not the branch. Revert the merge of ${code(r.commit ?? 'HEAD')} before releasing from main again`,
     '',
+    ...rollbackEstimate(r, targets.length),
+    '',
+    ...cannotRestore(r),
     '### Rollback Verification',
     ...(smokes.length > 0 ? ['```bash', ...smokes.map((url) => `curl -f ${url}`), '```'] : ['- No smoke URL configured (stages.*.smokeUrl): each stage is verified by its command exit status only']),
     ...(analysed && acting.length > 0
@@ -299,17 +325,64 @@ const signOff: Section = (r) => {
     ...r.approvals.map(approvedLine),
     ...(p
       ? [
-          `- **Awaiting**: ${prose(p.reason)}; deadline ${text(p.deadline)}`,
+          `- **Awaiting**: ${prose(p.reason)}; deadline ${text(p.deadline)}${p.mustAcknowledge ? `; the approval must acknowledge it (--acknowledge ${p.mustAcknowledge})` : ''}`,
           `- **May approve**: ${p.allowedApprovers.length > 0 ? p.allowedApprovers.map(text).join(', ') : 'a principal of the worker\'s allowed signers (signature required)'}${p.excludedApprovers.length > 0 ? `, except the change's authors (${p.excludedApprovers.map(text).join(', ')})` : ''}`,
         ]
       : []),
+    ...(d.plan && d.decision !== 'ABORTED' ? [`- **Deployment window**: ${windowLine(deploymentWindow(d.plan, r.timestamp, r.approvals), d.approvalRequired || d.plan.phases.some((x) => x.approval))}`] : []),
+    `- **On-call engineer**: ${onCallLine(r)}`,
+    ...confidenceLines(r),
+    `- **Recommendation**: ${recommendation(d, r.approvals)}`,
     '',
   ]);
 };
 
 /** An approval, and whether its name was verified: a signature of the worker's allowed signers, or a name as typed. */
 const approvedLine = (a: Approval): string =>
-  `- **Approved by**: ${text(a.by)}${a.verified === undefined ? '' : a.verified ? ' (signature verified)' : ' (unverified: a name as typed)'} at ${text(a.at)}${a.kind === 'release' ? '' : ` (phase ${text(a.target)})`}${a.reason ? ` — ${text(a.reason)}` : ''}`;
+  `- **Approved by**: ${text(a.by)}${a.verified === undefined ? '' : a.verified ? ' (signature verified)' : ' (unverified: a name as typed)'} at ${text(a.at)}${a.kind === 'release' ? '' : ` (phase ${text(a.target)})`}${a.reason ? ` — ${text(a.reason)}` : ''}${a.acknowledged ? `; acknowledged: ${ACKNOWLEDGED[a.acknowledged]}` : ''}`;
+
+const ACKNOWLEDGED = { 'irreversible-migration': 'a rollback cannot restore the data the irreversible migration drops' } as const;
+
+const onCallLine = (r: RecordInput): string => {
+  const { onCall, pagerDutyRoutingKeyEnv } = r.config.notify;
+  return `${onCall ? text(onCall) : 'not named (notify.onCall)'}; paged through PagerDuty on a failed rollback and whenever a human is needed, where the worker has ${pagerDutyRoutingKeyEnv}`;
+};
+
+const confidenceLines = (r: RecordInput): string[] => {
+  const c = confidence(r.decision, r.gates, r.config);
+  if (!c) return [];
+  return [`- **Confidence**: ${c.level}${c.doubts.length ? ` (${c.doubts.map(prose).join('; ')})` : ''}`, `- **How confidence is set**: ${CONFIDENCE_RULE}`];
+};
+
+/** The measured median of this service's rollbacks, and the worst case its timeouts allow, apart. */
+function rollbackEstimate(r: RecordInput, stages: number): string[] {
+  const { deploy, analysis } = r.config;
+  const h = r.restoreHistory;
+  const verify = checksOf(r.config).acting.length > 0 && analysis.verifyWindow > 0 ? analysis.verifyWindow : 0;
+  const measured =
+    h && h.medianSeconds !== null
+      ? `median ${formatDuration(h.medianSeconds * 1000)}, measured over ${times(h.samples, 'rollback')} of ${text(r.service)} in the ledger's last ${h.days} days`
+      : h
+        ? `not measured yet: no rollback of ${text(r.service)} in the ledger's last ${h.days} days`
+        : 'not measured: the ledger could not be read';
+  return [
+    `**Estimated rollback time**: ${measured}`,
+    `**Worst case**: ${formatDuration(deploy.timeout * stages + verify)} (${times(stages, 'stage')} × the ${formatDuration(deploy.timeout)} command timeout${verify ? `, then up to ${formatDuration(verify)} of verification` : ''})`,
+  ];
+}
+
+/** An irreversible migration, said plainly: what a rollback gives back, and what it never can. */
+function cannotRestore(r: RecordInput): string[] {
+  const migration = r.decision.risk?.irreversibleMigration;
+  if (!migration) return [];
+  return [
+    '### What a rollback can and cannot restore',
+    `- **Can**: traffic back to ${text(r.previousVersion)} and the previous code on every stage changed (the commands above)`,
+    `- **Cannot**: the data of ${code(migration)}. Once the migration has run, what it drops or deletes is gone, and no rollback brings it back`,
+    '- **Before signing off**: take a backup and test its restore. The sign-off must acknowledge this: `rollgate approve ID --acknowledge irreversible-migration`',
+    '',
+  ];
+}
 
 const results: Section = (r) => {
   const res = r.results;

@@ -22,6 +22,15 @@ export const commitExpression = z
   }, 'is not a valid git ref');
 
 /**
+ * The branch a base names, for the plan's merge step: `origin/main` is `main`; a commit id or an
+ * expression such as `v1.2~1` names none.
+ */
+export function baseBranch(ref: string | undefined): string | undefined {
+  if (!ref || /[~^]/.test(ref) || /^[0-9a-f]{7,64}$/.test(ref)) return undefined;
+  return ref.replace(/^(refs\/heads\/|refs\/remotes\/[^/]+\/|origin\/)/, '');
+}
+
+/**
  * A version as deploy commands receive it: nothing a shell or a path could misread, and a letter or
  * digit first, so `--version=--force` never reaches a command as an option (issue 13 §5).
  */
@@ -137,6 +146,11 @@ export function approvalTargetId(t: ApprovalTarget): string {
   }
 }
 
+/** What a sign-off must say it knows, beyond approving: a rollback that cannot restore everything. */
+export const Acknowledgement = { IRREVERSIBLE_MIGRATION: 'irreversible-migration' } as const;
+export type Acknowledgement = (typeof Acknowledgement)[keyof typeof Acknowledgement];
+export const ACKNOWLEDGEMENTS = Object.values(Acknowledgement) as [Acknowledgement, ...Acknowledgement[]];
+
 export interface PendingApproval {
   kind: ApprovalKind;
   /** `approvalTargetId` of what is asked: "release", a phase id, "<phase>: analysis". */
@@ -150,6 +164,8 @@ export interface PendingApproval {
   allowedApprovers: string[];
   /** For CRITICAL releases: the change's authors, who may not approve it. */
   excludedApprovers: string[];
+  /** An approval must carry this acknowledgement (`approve --acknowledge …`), or it is refused. */
+  mustAcknowledge?: Acknowledgement;
 }
 
 export interface Approval {
@@ -162,6 +178,8 @@ export interface Approval {
   verified?: boolean;
   at: string;
   reason?: string;
+  /** What the approver acknowledged with the approval. */
+  acknowledged?: Acknowledgement;
 }
 
 export const ReleaseState = {

@@ -67,6 +67,8 @@ export interface RiskAssessment {
   level: RiskLevel;
   /** Set when a human must take over: the spec's "risk unclear" and "no rollback plan possible". */
   escalation?: string;
+  /** A destructive migration with no way down (`path: statement`): a rollback restores the code, not its data. */
+  irreversibleMigration?: string;
   /** One line per signal that set the level. */
   reasons: string[];
   signals: RiskSignal[];
@@ -153,7 +155,7 @@ export function assessRisk(change: ChangeSet, opts: RiskOptions): RiskAssessment
   let escalation: string | undefined;
   if (change.files.length === 0) escalation = 'Risk cannot be classified: the change set between base and head has no files';
   const irreversible = irreversibleMigration(migrations, files);
-  if (irreversible) escalation = `No rollback plan possible: irreversible migration without a down migration (${irreversible})`;
+  if (irreversible) escalation = `Irreversible migration without a down migration (${irreversible}): a rollback restores the code, never the data it drops, so a human must sign off knowing it`;
 
   const level = signals.reduce<RiskLevel>((max, s) => (riskRank(s.level) > riskRank(max) ? s.level : max), 'LOW');
   const reasons = signals.filter((s) => s.level === level).map((s) => s.reason);
@@ -163,6 +165,7 @@ export function assessRisk(change: ChangeSet, opts: RiskOptions): RiskAssessment
   return {
     level,
     ...(escalation ? { escalation } : {}),
+    ...(irreversible ? { irreversibleMigration: irreversible } : {}),
     reasons,
     signals,
     change: {

@@ -30,6 +30,8 @@ export const SignedBodySchema = z.strictObject({
   /** The principal the signer claims; the key must belong to it. */
   by: z.string().max(200).optional(),
   reason: z.string().max(2000).optional(),
+  /** What an approval acknowledges (`--acknowledge`): signed, so that no one adds it on the signer's behalf. */
+  acknowledge: z.string().max(100).optional(),
   /** One-off: a request is accepted once per run. */
   nonce: z.string().regex(/^[0-9a-f]{16,64}$/, 'must be 16-64 hex digits'),
   expires: z.iso.datetime({ offset: true }),
@@ -68,6 +70,7 @@ export function canonicalPayload(body: SignedBody): string {
     ...(body.record !== undefined ? { record: body.record } : {}),
     ...(body.by !== undefined ? { by: body.by } : {}),
     ...(body.reason !== undefined ? { reason: body.reason } : {}),
+    ...(body.acknowledge !== undefined ? { acknowledge: body.acknowledge } : {}),
     nonce: body.nonce,
     expires: body.expires,
   };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { formatIssues } from './config';
 import type { Outcome } from './enums';
-import { type Approval, type PendingApproval, ReleaseState } from './release';
+import { ACKNOWLEDGEMENTS, type Approval, type PendingApproval, ReleaseState } from './release';
 import { SignedSchema } from './signed-request';
 
 /**
@@ -33,7 +33,14 @@ const named =
   };
 
 /** Arguments of the approve / reject / abort updates, validated where they arrive. */
-export const ApproveArgsSchema = z.strictObject({ by: who().optional(), reason: reasonText().optional(), ...signed }).superRefine(named('approves'));
+export const ApproveArgsSchema = z
+  .strictObject({
+    by: who().optional(),
+    reason: reasonText().optional(),
+    acknowledge: z.enum(ACKNOWLEDGEMENTS, { error: `must be one of ${ACKNOWLEDGEMENTS.join(', ')}` }).optional(),
+    ...signed,
+  })
+  .superRefine(named('approves'));
 export type ApproveArgs = z.input<typeof ApproveArgsSchema>;
 
 export const RejectArgsSchema = z.strictObject({ by: who().optional(), reason: requiredReason(), ...signed }).superRefine(named('rejects'));
@@ -132,6 +139,8 @@ export function steeringRefusal<K extends Steer>(update: K, args: SteeringArgs[K
       }
       const already = view.approvals.find((x) => x.target === pending.target);
       if (already) return `already approved by ${already.by} at ${already.at}`;
+      const { acknowledge } = args as SteeringArgs['approve'];
+      if (pending.mustAcknowledge && acknowledge !== pending.mustAcknowledge) return ACKNOWLEDGE_REFUSAL[pending.mustAcknowledge];
       if (by === undefined) return undefined;
       if (pending.allowedApprovers.length > 0 && !pending.allowedApprovers.some((x) => sameIdentity(x, by)))
         return `${by} may not approve: approval.approvers allows ${pending.allowedApprovers.join(', ')}`;
@@ -165,6 +174,12 @@ export function steeringRefusal<K extends Steer>(update: K, args: SteeringArgs[K
       return view.state === ReleaseState.NEEDS_HUMAN ? undefined : `nothing to resolve: the release is ${view.state}`;
   }
 }
+
+/** Why an approval without its acknowledgement is refused, and what to send instead. */
+const ACKNOWLEDGE_REFUSAL = {
+  'irreversible-migration':
+    'this release runs an irreversible migration: a rollback restores the code, never the data the migration drops. Read the record\'s ROLLBACK PLAN, then approve with --acknowledge irreversible-migration',
+} as const;
 
 /**
  * The updates that need a verified principal when the worker has an allowed-signers file: each can

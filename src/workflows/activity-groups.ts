@@ -12,7 +12,7 @@ export function activityGroups(config: RollgateConfig) {
   const { heartbeatTimeout } = config;
   return {
     /** The worker's policy, the decision's reads and its first record: short, on this worker, side by side. */
-    local: proxyLocalActivities<Pick<Activities, 'releasePolicy' | 'checkPrerequisites' | 'readChangeSet' | 'writeDecisionRecord'>>({
+    local: proxyLocalActivities<Pick<Activities, 'releasePolicy' | 'checkPrerequisites' | 'readChangeSet' | 'restoreHistory' | 'writeDecisionRecord'>>({
       startToCloseTimeout: '2 minutes',
       retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2 },
     }),

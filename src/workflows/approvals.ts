@@ -1,6 +1,6 @@
 import { condition } from '@temporalio/workflow';
 import { formatDuration } from '../domain/duration';
-import { ApprovalOutcome, type ApprovalTarget, approvalTargetId, ReleaseState, type StepRecord, StopKind } from '../domain/release';
+import { Acknowledgement, ApprovalKind, ApprovalOutcome, type ApprovalTarget, approvalTargetId, ReleaseState, type StepRecord, StopKind } from '../domain/release';
 import { changeIdentities } from '../domain/steering';
 import { writeRecord } from './decision-record';
 import { notify } from './notifications';
@@ -35,9 +35,11 @@ export async function awaitApproval(run: ReleaseRun, target: ApprovalTarget, rea
     allowedApprovers: run.config.approval.approvers,
     // Four eyes: every author, committer and co-author, by name and email (an author name is whatever the committer typed).
     excludedApprovers: run.fourEyes() ? changeIdentities(run.change?.commits ?? []) : [],
+    // The release's sign-off is where a person accepts what a rollback cannot restore.
+    ...(target.kind === ApprovalKind.RELEASE && run.decision?.risk?.irreversibleMigration ? { mustAcknowledge: Acknowledgement.IRREVERSIBLE_MIGRATION } : {}),
   };
   await writeRecord(run);
-  await notify(run, 'approval-needed', `Approval needed: ${run.input.service} ${run.version}`, `${reason}.\n\`rollgate approve ${run.releaseId} --key SSH_KEY\` (or reject) before ${status.pendingApproval.deadline}.`, {
+  await notify(run, 'approval-needed', `Approval needed: ${run.input.service} ${run.version}`, `${reason}.\n\`rollgate approve ${run.releaseId} --key SSH_KEY${status.pendingApproval.mustAcknowledge ? ` --acknowledge ${status.pendingApproval.mustAcknowledge}` : ''}\` (or reject) before ${status.pendingApproval.deadline}.`, {
     key: `approval-needed-${id}`,
   });
   const approval: NonNullable<StepRecord['approval']> = { kind: target.kind };

@@ -1,7 +1,7 @@
 import { condition } from '@temporalio/workflow';
 import { formatDuration } from '../domain/duration';
 import { Outcome } from '../domain/enums';
-import { rollbackTargets, type Phase } from '../domain/plan';
+import { rollbackTargets, type Phase, verificationUrl } from '../domain/plan';
 import { ReleaseState, type ReleaseResult, StepStatus, type StopReason } from '../domain/release';
 import { finish } from './closing';
 import { writeRecord } from './decision-record';
@@ -56,7 +56,7 @@ async function rollback(run: ReleaseRun, phases: Phase[], reason: StopReason): P
   try {
     for (const phase of phases) {
       await undoPhase(run, phase);
-      await smokeTest(run, phase, `verify ${phase.stage}: smoke test`);
+      await smokeTest(run, phase, `verify ${phase.stage}: smoke test`, verificationUrl(phase, run.config));
     }
     const broken = reason.brokenMetrics ?? [];
     if (broken.length > 0 && run.config.analysis.verifyWindow > 0) await verifyMetrics(run, broken);

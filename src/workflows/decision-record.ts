@@ -2,7 +2,7 @@ import { measurementsPath } from '../domain/analysis';
 import type { Decision, Outcome } from '../domain/enums';
 import { recordFileName, renderDecisionRecord } from '../domain/record';
 import { sha256Hex } from '../domain/sha256';
-import type { StopReason } from '../domain/release';
+import { baseBranch, type StopReason } from '../domain/release';
 import type { ReleaseRun } from './run-state';
 
 /** Why a release ended, as the record keeps it. */
@@ -24,6 +24,7 @@ export async function writeRecord(
     // The names people gave, with the commits they stood for: a name can move, the commit cannot.
     branch: input.refs ? `${input.refs.head} at ${input.head.slice(0, 12)}` : input.head,
     base: input.refs ? `${input.refs.base} at ${input.base.slice(0, 12)}` : input.base,
+    ...(baseBranch(input.refs?.base) ? { baseBranch: baseBranch(input.refs?.base)! } : {}),
     ...(change ? { commit: change.headSha } : {}),
     version: run.version,
     previousVersion: run.previousVersion,
@@ -35,6 +36,7 @@ export async function writeRecord(
     ...(status.pendingApproval ? { pendingApproval: status.pendingApproval } : {}),
     ...(status.policy ? { policy: status.policy } : {}),
     ...(run.alertRulesFile ? { alertRulesFile: run.alertRulesFile } : {}),
+    ...(run.restoreHistory ? { restoreHistory: run.restoreHistory } : {}),
     ...(ending
       ? {
           results: {

@@ -26,7 +26,11 @@ export async function decide(run: ReleaseRun): Promise<DecisionResult> {
       changeSetError = failureMessage(e);
     }
   };
-  [run.gates] = await Promise.all([readGates(), readChange()]);
+  // The rollback estimate only: an unreadable ledger costs the measured figure, never the release.
+  const readRestores = async () => {
+    run.restoreHistory = await acts.local.restoreHistory({ outDir: run.outDir, service: input.service }).catch(() => undefined);
+  };
+  [run.gates] = await Promise.all([readGates(), readChange(), readRestores()]);
   const decision = evaluateRelease(run.gates, run.change, run.config, input.usersAffected, changeSetError, run.approverProblem);
   const { risk, plan } = decision;
   run.decision = decision;

@@ -52,8 +52,7 @@ async function applyPhase(run: ReleaseRun, phase: Phase): Promise<void> {
   if (!run.productionAt && phase.stage.startsWith('production') && phase.weight === 100 && phase.action !== PhaseAction.RETIRE) run.productionAt = now();
 }
 
-export async function smokeTest(run: ReleaseRun, phase: Phase, name: string): Promise<void> {
-  const url = phase.smokeUrl;
+export async function smokeTest(run: ReleaseRun, phase: Phase, name: string, url = phase.smokeUrl): Promise<void> {
   if (url) await run.step(name, () => run.acts.smoke.smokeTest({ url }), (d) => d);
 }
 

@@ -1,3 +1,4 @@
+import type { RestoreHistory } from '../domain/dora';
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { measurementsPath } from '../domain/analysis';
 import type { QueryVars } from '../domain/promql';
@@ -80,6 +81,8 @@ export class ReleaseRun {
   charts: { metric: string; file: string }[] = [];
   /** The alerting rules beside the record, by file name, once written. */
   alertRulesFile?: string;
+  /** This service's past rollbacks, measured from the ledger: the record's rollback estimate. */
+  restoreHistory?: RestoreHistory;
   /** Phases whose action has started: what a rollback must undo. */
   readonly started: Phase[] = [];
   productionAt?: string;
@@ -118,7 +121,7 @@ export class ReleaseRun {
   }
 
   get ref(): ReleaseRef {
-    return { releaseId: this.releaseId, runKey: this.runKey, version: this.version, previousVersion: this.previousVersion };
+    return { releaseId: this.releaseId, runKey: this.runKey, version: this.version, previousVersion: this.previousVersion, commit: this.input.head };
   }
 
   get metrics() {

@@ -28,6 +28,7 @@ const handlers: { [K in Steer]: Handler<K> } = {
         verified: sender.verified,
         at: now(),
         ...(a.reason ? { reason: a.reason } : {}),
+        ...(a.acknowledge ? { acknowledged: a.acknowledge } : {}),
       };
       run.status.approvals.push(approval);
       return approval;
@@ -141,11 +142,13 @@ async function verify<K extends Steer>(run: ReleaseRun, kind: K, args: SteeringA
   const { by, signed } = args;
   if (!signed && !needsSignature(kind)) return { ...(by ? { by } : {}), verified: false };
   const reason = 'reason' in args ? args.reason : undefined;
+  const acknowledge = 'acknowledge' in args ? args.acknowledge : undefined;
   try {
     return await run.acts.signatures.verifySteeringRequest({
       update: kind,
       ...(by ? { by } : {}),
       ...(reason !== undefined ? { reason } : {}),
+      ...(acknowledge !== undefined ? { acknowledge } : {}),
       ...(signed ? { signed } : {}),
       expect: requestContext(run, kind, args),
     });

@@ -53,6 +53,7 @@ class FakeDeployer implements Deployer {
   switchTraffic = this.op('switchTraffic');
   retire = this.op('retire');
   rollback = this.op('rollback');
+  merge = this.op('merge');
 }
 
 /** Answers each query from a function of the PromQL: a value, no data, or a thrown provider error. */
@@ -190,6 +191,7 @@ const step = (action: string, extra: Partial<StepInput> = {}): StepInput => ({
   previousVersion: 'v1',
   releaseId: 'release-cart-0123456789ab',
   idempotencyKey: `release-cart-0123456789ab@abcd1234/${action}`,
+  commit: 'c0ffee0000000000000000000000000000000000',
   command: ['./deploy.sh', '{stage}'],
   cwd: '/repo',
   timeoutMs: 30_000,
@@ -206,6 +208,7 @@ describe('createActivities: deploy and rollback through the Deployer', () => {
     ['deploy', 'promote', 'promote'],
     ['deploy', 'switch', 'switchTraffic'],
     ['deploy', 'retire', 'retire'],
+    ['deploy', 'merge', 'merge'],
     ['deploy', 'enable-flag', 'deploy'],
     ['rollback', 'rollback', 'rollback'],
     ['rollback', 'disable-flag', 'deploy'],

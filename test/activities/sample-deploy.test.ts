@@ -17,6 +17,7 @@ describe('the sample deploy.sh, run by the command deployer', () => {
     previousVersion: 'v1',
     releaseId: 'release-auth-abc',
     idempotencyKey: `release-auth-abc@12345678/${key}`,
+    commit: 'c0ffee0000000000000000000000000000000000',
     command: [SAMPLE, '{stage}'],
     cwd: dir,
     timeoutMs: 10_000,

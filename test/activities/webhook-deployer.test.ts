@@ -43,6 +43,7 @@ describe('the HTTP webhook deployer (local receiver)', () => {
     previousVersion: 'v1',
     releaseId: 'release-auth-abc',
     idempotencyKey: 'release-auth-abc@12345678/production-canary-50',
+    commit: 'c0ffee0000000000000000000000000000000000',
     command: [],
     cwd: '.',
     timeoutMs: 5000,
@@ -57,7 +58,7 @@ describe('the HTTP webhook deployer (local receiver)', () => {
     assert.equal(r.skipped, false);
     const [call] = got;
     const payload = JSON.parse(call!.body) as DeployHookPayload;
-    assert.deepEqual(payload, { stage: 'production', action: 'set-weight', weight: 50, version: 'v2', previousVersion: 'v1', releaseId: 'release-auth-abc', idempotencyKey: 'release-auth-abc@12345678/production-canary-50' });
+    assert.deepEqual(payload, { stage: 'production', action: 'set-weight', weight: 50, version: 'v2', previousVersion: 'v1', releaseId: 'release-auth-abc', idempotencyKey: 'release-auth-abc@12345678/production-canary-50', commit: 'c0ffee0000000000000000000000000000000000' });
     assert.equal(call!.headers['idempotency-key'], payload.idempotencyKey);
     assert.equal(call!.headers['x-rollgate-signature'], `sha256=${createHmac('sha256', 'hook-secret').update(call!.body).digest('hex')}`);
   });

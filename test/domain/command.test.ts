@@ -22,6 +22,7 @@ const vars: CommandVars = {
   previousVersion: 'v1',
   releaseId: 'release-cart-0123456789ab',
   idempotencyKey: 'release-cart-0123456789ab@abcd1234/production-canary-50',
+  commit: 'c0ffee0000000000000000000000000000000000',
 };
 
 describe('renderArgv', () => {
@@ -61,6 +62,7 @@ describe('commandEnv', () => {
       ROLLGATE_PREVIOUS_VERSION: 'v1',
       ROLLGATE_RELEASE_ID: 'release-cart-0123456789ab',
       ROLLGATE_IDEMPOTENCY_KEY: 'release-cart-0123456789ab@abcd1234/production-canary-50',
+      ROLLGATE_COMMIT: 'c0ffee0000000000000000000000000000000000',
     });
     assert.equal(commandEnv({ ...vars, weight: 0 }).ROLLGATE_WEIGHT, '0');
   });
@@ -90,7 +92,7 @@ describe('idempotency keys and step names', () => {
 });
 
 describe('stepVars', () => {
-  const release: ReleaseRef = { releaseId: 'release-cart-0123456789ab', runKey: 'release-cart-0123456789ab@abcd1234', version: 'v2', previousVersion: 'v1' };
+  const release: ReleaseRef = { releaseId: 'release-cart-0123456789ab', runKey: 'release-cart-0123456789ab@abcd1234', version: 'v2', previousVersion: 'v1', commit: 'c0ffee0000000000000000000000000000000000' };
 
   it('a forward step takes the phase\'s stage and weight and the new version', () => {
     assert.deepEqual(stepVars({ stage: 'production', weight: 50 }, 'set-weight', 'production-canary-50', release), {
@@ -101,6 +103,7 @@ describe('stepVars', () => {
       previousVersion: 'v1',
       releaseId: 'release-cart-0123456789ab',
       idempotencyKey: 'release-cart-0123456789ab@abcd1234/production-canary-50',
+      commit: 'c0ffee0000000000000000000000000000000000',
     });
   });
 
@@ -113,6 +116,7 @@ describe('stepVars', () => {
       previousVersion: 'v1',
       releaseId: 'release-cart-0123456789ab',
       idempotencyKey: 'release-cart-0123456789ab@abcd1234/rollback-production',
+      commit: 'c0ffee0000000000000000000000000000000000',
     });
   });
 

@@ -28,6 +28,7 @@ describe('config defaults', () => {
         command: ['./deploy.sh', '{stage}'],
         timeout: 15 * MIN,
         provider: 'command',
+        merge: false,
         webhook: { urlEnv: 'ROLLGATE_DEPLOY_WEBHOOK_URL', secretEnv: 'ROLLGATE_DEPLOY_WEBHOOK_SECRET' },
       });
       assert.equal(c.heartbeatTimeout, 30_000);
@@ -39,7 +40,7 @@ describe('config defaults', () => {
       assert.deepEqual(c.risk, { criticalAreas: DEFAULT_CRITICAL_AREAS, policyAreas: DEFAULT_POLICY_AREAS, migrations: DEFAULT_MIGRATION_GLOBS, components: {} });
       assert.deepEqual(c.approval, { requiredFor: ['CRITICAL'], approvers: [], timeout: 24 * HOUR });
       assert.deepEqual(c.monitoring, { metrics: [] });
-      assert.deepEqual(c.notify, { slackWebhookUrlEnv: 'ROLLGATE_SLACK_WEBHOOK_URL', webhookUrlEnv: 'ROLLGATE_WEBHOOK_URL', webhookSecretEnv: 'ROLLGATE_WEBHOOK_SECRET' });
+      assert.deepEqual(c.notify, { slackWebhookUrlEnv: 'ROLLGATE_SLACK_WEBHOOK_URL', webhookUrlEnv: 'ROLLGATE_WEBHOOK_URL', webhookSecretEnv: 'ROLLGATE_WEBHOOK_SECRET', pagerDutyRoutingKeyEnv: 'ROLLGATE_PAGERDUTY_ROUTING_KEY' });
       assert.equal(c.analysis.provider, 'prometheus');
       assert.equal(c.analysis.interval, MIN);
       assert.equal(c.analysis.onError, 'rollback');

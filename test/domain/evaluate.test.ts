@@ -119,11 +119,11 @@ describe('evaluateRelease: aborted and escalated', () => {
     assert.equal(d.approvalRequired, true);
   });
 
-  it('an irreversible migration escalates: no rollback plan possible', () => {
+  it('an irreversible migration escalates: a rollback restores the code, never the data', () => {
     const drop = changeSet([{ path: 'db/migrations/0003_drop.sql', status: 'A', insertions: 1, deletions: 0, binary: false, added: ['DROP TABLE legacy;'] }]);
     const d = evaluateRelease(passingGates, drop, config(), undefined);
     assert.equal(d.decision, 'ESCALATED');
-    assert.deepEqual(d.because, ['No rollback plan possible: irreversible migration without a down migration (db/migrations/0003_drop.sql: DROP TABLE legacy;)']);
+    assert.deepEqual(d.because, ['Irreversible migration without a down migration (db/migrations/0003_drop.sql: DROP TABLE legacy;): a rollback restores the code, never the data it drops, so a human must sign off knowing it']);
     assert.equal(d.strategy, 'blue-green');
   });
 

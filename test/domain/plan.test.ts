@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig, type RollgateConfig, type RollgateConfigInput } from '../../src/domain/config';
 import { Strategy } from '../../src/domain/enums';
-import { buildPlan, isAnalysed, isIntermediate, type Phase, PhaseAction, rollbackTargets } from '../../src/domain/plan';
+import { buildPlan, isAnalysed, isIntermediate, type Phase, PhaseAction, rollbackTargets, verificationUrl } from '../../src/domain/plan';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -96,13 +96,16 @@ describe('buildPlan: the config shapes the plan', () => {
     assert.deepEqual(phases.slice(1).map(shape), ['production-deploy-flag-off deploy production w0 hold0 bake0', `production-flag-1 enable-flag production w1 hold0 bake${MIN} approval`, 'production-flag-100 enable-flag production w100 hold0 bake0']);
   });
 
-  it('smoke tests: staging phases get the staging URL, phases that deploy or move traffic in production get the production URL; flags and retire get none', () => {
+  it('smoke tests: staging phases get the staging URL, phases that deploy or move traffic in production get the production URL; green its own; flags and retire get none', () => {
     const urls = { stages: { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'https://prod.test/health' } } };
     const smoke = (s: Strategy) => phasesOf(s, urls).map((p) => `${p.id}=${p.smokeUrl ?? '-'}`);
     assert.deepEqual(smoke(Strategy.IMMEDIATE), ['staging-deploy=http://staging.test/health', 'production-deploy=https://prod.test/health']);
     assert.deepEqual(smoke(Strategy.CANARY).slice(1), ['production-canary-5=https://prod.test/health', 'production-canary-50=https://prod.test/health', 'production-canary-100=https://prod.test/health']);
     assert.deepEqual(smoke(Strategy.FEATURE_FLAG).slice(1, 3), ['production-deploy-flag-off=https://prod.test/health', 'production-flag-5=-']);
-    assert.deepEqual(smoke(Strategy.BLUE_GREEN).slice(1), ['production-green-deploy=https://prod.test/health', 'production-switch=https://prod.test/health', 'production-retire-blue=-']);
+    // The production URL still serves blue before the switch: green is tested where it answers, or not at all.
+    assert.deepEqual(smoke(Strategy.BLUE_GREEN).slice(1), ['production-green-deploy=-', 'production-switch=https://prod.test/health', 'production-retire-blue=-']);
+    const green = phasesOf(Strategy.BLUE_GREEN, { ...urls, blueGreen: { greenSmokeUrl: 'http://green.test/health' } });
+    assert.deepEqual(green.slice(1).map((p) => `${p.id}=${p.smokeUrl ?? '-'}`), ['production-green-deploy=http://green.test/health', 'production-switch=https://prod.test/health', 'production-retire-blue=-']);
     assert.ok(phasesOf(Strategy.CANARY).every((p) => !('smokeUrl' in p)), 'no smokeUrl key at all without a configured URL');
   });
 });
@@ -148,6 +151,20 @@ describe('rollbackTargets', () => {
     const bg = phasesOf(Strategy.BLUE_GREEN);
     assert.deepEqual(ids(bg), ['production-switch', 'production-green-deploy', 'staging-deploy']);
     assert.deepEqual(ids(bg.slice(0, 2)), ['production-green-deploy', 'staging-deploy']);
+  });
+
+  it('the merge to main is never undone: a rollback restores what serves traffic', () => {
+    const merged = phasesOf(Strategy.CANARY, { deploy: { merge: true } });
+    assert.equal(merged[0]!.action, PhaseAction.MERGE);
+    assert.deepEqual(ids(merged.slice(0, 1)), []);
+    assert.deepEqual(ids(merged), ['production-canary-5', 'staging-deploy']);
+  });
+
+  it('after a rollback, green is verified where traffic is served: its own URL serves nothing once it is gone', () => {
+    const cfg = config({ stages: { production: { smokeUrl: 'https://prod.test/health' } }, blueGreen: { greenSmokeUrl: 'http://green.test/health' } });
+    const [, green, sw] = buildPlan(Strategy.BLUE_GREEN, cfg).phases;
+    assert.equal(verificationUrl(green!, cfg), 'https://prod.test/health');
+    assert.equal(verificationUrl(sw!, cfg), 'https://prod.test/health');
   });
 
   it('flags: before a flag is on, the deploys are undone; once one is on, only the flag goes off', () => {

@@ -53,6 +53,15 @@ function sectionsOf(markdown: string): { head: string; titles: string[]; of: (ti
 }
 const render = (input: RecordInput) => sectionsOf(renderDecisionRecord(input));
 const lines = (...ls: string[]) => ls.join('\n');
+/** The sign-off's approvals and requests, without its closing judgements (window, on-call, confidence, recommendation: tested on their own). */
+const signOffOf = (r: ReturnType<typeof render>) =>
+  r
+    .of('SIGN-OFF')
+    .split('\n')
+    .filter((l) => !/^- \*\*(Deployment window|On-call engineer|Confidence|How confidence is set|Recommendation)\*\*/.test(l))
+    .join('\n');
+/** The merge to main that the plan shows when rollgate does not run it. */
+const MERGE_BY_HAND = ['### Step 1: Merge to main (by your CI or by hand: rollgate runs it only with deploy.merge)', '```bash', 'git checkout main', 'git merge --no-ff HEAD', 'git push origin main', '```', ''];
 
 const ALL = ['PREREQUISITES', 'CHANGE SUMMARY', 'ROLLOUT STRATEGY', 'DEPLOYMENT PLAN', 'ROLLBACK PLAN', 'MONITORING & ALERTS', 'COMMUNICATION PLAN', 'CONTINGENCY PLANS', 'SIGN-OFF'];
 const at = (minute: number) => `2026-01-05T12:${String(minute).padStart(2, '0')}:00.000Z`;
@@ -130,7 +139,11 @@ describe('the decision record of a release aborted at the gates', () => {
     );
   });
 
-  it('asks no one to sign off', () => assert.equal(r.of('SIGN-OFF'), '- Not requested: the release was aborted by its prerequisites'));
+  it('asks no one to sign off, and recommends not deploying', () => {
+    assert.equal(signOffOf(r), '- Not requested: the release was aborted by its prerequisites');
+    assert.match(r.of('SIGN-OFF'), /^- \*\*Recommendation\*\*: ⛔ DO NOT DEPLOY: a prerequisite failed$/m);
+    assert.doesNotMatch(r.of('SIGN-OFF'), /Confidence|Deployment window/, 'no confidence or window for a release that will not run');
+  });
 
   it('the results give the outcome and its reason, no timeline without phases, and the steps', () => {
     assert.equal(
@@ -165,18 +178,30 @@ describe('the decision record of an escalated release', () => {
     assert.deepEqual(r.titles, ['PREREQUISITES', 'MONITORING & ALERTS', 'COMMUNICATION PLAN', 'CONTINGENCY PLANS', 'SIGN-OFF']);
     assert.match(r.of('PREREQUISITES'), /\n> Risk cannot be classified: git diff main\.\.feature: bad revision$/);
     assert.equal(
-      r.of('SIGN-OFF'),
+      signOffOf(r),
       lines('- **Awaiting**: the release was escalated to a human; deadline 2026-01-06T12:00:00.000Z', "- **May approve**: a principal of the worker's allowed signers (signature required), except the change's authors (alice@example.com)"),
     );
   });
 
-  it('with an irreversible migration: the escalation in the change summary, the plan kept for the human', () => {
+  it('with an irreversible migration: the escalation in the change summary, what a rollback can and cannot restore, and a sign-off that must acknowledge it', () => {
     const drop = changeSet([{ path: 'db/migrations/0003_drop.sql', status: 'A', insertions: 1, deletions: 0, binary: false, added: ['DROP TABLE legacy;'] }]);
-    const r = render(release({ change: drop, pendingApproval: pending(['bob', 'carol'], []) }));
+    const r = render(release({ change: drop, pendingApproval: { ...pending(['bob', 'carol'], []), mustAcknowledge: 'irreversible-migration' } }));
     assert.deepEqual(r.titles, ALL);
-    assert.match(r.of('CHANGE SUMMARY'), /\n\*\*Escalation\*\*: No rollback plan possible: irreversible migration without a down migration \(db\/migrations\/0003\\_drop\.sql: DROP TABLE legacy;\)\n/);
+    assert.match(r.of('CHANGE SUMMARY'), /\n\*\*Escalation\*\*: Irreversible migration without a down migration \(db\/migrations\/0003\\_drop\.sql: DROP TABLE legacy;\): a rollback restores the code, never the data it drops/);
     assert.match(r.of('ROLLOUT STRATEGY'), /^### Selected Strategy: \*\*BLUE-GREEN \+ HUMAN SUPERVISION\*\*$/m);
-    assert.equal(r.of('SIGN-OFF'), lines('- **Awaiting**: the release was escalated to a human; deadline 2026-01-06T12:00:00.000Z', '- **May approve**: bob, carol'));
+    const rollback = r.of('ROLLBACK PLAN');
+    assert.doesNotMatch(rollback, /no rollback plan possible/i, 'the record never says "no rollback plan" above the plan it shows');
+    assert.match(
+      rollback,
+      /### What a rollback can and cannot restore\n- \*\*Can\*\*: traffic back to v1 and the previous code on every stage changed \(the commands above\)\n- \*\*Cannot\*\*: the data of `db\/migrations\/0003_drop\.sql: DROP TABLE legacy;`\. Once the migration has run, what it drops or deletes is gone, and no rollback brings it back\n- \*\*Before signing off\*\*: take a backup and test its restore\. The sign-off must acknowledge this: `rollgate approve ID --acknowledge irreversible-migration`/,
+    );
+    assert.equal(
+      signOffOf(r),
+      lines('- **Awaiting**: the release was escalated to a human; deadline 2026-01-06T12:00:00.000Z; the approval must acknowledge it (--acknowledge irreversible-migration)', '- **May approve**: bob, carol'),
+    );
+    assert.match(r.of('SIGN-OFF'), /^- \*\*Confidence\*\*: LOW \(an irreversible migration; CRITICAL risk/m);
+    const signed = render(release({ change: drop, approvals: [{ kind: 'release', target: 'release', by: 'bob', at: at(1), acknowledged: 'irreversible-migration' }] }));
+    assert.match(signed.of('SIGN-OFF'), /^- \*\*Approved by\*\*: bob at .*; acknowledged: a rollback cannot restore the data the irreversible migration drops$/m);
   });
 });
 
@@ -260,14 +285,15 @@ describe('the decision record of an approved canary with results and a rollback'
     assert.equal(
       r.of('DEPLOYMENT PLAN'),
       lines(
-        '### Step 1: Deploy to staging',
+        ...MERGE_BY_HAND,
+        '### Step 2: Deploy to staging',
         '```bash',
         './deploy.sh staging --version v2 --key release-cart-0123456789ab@abcd1234/staging-deploy',
         'curl -f http://staging.test/health || exit 1   # smoke test',
         '```',
         '- Monitor for 15m (a timed wait: no check acts here); watch by hand: error-rate, latency',
         '',
-        '### Step 2: Canary: 10% of traffic',
+        '### Step 3: Canary: 10% of traffic',
         '- Waits for a human approval before it starts',
         '```bash',
         './deploy.sh production --version v2 --key release-cart-0123456789ab@abcd1234/production-canary-10',
@@ -275,7 +301,7 @@ describe('the decision record of an approved canary with results and a rollback'
         '```',
         '- Monitor for 5m: rollgate checks errors, rolling back when one fails; watch by hand: error-rate, latency',
         '',
-        '### Step 3: Canary: all traffic',
+        '### Step 4: Canary: all traffic',
         '```bash',
         './deploy.sh production --version v2 --key release-cart-0123456789ab@abcd1234/production-canary-100',
         'curl -f https://prod.test/health || exit 1   # smoke test',
@@ -305,12 +331,15 @@ describe('the decision record of an approved canary with results and a rollback'
         './rollback.sh staging v1',
         '```',
         '',
-        '**Estimated rollback time**: at most 20m (2 stages × the 10m command timeout)',
+        '- Main keeps the merged change: a rollback restores what serves traffic, not the branch. Revert the merge of `HEAD` before releasing from main again',
+        '',
+        "**Estimated rollback time**: not measured: the ledger could not be read",
+        '**Worst case**: 25m (2 stages × the 10m command timeout, then up to 5m of verification)',
         '',
         '### Rollback Verification',
         '```bash',
-        'curl -f http://staging.test/health',
         'curl -f https://prod.test/health',
+        'curl -f http://staging.test/health',
         '```',
         '- The checks that broke are measured again for up to 5m; the rollback counts as verified once they are back within their thresholds, else a human is paged',
       ),
@@ -349,7 +378,27 @@ describe('the decision record of an approved canary with results and a rollback'
   });
 
   it('the sign-off lists who approved what; a phase approval names its phase', () => {
-    assert.equal(r.of('SIGN-OFF'), lines(`- **Approved by**: bob at ${at(2)} — reviewed`, `- **Approved by**: carol at ${at(6)} (phase production-canary-10)`));
+    assert.equal(signOffOf(r), lines(`- **Approved by**: bob at ${at(2)} — reviewed`, `- **Approved by**: carol at ${at(6)} (phase production-canary-10)`));
+  });
+
+  it('the sign-off gives the deployment window from the sign-off on, the on-call engineer, the confidence with its rule, and the recommendation', () => {
+    const s = r.of('SIGN-OFF');
+    // 15m staging + 5m + 1h of canary bakes, from bob's sign-off at 12:02.
+    assert.match(s, /^- \*\*Deployment window\*\*: 2026-01-05 12:02 UTC – 2026-01-05 13:22 UTC at the earliest \(1h20m of bakes and holds; each sign-off wait comes on top\)$/m);
+    assert.match(s, /^- \*\*On-call engineer\*\*: @oncall-cart; paged through PagerDuty on a failed rollback and whenever a human is needed, where the worker has ROLLGATE_PAGERDUTY_ROUTING_KEY$/m);
+    assert.match(s, /^- \*\*Confidence\*\*: MEDIUM \(security passed with 1 condition\)$/m);
+    assert.match(s, /^- \*\*How confidence is set\*\*: HIGH with no doubt below; MEDIUM with one; LOW with two or more/m);
+    assert.match(s, /^- \*\*Recommendation\*\*: ✅ PROCEED WITH DEPLOYMENT$/m);
+    const unsigned = render({ ...input, approvals: [] }).of('SIGN-OFF');
+    assert.match(unsigned, /^- \*\*Deployment window\*\*: 2026-01-05 12:00 UTC – /m, 'from the start while no one has signed off');
+  });
+
+  it('the rollback estimate: the median of this service\'s measured rollbacks, the worst case apart', () => {
+    const measured = render({ ...input, restoreHistory: { medianSeconds: 95, samples: 3, days: 90 } }).of('ROLLBACK PLAN');
+    assert.match(measured, /^\*\*Estimated rollback time\*\*: median 1m35s, measured over 3 rollbacks of cart in the ledger's last 90 days$/m);
+    assert.match(measured, /^\*\*Worst case\*\*: 25m /m);
+    const none = render({ ...input, restoreHistory: { medianSeconds: null, samples: 0, days: 90 } }).of('ROLLBACK PLAN');
+    assert.match(none, /^\*\*Estimated rollback time\*\*: not measured yet: no rollback of cart in the ledger's last 90 days$/m);
   });
 
   it('the results: outcome and reason, the rollback still running, the timeline with its approver, every step with pipes kept inside their cell', () => {
@@ -391,14 +440,16 @@ describe('the decision record with the default config', () => {
     assert.equal(r.of('COMMUNICATION PLAN'), '- No channel configured (notify.channel)');
     assert.match(r.of('CONTINGENCY PLANS'), /^2\. Page the on-call engineer \(notify\.onCall is not configured\) and restore by hand$/m);
     assert.match(r.of('ROLLBACK PLAN'), /### Rollback Verification\n- No smoke URL configured \(stages\.\*\.smokeUrl\): each stage is verified by its command exit status only$/);
-    assert.equal(r.of('SIGN-OFF'), '- Not required: LOW risk is not in approval.requiredFor (CRITICAL)');
+    assert.equal(signOffOf(r), '- Not required: LOW risk is not in approval.requiredFor (CRITICAL)');
+    assert.match(r.of('SIGN-OFF'), /^- \*\*On-call engineer\*\*: not named \(notify\.onCall\)/m);
+    assert.match(r.of('SIGN-OFF'), /^- \*\*Confidence\*\*: LOW \(no metric check acts on the production bakes; no smoke URL: stages are verified by their command exit status only\)$/m);
   });
 
   it('rolls back by redeploying the previous version with the deploy command, no smoke trigger', () => {
     const s = r.of('ROLLBACK PLAN');
     assert.match(s, /### Rollback Method: \*\*REDEPLOY PREVIOUS VERSION\*\*\nRun for each stage already changed, the most recent first:\n```bash\n\.\/deploy\.sh production\n\.\/deploy\.sh staging\n```/);
     assert.ok(!s.includes('A smoke test fails'));
-    assert.match(s, /\*\*Estimated rollback time\*\*: at most 30m \(2 stages × the 15m command timeout\)/);
+    assert.match(s, /\*\*Worst case\*\*: 30m \(2 stages × the 15m command timeout\)/);
   });
 
   it('lists at most 50 files, binary ones as such, and counts the rest', () => {
@@ -411,7 +462,7 @@ describe('the decision record with the default config', () => {
   });
 
   it('a release approved though not required says who, and no "not required" line', () => {
-    const s = render(release({ approvals: [{ kind: 'release', target: 'release', by: 'bob', at: at(1) }] })).of('SIGN-OFF');
+    const s = signOffOf(render(release({ approvals: [{ kind: 'release', target: 'release', by: 'bob', at: at(1) }] })));
     assert.equal(s, `- **Approved by**: bob at ${at(1)}`);
   });
 });
@@ -421,18 +472,43 @@ describe('the decision record of a blue-green release', () => {
 
   it('waits for the switch\'s sign-off and keeps blue for the rollback window', () => {
     const s = r.of('DEPLOYMENT PLAN');
-    assert.match(s, /### Step 3: Switch traffic to green\n- Waits for a human approval before it starts\n```bash\n\.\/deploy\.sh production\n```\n- Monitor for 1h \(a timed wait: no check acts here\)\n/);
-    assert.match(s, /### Step 4: Retire blue after the 2h rollback window\n- Waits 2h with blue kept for rollback\n```bash\n\.\/deploy\.sh production-blue\n```$/);
+    assert.match(s, /### Step 4: Switch traffic to green\n- Waits for a human approval before it starts\n```bash\n\.\/deploy\.sh production\n```\n- Monitor for 1h \(a timed wait: no check acts here\)\n/);
+    assert.match(s, /### Step 5: Retire blue after the 2h rollback window\n- Waits 2h with blue kept for rollback\n```bash\n\.\/deploy\.sh production-blue\n```$/);
   });
 
   it('rolls back the switch, then green, then staging: three stages, blue never retired', () => {
     const s = r.of('ROLLBACK PLAN');
     assert.match(s, /```bash\n\.\/deploy\.sh production\n\.\/deploy\.sh production-green\n\.\/deploy\.sh staging\n```/);
-    assert.match(s, /at most 45m \(3 stages × the 15m command timeout\)/);
+    assert.match(s, /\*\*Worst case\*\*: 45m \(3 stages × the 15m command timeout\)/);
   });
 
   it('needs the sign-off of a CRITICAL release', () => {
-    assert.equal(r.of('SIGN-OFF'), '', 'required, so no "not required" line; nobody has approved yet');
+    assert.equal(signOffOf(r), '', 'required, so no "not required" line; nobody has approved yet');
+    assert.match(r.of('SIGN-OFF'), /^- \*\*Recommendation\*\*: ⏳ PROCEED AFTER SIGN-OFF$/m);
+  });
+});
+
+describe('the decision record: the merge to main and green\'s own smoke test', () => {
+  it('with deploy.merge, the merge is the plan\'s first step, through the deploy command with the judged commit', () => {
+    const commit = 'c'.repeat(40);
+    const r = render(release({ commit, baseBranch: 'trunk', config: { deploy: { merge: true, command: ['./deploy.sh', '{action}', '{stage}', '{commit}'] } } }));
+    assert.match(r.of('DEPLOYMENT PLAN'), new RegExp(`^### Step 1: Merge to main\\n\`\`\`bash\\n\\./deploy\\.sh merge main ${commit}\\n\`\`\`\\n\\n### Step 2: Deploy to staging`));
+    assert.doesNotMatch(r.of('ROLLBACK PLAN'), /deploy\.sh rollback main/, 'a rollback never rewrites main');
+    assert.match(r.of('ROLLBACK PLAN'), new RegExp(`Revert the merge of \`${commit}\` before releasing from main again`));
+  });
+
+  it('without it, the merge is shown for CI or a person, into the base branch, of the judged commit', () => {
+    const r = render(release({ commit: 'd'.repeat(40), baseBranch: 'trunk' }));
+    assert.match(r.of('DEPLOYMENT PLAN'), new RegExp(`^### Step 1: Merge to main \\(by your CI or by hand: rollgate runs it only with deploy\\.merge\\)\\n\`\`\`bash\\ngit checkout trunk\\ngit merge --no-ff ${'d'.repeat(40)}\\ngit push origin trunk\\n\`\`\``));
+  });
+
+  it('blue-green tests green at its own URL before the switch, and says so when it cannot', () => {
+    const urls = { stages: { production: { smokeUrl: 'https://prod.test/health' } } };
+    const tested = render(release({ change: criticalChange, config: { ...urls, blueGreen: { greenSmokeUrl: 'http://green.internal:8080/health' } } })).of('DEPLOYMENT PLAN');
+    assert.match(tested, /### Step 3: Deploy green \(no traffic\)\n```bash\n\.\/deploy\.sh production-green\ncurl -f http:\/\/green\.internal:8080\/health \|\| exit 1   # smoke test\n```/);
+    const untested = render(release({ change: criticalChange, config: urls })).of('DEPLOYMENT PLAN');
+    assert.match(untested, /### Step 3: Deploy green \(no traffic\)\n```bash\n\.\/deploy\.sh production-green\n```\n- Green is not tested before the switch: set blueGreen\.greenSmokeUrl to where green answers/);
+    assert.ok(!untested.split('### Step 4')[0]!.includes('prod.test'), 'the production URL, which still serves blue, is not green\'s test');
   });
 });
 
@@ -441,7 +517,7 @@ describe('the decision record of a feature-flag release', () => {
 
   it('through the deploy command: each step enables the flag for its share; rolled back by redeploying until a flag is on, then by turning it off', () => {
     const r = render(release({ change: highChange, config: { deploy } }));
-    assert.match(r.of('DEPLOYMENT PLAN'), /### Step 3: Flag on for 5% of users\n```bash\n\.\/deploy\.sh enable-flag production 5\n```\n- Monitor for 30m \(a timed wait: no check acts here\)\n/);
+    assert.match(r.of('DEPLOYMENT PLAN'), /### Step 4: Flag on for 5% of users\n```bash\n\.\/deploy\.sh enable-flag production 5\n```\n- Monitor for 30m \(a timed wait: no check acts here\)\n/);
     assert.equal(
       r.of('ROLLBACK PLAN').split('### Rollback Method')[1],
       lines(
@@ -456,7 +532,10 @@ describe('the decision record of a feature-flag release', () => {
         './deploy.sh disable-flag production 0',
         '```',
         '',
-        '**Estimated rollback time**: at most 30m (2 stages × the 15m command timeout)',
+        '- Main keeps the merged change: a rollback restores what serves traffic, not the branch. Revert the merge of `HEAD` before releasing from main again',
+        '',
+        '**Estimated rollback time**: not measured: the ledger could not be read',
+        '**Worst case**: 30m (2 stages × the 15m command timeout)',
         '',
         '### Rollback Verification',
         '- No smoke URL configured (stages.*.smokeUrl): each stage is verified by its command exit status only',
@@ -467,10 +546,10 @@ describe('the decision record of a feature-flag release', () => {
   it('through flagd: the worker writes the flag file, so no command is shown for the flag steps or for turning it off', () => {
     const r = render(release({ change: highChange, config: { deploy, featureFlag: { provider: 'flagd', flag: 'one-click', file: 'flags/flags.json' } } }));
     const plan = r.of('DEPLOYMENT PLAN');
-    assert.match(plan, /### Step 2: Deploy to production with the flag off\n```bash\n\.\/deploy\.sh deploy production 0\n```\n/);
-    assert.match(plan, /### Step 3: Flag on for 5% of users\n- flagd: `one-click` on for 5% of users in `flags\/flags\.json`\n- Monitor for 30m \(a timed wait: no check acts here\)\n/);
+    assert.match(plan, /### Step 3: Deploy to production with the flag off\n```bash\n\.\/deploy\.sh deploy production 0\n```\n/);
+    assert.match(plan, /### Step 4: Flag on for 5% of users\n- flagd: `one-click` on for 5% of users in `flags\/flags\.json`\n- Monitor for 30m \(a timed wait: no check acts here\)\n/);
     assert.ok(!plan.includes('enable-flag'), plan);
-    assert.match(r.of('ROLLBACK PLAN'), /\n```\nOnce a flag is on, it is turned off instead, and nothing is redeployed:\n- flagd: `one-click` off in `flags\/flags\.json`\n\n\*\*Estimated/);
+    assert.match(r.of('ROLLBACK PLAN'), /\n```\nOnce a flag is on, it is turned off instead, and nothing is redeployed:\n- flagd: `one-click` off in `flags\/flags\.json`\n\n- Main keeps the merged change/);
   });
 });
 
@@ -539,7 +618,7 @@ describe('the decision record keeps text from the change and from people in its 
     const md = renderDecisionRecord(release({ change: changeSet([{ path, status: 'M', insertions: 1, deletions: 1, binary: false }]) }));
     const r = sectionsOf(md);
     assert.deepEqual(r.titles, ALL);
-    assert.equal(r.of('SIGN-OFF'), '- Not required: MEDIUM risk is not in approval.requiredFor (CRITICAL)');
+    assert.equal(signOffOf(r), '- Not required: MEDIUM risk is not in approval.requiredFor (CRITICAL)');
     assert.equal(md.split('\n').filter((l) => l.startsWith('- **Approved by**')).length, 0);
     // The path stays in its code span, where nothing is markup; its line breaks show as ␊.
     assert.match(r.of('CHANGE SUMMARY'), /^- `docs\/notes\.md␊␊## SIGN-OFF␊␊- \*\*Approved by\*\*: cto at 2026-01-05T12:00:00\.000Z` \(1 line\)$/m);
@@ -561,7 +640,7 @@ describe('the decision record keeps text from the change and from people in its 
         ],
       }),
     );
-    assert.equal(r.of('SIGN-OFF'), [`- **Approved by**: bob@example.com (signature verified) at ${at(1)}`, `- **Approved by**: carol (unverified: a name as typed) at ${at(2)} (phase production-deploy)`].join('\n'));
+    assert.equal(signOffOf(r), [`- **Approved by**: bob@example.com (signature verified) at ${at(1)}`, `- **Approved by**: carol (unverified: a name as typed) at ${at(2)} (phase production-deploy)`].join('\n'));
   });
 
   it('reasons and names typed by people stay on their line and in their cell, as text', () => {
@@ -573,7 +652,7 @@ describe('the decision record keeps text from the change and from people in its 
     );
     assert.deepEqual(r.titles, [...ALL, 'RESULTS']);
     const escaped = '␊␊## SIGN-OFF␊␊- \\*\\*Approved by\\*\\*: cto at 2026-01-05T12:00:00.000Z';
-    assert.equal(r.of('SIGN-OFF'), `- **Approved by**: eve \\| mallory at ${at(1)} (phase production-deploy) — fine${escaped}`);
+    assert.equal(signOffOf(r), `- **Approved by**: eve \\| mallory at ${at(1)} (phase production-deploy) — fine${escaped}`);
     const results = r.of('RESULTS');
     assert.ok(results.split('\n').includes(`**Outcome**: rolled_back — aborted by eve: wrong build${escaped}`));
     assert.ok(results.split('\n').includes(`| production-deploy | ${at(1)} | ${at(2)} | eve \\| mallory |`));

@@ -70,7 +70,8 @@ describe('risk matrix', () => {
     const drop = code('db/migrations/0003_drop.sql', { status: 'A', added: ['ALTER TABLE users DROP COLUMN legacy;'] });
     const r = assessRisk(changeSet([drop]), opts());
     assert.equal(r.level, 'CRITICAL');
-    assert.match(r.escalation ?? '', /No rollback plan possible/);
+    assert.match(r.escalation ?? '', /^Irreversible migration without a down migration .*a rollback restores the code, never the data it drops/);
+    assert.equal(r.irreversibleMigration, 'db/migrations/0003_drop.sql: ALTER TABLE users DROP COLUMN legacy;', 'the statement, for the record and the sign-off');
     const withDown = code('db/migrations/0003_drop.down.sql', { status: 'A', added: ['ALTER TABLE users ADD COLUMN legacy text;'] });
     assert.equal(assessRisk(changeSet([drop, withDown]), opts()).escalation, undefined);
   });

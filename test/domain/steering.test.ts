@@ -83,6 +83,14 @@ describe('steering rules: who may approve', () => {
     assert.equal(refusal(Steer.APPROVE, { by: 'alice author' }, v), 'four eyes: alice author is an author, committer or co-author of this change and may not approve a CRITICAL release');
     assert.equal(refusal(Steer.APPROVE, { by: 'bob' }, v), undefined);
   });
+  it('an irreversible migration: the approval must acknowledge that a rollback cannot restore its data', () => {
+    const v = waiting({ mustAcknowledge: 'irreversible-migration' });
+    assert.match(refusal(Steer.APPROVE, { by: 'bob' }, v) ?? '', /^this release runs an irreversible migration: a rollback restores the code, never the data .* approve with --acknowledge irreversible-migration$/);
+    assert.match(refusal(Steer.APPROVE, {}, v) ?? '', /--acknowledge irreversible-migration/, 'judged before the signer is known');
+    assert.equal(refusal(Steer.APPROVE, { by: 'bob', acknowledge: 'irreversible-migration' }, v), undefined);
+    assert.equal(refusal(Steer.APPROVE, { by: 'bob', acknowledge: 'irreversible-migration' }, waiting({})), undefined, 'an acknowledgement no one asked for harms nothing');
+    assert.throws(() => parseSteeringArgs(Steer.APPROVE, { by: 'bob', acknowledge: 'whatever' }), /acknowledge: must be one of irreversible-migration/);
+  });
 });
 
 describe('steering arguments', () => {

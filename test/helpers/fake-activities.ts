@@ -6,6 +6,7 @@ import type { MonitorInput } from '../../src/activities/analysis';
 import { verifySteeringRequest } from '../../src/activities/verify';
 import { analysisVerdict, initialState, isStable, type Measurement, record, type Verdict } from '../../src/domain/analysis';
 import type { ChangeSet } from '../../src/domain/changeset';
+import { restoreHistory } from '../../src/domain/dora';
 import type { LedgerEntry } from '../../src/domain/ledger';
 import type { GateReport, ReleaseInput } from '../../src/domain/release';
 
@@ -73,6 +74,8 @@ export function fakeActivities(
     signers?: string;
     /** The worker's own release policy. */
     workerPolicy?: WorkerPolicy;
+    /** Ledger lines already there before the release: its past rollbacks. */
+    pastLedger?: LedgerEntry[];
   } = {},
 ) {
   const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [], ledgerDirs: [] };
@@ -148,6 +151,10 @@ export function fakeActivities(
     async smokeTest(input) {
       calls.smokes.push(input.url);
       return `GET ${input.url} → 200`;
+    },
+    /** The real estimate, over the lines given and those this fake has recorded. */
+    async restoreHistory(input) {
+      return restoreHistory([...(opts.pastLedger ?? []), ...calls.ledger], input.service, new Date());
     },
     async recordLedger(input) {
       if (opts.failLedger) throw new Error('ledger.jsonl: EACCES: permission denied');

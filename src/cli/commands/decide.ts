@@ -1,11 +1,14 @@
 import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { writeNew } from '../files';
 import { alertRules, alertsFileName } from '../../domain/alerts';
 import type { ChangeSet } from '../../domain/changeset';
 import { recordFileName, renderDecisionRecord } from '../../domain/record';
-import type { DecisionResult, GateReport } from '../../domain/release';
+import { baseBranch, type DecisionResult, type GateReport } from '../../domain/release';
+import { restoreHistory, type RestoreHistory } from '../../domain/dora';
+import { readLedger } from './dora';
 import { evaluateRelease } from '../../domain/evaluate';
 import { planFacts } from '../../domain/plan-gates';
 import { approverListProblem } from '../../domain/steering';
@@ -60,6 +63,7 @@ async function writeDecisionFiles(
   const acting = inputs.config.analysis.metrics;
   const firstPhase = result.plan?.phases[0];
   const vars = { service, version: inputs.headSha.slice(0, 12), previousVersion: inputs.base };
+  const restores = pastRestores(join(inputs.outDir, 'ledger.jsonl'), service, new Date(timestamp));
   const content = renderDecisionRecord({
     releaseId,
     runKey: `${releaseId}@decide`,
@@ -67,6 +71,7 @@ async function writeDecisionFiles(
     timestamp,
     branch: `${flags.head} at ${inputs.headSha.slice(0, 12)}`,
     base: `${flags.base} at ${inputs.base.slice(0, 12)}`,
+    ...(baseBranch(flags.base) ? { baseBranch: baseBranch(flags.base)! } : {}),
     commit: inputs.headSha,
     version: vars.version,
     previousVersion: vars.previousVersion,
@@ -76,6 +81,7 @@ async function writeDecisionFiles(
     config: inputs.config,
     approvals: [],
     policy: inputs.policy,
+    ...(restores ? { restoreHistory: restores } : {}),
     ...(acting.length > 0 && firstPhase ? { alertRulesFile: alertsFileName(fileName) } : {}),
   });
   await mkdir(inputs.outDir, { recursive: true });
@@ -87,6 +93,15 @@ async function writeDecisionFiles(
   const alertRulesPath = join(inputs.outDir, alertsFileName(fileName));
   await writeNew(alertRulesPath, `# Written by rollgate decide for ${releaseId}; check with: promtool check rules ${alertsFileName(fileName)}\n${stringify(rules)}`, { hint });
   return { recordPath, alertRulesPath };
+}
+
+/** The service's past rollbacks from the ledger a worker keeps in this out folder; none yet is a measurement too, an unreadable ledger is not. */
+function pastRestores(ledger: string, service: string, now: Date): RestoreHistory | undefined {
+  try {
+    return restoreHistory(existsSync(ledger) ? readLedger(ledger) : [], service, now);
+  } catch {
+    return undefined;
+  }
 }
 
 export function decisionJson(r: DecisionResult) {

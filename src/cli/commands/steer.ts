@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { WorkflowHandle } from '@temporalio/client';
 import { connectClient } from '../../connection/client';
 import { InputError } from '../../domain/errors';
+import { ACKNOWLEDGEMENTS, type Acknowledgement } from '../../domain/release';
 import { canonicalPayload, type Signed, SIGNATURE_TTL_MS } from '../../domain/signed-request';
 import { hasControlCharacters, requestTarget, type Steer } from '../../domain/steering';
 import { signPayload } from '../../evidence/ssh-signature';
@@ -20,6 +21,7 @@ const steerOptions = {
   full: { type: 'boolean' },
   retry: { type: 'boolean' },
   restored: { type: 'boolean' },
+  acknowledge: { type: 'string' },
 } as const satisfies Options;
 
 interface SteerFlags {
@@ -31,6 +33,8 @@ interface SteerFlags {
   full?: boolean;
   retry?: boolean;
   restored?: boolean;
+  /** What an approval acknowledges: `irreversible-migration`. */
+  acknowledge?: Acknowledgement;
 }
 
 interface Steering {
@@ -49,8 +53,8 @@ const STEERING = {
   approve: {
     by: 'approves',
     send: async (h, f, s) => {
-      const a = await h.executeUpdate(approveUpdate, { args: [{ ...named(f), ...(f.reason ? { reason: f.reason } : {}), ...s }] });
-      return `approved ${a.target} of ${f.id} as ${a.by}${verifiedNote(a)}`;
+      const a = await h.executeUpdate(approveUpdate, { args: [{ ...named(f), ...(f.reason ? { reason: f.reason } : {}), ...(f.acknowledge ? { acknowledge: f.acknowledge } : {}), ...s }] });
+      return `approved ${a.target} of ${f.id} as ${a.by}${verifiedNote(a)}${a.acknowledged ? `, acknowledging: ${a.acknowledged}` : ''}`;
     },
   },
   reject: {
@@ -117,6 +121,7 @@ export function steerFlags(command: SteerCommand) {
       full: command === 'promote' ? z.boolean().optional() : refused('only promote takes it'),
       retry: command === 'resolve' ? z.boolean().optional() : refused('only resolve takes it'),
       restored: command === 'resolve' ? z.boolean().optional() : refused('only resolve takes it'),
+      acknowledge: command === 'approve' ? z.enum(ACKNOWLEDGEMENTS, { error: `must be one of ${ACKNOWLEDGEMENTS.join(', ')}` }).optional() : refused('only approve takes it'),
     })
     // A signed request may leave --by out: the key's principal, as the worker's allowed signers name it, acts.
     // --by, then --reason, are judged even when another flag is wrong (`when`), in this order.
@@ -172,6 +177,7 @@ async function signRequest(handle: WorkflowHandle, command: SteerCommand, f: Ste
     target: requestTarget(command as Steer, { full: f.full ?? false, action: f.retry ? 'retry' : 'restored' }, status.pendingApproval?.target),
     ...(f.by ? { by: f.by } : {}),
     ...(f.reason ? { reason: f.reason } : {}),
+    ...(f.acknowledge ? { acknowledge: f.acknowledge } : {}),
     nonce: randomBytes(16).toString('hex'),
     expires: new Date(Date.now() + SIGNATURE_TTL_MS).toISOString(),
   });
