@@ -26,7 +26,8 @@ import { noTelemetry, type Telemetry } from './telemetry';
 import { readChangeSet } from './evidence';
 import { smokeTest } from './smoke';
 import { FileLedgerStore, type LedgerStore, writeRecord } from './store';
-import { UnsafePath, writeFileAtomic } from './out-files';
+import { appendBlock, readText, UnsafePath, writeFileAtomic } from './out-files';
+import { notesMarker } from '../domain/notes';
 import type { Redactor } from '../domain/redact';
 import { redactorFromEnv, withSecretFiles } from '../connection/secrets';
 import { redactError, redactingProvider } from './redact';
@@ -97,6 +98,7 @@ export interface NotifyTargets {
   slackWebhookUrlEnv: string;
   webhookUrlEnv: string;
   webhookSecretEnv: string;
+  pagerDutyRoutingKeyEnv?: string;
 }
 const DEFAULT_TARGETS: NotifyTargets = { slackWebhookUrlEnv: 'ROLLGATE_SLACK_WEBHOOK_URL', webhookUrlEnv: 'ROLLGATE_WEBHOOK_URL', webhookSecretEnv: 'ROLLGATE_WEBHOOK_SECRET' };
 
@@ -249,6 +251,15 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       if (r.skippedLines) Context.current().log.warn(`notifications-sent.jsonl: ${r.skippedLines} unreadable lines passed over`);
       if (r.failed.length) throw ApplicationFailure.create({ message: r.failed.join('; '), type: FailureType.NOTIFY_FAILED });
       return { sent: r.sent };
+    },
+
+    /** Appends a release's deployment notes to the notes file in the out folder, once per release run. */
+    async appendNotes(input: { outDir: string; file: string; runKey: string; content: string }): Promise<{ written: boolean }> {
+      if (basename(input.file) !== input.file) throw ApplicationFailure.create({ message: `notes: ${input.file} is not a file name in the out folder`, type: FailureType.INVALID_INPUT, nonRetryable: true });
+      const path = join(input.outDir, input.file);
+      if ((await readText(path, { root: input.outDir }))?.includes(notesMarker(input.runKey))) return { written: false };
+      await appendBlock(path, input.content, { root: input.outDir });
+      return { written: true };
     },
 
     /** The service's past rollbacks, for the record's rollback estimate; an unreadable ledger gives none. */

@@ -14,6 +14,15 @@ export interface Notification {
   key: string;
   /** Where a person can look: the Temporal UI link. */
   link?: string;
+  /** Pages the on-call engineer (PagerDuty): a human is needed, or no longer. A resolve is for the pager only (and the file trail). */
+  page?: Page;
+}
+
+/** A page: opened when a human is needed, resolved once one has acted. `incident` is the dedup key both share. */
+export interface Page {
+  action: 'trigger' | 'resolve';
+  incident: string;
+  severity?: 'critical' | 'error' | 'warning' | 'info';
 }
 
 export interface Notifier {
@@ -80,7 +89,52 @@ export class SlackNotifier implements Notifier {
   }
 
   send(n: Notification): Promise<void> {
+    if (n.page?.action === 'resolve') return Promise.resolve();
     return post(this.url, JSON.stringify(SlackNotifier.message(n)), {}, 'slack webhook');
+  }
+}
+
+/** PagerDuty's Events API v2 endpoint (the EU service region has its own: set ROLLGATE_PAGERDUTY_EVENTS_URL). */
+export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
+
+/**
+ * PagerDuty Events API v2: pages the on-call engineer for the notifications that carry a page, and
+ * resolves the page with the same dedup key once a human has acted. Every other notification is
+ * for people reading a channel, not for a pager: it passes by.
+ */
+export class PagerDutyNotifier implements Notifier {
+  readonly name = 'pagerduty';
+  constructor(
+    private readonly routingKey: string,
+    private readonly url: string = PAGERDUTY_EVENTS_URL,
+  ) {}
+
+  static event(routingKey: string, n: Notification & { page: Page }) {
+    const { action, incident, severity = 'critical' } = n.page;
+    // PagerDuty keeps 255 characters of a dedup key: a trigger and its resolve cut it alike.
+    if (action === 'resolve') return { routing_key: routingKey, event_action: action, dedup_key: incident.slice(0, 255) };
+    return {
+      routing_key: routingKey,
+      event_action: action,
+      dedup_key: incident.slice(0, 255),
+      payload: {
+        summary: n.title.slice(0, 1024),
+        source: `rollgate/${n.service}`,
+        severity,
+        component: n.service,
+        group: n.releaseId,
+        class: n.event,
+        custom_details: { text: n.text, release: n.releaseId, service: n.service, event: n.event },
+      },
+      client: 'rollgate',
+      ...(n.link ? { client_url: n.link, links: [{ href: n.link, text: 'Temporal UI' }] } : {}),
+    };
+  }
+
+  async send(n: Notification): Promise<void> {
+    if (!n.page) return;
+    // A refused event (400: invalid routing key or event) is final; 429 and 5xx are retried by the activity.
+    await post(this.url, JSON.stringify(PagerDutyNotifier.event(this.routingKey, { ...n, page: n.page })), {}, 'pagerduty events');
   }
 }
 
@@ -93,6 +147,7 @@ export class WebhookNotifier implements Notifier {
   ) {}
 
   send(n: Notification): Promise<void> {
+    if (n.page?.action === 'resolve') return Promise.resolve();
     const body = JSON.stringify({ ...n, sentAt: new Date().toISOString() });
     const headers: Record<string, string> = { 'x-rollgate-event': n.event, 'idempotency-key': n.key };
     if (this.secret) headers['x-rollgate-signature'] = signature(this.secret, body);
@@ -101,12 +156,19 @@ export class WebhookNotifier implements Notifier {
 }
 
 /** The notifiers a release asks for, from the worker's environment variables its config names. */
-export function notifiersFromEnv(file: string, names: { slackWebhookUrlEnv: string; webhookUrlEnv: string; webhookSecretEnv: string }, env: NodeJS.ProcessEnv = process.env, root = dirname(file)): Notifier[] {
+export function notifiersFromEnv(
+  file: string,
+  names: { slackWebhookUrlEnv: string; webhookUrlEnv: string; webhookSecretEnv: string; pagerDutyRoutingKeyEnv?: string },
+  env: NodeJS.ProcessEnv = process.env,
+  root = dirname(file),
+): Notifier[] {
   const list: Notifier[] = [new FileNotifier(file, root)];
   const slack = env[names.slackWebhookUrlEnv];
   if (slack) list.push(new SlackNotifier(slack));
   const hook = env[names.webhookUrlEnv];
   if (hook) list.push(new WebhookNotifier(hook, env[names.webhookSecretEnv]));
+  const routingKey = env[names.pagerDutyRoutingKeyEnv ?? 'ROLLGATE_PAGERDUTY_ROUTING_KEY'];
+  if (routingKey) list.push(new PagerDutyNotifier(routingKey, env.ROLLGATE_PAGERDUTY_EVENTS_URL || PAGERDUTY_EVENTS_URL));
   return list;
 }
 

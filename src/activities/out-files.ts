@@ -74,6 +74,15 @@ const paths = (path: string, opts: OutFolder) => ({ path: resolve(path), root: r
  */
 export async function appendLine(file: string, line: string, opts: OutFolder): Promise<void> {
   if (line.includes('\n')) throw new Error('appendLine: a line holds no newline');
+  await appendWhole(file, line, opts);
+}
+
+/** Lines appended as one block in one write, the same way: a crash leaves the block whole or torn, never interleaved. */
+export async function appendBlock(file: string, block: string, opts: OutFolder): Promise<void> {
+  await appendWhole(file, block.replace(/\n+$/, ''), opts);
+}
+
+async function appendWhole(file: string, line: string, opts: OutFolder): Promise<void> {
   const { path, root } = paths(file, opts);
   await checkFolders(path, root, true);
   const fh = await open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644).catch(refuseLoop(root, path));

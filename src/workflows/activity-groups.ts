@@ -22,7 +22,7 @@ export function activityGroups(config: RollgateConfig) {
       retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2 },
     }),
     /** Short calls that write files or read Prometheus once. */
-    quick: proxyActivities<Pick<Activities, 'writeDecisionRecord' | 'checkQueries' | 'captureBaseline' | 'writeAlertRules' | 'setFlag' | 'writeReport' | 'recordLedger'>>({
+    quick: proxyActivities<Pick<Activities, 'writeDecisionRecord' | 'checkQueries' | 'captureBaseline' | 'writeAlertRules' | 'setFlag' | 'writeReport' | 'recordLedger' | 'appendNotes'>>({
       startToCloseTimeout: '2 minutes',
       heartbeatTimeout,
       retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2 },

@@ -41,6 +41,7 @@ export async function awaitApproval(run: ReleaseRun, target: ApprovalTarget, rea
   await writeRecord(run);
   await notify(run, 'approval-needed', `Approval needed: ${run.input.service} ${run.version}`, `${reason}.\n\`rollgate approve ${run.releaseId} --key SSH_KEY${status.pendingApproval.mustAcknowledge ? ` --acknowledge ${status.pendingApproval.mustAcknowledge}` : ''}\` (or reject) before ${status.pendingApproval.deadline}.`, {
     key: `approval-needed-${id}`,
+    page: { action: 'trigger', incident: `human-needed-${id}`, severity: 'warning' },
   });
   const approval: NonNullable<StepRecord['approval']> = { kind: target.kind };
   const approved = () => status.approvals.find((a) => a.target === id);
@@ -63,5 +64,10 @@ export async function awaitApproval(run: ReleaseRun, target: ApprovalTarget, rea
   } finally {
     delete status.pendingApproval;
     run.setState(before);
+    // Approved, rejected, timed out or aborted: the page is no longer anyone's to answer.
+    await notify(run, 'human-answered', `Answered: ${run.input.service} ${run.version}`, `${id}: ${approval.outcome}.`, {
+      key: `human-answered-${id}`,
+      page: { action: 'resolve', incident: `human-needed-${id}` },
+    });
   }
 }

@@ -1,6 +1,7 @@
 import { isCancellation } from '@temporalio/workflow';
 import { Decision, type Outcome } from '../domain/enums';
 import { ledgerEntry } from '../domain/ledger';
+import { deploymentNotes, NOTED_OUTCOMES } from '../domain/notes';
 import { ReleaseState, type ReleaseResult, StepStatus, type StopReason } from '../domain/release';
 import { writeRecord } from './decision-record';
 import { releaseDurations } from '../domain/timeline';
@@ -56,6 +57,8 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
     });
     if (skippedLines) problems.push(`ledger: ${skippedLines} unreadable line${skippedLines > 1 ? 's' : ''} passed over (torn by a crash?); this release's line is whole`);
   });
+  const { notes } = run.config;
+  if (notes && NOTED_OUTCOMES.includes(outcome)) await report('notes', () => run.acts.quick.appendNotes({ outDir: run.outDir, file: notes, runKey: run.runKey, content: notesOf(run, outcome, reason) }));
   return {
     releaseId: run.releaseId,
     outcome,
@@ -64,6 +67,28 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
     ...(reason ? { reason: reason.message, stopKind: reason.kind } : {}),
     ...(problems.length ? { problems } : {}),
   };
+}
+
+/** The spec's deployment notes for this release, linking its record beside them. */
+function notesOf(run: ReleaseRun, outcome: Outcome, reason?: StopReason): string {
+  const { input, status, decision } = run;
+  return deploymentNotes({
+    runKey: run.runKey,
+    releaseId: run.releaseId,
+    service: input.service,
+    version: run.version,
+    previousVersion: run.previousVersion,
+    outcome,
+    ...(reason ? { reason: reason.message } : {}),
+    finishedAt: now(),
+    ...(decision?.risk ? { risk: { level: decision.risk.level, strategy: decision.risk.strategy } } : {}),
+    branch: input.refs ? `${input.refs.head} at ${input.head.slice(0, 12)}` : input.head,
+    phases: [...new Set(run.started.map((p) => p.id))],
+    approvals: status.approvals,
+    ...(run.rollbackStartedAt ? { rollback: { startedAt: run.rollbackStartedAt, ...(run.rollbackEndedAt ? { endedAt: run.rollbackEndedAt } : {}) } } : {}),
+    ...(status.recordPath ? { recordFile: lastSegment(status.recordPath) } : {}),
+    commit: input.head,
+  });
 }
 
 /** One chart per analysed metric next to the record; a failure costs the charts, never the release. */

@@ -31,7 +31,8 @@ export async function compensate(run: ReleaseRun, reason: StopReason): Promise<R
       'rollback-failed',
       `URGENT: the rollback of ${run.input.service} ${run.version} failed`,
       `${failed}.\nEverything is kept; the release waits for a human: \`rollgate resolve ${run.releaseId} --retry\` or \`--restored\`.`,
-      { urgent: true, key: `rollback-failed-${round}` },
+      // Each round is told; the page stays one incident until a human resolves it.
+      { urgent: true, key: `rollback-failed-${round}`, page: { action: 'trigger', incident: 'rollback-failed', severity: 'critical' } },
     );
     await writeRecord(run, { outcome: Outcome.ROLLBACK_FAILED, reason: { ...reason, message: `${failed}; waiting for a human decision` } });
     await condition(() => run.resolution !== undefined);
@@ -39,6 +40,10 @@ export async function compensate(run: ReleaseRun, reason: StopReason): Promise<R
     run.resolution = undefined;
     delete run.status.needsHuman;
     run.note(`resolved by ${r.by}: ${r.action}`, StepStatus.DONE, r.reason);
+    await notify(run, 'rollback-resolved', `Resolved: ${run.input.service} ${run.version}`, `${r.by}: ${r.action}.`, {
+      key: `rollback-resolved-${round}`,
+      page: { action: 'resolve', incident: 'rollback-failed' },
+    });
     if (r.action === 'restored') {
       run.rollbackEndedAt = now();
       return finish(run, Outcome.ROLLED_BACK, { ...reason, message: `${reason.message}; the rollback failed and ${r.by} restored the release by hand: ${r.reason}` });

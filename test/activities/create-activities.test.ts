@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import type { LedgerStore } from '../../src/activities/store';
 import type { Telemetry } from '../../src/activities/telemetry';
 import { AnalysisConfigSchema, type MetricState } from '../../src/domain/analysis';
 import { type LedgerEntry, ledgerEntry } from '../../src/domain/ledger';
+import { deploymentNotes } from '../../src/domain/notes';
 import { tempDir } from '../helpers/fixtures';
 
 /*
@@ -569,5 +570,52 @@ describe('createActivities: flags, smoke tests and alert rules', () => {
     const text = readFileSync(result, 'utf8');
     assert.equal(text.split('\n')[0], '# Written by rollgate for release-cart-0123456789ab; check with: promtool check rules release-decision-20260105-120000.alerts.yml');
     assert.deepEqual(parse(text), rules);
+  });
+});
+
+describe('createActivities: the deployment notes (NOTES.md in the out folder)', () => {
+  const block = (runKey: string) => deploymentNotes({
+    runKey,
+    releaseId: 'release-cart-0123456789ab',
+    service: 'cart',
+    version: 'v2',
+    previousVersion: 'v1',
+    outcome: 'rolled_back',
+    reason: 'analysis failed: `errors` broke',
+    finishedAt: '2026-01-05T12:40:00.000Z',
+    risk: { level: 'MEDIUM', strategy: 'canary' },
+    branch: 'feature at 0123456789ab',
+    phases: ['staging-deploy', 'production-canary-5'],
+    approvals: [{ kind: 'release', target: 'release', by: 'bob', verified: true, at: '2026-01-05T12:01:00.000Z' }],
+    rollback: { startedAt: '2026-01-05T12:38:00.000Z', endedAt: '2026-01-05T12:39:30.000Z' },
+    recordFile: 'release-decision-20260105-120000.md',
+    commit: 'c'.repeat(40),
+  });
+
+  it('appends one block per release run, after what people wrote, and a retry adds nothing', async () => {
+    const out = tempDir();
+    writeFileSync(join(out, 'NOTES.md'), '# Notes\n\nWritten by hand.\n');
+    const w = world();
+    const first = await run(w.activities.appendNotes, [{ outDir: out, file: 'NOTES.md', runKey: 'r@1', content: block('r@1') }]);
+    const retried = await run(w.activities.appendNotes, [{ outDir: out, file: 'NOTES.md', runKey: 'r@1', content: block('r@1') }], { attempt: 2 });
+    await run(w.activities.appendNotes, [{ outDir: out, file: 'NOTES.md', runKey: 'r@2', content: block('r@2') }]);
+    assert.deepEqual([first.result, retried.result], [{ written: true }, { written: false }]);
+    const notes = readFileSync(join(out, 'NOTES.md'), 'utf8');
+    assert.ok(notes.startsWith('# Notes\n\nWritten by hand.\n\n<!-- rollgate:notes r@1 -->\n## 2026-01-05 12:40 UTC · cart v2 · rolled_back\n'), notes);
+    assert.match(notes, /^- \*\*Outcome\*\*: rolled back to v1 in 1m30s: analysis failed: `errors` broke$/m);
+    assert.match(notes, /^- \*\*Record\*\*: \[release-decision-20260105-120000\.md\]\(release-decision-20260105-120000\.md\)$/m);
+    assert.equal(notes.match(/<!-- rollgate:notes r@1 -->/g)?.length, 1);
+    assert.equal(notes.match(/<!-- rollgate:notes r@2 -->/g)?.length, 1);
+  });
+
+  it('writes only a file of the out folder itself, never through a symlink', async () => {
+    const out = tempDir();
+    const elsewhere = join(tempDir(), 'victim.md');
+    writeFileSync(elsewhere, 'keep\n');
+    symlinkSync(elsewhere, join(out, 'NOTES.md'));
+    const w = world();
+    await assert.rejects(run(w.activities.appendNotes, [{ outDir: out, file: 'NOTES.md', runKey: 'r@1', content: block('r@1') }]), /symbolic link|symlink/);
+    await assert.rejects(run(w.activities.appendNotes, [{ outDir: out, file: '../NOTES.md', runKey: 'r@1', content: block('r@1') }]), /is not a file name in the out folder/);
+    assert.equal(readFileSync(elsewhere, 'utf8'), 'keep\n');
   });
 });

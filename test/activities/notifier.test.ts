@@ -98,3 +98,109 @@ describe('notifications to Slack and a signed webhook (local receiver)', () => {
     assert.deepEqual(notifiersFromEnv(join(dir, 'n.jsonl'), names, {}).map((n) => n.name), ['file']);
   });
 });
+
+/**
+ * A local PagerDuty Events API v2 receiver, answering as the real one documents: 202 with
+ * `{status, message, dedup_key}` for a valid event; 400 `{status: "invalid event", errors}` for a
+ * routing key that is not 32 characters, an unknown action, or a trigger without its payload's
+ * summary, source and severity.
+ */
+class PagerDutyReceiver {
+  events: Record<string, unknown>[] = [];
+  private server: Server | undefined;
+  url = '';
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const e = JSON.parse(body) as { routing_key?: string; event_action?: string; dedup_key?: string; payload?: { summary?: string; source?: string; severity?: string } };
+        const errors: string[] = [];
+        if (req.url !== '/v2/enqueue' || req.headers['content-type'] !== 'application/json') errors.push('not an Events API v2 request');
+        if (e.routing_key?.length !== 32) errors.push('Invalid routing key');
+        if (!['trigger', 'acknowledge', 'resolve'].includes(e.event_action ?? '')) errors.push('Event action is invalid');
+        if (e.event_action === 'trigger' && !(e.payload?.summary && e.payload.source && ['critical', 'error', 'warning', 'info'].includes(e.payload.severity ?? ''))) errors.push('Payload is invalid');
+        if (e.event_action !== 'trigger' && !e.dedup_key) errors.push('Dedup key is required');
+        if (errors.length) return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'invalid event', message: 'Event object is invalid', errors }));
+        this.events.push(e);
+        res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'success', message: 'Event processed', dedup_key: e.dedup_key }));
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/v2/enqueue`;
+  }
+  stop = () => new Promise((r) => this.server?.close(r));
+}
+
+describe('paging the on-call engineer through PagerDuty Events API v2 (local receiver)', () => {
+  const pd = new PagerDutyReceiver();
+  const slack = new Receiver();
+  const ROUTING_KEY = 'R0123456789abcdef0123456789abcde';
+  let dir: string;
+  before(async () => {
+    await pd.start();
+    await slack.start();
+  });
+  after(async () => {
+    await pd.stop();
+    await slack.stop();
+  });
+  beforeEach(() => {
+    pd.events = [];
+    slack.got = [];
+    dir = tempDir();
+  });
+  const names = { slackWebhookUrlEnv: 'ROLLGATE_SLACK_WEBHOOK_URL', webhookUrlEnv: 'ROLLGATE_WEBHOOK_URL', webhookSecretEnv: 'ROLLGATE_WEBHOOK_SECRET', pagerDutyRoutingKeyEnv: 'ROLLGATE_PAGERDUTY_ROUTING_KEY' };
+  const env = (key = ROUTING_KEY) => ({ ROLLGATE_PAGERDUTY_ROUTING_KEY: key, ROLLGATE_PAGERDUTY_EVENTS_URL: pd.url, ROLLGATE_SLACK_WEBHOOK_URL: `${slack.url}/slack` });
+  const incident = 'release-auth-abc@12345678/rollback-failed';
+
+  it('triggers an incident for a notification that pages, with its dedup key, severity and details', async () => {
+    const failed = note({ event: 'rollback-failed', urgent: true, title: 'URGENT: the rollback of auth v2 failed', link: 'http://temporal.test/ns/default/workflows/release-auth-abc', page: { action: 'trigger', incident, severity: 'critical' } });
+    const r = await deliver(join(dir, 'sent.jsonl'), notifiersFromEnv(join(dir, 'n.jsonl'), names, env()), failed);
+    assert.deepEqual(r, { sent: ['file', 'slack', 'pagerduty'], failed: [] });
+    assert.deepEqual(pd.events, [
+      {
+        routing_key: ROUTING_KEY,
+        event_action: 'trigger',
+        dedup_key: incident,
+        payload: {
+          summary: 'URGENT: the rollback of auth v2 failed',
+          source: 'rollgate/auth',
+          severity: 'critical',
+          component: 'auth',
+          group: 'release-auth-abc',
+          class: 'rollback-failed',
+          custom_details: { text: 'analysis failed: error-rate', release: 'release-auth-abc', service: 'auth', event: 'rollback-failed' },
+        },
+        client: 'rollgate',
+        client_url: 'http://temporal.test/ns/default/workflows/release-auth-abc',
+        links: [{ href: 'http://temporal.test/ns/default/workflows/release-auth-abc', text: 'Temporal UI' }],
+      },
+    ]);
+  });
+
+  it('pages nobody for a notification that does not page; resolves the same incident for the pager only', async () => {
+    const notifiers = notifiersFromEnv(join(dir, 'n.jsonl'), names, env());
+    await deliver(join(dir, 'sent.jsonl'), notifiers, note());
+    assert.deepEqual(pd.events, [], 'a rollback under way is news for a channel, not a page');
+    assert.equal(slack.got.length, 1);
+    await deliver(join(dir, 'sent.jsonl'), notifiers, note({ event: 'rollback-resolved', key: 'k-resolved', page: { action: 'resolve', incident } }));
+    assert.deepEqual(pd.events, [{ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: incident }]);
+    assert.equal(slack.got.length, 1, 'a resolve goes to the pager (and the file trail), not the channel');
+  });
+
+  it('a refused event fails the delivery, naming PagerDuty, never the routing key; a retry pages once', async () => {
+    const paging = note({ event: 'approval-needed', key: 'k-approval', page: { action: 'trigger', incident: 'i-1', severity: 'warning' } });
+    const bad = await deliver(join(dir, 'sent.jsonl'), notifiersFromEnv(join(dir, 'n.jsonl'), names, env('too-short-key')), paging);
+    assert.deepEqual(bad.failed, ['pagerduty: pagerduty events: HTTP 400']);
+    assert.ok(!JSON.stringify(bad).includes('too-short-key'));
+    const notifiers = notifiersFromEnv(join(dir, 'n.jsonl'), names, env());
+    await deliver(join(dir, 'sent.jsonl'), notifiers, paging);
+    await deliver(join(dir, 'sent.jsonl'), notifiers, paging);
+    assert.equal(pd.events.length, 1, 'the journal of deliveries keeps a retried activity from paging twice');
+  });
+
+  it('no routing key: no pager', () => {
+    assert.ok(!notifiersFromEnv(join(dir, 'n.jsonl'), names, { ROLLGATE_PAGERDUTY_EVENTS_URL: pd.url }).some((n) => n.name === 'pagerduty'));
+  });
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -55,7 +55,14 @@ describe('rollgate init', () => {
     commitToBase(repo, { 'rollgate.yaml': filled(readFileSync(join(dir, 'rollgate.yaml'), 'utf8')) });
     writeReports(join(repo, 'reports'));
     const out = join(tempDir(), 'records');
-    const res = await rollgate(['decide', '--repo', repo, '--base', 'main', '--head', 'feature', '--out', out, '--json'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    // This service's past rollbacks, as workers write them beside the records (and another service's, not counted).
+    mkdirSync(out);
+    const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+    const line = (service: string, run: string, seconds: number) => JSON.stringify({ service, run, started_at: ago(60), outcome: 'rolled_back', rollback_duration_seconds: seconds });
+    writeFileSync(join(out, 'ledger.jsonl'), [line('cart', 'a', 60), line('cart', 'b', 120), line('cart', 'c', 600), line('auth', 'd', 5)].join('\n') + '\n');
+    const summary = join(tempDir(), 'step-summary.md');
+    writeFileSync(summary, '# earlier step\n');
+    const res = await rollgate(['decide', '--repo', repo, '--base', 'main', '--head', 'feature', '--out', out, '--json'], { TEMPORAL_ADDRESS: '127.0.0.1:1', GITHUB_STEP_SUMMARY: summary });
     assert.equal(res.code, 0, res.stdout + res.stderr);
     const { recordPath, alertRulesPath } = JSON.parse(res.stdout) as { recordPath: string; alertRulesPath: string };
     assert.match(recordPath, /records\/release-decision-\d{8}-\d{6}\.md$/);
@@ -65,6 +72,14 @@ describe('rollgate init', () => {
     assert.match(record, /- \*\*error-rate\*\* fails when `result > 0\.05`/);
     assert.match(record, /Alerting rules for the same conditions: \[release-decision-\d{8}-\d{6}\.alerts\.yml\]/);
     assert.match(execFileSync(promtool, ['check', 'rules', alertRulesPath], { encoding: 'utf8' }), /SUCCESS: 2 rules found/);
+    assert.match(record, /^\*\*Estimated rollback time\*\*: median 2m, measured over 3 rollbacks of cart in the ledger's last 90 days$/m);
+    assert.match(record, /^- \*\*Recommendation\*\*: ✅ PROCEED WITH DEPLOYMENT$/m);
+    // The job summary GitHub Actions shows on the run page: appended after what earlier steps wrote.
+    const md = readFileSync(summary, 'utf8');
+    assert.match(md, /^# earlier step\n### rollgate · cart: ✅ APPROVED \(MEDIUM risk → canary\)\n/);
+    assert.match(md, /^\| rollback-plan \| ✅ \| back to [0-9a-f]{40} /m);
+    assert.match(md, /^\*\*Plan\*\*: Deploy to staging → Canary: 5% of traffic → Canary: 50% of traffic → Canary: all traffic$/m);
+    assert.match(md, /^\*\*Decision record\*\*: release-decision-\d{8}-\d{6}\.md$/m);
   });
 
   it('leaves an existing file as it is unless --force, and never writes through a symlink', async () => {

@@ -505,7 +505,7 @@ describe('the decision record: the merge to main and green\'s own smoke test', (
   it('blue-green tests green at its own URL before the switch, and says so when it cannot', () => {
     const urls = { stages: { production: { smokeUrl: 'https://prod.test/health' } } };
     const tested = render(release({ change: criticalChange, config: { ...urls, blueGreen: { greenSmokeUrl: 'http://green.internal:8080/health' } } })).of('DEPLOYMENT PLAN');
-    assert.match(tested, /### Step 3: Deploy green \(no traffic\)\n```bash\n\.\/deploy\.sh production-green\ncurl -f http:\/\/green\.internal:8080\/health \|\| exit 1   # smoke test\n```/);
+    assert.match(tested, /### Step 3: Deploy green \(no traffic\)\n```bash\n\.\/deploy\.sh production-green\ncurl -f http:\/\/green\.internal:8080\/health \|\| exit 1 {3}# smoke test\n```/);
     const untested = render(release({ change: criticalChange, config: urls })).of('DEPLOYMENT PLAN');
     assert.match(untested, /### Step 3: Deploy green \(no traffic\)\n```bash\n\.\/deploy\.sh production-green\n```\n- Green is not tested before the switch: set blueGreen\.greenSmokeUrl to where green answers/);
     assert.ok(!untested.split('### Step 4')[0]!.includes('prod.test'), 'the production URL, which still serves blue, is not green\'s test');

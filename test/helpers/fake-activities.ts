@@ -53,6 +53,10 @@ export interface Calls {
   ledger: LedgerEntry[];
   /** The output folder of each ledger line. */
   ledgerDirs: string[];
+  /** Each block appended to the notes file, with its file name. */
+  notes: { file: string; content: string }[];
+  /** Each page: `trigger human-needed-release`, `resolve rollback-failed`, … (the incident without the run). */
+  pages: string[];
 }
 
 /** Fake activities of the real type; they record what the workflow asked for. */
@@ -78,7 +82,7 @@ export function fakeActivities(
     pastLedger?: LedgerEntry[];
   } = {},
 ) {
-  const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [], ledgerDirs: [] };
+  const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [], ledgerDirs: [], notes: [], pages: [] };
   const cursor = new Map<string, number>();
   const activities: Activities = {
     /** The real verifier, against the allowed-signers file a test gives (none: names are unverified). */
@@ -126,6 +130,8 @@ export function fakeActivities(
     async notify(input) {
       if (opts.failNotify?.includes(input.notification.event)) throw new Error(`slack: 503 for ${input.notification.event}`);
       calls.notifications.push(`${input.notification.event}: ${input.notification.text}`);
+      const { page } = input.notification;
+      if (page) calls.pages.push(`${page.action} ${page.incident.split('/').pop()}`);
       return { sent: ['file'] };
     },
     async checkPrerequisites() {
@@ -155,6 +161,10 @@ export function fakeActivities(
     /** The real estimate, over the lines given and those this fake has recorded. */
     async restoreHistory(input) {
       return restoreHistory([...(opts.pastLedger ?? []), ...calls.ledger], input.service, new Date());
+    },
+    async appendNotes(input) {
+      calls.notes.push({ file: input.file, content: input.content });
+      return { written: true };
     },
     async recordLedger(input) {
       if (opts.failLedger) throw new Error('ledger.jsonl: EACCES: permission denied');

@@ -14,7 +14,8 @@ import { releaseWorkflow } from '../../src/workflows';
 import { timeSkippingEnv } from '../helpers/servers';
 import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
 import { waitForStatus } from '../helpers/status';
-import { criticalChange, fakeActivities, fakeReleaseInput, passingGates } from '../helpers/fake-activities';
+import { changeSet, criticalChange, FAKE_HEAD, fakeActivities, fakeReleaseInput, passingGates } from '../helpers/fake-activities';
+import { ledgerEntry } from '../../src/domain/ledger';
 
 const HOUR = 3_600_000;
 const HISTORIES = join(__dirname, '../fixtures/histories');
@@ -38,7 +39,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs; a comma list of IDs only those.
     const record = process.env.ROLLGATE_RECORD_HISTORIES;
     if (record) {
-      const ids = ['immediate', 'critical', 'rejected', 'state-attribute', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human'];
+      const ids = ['immediate', 'critical', 'rejected', 'state-attribute', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human', 'irreversible'];
       for (const id of record === '1' ? ids : ids.filter((x) => record.split(',').includes(x))) {
         const history = await env.client.workflow.getHandle(id).fetchHistory();
         // Stack traces would carry this machine's paths; replay does not need them.
@@ -293,6 +294,57 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     assert.match(result.reason!, /oncall restored the release by hand: redeployed v1 by hand/);
     assert.equal(calls.rollbacks.length, 1);
     assert.equal(calls.ledger[0]!.outcome, 'rolled_back');
+  });
+
+  it('an irreversible migration: the sign-off must acknowledge what a rollback cannot restore; the on-call is paged, then the page resolved; merged first, green tested at its own URL', async () => {
+    const drop = changeSet([{ path: 'db/migrations/0003_drop.sql', status: 'A', insertions: 1, deletions: 0, binary: false, added: ['DROP TABLE legacy;'] }]);
+    const { activities, calls } = fakeActivities({ change: drop });
+    const config = { deploy: { merge: true }, blueGreen: { greenSmokeUrl: 'http://green.test/health' } };
+    const { result, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'irreversible', args: [releaseInput('irreversible', config)] });
+      const waiting = await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
+      assert.equal(waiting.pendingApproval!.mustAcknowledge, 'irreversible-migration');
+      assert.match(calls.records.at(-1)!, /### What a rollback can and cannot restore\n/);
+      await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] }), (e: Error & { cause?: Error }) =>
+        /irreversible migration: a rollback restores the code, never the data .*--acknowledge irreversible-migration/.test(e.cause?.message ?? e.message),
+      );
+      const approval = await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob', acknowledge: 'irreversible-migration' }] });
+      assert.equal(approval.acknowledged, 'irreversible-migration');
+      const result = await approveSwitch(handle);
+      return { result, status: await handle.query(statusQuery) };
+    });
+    assert.equal(result.outcome, 'released');
+    assert.deepEqual(calls.deploys.map((d) => `${d.action} ${d.stage}`), ['merge main', 'deploy staging', 'deploy production-green', 'switch production', 'retire production-blue']);
+    assert.equal(calls.deploys[0]!.commit, FAKE_HEAD, 'the commit judged is the commit merged');
+    assert.deepEqual(calls.smokes, ['http://staging.test/health', 'http://green.test/health', 'http://prod.test/health'], 'green tested where it answers, before the switch');
+    assert.deepEqual(calls.pages, ['trigger human-needed-release', 'resolve human-needed-release', 'trigger human-needed-production-switch', 'resolve human-needed-production-switch']);
+    assert.match(calls.records.at(-1)!, /\*\*Approved by\*\*: bob .*; acknowledged: a rollback cannot restore the data the irreversible migration drops/);
+    assert.equal(status.approvals[0]!.acknowledged, 'irreversible-migration');
+    assert.equal(calls.notes.length, 1);
+    assert.match(calls.notes[0]!.content, /^## .* · auth v2 · released$/m);
+  });
+
+  it('a blue-green rollback after the switch verifies green\'s stage at the production URL; the notes say so and the record estimates from the ledger', async () => {
+    const past = [60, 180].map((seconds, i) => ({ ...ledgerEntry({ releaseId: `old-${i}`, run: `old-${i}@1`, service: 'auth', startedAt: new Date(Date.now() - HOUR).toISOString(), finishedAt: new Date().toISOString(), decision: 'APPROVED', outcome: 'rolled_back', version: 'v1' }), rollback_duration_seconds: seconds }));
+    const { activities, calls } = fakeActivities({ change: criticalChange, pastLedger: past });
+    const config = { blueGreen: { greenSmokeUrl: 'http://green.test/health' } };
+    const result = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'green-rollback', args: [releaseInput('green-rollback', config)] });
+      await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
+      await waitForStatus(handle, (s) => s.state === 'baking');
+      await env.sleep('16 minutes');
+      await waitForStatus(handle, (s) => s.pendingApproval?.target === 'production-switch');
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] });
+      await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-switch') === true);
+      await handle.executeUpdate(abortUpdate, { args: [{ reason: 'checkout errors', by: 'sre' }] });
+      return handle.result();
+    });
+    assert.equal(result.outcome, 'rolled_back');
+    assert.deepEqual(calls.rollbacks.map((r) => r.stage), ['production', 'production-green', 'staging']);
+    assert.deepEqual(calls.smokes.slice(3), ['http://prod.test/health', 'http://prod.test/health', 'http://staging.test/health'], 'after the rollback, green\'s own URL serves nothing');
+    assert.match(calls.records[0]!, /\*\*Estimated rollback time\*\*: median 2m, measured over 2 rollbacks of auth in the ledger's last 90 days/);
+    assert.match(calls.notes[0]!.content, /^- \*\*Outcome\*\*: rolled back to v1 in .*: aborted by sre: checkout errors$/m);
   });
 
   it('refuses malformed input with the field named', async () => {

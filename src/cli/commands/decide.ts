@@ -16,6 +16,8 @@ import { formatDuration } from '../../domain/duration';
 import { checkPrerequisites } from '../../evidence/gates';
 import { readChangeSet } from '../../evidence/git';
 import { ExitCode } from '../exit-code';
+import { appendStepSummary } from '../step-summary';
+import { decisionSummary } from '../../domain/summary';
 import { type FlagSpec, type Out, parseFlags } from '../flags';
 import { evidenceOptions, EvidenceFlagsSchema, releaseIdFor, type ResolvedInputs, resolveInputs } from '../inputs';
 
@@ -39,6 +41,7 @@ export async function decideCommand(args: string[], out: Out): Promise<number> {
   const result = evaluateRelease(gates, change, inputs.config, inputs.usersAffected, changeError, approverProblem);
   // The spec's artefact, with no server: the record, and the alerting rules of its checks.
   const written = flags.out ? await writeDecisionFiles(inputs, flags, result, gates, change) : undefined;
+  await appendStepSummary(decisionSummary(inputs.config.service ?? basename(inputs.repo), result, written ? { record: basename(written.recordPath) } : {}), out);
   if (flags.json) out.log(JSON.stringify({ ...decisionJson(result), securityConditions: gates.securityConditions, policy: inputs.policy, ...(written ?? {}) }, null, 2));
   else {
     printDecision(result, out);

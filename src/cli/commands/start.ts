@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { z } from 'zod';
 import { parseDuration } from '../../domain/duration';
@@ -11,6 +12,8 @@ import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Out, parseFlags, quoted } from '../flags';
 import { evidenceFlags, evidenceOptions, releaseIdFor, resolveInputs } from '../inputs';
 import { uiLink } from '../temporal';
+import { appendStepSummary } from '../step-summary';
+import { releaseSummary } from '../../domain/summary';
 
 const waitTimeout = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
@@ -108,7 +111,7 @@ export async function startCommand(args: string[], out: Out): Promise<number> {
       say(`Temporal UI: ${started.ui}`);
     }
     if (!flags.wait) return ExitCode.OK;
-    return await follow(client, started, flags['wait-timeout'], out, flags.json);
+    return await follow(client, started, flags['wait-timeout'], out, flags.json, input.service);
   } finally {
     await close();
   }
@@ -123,6 +126,7 @@ async function follow(
   timeoutMs: number | undefined,
   out: Out,
   json: boolean,
+  service: string,
 ): Promise<number> {
   const id = started.releaseId;
   const handle = client.workflow.getHandle(id);
@@ -152,6 +156,7 @@ async function follow(
       else out.log(`release ${id}: ${done.r.outcome}${done.r.reason ? ` (${done.r.reason})` : ''}${done.r.recordPath ? `\ndecision record: ${done.r.recordPath}` : ''}`);
       // After the outcome, for people (with --json too, where the document has them as well); the exit status stays the outcome's.
       for (const p of done.r.problems ?? []) out.err(`warning: ${p}`);
+      await appendStepSummary(releaseSummary(service, done.r, status, { ui: started.ui, ...(done.r.recordPath ? { record: basename(done.r.recordPath) } : {}) }), out);
       return EXIT_FOR[done.r.outcome] ?? ExitCode.BAD_INPUT;
     }
     if (Date.now() > deadline) {
