@@ -12,6 +12,7 @@ import { Prometheus } from '../../demo/stack';
 import { rollgate, runRelease, startRelease, startWorker, stopProcess } from '../helpers/cli';
 import { readLedger } from '../helpers/ledger';
 import { waitForStatus } from '../helpers/status';
+import { PagerDutyReceiver } from '../helpers/pagerduty';
 
 /** A deploy script that records each call (argv and the idempotency key) and fails where told to. */
 const DEPLOY_SH = `#!/bin/sh
@@ -50,19 +51,22 @@ describe('release from the CLI on the dev server with the real activities', () =
   let health: Server;
   let smokeUrl: string;
   let cliEnv: NodeJS.ProcessEnv;
+  /** The on-call engineer's pager: the worker's PagerDuty routing key points its events here. */
+  const pager = new PagerDutyReceiver();
+  const ROUTING_KEY = 'Rintegration0123456789abcdef0123';
 
   before(async () => {
-    [env] = await Promise.all([devServerEnv(), prometheus.start()]);
+    [env] = await Promise.all([devServerEnv(), prometheus.start(), pager.start()]);
     health = createServer((_, res) => res.writeHead(200).end('ok'));
     await new Promise<void>((r) => health.listen(0, '127.0.0.1', r));
     smokeUrl = `http://127.0.0.1:${(health.address() as AddressInfo).port}/health`;
     cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
-    worker = await startWorker(cliEnv);
+    worker = await startWorker({ ...cliEnv, ROLLGATE_PAGERDUTY_ROUTING_KEY: ROUTING_KEY, ROLLGATE_PAGERDUTY_EVENTS_URL: pager.url });
   });
   after(async () => {
     await stopProcess(worker);
     health?.close();
-    await Promise.all([env?.teardown(), prometheus.dispose()]);
+    await Promise.all([env?.teardown(), prometheus.dispose(), pager.stop()]);
   });
 
   it('releases the spec reference change by the immediate plan, and a re-run attaches instead of starting again', async () => {
@@ -138,6 +142,11 @@ describe('release from the CLI on the dev server with the real activities', () =
     assert.equal(byAuthor.code, 1);
     assert.match(byAuthor.stderr, /four eyes/);
     assert.equal(calls(repo).length, 0, 'nothing deployed before the sign-off');
+    const incident = `${id}@`;
+    const paged = (action: string) => pager.events.filter((e) => e.event_action === action && String(e.dedup_key).startsWith(incident));
+    assert.equal(paged('trigger').length, 1, 'the on-call engineer is paged while a human is needed');
+    const page = paged('trigger')[0]!.payload as { severity: string; source: string };
+    assert.deepEqual([page.severity, page.source], ['warning', 'rollgate/auth']);
     const ok = await rollgate(['approve', id, '--by', 'bob', '--reason', 'reviewed'], cliEnv);
     assert.equal(ok.code, 0, ok.stderr);
     const twice = await rollgate(['approve', id, '--by', 'carol'], cliEnv);
@@ -146,10 +155,22 @@ describe('release from the CLI on the dev server with the real activities', () =
     // The blue-green switch is gated too.
     await waitForStatus(env.client.workflow.getHandle(id), (s) => s.pendingApproval?.target === 'production-switch', { timeoutMs: 30_000, intervalMs: 300 });
     assert.equal((await rollgate(['approve', id, '--by', 'bob'], cliEnv)).code, 0);
-    const done = await rollgate(['start', ...flags, '--wait'], cliEnv);
+    const summary = join(tempDir(), 'summary.md');
+    const done = await rollgate(['start', ...flags, '--wait'], { ...cliEnv, GITHUB_STEP_SUMMARY: summary });
     assert.equal(done.code, 0, done.stdout + done.stderr);
     assert.equal(readLedger(repo)[0]!.outcome, 'released');
     assert.equal(readLedger(repo)[0]!.risk_level, 'CRITICAL');
+    // Each page (the release's sign-off, then the switch's) resolved once a human acted, under its own dedup key.
+    assert.deepEqual(pager.events.filter((e) => String(e.dedup_key).startsWith(incident)).map((e) => `${e.event_action} ${String(e.dedup_key).split('/').pop()}`), [
+      'trigger human-needed-release',
+      'resolve human-needed-release',
+      'trigger human-needed-production-switch',
+      'resolve human-needed-production-switch',
+    ]);
+    const notes = readFileSync(join(repo, 'out', 'NOTES.md'), 'utf8');
+    assert.match(notes, /^## .* · auth \S+ · released$/m);
+    assert.match(notes, /^- \*\*Approved by\*\*: bob at /m);
+    assert.match(readFileSync(summary, 'utf8'), new RegExp(`^### rollgate · auth · ${id}: ✅ released\\n\\n\\*\\*Decision\\*\\*: ✅ APPROVED \\(CRITICAL risk → blue-green\\)`, 'm'));
   });
 
   it('aborts a release mid-bake from the CLI and rolls back what it changed', async () => {
