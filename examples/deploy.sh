@@ -1,12 +1,13 @@
 #!/bin/sh
 # A sample deploy command for rollgate (deploy.command: ["./deploy.sh", "{stage}"]).
 # rollgate runs it without a shell for every step, with these variables:
-#   ROLLGATE_STAGE      staging | production | production-green | production-blue
-#   ROLLGATE_ACTION     deploy | set-weight | promote | enable-flag | disable-flag | switch | retire | rollback
+#   ROLLGATE_STAGE      main (merge) | staging | production | production-green | production-blue
+#   ROLLGATE_ACTION     merge | deploy | set-weight | promote | enable-flag | disable-flag | switch | retire | rollback
 #   ROLLGATE_WEIGHT     share of traffic (or of users, for a flag) on the new version, 0 to 100
 #   ROLLGATE_VERSION    the version to run (the previous one for a rollback)
 #   ROLLGATE_PREVIOUS_VERSION, ROLLGATE_RELEASE_ID
 #   ROLLGATE_IDEMPOTENCY_KEY   the same on every retry of one step: apply it once
+#   ROLLGATE_COMMIT     the head commit rollgate judged: what merge merges (deploy.merge: true)
 # Exit 0: done. Exit 75: try again later (rollgate retries). Anything else: the step failed.
 # Output goes to out/logs/<idempotency key>.log.
 set -eu
@@ -22,6 +23,7 @@ fi
 say() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $ROLLGATE_ACTION $ROLLGATE_STAGE: $*"; }
 
 case "$ROLLGATE_ACTION" in
+  merge)        say "merge $ROLLGATE_COMMIT into main and push (git merge --no-ff $ROLLGATE_COMMIT && git push origin main)" ;;
   deploy)       say "install $ROLLGATE_VERSION (canary or green gets ${ROLLGATE_WEIGHT}% of traffic)" ;;
   set-weight)   say "route ${ROLLGATE_WEIGHT}% of traffic to $ROLLGATE_VERSION" ;;
   promote)      say "make $ROLLGATE_VERSION the stable version with all traffic" ;;

@@ -27,7 +27,7 @@ describe('the sample deploy.sh, run by the command deployer', () => {
 
   it('handles every action rollgate sends', async () => {
     const deployer = new CommandDeployer();
-    for (const action of ['deploy', 'set-weight', 'promote', 'switch', 'retire', 'enable-flag', 'disable-flag', 'rollback']) {
+    for (const action of ['merge', 'deploy', 'set-weight', 'promote', 'switch', 'retire', 'enable-flag', 'disable-flag', 'rollback']) {
       const r = await deployer.deploy(req(action, action, join(dir, 'journal')));
       assert.equal(r.exitCode, 0, action);
       assert.match(readFileSync(r.logFile, 'utf8'), new RegExp(`${action} production: `));

@@ -168,6 +168,28 @@ describe('signed steering of a running release (issue 13 §2)', () => {
     });
   });
 
+  it('an acknowledgement is the signer\'s: one added to, or taken from, a signed approval is refused', async () => {
+    const drop = changeSet([{ path: 'db/migrations/0004_drop.sql', status: 'A', insertions: 1, deletions: 0, binary: false, added: ['DROP TABLE sessions;'] }]);
+    const { activities } = fakeActivities({ change: drop, signers: keys.allowedSigners });
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signed-acknowledge', args: [fakeReleaseInput('signed-acknowledge', 'auth', { stages: STAGES })] });
+      const s = await waitForStatus(handle, (x) => asking(x));
+      assert.equal(s.pendingApproval!.mustAcknowledge, 'irreversible-migration');
+      // Bob signed a plain approval; someone relaying it adds the acknowledgement he never gave.
+      const plain = await signedFor('bob', s, 'approve', 'release');
+      assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ signed: plain }] })), /--acknowledge irreversible-migration/);
+      assert.equal(await refusal(handle.executeUpdate(approveUpdate, { args: [{ acknowledge: 'irreversible-migration', signed: plain }] })), 'acknowledge: differs from what the request was signed to acknowledge');
+      // Nor may it be stripped from one he signed: the payload and the request say the same, or nothing applies.
+      const acknowledged = await signedFor('bob', s, 'approve', 'release', { acknowledge: 'irreversible-migration' });
+      assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ signed: acknowledged }] })), /--acknowledge irreversible-migration/);
+      assert.equal((await handle.query(statusQuery)).approvals.length, 0);
+      const approval = await handle.executeUpdate(approveUpdate, { args: [{ acknowledge: 'irreversible-migration', signed: acknowledged }] });
+      assert.deepEqual({ by: approval.by, verified: approval.verified, acknowledged: approval.acknowledged }, { by: 'bob@example.com', verified: true, acknowledged: 'irreversible-migration' });
+      await handle.executeUpdate(abortUpdate, { args: [{ reason: 'test over', by: 'bob' }] });
+      await handle.result();
+    });
+  });
+
   it('without allowed signers, approvals take the typed name, marked unverified', async () => {
     const { activities } = fakeActivities({ change: forgedAuthor });
     await withWorker(activities, async (taskQueue) => {

@@ -28,15 +28,16 @@ export const INIT_TEMPLATE = `# yaml-language-server: $schema=./${SCHEMA_FILE}
 service: <service-name>                 # letters, digits, . _ -
 
 reports: reports                        # where CI puts qa-report-*.md and security-report-*.md
-out: out                                # decision records, charts, the ledger
+out: out                                # decision records, charts, the ledger, NOTES.md
 
 deploy:
-  # Called once per step with {stage} {action} {weight} {version} {previousVersion} {idempotencyKey};
+  # Called once per step with {stage} {action} {weight} {version} {previousVersion} {idempotencyKey} {commit};
   # the same values are in ROLLGATE_* variables. Put -- before placeholders if your command takes options.
   command: ["./deploy.sh", "{stage}", "--", "{version}"]
   # A rollback returns to the previous version: --previous-version, else the base commit.
   rollback: ["./deploy.sh", "{stage}", "--", "{previousVersion}"]
   timeout: 15m
+  merge: false                          # true: the first step merges {commit} to main (action merge, stage main)
 
 stages:
   staging: { smokeUrl: "<https://staging.example.com/health>" }
@@ -65,6 +66,7 @@ approval:
 
 notify:
   channel: "#releases"                  # for the record's communication plan; Slack via the worker's ROLLGATE_SLACK_WEBHOOK_URL
+  onCall: "SRE on-call"                 # paged through PagerDuty where the worker has ROLLGATE_PAGERDUTY_ROUTING_KEY
 `;
 
 /** `rollgate init`: a commented rollgate.yaml and the JSON Schema editors check it against. */

@@ -143,7 +143,7 @@ async function follow(
       for (const s of finished.slice(printed)) out.log(`  ${s.status === 'done' ? '✓' : s.status === 'failed' ? '✗' : '-'} ${s.name}${s.detail ? ` (${s.detail})` : ''}`);
       printed = finished.length;
       const pending = status.pendingApproval
-        ? `waiting for approval: ${status.pendingApproval.reason} (rollgate approve ${id} --by NAME)`
+        ? `waiting for approval: ${status.pendingApproval.reason} (rollgate approve ${id} --by NAME${status.pendingApproval.mustAcknowledge ? ` --acknowledge ${status.pendingApproval.mustAcknowledge}` : ''})`
         : status.needsHuman
           ? `NEEDS A HUMAN: ${status.needsHuman.reason} (rollgate resolve ${id} --retry | --restored)`
           : '';

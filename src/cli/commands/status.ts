@@ -41,8 +41,9 @@ export async function statusCommand(args: string[], out: Out): Promise<number> {
   if (p) {
     out.log(`waiting for approval: ${p.reason}; deadline ${p.deadline}`);
     out.log(`  may approve: ${p.allowedApprovers.length ? p.allowedApprovers.join(', ') : 'anyone'}${p.excludedApprovers.length ? ` except ${p.excludedApprovers.join(', ')}` : ''}`);
+    if (p.mustAcknowledge) out.log(`  the approval must acknowledge it: rollgate approve ${status.releaseId} --acknowledge ${p.mustAcknowledge} (read the record's ROLLBACK PLAN first)`);
   }
-  for (const a of status.approvals) out.log(`approved ${a.target} by ${a.by}${a.verified ? ' (signature verified)' : a.verified === false ? ' (unverified: the worker checks no signatures)' : ''} at ${a.at}`);
+  for (const a of status.approvals) out.log(`approved ${a.target} by ${a.by}${a.verified ? ' (signature verified)' : a.verified === false ? ' (unverified: the worker checks no signatures)' : ''} at ${a.at}${a.acknowledged ? `, acknowledging: ${a.acknowledged}` : ''}`);
   if (status.recordPath) out.log(`decision record: ${status.recordPath}${status.recordSha256 ? ` (sha256 ${status.recordSha256})` : ''}`);
   return ExitCode.OK;
 }
