@@ -1,8 +1,8 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { stringify } from 'yaml';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { alertsFileName, type AlertRules } from '../domain/alerts';
+import { alertRulesText } from '../domain/alerts-file';
 import type { AnalysisConfig, Metric, MetricState } from '../domain/analysis';
 import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
@@ -236,7 +236,7 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     async writeAlertRules(input: { recordPath: string; rules: AlertRules }): Promise<string> {
       const path = alertsFileName(input.recordPath);
       // The record lies directly in the output folder, so its folder is the root.
-      await writeFileAtomic(path, `# Written by rollgate for ${input.rules.groups[0]?.name ?? 'a release'}; check with: promtool check rules ${basename(path)}\n${stringify(input.rules)}`, { root: dirname(input.recordPath) });
+      await writeFileAtomic(path, alertRulesText(input.rules, basename(path)), { root: dirname(input.recordPath) });
       return path;
     },
 

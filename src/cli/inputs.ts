@@ -5,7 +5,7 @@ import type { RollgateConfig } from '../domain/config';
 import { applyPolicy, type PolicyProvenance } from '../domain/policy';
 import { commitExpression } from '../domain/release';
 import { git, isBranchName, isGitRepository, refExists, resolveCommit } from '../evidence/git';
-import { type ConfigSource, anchorPaths, describeSource, isInside, loadConfig, realPathOf, workerPolicyFromEnv } from '../evidence/policy-file';
+import { type ConfigSource, anchorPaths, describeSource, insideRepository, isInside, loadConfig, realPathOf, workerPolicyFromEnv } from '../evidence/policy-file';
 import { InputError } from '../domain/errors';
 import { type Options, quoted } from './flags';
 
@@ -107,12 +107,8 @@ export async function resolveInputs(flags: EvidenceFlags): Promise<ResolvedInput
   if (!statSync(reportsDir).isDirectory()) throw new InputError(`--reports: ${flags.reports ?? reportsDir} is not a folder`);
 
   const usersAffected = flags['users-affected'];
-  // A repository's config names places inside it; the operator's flags and the worker policy may name others.
-  // Real paths: a folder the change commits as a symlink (reports -> ../other) leads outside.
-  const inside = (field: string, path: string) => {
-    if (source.kind === 'file') return; // the operator's own config, outside the repository
-    if (!isInside(realPathOf(repo), realPathOf(path))) throw new InputError(`${field}: ${path} lies outside the repository (or reaches out through a symlink); the config may only name paths inside it`);
-  };
+  // A repository's config names places inside it; the operator's own config, the flags and the worker policy may name others.
+  const inside = (field: string, path: string) => source.kind === 'file' || insideRepository(repo, field, path);
   // Given on the command line they may lie elsewhere, but not reach out of the repository through it.
   const notThrough = (field: string, path: string) => {
     if (isInside(repo, path) && !isInside(realPathOf(repo), realPathOf(path))) throw new InputError(`${field}: ${path} reaches out of the repository through a symlink`);

@@ -22,6 +22,8 @@ export interface GateInput {
   junit: string[];
   /** What the release policy says of the rollback and the monitoring: the spec's last two gates. */
   plan?: PlanFacts;
+  /** The names given for base and head, for people reading the branch prerequisite. */
+  refs?: { base: string; head: string };
 }
 
 type Evidence = { ok: true; text: string; sha256: string } | { ok: false; reason: string };
@@ -168,12 +170,15 @@ export async function checkPrerequisites(input: GateInput, nowMs = Date.now()): 
   prerequisites.push(tests.result);
 
   const branch = await ahead;
-  if ('error' in branch) prerequisites.push({ name: PrerequisiteName.BRANCH, passed: false, detail: `cannot compare ${input.base}..${input.head}: ${branch.error.message}` });
+  // Names as people gave them, with the commits they stood for: a name alone can move.
+  const named = (ref: string | undefined, sha: string) => (ref && ref !== sha ? `${ref} (${sha.slice(0, 12)})` : sha);
+  const [baseName, headName] = [named(input.refs?.base, input.base), named(input.refs?.head, input.head)];
+  if ('error' in branch) prerequisites.push({ name: PrerequisiteName.BRANCH, passed: false, detail: `cannot compare ${baseName}..${headName}: ${branch.error.message}` });
   else
     prerequisites.push({
       name: PrerequisiteName.BRANCH,
       passed: branch.n > 0,
-      detail: branch.n > 0 ? `${input.head} is ${branch.n} commit${branch.n === 1 ? '' : 's'} ahead of ${input.base}` : `${input.head} has no commits ahead of ${input.base}`,
+      detail: branch.n > 0 ? `${headName} is ${branch.n} commit${branch.n === 1 ? '' : 's'} ahead of ${baseName}` : `${headName} has no commits ahead of ${baseName}`,
     });
 
   if (input.plan) {

@@ -160,15 +160,20 @@ export function describeSource(source: ConfigSource): string {
  * section later. A repository's paths must stay inside the repository (by real path: a folder the
  * change commits as a symlink leads outside); the operator's own file may name others.
  */
+/**
+ * A path a repository's config names must lie inside the repository, by real path: a folder the
+ * change commits as a symlink (reports -> ../other) leads outside.
+ */
+export function insideRepository(repo: string, field: string, path: string): void {
+  if (!isInside(realPathOf(repo), realPathOf(path))) throw new InputError(`${field}: ${path} lies outside the repository (or reaches out through a symlink); the config may only name paths inside it`);
+}
+
 export function anchorPaths(repo: string, dir: string, config: RollgateConfig, source: ConfigSource): RollgateConfig {
   const cwd = resolve(dir, config.deploy.cwd ?? '.');
   const flagFile = config.featureFlag.file === undefined ? undefined : resolve(cwd, config.featureFlag.file);
   if (source.kind !== 'file') {
-    const inside = (field: string, path: string) => {
-      if (!isInside(realPathOf(repo), realPathOf(path))) throw new InputError(`${field}: ${path} lies outside the repository (or reaches out through a symlink); the config may only name paths inside it`);
-    };
-    inside('deploy.cwd', cwd);
-    if (flagFile) inside('featureFlag.file', flagFile);
+    insideRepository(repo, 'deploy.cwd', cwd);
+    if (flagFile) insideRepository(repo, 'featureFlag.file', flagFile);
   }
   const inRepo = flagFile !== undefined && source.kind !== 'file' ? relative(resolve(repo), flagFile).split(sep).join('/') : flagFile;
   return { ...config, deploy: { ...config.deploy, cwd }, featureFlag: { ...config.featureFlag, ...(inRepo !== undefined ? { file: inRepo } : {}) } };

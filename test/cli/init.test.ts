@@ -46,6 +46,8 @@ describe('rollgate init', () => {
     const json = JSON.parse(res.stdout) as { decision: string; strategy: string; prerequisites: { name: string; passed: boolean; detail: string }[] };
     assert.deepEqual(json.prerequisites.map((p) => `${p.name} ${p.passed}`), ['qa true', 'security true', 'tests true', 'branch true', 'rollback-plan true', 'monitoring true']);
     assert.equal(json.strategy, 'canary');
+    // The branch as people named it, with the commits the names stood for.
+    assert.match(json.prerequisites.find((p) => p.name === 'branch')!.detail, /^feature \([0-9a-f]{12}\) is 1 commit ahead of main \([0-9a-f]{12}\)$/);
   });
 
   it('decide --out writes the decision record and its alert rules with no server, the acting checks named', async () => {

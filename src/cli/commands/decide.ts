@@ -1,7 +1,7 @@
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { stringify } from 'yaml';
+import { alertRulesText } from '../../domain/alerts-file';
 import { writeNew } from '../files';
 import { alertRules, alertsFileName } from '../../domain/alerts';
 import type { ChangeSet } from '../../domain/changeset';
@@ -28,7 +28,7 @@ export async function decideCommand(args: string[], out: Out): Promise<number> {
   const flags = parseFlags(decideFlags, args);
   const inputs = await resolveInputs(flags);
   const plan = planFacts(inputs.config, { version: inputs.base, given: false });
-  const gates = await checkPrerequisites({ repo: inputs.repo, base: inputs.base, head: inputs.head, reportsDir: inputs.reportsDir, junit: inputs.junit, plan });
+  const gates = await checkPrerequisites({ repo: inputs.repo, base: inputs.base, head: inputs.head, reportsDir: inputs.reportsDir, junit: inputs.junit, plan, refs: { base: flags.base, head: flags.head } });
   let change;
   let changeError: string | undefined;
   try {
@@ -94,7 +94,7 @@ async function writeDecisionFiles(
   if (acting.length === 0 || !firstPhase) return { recordPath };
   const { rules } = alertRules({ releaseId, vars: { ...vars, phase: firstPhase.id, stage: firstPhase.stage }, metrics: acting, selectors: inputs.config.analysis.selectors, baseline: {}, interval: inputs.config.analysis.interval });
   const alertRulesPath = join(inputs.outDir, alertsFileName(fileName));
-  await writeNew(alertRulesPath, `# Written by rollgate decide for ${releaseId}; check with: promtool check rules ${alertsFileName(fileName)}\n${stringify(rules)}`, { hint });
+  await writeNew(alertRulesPath, alertRulesText(rules, alertsFileName(fileName)), { hint });
   return { recordPath, alertRulesPath };
 }
 
