@@ -27,7 +27,7 @@ import { readChangeSet } from './evidence';
 import { smokeTest } from './smoke';
 import { FileLedgerStore, type LedgerStore, writeRecord } from './store';
 import { appendBlock, readText, UnsafePath, writeFileAtomic } from './out-files';
-import { notesMarker } from '../domain/notes';
+import { hasNotes } from '../domain/notes';
 import type { Redactor } from '../domain/redact';
 import { redactorFromEnv, withSecretFiles } from '../connection/secrets';
 import { redactError, redactingProvider } from './redact';
@@ -257,7 +257,7 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     async appendNotes(input: { outDir: string; file: string; runKey: string; content: string }): Promise<{ written: boolean }> {
       if (basename(input.file) !== input.file) throw ApplicationFailure.create({ message: `notes: ${input.file} is not a file name in the out folder`, type: FailureType.INVALID_INPUT, nonRetryable: true });
       const path = join(input.outDir, input.file);
-      if ((await readText(path, { root: input.outDir }))?.includes(notesMarker(input.runKey))) return { written: false };
+      if (hasNotes((await readText(path, { root: input.outDir })) ?? '', input.runKey)) return { written: false };
       await appendBlock(path, input.content, { root: input.outDir });
       return { written: true };
     },
@@ -285,7 +285,7 @@ const redactorOf = (deps: ActivityDeps) => deps.redactor ?? ((names: string[]) =
 function secretNames(input: unknown, out: string[] = [], depth = 0): string[] {
   if (!input || typeof input !== 'object' || depth > 4) return out;
   for (const [k, v] of Object.entries(input)) {
-    if (typeof v === 'string' && /(url|secret|token|password)Env$/i.test(k)) out.push(v);
+    if (typeof v === 'string' && /(url|secret|token|password|key)Env$/i.test(k)) out.push(v);
     else if (typeof v === 'object') secretNames(v, out, depth + 1);
   }
   return out;

@@ -133,7 +133,7 @@ export class PagerDutyNotifier implements Notifier {
 
   async send(n: Notification): Promise<void> {
     if (!n.page) return;
-    // A refused event (400: invalid routing key or event) is final; 429 and 5xx are retried by the activity.
+    // Any failure (400 for a bad routing key or event, 429, 5xx) is retried a few times by the activity, then recorded.
     await post(this.url, JSON.stringify(PagerDutyNotifier.event(this.routingKey, { ...n, page: n.page })), {}, 'pagerduty events');
   }
 }

@@ -25,6 +25,7 @@ export const KNOWN_SECRET_VARIABLES = [
   'ROLLGATE_SLACK_WEBHOOK_URL',
   'ROLLGATE_WEBHOOK_URL',
   'ROLLGATE_WEBHOOK_SECRET',
+  'ROLLGATE_PAGERDUTY_ROUTING_KEY',
 ] as const;
 
 type Env = Readonly<Record<string, string | undefined>>;

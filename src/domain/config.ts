@@ -102,7 +102,15 @@ export const ConfigSchema = z.strictObject({
   reports: z.string().min(1).default('out'),
   out: z.string().min(1).default('out'),
   /** The deployment notes appended after each release or rollback: a markdown file in the out folder, or false for none. */
-  notes: z.union([z.literal(false), z.string().regex(/^[A-Za-z0-9][\w.-]*\.md$/, 'must be a markdown file name in the out folder (e.g. NOTES.md), or false')]).default('NOTES.md'),
+  notes: z
+    .union([
+      z.literal(false),
+      z
+        .string()
+        .regex(/^[A-Za-z0-9][\w.-]*\.md$/, 'must be a markdown file name in the out folder (e.g. NOTES.md), or false')
+        .refine((f) => !f.startsWith('release-decision-'), 'must not be a decision record\'s name'),
+    ])
+    .default('NOTES.md'),
   deploy: DeploySchema.prefault({}),
   /** How long a step running on a worker that died goes unnoticed before another worker retries it. */
   heartbeatTimeout: durationMs().prefault('30s'),

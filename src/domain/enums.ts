@@ -25,7 +25,7 @@ export const Outcome = {
 } as const;
 export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
-export const PrerequisiteName = { QA: 'qa', SECURITY: 'security', TESTS: 'tests', BRANCH: 'branch', ROLLBACK_PLAN: 'rollback-plan', MONITORING: 'monitoring' } as const;
+export const PrerequisiteName = { QA: 'qa', SECURITY: 'security', TESTS: 'tests', BRANCH: 'branch', ROLLBACK_PLAN: 'rollback-plan', MONITORING: 'monitoring', OUT_FOLDER: 'out-folder' } as const;
 export type PrerequisiteName = (typeof PrerequisiteName)[keyof typeof PrerequisiteName];
 
 /** Stable `ApplicationFailure.type` strings: match on these, never on `instanceof`. */

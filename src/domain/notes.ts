@@ -26,12 +26,17 @@ export interface NotesInput {
   recordFile?: string;
   /** The judged head commit: what main keeps after a rollback, to revert. */
   commit?: string;
+  /** rollgate merged it (deploy.merge), so its rollback reverted the merge too. */
+  mergedByRollgate?: boolean;
 }
 
 /** Outcomes that changed a target: each gets its notes. */
 export const NOTED_OUTCOMES: readonly Outcome[] = [Outcome.RELEASED, Outcome.ROLLED_BACK, Outcome.ROLLBACK_FAILED];
 
 export const notesMarker = (runKey: string): string => `<!-- rollgate:notes ${runKey.replace(/-->/g, '')} -->`;
+
+/** Whether the notes already hold a run's block: its marker as a whole line, which no escaped value can forge. */
+export const hasNotes = (text: string, runKey: string): boolean => text.split('\n').includes(notesMarker(runKey));
 
 export function deploymentNotes(n: NotesInput): string {
   const minute = `${n.finishedAt.slice(0, 10)} ${n.finishedAt.slice(11, 16)} UTC`;
@@ -50,7 +55,11 @@ export function deploymentNotes(n: NotesInput): string {
     `- **Phases run**: ${n.phases.length ? n.phases.map(text).join(' → ') : 'none'}`,
     ...n.approvals.map((a) => `- **Approved by**: ${text(a.by)}${a.verified ? ' (signature verified)' : ''} at ${text(a.at)}${a.kind === 'release' ? '' : ` (${text(a.target)})`}`),
     ...(n.recordFile ? [`- **Record**: [${text(n.recordFile)}](${encodeURI(n.recordFile)})`] : []),
-    ...(n.outcome !== Outcome.RELEASED && n.commit ? [`- **Follow-up**: main may still hold \`${n.commit}\`; revert its merge before releasing from main again`] : []),
+    ...(n.outcome === Outcome.RELEASED || !n.commit
+      ? []
+      : n.mergedByRollgate
+        ? [`- **Main**: the merge of \`${n.commit}\` was reverted by the rollback`]
+        : [`- **Follow-up**: main may still hold \`${n.commit}\`; revert its merge before releasing from main again`]),
     '',
   ].join('\n');
 }

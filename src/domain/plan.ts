@@ -18,7 +18,7 @@ export const PhaseAction = {
   DISABLE_FLAG: 'disable-flag',
   SWITCH: 'switch',
   RETIRE: 'retire',
-  /** The spec's step 1: the judged commit merged to main, where `deploy.merge` is on. A rollback never undoes it. */
+  /** The spec's step 1: the judged commit merged to main, where `deploy.merge` is on. A rollback reverts it, last. */
   MERGE: 'merge',
 } as const;
 export type PhaseAction = (typeof PhaseAction)[keyof typeof PhaseAction];
@@ -56,6 +56,13 @@ export const DEFAULT_FLAG_STEPS = [
   { weight: 50, bake: 60 * 60_000, approval: false },
   { weight: 100, bake: 24 * 3_600_000, approval: false },
 ];
+
+/** How often a deploy or rollback command is tried, each attempt allowed its timeout and a minute more: the worst case a record states. */
+export const TARGET_ATTEMPTS = 3;
+export const TARGET_GRACE_MS = 60_000;
+
+/** The first phase that deploys: the merge to main, where it runs, changes no target. */
+export const firstDeployPhase = (plan: ReleasePlan): Phase | undefined => plan.phases.find((p) => p.action !== PhaseAction.MERGE);
 
 /** The merge to main, run through the deploy command where `deploy.merge` is on. */
 export const MERGE_PHASE: Phase = { id: 'merge-main', title: 'Merge to main', action: PhaseAction.MERGE, stage: 'main', weight: 0, holdMs: 0, bakeMs: 0, approval: false };
@@ -148,14 +155,14 @@ export const verificationUrl = (phase: Phase, config: RollgateConfig): string | 
 
 /**
  * The phases to roll back, the most recent first: one per stage whose action has started. Retiring
- * blue is not undone: it only happens once the rollback window has passed. Nor is the merge: a
- * rollback restores what serves traffic, and rewriting main is left to people. Once a flag is on,
- * the rollback turns it off and redeploys nothing.
+ * blue is not undone: it only happens once the rollback window has passed. The merge to main is
+ * undone last (the command reverts it on stage `main`): left there, the next release from main would
+ * ship it unjudged. Once a flag is on, the rollback turns it off and redeploys nothing.
  */
 export function rollbackTargets(started: readonly Phase[]): Phase[] {
   const flag = started.find((p) => p.action === PhaseAction.ENABLE_FLAG);
   if (flag) return [flag];
   const firstPerStage = new Map<string, Phase>();
-  for (const phase of started) if (phase.action !== PhaseAction.RETIRE && phase.action !== PhaseAction.MERGE && !firstPerStage.has(phase.stage)) firstPerStage.set(phase.stage, phase);
+  for (const phase of started) if (phase.action !== PhaseAction.RETIRE && !firstPerStage.has(phase.stage)) firstPerStage.set(phase.stage, phase);
   return [...firstPerStage.values()].reverse();
 }

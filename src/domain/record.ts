@@ -3,7 +3,7 @@ import { commandFor, FLAG_ROLLBACK_STEP, renderArgv, ROLLBACK, rollbackStep, sho
 import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
 import { type Outcome, PrerequisiteName } from './enums';
-import { isAnalysed, type Phase, PhaseAction, rollbackTargets, verificationUrl } from './plan';
+import { isAnalysed, type Phase, PhaseAction, rollbackTargets, TARGET_ATTEMPTS, TARGET_GRACE_MS, verificationUrl } from './plan';
 import type { Metric } from './analysis';
 import { type Approval, type DecisionResult, type GateReport, type PendingApproval, type PhaseAnalysis, type StepRecord } from './release';
 import { phaseTimeline } from './timeline';
@@ -244,7 +244,9 @@ const rollbackPlan: Section = (r) => {
         ]
       : []),
     '',
-    `- Main keeps the merged change: a rollback restores what serves traffic, not the branch. Revert the merge of ${code(r.commit ?? 'HEAD')} before releasing from main again`,
+    r.config.deploy.merge
+      ? `- The merge to main is undone last, by the same command with stage \`main\` (a revert of ${code(r.commit ?? 'HEAD')}), so that the next release from main does not ship it unjudged`
+      : `- A rollback restores what serves traffic, not main: revert the merge of ${code(r.commit ?? 'HEAD')} before releasing from main again`,
     '',
     ...rollbackEstimate(r, targets.length),
     '',
@@ -292,7 +294,8 @@ const communicationPlan: Section = (r) => {
   return ruled('COMMUNICATION PLAN', [
     '',
     ...(channel ? [`- [ ] Post to ${text(channel)} before deploying ${text(r.service)} ${text(r.version)}`, `- [ ] Post to ${text(channel)} after the release or rollback`] : ['- No channel configured (notify.channel)']),
-    ...(onCall ? [`- [ ] Notify on-call: ${text(onCall)}`] : []),
+    `- On-call (${onCall ? text(onCall) : 'notify.onCall not named'}): paged through PagerDuty when a human is needed or a rollback fails, where the worker has ${r.config.notify.pagerDutyRoutingKeyEnv}`,
+    r.config.notes ? `- Deployment notes appended to ${text(r.config.notes)} in the out folder after the release or rollback` : '- No deployment notes (notes: false)',
     '',
   ]);
 };
@@ -303,7 +306,7 @@ const contingencyPlans: Section = (r) => {
     '',
     '### If Rollback Fails',
     '1. The release is marked `rollback_failed` in the ledger and this record, with every step kept',
-    `2. ${onCall ? `Page ${text(onCall)}` : 'Page the on-call engineer (notify.onCall is not configured)'} and restore by hand`,
+    `2. ${onCall ? text(onCall) : 'The on-call engineer (notify.onCall is not configured)'} is paged (PagerDuty, where the worker has the routing key) and restores by hand`,
     '',
     '### If Issue Discovered After the Release',
     '1. Create a hotfix branch',
@@ -329,10 +332,10 @@ const signOff: Section = (r) => {
           `- **May approve**: ${p.allowedApprovers.length > 0 ? p.allowedApprovers.map(text).join(', ') : 'a principal of the worker\'s allowed signers (signature required)'}${p.excludedApprovers.length > 0 ? `, except the change's authors (${p.excludedApprovers.map(text).join(', ')})` : ''}`,
         ]
       : []),
-    ...(d.plan && d.decision !== 'ABORTED' ? [`- **Deployment window**: ${windowLine(deploymentWindow(d.plan, r.timestamp, r.approvals), d.approvalRequired || d.plan.phases.some((x) => x.approval))}`] : []),
+    ...windowLines(r),
     `- **On-call engineer**: ${onCallLine(r)}`,
     ...confidenceLines(r),
-    `- **Recommendation**: ${recommendation(d, r.approvals)}`,
+    `- **Recommendation**: ${recommendation(d, r.approvals, r.results?.outcome)}`,
     '',
   ]);
 };
@@ -348,6 +351,19 @@ const onCallLine = (r: RecordInput): string => {
   return `${onCall ? text(onCall) : 'not named (notify.onCall)'}; paged through PagerDuty on a failed rollback and whenever a human is needed, where the worker has ${pagerDutyRoutingKeyEnv}`;
 };
 
+/** Planned while the release has not ended; once it has, when it really ran. */
+const windowLines = (r: RecordInput): string[] => {
+  const d = r.decision;
+  const steps = r.results?.steps ?? [];
+  if (r.results?.outcome === 'aborted' || r.results?.outcome === 'escalated' || d.decision === 'ABORTED') return [];
+  if (r.results && steps.length > 0) {
+    const ended = steps.map((s) => s.endedAt ?? s.startedAt).sort().at(-1)!;
+    return [`- **Deployment window**: ran ${text(steps[0]!.startedAt)} – ${text(ended)}`];
+  }
+  if (!d.plan) return [];
+  return [`- **Deployment window**: ${windowLine(deploymentWindow(d.plan, r.timestamp, r.approvals), d.approvalRequired || d.plan.phases.some((x) => x.approval))}`];
+};
+
 const confidenceLines = (r: RecordInput): string[] => {
   const c = confidence(r.decision, r.gates, r.config);
   if (!c) return [];
@@ -357,6 +373,7 @@ const confidenceLines = (r: RecordInput): string[] => {
 /** The measured median of this service's rollbacks, and the worst case its timeouts allow, apart. */
 function rollbackEstimate(r: RecordInput, stages: number): string[] {
   const { deploy, analysis } = r.config;
+  const perStage = TARGET_ATTEMPTS * (deploy.timeout + TARGET_GRACE_MS);
   const h = r.restoreHistory;
   const verify = checksOf(r.config).acting.length > 0 && analysis.verifyWindow > 0 ? analysis.verifyWindow : 0;
   const measured =
@@ -367,7 +384,7 @@ function rollbackEstimate(r: RecordInput, stages: number): string[] {
         : 'not measured: the ledger could not be read';
   return [
     `**Estimated rollback time**: ${measured}`,
-    `**Worst case**: ${formatDuration(deploy.timeout * stages + verify)} (${times(stages, 'stage')} × the ${formatDuration(deploy.timeout)} command timeout${verify ? `, then up to ${formatDuration(verify)} of verification` : ''})`,
+    `**Worst case**: ${formatDuration(perStage * stages + verify)} (${times(stages, 'stage')} × ${TARGET_ATTEMPTS} attempts × the ${formatDuration(deploy.timeout)} command timeout and a minute${verify ? `, then up to ${formatDuration(verify)} of verification` : ''}; smoke tests on top)`,
   ];
 }
 
@@ -400,7 +417,7 @@ const results: Section = (r) => {
     '',
     '| step | status | started | ended | detail |',
     '|---|---|---|---|---|',
-    ...res.steps.map((s) => `| ${text(s.name)} | ${s.status} | ${s.startedAt} | ${s.endedAt ?? ''} | ${prose(s.detail ?? '')} |`),
+    ...res.steps.map((s) => `| ${text(s.name)} | ${s.status} | ${s.startedAt} | ${s.endedAt ?? ''} | ${cell(s.detail ?? '')} |`),
     '',
   ]);
 };
@@ -478,7 +495,7 @@ export function text(s: string): string {
 }
 
 /** Escaped text that starts a list item or quote: a heading, list or rule marker there would nest a block. */
-const lead = (escaped: string): string => escaped.replace(/^([-+=#])|^(\d+)([.)])/, (_m, mark: string | undefined, num: string | undefined, dot: string | undefined) => (mark ? `\\${mark}` : `${num}\\${dot}`));
+export const lead = (escaped: string): string => escaped.replace(/^([-+=#])|^(\d+)([.)])/, (_m, mark: string | undefined, num: string | undefined, dot: string | undefined) => (mark ? `\\${mark}` : `${num}\\${dot}`));
 
 /**
  * A message composed by rollgate around values (a risk reason quoting paths in backticks): its
@@ -491,6 +508,12 @@ export function prose(s: string): string {
     .map((piece, i) => (i % 2 === 1 ? code(piece) : text(piece)))
     .join('');
 }
+
+/**
+ * `prose` for a table cell: GFM splits a row at every unescaped pipe, code spans included, so the
+ * pipes inside code spans are escaped too (the table reads `\|` there as a pipe).
+ */
+export const cell = (s: string): string => prose(s).replace(/(?<!\\)\|/g, '\\|');
 
 /** Inline code that a backtick in the text cannot close early: a longer fence, as CommonMark allows. Code spans show HTML and markdown as they are. */
 export function code(s: string): string {

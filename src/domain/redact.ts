@@ -43,7 +43,7 @@ export class Redactor {
 }
 
 /** Variables whose names say they hold a secret, whatever a config calls them. */
-const SECRET_NAME = /(SECRET|TOKEN|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL|WEBHOOK_URL|CODEC_KEY)/i;
+const SECRET_NAME = /(SECRET|TOKEN|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL|WEBHOOK_URL|CODEC_KEY|ROUTING_?KEY)/i;
 
 export const looksSecret = (name: string) => SECRET_NAME.test(name) && !/_FILE$/.test(name);
 

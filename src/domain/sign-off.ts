@@ -1,6 +1,6 @@
 import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
-import { Decision } from './enums';
+import { Decision, type Outcome } from './enums';
 import { isAnalysed, type ReleasePlan } from './plan';
 import type { Approval, DecisionResult, GateReport } from './release';
 
@@ -25,7 +25,8 @@ export interface ConfidenceJudgement {
 /** How far the decision can be trusted, by the rule above; none for an aborted release. */
 export function confidence(decision: DecisionResult, gates: GateReport, config: RollgateConfig): ConfidenceJudgement | undefined {
   const { risk, plan } = decision;
-  if (decision.decision === Decision.ABORTED || !risk || !plan) return undefined;
+  if (decision.decision === Decision.ABORTED) return undefined;
+  if (!risk || !plan) return { level: Confidence.LOW, doubts: ['the risk could not be classified'] };
   const doubts: string[] = [];
   if (risk.level === 'HIGH' || risk.level === 'CRITICAL') doubts.push(`${risk.level} risk`);
   if (gates.securityConditions.length > 0) doubts.push(`security passed with ${gates.securityConditions.length} condition${gates.securityConditions.length === 1 ? '' : 's'}`);
@@ -38,9 +39,18 @@ export function confidence(decision: DecisionResult, gates: GateReport, config: 
   return { level, doubts };
 }
 
-/** What the record recommends now: it changes once the sign-off it waits for has come. */
-export function recommendation(decision: DecisionResult, approvals: readonly Approval[]): string {
+const ENDED: Record<Outcome, string> = {
+  released: '✅ RELEASED',
+  rolled_back: '↩️ ROLLED BACK: do not release this version again before the cause is fixed',
+  rollback_failed: '🚨 A HUMAN MUST RESTORE THE SERVICE: the rollback failed',
+  aborted: '⛔ STOPPED BEFORE RELEASE: see the results',
+  escalated: '⚠️ A HUMAN DECIDES: rollgate has no plan for this change',
+};
+
+/** What the record recommends now: it changes once the sign-off it waits for has come, and says how it ended once it has. */
+export function recommendation(decision: DecisionResult, approvals: readonly Approval[], outcome?: Outcome): string {
   if (decision.decision === Decision.ABORTED) return '⛔ DO NOT DEPLOY: a prerequisite failed';
+  if (outcome) return ENDED[outcome];
   if (!decision.risk || !decision.plan) return '⚠️ A HUMAN DECIDES: rollgate has no plan for this change';
   const signedOff = approvals.some((a) => a.kind === 'release');
   if (decision.approvalRequired && !signedOff) return '⏳ PROCEED AFTER SIGN-OFF';
@@ -56,7 +66,8 @@ export interface DeploymentWindow {
 
 /** From the sign-off (or the start when none is needed) through every hold and bake of the plan. */
 export function deploymentWindow(plan: ReleasePlan, startedAt: string, approvals: readonly Approval[]): DeploymentWindow {
-  const from = approvals.find((a) => a.kind === 'release')?.at ?? startedAt;
+  const signedAt = approvals.find((a) => a.kind === 'release')?.at;
+  const from = signedAt && !Number.isNaN(Date.parse(signedAt)) ? signedAt : startedAt;
   const plannedMs = plan.phases.reduce((sum, p) => sum + p.holdMs + p.bakeMs, 0);
   return { from, to: new Date(Date.parse(from) + plannedMs).toISOString(), plannedMs };
 }

@@ -1,4 +1,4 @@
-import { prose, text } from './record';
+import { cell, lead, prose, text } from './record';
 import type { Approval, DecisionResult, ReleaseResult } from './release';
 
 /**
@@ -19,11 +19,11 @@ export function decisionSummary(service: string, d: DecisionResult, links: Summa
   return [
     `### rollgate · ${text(service)}: ${DECIDED[d.decision]}${d.risk ? ` (${d.risk.level} risk → ${d.risk.strategy})` : ''}`,
     '',
-    ...d.because.map((b) => `> ${prose(b)}`),
+    ...d.because.map((b) => `> ${lead(prose(b))}`),
     ...(d.because.length ? [''] : []),
     '| prerequisite | passed | detail |',
     '|---|---|---|',
-    ...d.prerequisites.map((p) => `| ${p.name} | ${p.passed ? '✅' : '❌'} | ${prose(p.detail)} |`),
+    ...d.prerequisites.map((p) => `| ${p.name} | ${p.passed ? '✅' : '❌'} | ${cell(p.detail)} |`),
     '',
     ...(d.risk ? [`**Risk**: ${d.risk.level}: ${d.risk.reasons.map(prose).join('; ')}`, ''] : []),
     ...(d.plan ? [`**Plan**: ${d.plan.phases.map((p) => text(p.title)).join(' → ')}`, ''] : []),
@@ -42,13 +42,18 @@ export function releaseSummary(
   return [
     `### rollgate · ${text(service)} · ${text(result.releaseId)}: ${OUTCOME[result.outcome]}`,
     '',
-    ...(result.reason ? [`> ${prose(result.reason)}`, ''] : []),
+    ...(result.reason ? [`> ${lead(prose(result.reason))}`, ''] : []),
     `**Decision**: ${DECIDED[result.decision]}${status?.riskLevel ? ` (${status.riskLevel} risk → ${status.strategy ?? '?'})` : ''}`,
     '',
     ...(status?.approvals ?? []).map((a) => `- **Approved by**: ${text(a.by)}${a.verified ? ' (signature verified)' : ''} at ${text(a.at)}${a.kind === 'release' ? '' : ` (${text(a.target)})`}`),
     ...(status?.approvals?.length ? [''] : []),
     ...linkLines(links),
   ];
+}
+
+/** At `--wait-timeout`: still running, and what it waits for. */
+export function runningSummary(service: string, releaseId: string, waitingFor: string | undefined, state: string | undefined, links: SummaryLinks = {}): string[] {
+  return [`### rollgate · ${text(service)} · ${text(releaseId)}: ⏳ still running (${text(state ?? 'unknown')})`, '', ...(waitingFor ? [`> ${lead(prose(waitingFor))}`, ''] : []), ...linkLines(links)];
 }
 
 const linkLines = (l: SummaryLinks): string[] => [

@@ -8,7 +8,7 @@ import { futureDated, latestReport, parseConditions, parseTestCount, parseVerdic
 import { globToRegExp } from '../domain/glob';
 import { commitsAhead, isBranchName } from './git';
 import { type PlanFacts, planGates } from '../domain/plan-gates';
-import { committedEvidence, trackedAtHead } from './provenance';
+import { committedEvidence, trackedAtHead, trackedUnder } from './provenance';
 
 /** Reports and JUnit files larger than this are refused rather than read. */
 export const MAX_EVIDENCE_BYTES = 5 * 1024 * 1024;
@@ -24,6 +24,8 @@ export interface GateInput {
   plan?: PlanFacts;
   /** The names given for base and head, for people reading the branch prerequisite. */
   refs?: { base: string; head: string };
+  /** The release's out folder: files the change commits there would speak for rollgate (a ledger, journals, notes). */
+  outDir?: string;
 }
 
 type Evidence = { ok: true; text: string; sha256: string } | { ok: false; reason: string };
@@ -193,7 +195,26 @@ export async function checkPrerequisites(input: GateInput, nowMs = Date.now()): 
     prerequisites.push(...planGates(input.plan, targetProblem));
   }
 
+  const outProblem = input.outDir ? await committedOutFolder(input) : undefined;
+  if (outProblem) prerequisites.push({ name: PrerequisiteName.OUT_FOLDER, passed: false, detail: outProblem });
+
   return { prerequisites, securityConditions, ...(tests.count ? { tests: tests.count } : {}), evidence };
+}
+
+/**
+ * The out folder holds what rollgate itself wrote: the ledger the rollback estimate is measured
+ * from, the journals that keep a retried step from running twice, the notes. Files the change
+ * commits there would speak in rollgate's name (a forged median, a rollback step marked done), so
+ * a release whose out folder is tracked by git stops at its gates. Shown only when it fails.
+ */
+async function committedOutFolder(input: GateInput): Promise<string | undefined> {
+  try {
+    const files = await trackedUnder(input.repo, input.head, input.outDir!);
+    if (files.length === 0) return undefined;
+    return `the out folder holds files committed with the change (${files.slice(0, 3).join(', ')}${files.length > 3 ? `, and ${files.length - 3} more` : ''}): its ledger, journals and notes must be rollgate's own. Keep the out folder out of git (.gitignore), or give the worker its own (ROLLGATE_POLICY out)`;
+  } catch (e) {
+    return `cannot check that the out folder is not committed at ${input.head}: ${(e as Error).message}`;
+  }
 }
 
 async function testsGate(input: GateInput, qaText: string | undefined, qaSource: string | undefined, evidence: EvidenceDigest[]) {

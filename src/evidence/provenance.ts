@@ -13,6 +13,21 @@ const inside = (root: string, path: string): string | undefined => {
 const real = (p: string) => realpath(p).catch(() => resolve(p));
 
 /**
+ * The files git tracks at `head` under the folder `dir`, as repository paths; none when the folder
+ * lies outside the repository. Throws when git cannot say (fail closed).
+ */
+export async function trackedUnder(repo: string, head: string, dir: string): Promise<string[]> {
+  const top = await git(repo, ['rev-parse', '--show-toplevel']).then(
+    (out) => real(out.trim()),
+    () => real(repo),
+  );
+  const rel = inside(top, await real(dir));
+  if (!rel) return [];
+  const out = await git(top, ['--literal-pathspecs', 'ls-tree', '-r', '--full-tree', '-z', '--name-only', '--end-of-options', head, '--', rel]);
+  return out.split('\0').filter(Boolean);
+}
+
+/**
  * The files of `files` (absolute paths) that git tracks at `head` in the repository at `repo`:
  * evidence the change itself could have written. Checked by the path as given (a committed symlink)
  * and by the file it resolves to. A file outside the repository's work tree is never tracked.

@@ -2,6 +2,7 @@ import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from 
 import type { Activities } from '../activities';
 import { longestInterval, REPORT_EVERY_MS } from '../domain/bake';
 import type { RollgateConfig } from '../domain/config';
+import { TARGET_ATTEMPTS, TARGET_GRACE_MS } from '../domain/plan';
 
 /**
  * The release's activities in groups, each typed to what it may call: a timeout class is a type.
@@ -40,9 +41,9 @@ export function activityGroups(config: RollgateConfig) {
     }),
     /** Deploys and rollbacks: as long as the deploy command may take, few retries. */
     targets: proxyActivities<Pick<Activities, 'deploy' | 'rollback'>>({
-      startToCloseTimeout: config.deploy.timeout + 60_000,
+      startToCloseTimeout: config.deploy.timeout + TARGET_GRACE_MS,
       heartbeatTimeout,
-      retry: { maximumAttempts: 3, initialInterval: '5 seconds', backoffCoefficient: 2 },
+      retry: { maximumAttempts: TARGET_ATTEMPTS, initialInterval: '5 seconds', backoffCoefficient: 2 },
     }),
     /** The bake's monitor: one call per report, which may run one interval past the bake's end. */
     monitor: proxyActivities<Pick<Activities, 'monitorPhase'>>({

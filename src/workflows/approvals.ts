@@ -1,4 +1,4 @@
-import { condition } from '@temporalio/workflow';
+import { CancellationScope, condition } from '@temporalio/workflow';
 import { formatDuration } from '../domain/duration';
 import { Acknowledgement, ApprovalKind, ApprovalOutcome, type ApprovalTarget, approvalTargetId, ReleaseState, type StepRecord, StopKind } from '../domain/release';
 import { changeIdentities } from '../domain/steering';
@@ -64,10 +64,12 @@ export async function awaitApproval(run: ReleaseRun, target: ApprovalTarget, rea
   } finally {
     delete status.pendingApproval;
     run.setState(before);
-    // Approved, rejected, timed out or aborted: the page is no longer anyone's to answer.
-    await notify(run, 'human-answered', `Answered: ${run.input.service} ${run.version}`, `${id}: ${approval.outcome}.`, {
-      key: `human-answered-${id}`,
-      page: { action: 'resolve', incident: `human-needed-${id}` },
-    });
+    // Approved, rejected, timed out, aborted or cancelled: the page is no longer anyone's to answer.
+    await CancellationScope.nonCancellable(() =>
+      notify(run, 'human-answered', `Answered: ${run.input.service} ${run.version}`, `${id}: ${approval.outcome ?? 'cancelled'}.`, {
+        key: `human-answered-${id}`,
+        page: { action: 'resolve', incident: `human-needed-${id}` },
+      }),
+    );
   }
 }

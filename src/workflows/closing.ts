@@ -57,8 +57,7 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
     });
     if (skippedLines) problems.push(`ledger: ${skippedLines} unreadable line${skippedLines > 1 ? 's' : ''} passed over (torn by a crash?); this release's line is whole`);
   });
-  const { notes } = run.config;
-  if (notes && NOTED_OUTCOMES.includes(outcome)) await report('notes', () => run.acts.quick.appendNotes({ outDir: run.outDir, file: notes, runKey: run.runKey, content: notesOf(run, outcome, reason) }));
+  if (NOTED_OUTCOMES.includes(outcome)) await report('notes', () => appendNotes(run, outcome, reason));
   return {
     releaseId: run.releaseId,
     outcome,
@@ -69,11 +68,22 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
   };
 }
 
+/**
+ * Appends the spec's deployment notes for this release to the notes file, once per release run
+ * and `moment` (a failed rollback gets its notes when it fails, the end its own).
+ */
+export async function appendNotes(run: ReleaseRun, outcome: Outcome, reason?: StopReason, moment = ''): Promise<void> {
+  const { notes } = run.config;
+  if (!notes) return;
+  const key = `${run.runKey}${moment}`;
+  await run.acts.quick.appendNotes({ outDir: run.outDir, file: notes, runKey: key, content: notesOf(run, key, outcome, reason) });
+}
+
 /** The spec's deployment notes for this release, linking its record beside them. */
-function notesOf(run: ReleaseRun, outcome: Outcome, reason?: StopReason): string {
+function notesOf(run: ReleaseRun, key: string, outcome: Outcome, reason?: StopReason): string {
   const { input, status, decision } = run;
   return deploymentNotes({
-    runKey: run.runKey,
+    runKey: key,
     releaseId: run.releaseId,
     service: input.service,
     version: run.version,
@@ -88,6 +98,7 @@ function notesOf(run: ReleaseRun, outcome: Outcome, reason?: StopReason): string
     ...(run.rollbackStartedAt ? { rollback: { startedAt: run.rollbackStartedAt, ...(run.rollbackEndedAt ? { endedAt: run.rollbackEndedAt } : {}) } } : {}),
     ...(status.recordPath ? { recordFile: lastSegment(status.recordPath) } : {}),
     commit: input.head,
+    mergedByRollgate: run.config.deploy.merge,
   });
 }
 

@@ -3,11 +3,11 @@ import { formatDuration } from '../domain/duration';
 import { Outcome } from '../domain/enums';
 import { rollbackTargets, type Phase, verificationUrl } from '../domain/plan';
 import { ReleaseState, type ReleaseResult, StepStatus, type StopReason } from '../domain/release';
-import { finish } from './closing';
+import { appendNotes, finish } from './closing';
 import { writeRecord } from './decision-record';
 import { notify } from './notifications';
 import { smokeTest, undoPhase } from './phases';
-import { now, type ReleaseRun } from './run-state';
+import { failureMessage, now, type ReleaseRun } from './run-state';
 
 /**
  * Ends a release that stopped early: aborted if nothing was changed, else rolled back. A rollback
@@ -35,6 +35,8 @@ export async function compensate(run: ReleaseRun, reason: StopReason): Promise<R
       { urgent: true, key: `rollback-failed-${round}`, page: { action: 'trigger', incident: 'rollback-failed', severity: 'critical' } },
     );
     await writeRecord(run, { outcome: Outcome.ROLLBACK_FAILED, reason: { ...reason, message: `${failed}; waiting for a human decision` } });
+    // The spec's "if deployment fails, update NOTES.md": now, not once a human has resolved it, days later maybe.
+    if (round === 1) await appendNotes(run, Outcome.ROLLBACK_FAILED, { ...reason, message: failed }, '#rollback-failed').catch((e: unknown) => run.note('notes', StepStatus.FAILED, failureMessage(e), { outsidePhase: true }));
     await condition(() => run.resolution !== undefined);
     const r = run.resolution!;
     run.resolution = undefined;

@@ -13,7 +13,7 @@ export async function decide(run: ReleaseRun): Promise<DecisionResult> {
   const { input, acts } = run;
   const planned = planFacts(run.config, { version: run.previousVersion, given: input.previousVersion !== undefined });
   const readGates = () =>
-    run.step('prerequisites', () => acts.local.checkPrerequisites({ repo: input.repo, base: input.base, head: input.head, reportsDir: input.reportsDir, junit: input.junit, plan: planned, ...(input.refs ? { refs: input.refs } : {}) }), (g) =>
+    run.step('prerequisites', () => acts.local.checkPrerequisites({ repo: input.repo, base: input.base, head: input.head, reportsDir: input.reportsDir, junit: input.junit, plan: planned, outDir: run.outDir, ...(input.refs ? { refs: input.refs } : {}) }), (g) =>
       g.prerequisites.map((p) => `${p.name} ${p.passed ? 'ok' : 'FAILED'}`).join(', '),
     );
   let changeSetError: string | undefined;

@@ -31,7 +31,7 @@ export async function runPhase(run: ReleaseRun, phase: Phase): Promise<void> {
     await applyPhase(run, phase);
     run.throwIfAborted();
     await bake(run, `${phase.id}: bake ${formatDuration(phase.bakeMs)}`, phase.bakeMs, phase, analysed);
-    const where = `${phase.action} ${phase.stage}${phase.weight < 100 ? ` at ${phase.weight}%` : ''}`;
+    const where = `${phase.action} ${phase.stage}${phase.weight < 100 && phase.action !== PhaseAction.MERGE ? ` at ${phase.weight}%` : ''}`;
     await notify(run, 'phase-done', `${run.input.service} ${run.version}: ${phase.title} done`, `${phase.title}: ${where} is done${phase.bakeMs ? ' and its bake passed' : ''}.`, {
       key: `phase-done-${phase.id}`,
     });
@@ -43,7 +43,7 @@ async function applyPhase(run: ReleaseRun, phase: Phase): Promise<void> {
   run.setState(ReleaseState.DEPLOYING);
   // Counted before the call: a step that failed halfway may have changed the target.
   run.started.push(phase);
-  const label = `${phase.id}: ${phase.action} ${phase.stage}${phase.weight < 100 ? ` ${phase.weight}%` : ''}`;
+  const label = `${phase.id}: ${phase.action} ${phase.stage}${phase.weight < 100 && phase.action !== PhaseAction.MERGE ? ` ${phase.weight}%` : ''}`;
   const { featureFlag } = run.config;
   if (phase.action === PhaseAction.ENABLE_FLAG && featureFlag.provider === 'flagd')
     await run.step(label, () => run.acts.quick.setFlag(flagInput(run, phase.weight)), (r) => (r.changed ? `${featureFlag.flag} on for ${phase.weight}%` : 'already set'));

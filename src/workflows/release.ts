@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { formatIssues } from '../domain/config';
 import { fingerprint } from '../domain/fingerprint';
-import { PhaseAction } from '../domain/plan';
+import { firstDeployPhase } from '../domain/plan';
 import { Decision, FailureType, Outcome } from '../domain/enums';
 import { ApprovalKind, type ReleaseInput, ReleaseInputSchema, type ReleaseResult, StopKind, type StopReason } from '../domain/release';
 import { preflightChecks } from './checks';
@@ -38,7 +38,7 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
     if (!risk || !plan) return await finish(run, Outcome.ESCALATED, { kind: StopKind.ESCALATED, message: because });
     if (decision.approvalRequired)
       await awaitApproval(run, { kind: ApprovalKind.RELEASE }, decision.decision === Decision.ESCALATED ? `Escalated: ${because}` : `${risk.level} risk needs a sign-off`);
-    await preflightChecks(run, plan.phases.find((p) => p.action !== PhaseAction.MERGE)!);
+    await preflightChecks(run, firstDeployPhase(plan)!);
     await notify(run, 'deploy-starting', `Deploying ${service} ${run.version}`, `${risk.level} risk → ${risk.strategy}: ${plan.phases.map((p) => p.title).join(' → ')}.`);
     for (const phase of plan.phases) await runPhase(run, phase);
   } catch (e) {

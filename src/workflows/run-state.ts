@@ -97,7 +97,8 @@ export class ReleaseRun {
 
   constructor(readonly input: ParsedReleaseInput) {
     this.releaseId = input.releaseId;
-    this.runKey = `${input.releaseId}@${workflowInfo().firstExecutionRunId.slice(0, 8)}`;
+    // The run ID's random end, not its start: a UUIDv7 begins with the time, which anyone could guess.
+    this.runKey = `${input.releaseId}@${workflowInfo().firstExecutionRunId.replace(/-/g, '').slice(-8)}`;
     this.version = input.version ?? input.head;
     this.previousVersion = input.previousVersion ?? input.base;
     this.acts = activityGroups(this.config);

@@ -28,7 +28,8 @@ const handlers: { [K in Steer]: Handler<K> } = {
         verified: sender.verified,
         at: now(),
         ...(a.reason ? { reason: a.reason } : {}),
-        ...(a.acknowledge ? { acknowledged: a.acknowledge } : {}),
+        // Only what was asked for is recorded: an acknowledgement of nothing would read as a warning given.
+        ...(a.acknowledge && a.acknowledge === pending.mustAcknowledge ? { acknowledged: a.acknowledge } : {}),
       };
       run.status.approvals.push(approval);
       return approval;

@@ -153,11 +153,12 @@ describe('rollbackTargets', () => {
     assert.deepEqual(ids(bg.slice(0, 2)), ['production-green-deploy', 'staging-deploy']);
   });
 
-  it('the merge to main is never undone: a rollback restores what serves traffic', () => {
+  it('the merge to main is undone last: left on main, the next release would ship it unjudged', () => {
     const merged = phasesOf(Strategy.CANARY, { deploy: { merge: true } });
     assert.equal(merged[0]!.action, PhaseAction.MERGE);
-    assert.deepEqual(ids(merged.slice(0, 1)), []);
-    assert.deepEqual(ids(merged), ['production-canary-5', 'staging-deploy']);
+    assert.deepEqual(ids(merged.slice(0, 1)), ['merge-main']);
+    assert.deepEqual(ids(merged), ['production-canary-5', 'staging-deploy', 'merge-main']);
+    assert.deepEqual(ids(phasesOf(Strategy.FEATURE_FLAG, { deploy: { merge: true } })), ['production-flag-5'], 'once a flag is on, only the flag goes off: the code stays dormant');
   });
 
   it('after a rollback, green is verified where traffic is served: its own URL serves nothing once it is gone', () => {

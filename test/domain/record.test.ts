@@ -331,10 +331,10 @@ describe('the decision record of an approved canary with results and a rollback'
         './rollback.sh staging v1',
         '```',
         '',
-        '- Main keeps the merged change: a rollback restores what serves traffic, not the branch. Revert the merge of `HEAD` before releasing from main again',
+        '- A rollback restores what serves traffic, not main: revert the merge of `HEAD` before releasing from main again',
         '',
         "**Estimated rollback time**: not measured: the ledger could not be read",
-        '**Worst case**: 25m (2 stages × the 10m command timeout, then up to 5m of verification)',
+        '**Worst case**: 1h11m (2 stages × 3 attempts × the 10m command timeout and a minute, then up to 5m of verification; smoke tests on top)',
         '',
         '### Rollback Verification',
         '```bash',
@@ -373,8 +373,16 @@ describe('the decision record of an approved canary with results and a rollback'
   });
 
   it('communication and contingency follow the config', () => {
-    assert.equal(r.of('COMMUNICATION PLAN'), lines('- [ ] Post to #releases before deploying cart v2', '- [ ] Post to #releases after the release or rollback', '- [ ] Notify on-call: @oncall-cart'));
-    assert.match(r.of('CONTINGENCY PLANS'), /^2\. Page @oncall-cart and restore by hand$/m);
+    assert.equal(
+      r.of('COMMUNICATION PLAN'),
+      lines(
+        '- [ ] Post to #releases before deploying cart v2',
+        '- [ ] Post to #releases after the release or rollback',
+        '- On-call (@oncall-cart): paged through PagerDuty when a human is needed or a rollback fails, where the worker has ROLLGATE_PAGERDUTY_ROUTING_KEY',
+        '- Deployment notes appended to NOTES.md in the out folder after the release or rollback',
+      ),
+    );
+    assert.match(r.of('CONTINGENCY PLANS'), /^2\. @oncall-cart is paged \(PagerDuty, where the worker has the routing key\) and restores by hand$/m);
   });
 
   it('the sign-off lists who approved what; a phase approval names its phase', () => {
@@ -382,21 +390,25 @@ describe('the decision record of an approved canary with results and a rollback'
   });
 
   it('the sign-off gives the deployment window from the sign-off on, the on-call engineer, the confidence with its rule, and the recommendation', () => {
-    const s = r.of('SIGN-OFF');
+    const planned = render({ ...input, results: undefined }).of('SIGN-OFF');
     // 15m staging + 5m + 1h of canary bakes, from bob's sign-off at 12:02.
-    assert.match(s, /^- \*\*Deployment window\*\*: 2026-01-05 12:02 UTC – 2026-01-05 13:22 UTC at the earliest \(1h20m of bakes and holds; each sign-off wait comes on top\)$/m);
+    assert.match(planned, /^- \*\*Deployment window\*\*: 2026-01-05 12:02 UTC – 2026-01-05 13:22 UTC at the earliest \(1h20m of bakes and holds; each sign-off wait comes on top\)$/m);
+    assert.match(planned, /^- \*\*Recommendation\*\*: ✅ PROCEED WITH DEPLOYMENT$/m);
+    // Once it has ended: when it really ran, and how it ended.
+    const s = r.of('SIGN-OFF');
+    assert.match(s, /^- \*\*Deployment window\*\*: ran 2026-01-05T12:00:00\.000Z – 2026-01-05T12:13:00\.000Z$/m);
+    assert.match(s, /^- \*\*Recommendation\*\*: ↩️ ROLLED BACK: do not release this version again before the cause is fixed$/m);
     assert.match(s, /^- \*\*On-call engineer\*\*: @oncall-cart; paged through PagerDuty on a failed rollback and whenever a human is needed, where the worker has ROLLGATE_PAGERDUTY_ROUTING_KEY$/m);
     assert.match(s, /^- \*\*Confidence\*\*: MEDIUM \(security passed with 1 condition\)$/m);
     assert.match(s, /^- \*\*How confidence is set\*\*: HIGH with no doubt below; MEDIUM with one; LOW with two or more/m);
-    assert.match(s, /^- \*\*Recommendation\*\*: ✅ PROCEED WITH DEPLOYMENT$/m);
-    const unsigned = render({ ...input, approvals: [] }).of('SIGN-OFF');
+    const unsigned = render({ ...input, approvals: [], results: undefined }).of('SIGN-OFF');
     assert.match(unsigned, /^- \*\*Deployment window\*\*: 2026-01-05 12:00 UTC – /m, 'from the start while no one has signed off');
   });
 
   it('the rollback estimate: the median of this service\'s measured rollbacks, the worst case apart', () => {
     const measured = render({ ...input, restoreHistory: { medianSeconds: 95, samples: 3, days: 90 } }).of('ROLLBACK PLAN');
     assert.match(measured, /^\*\*Estimated rollback time\*\*: median 1m35s, measured over 3 rollbacks of cart in the ledger's last 90 days$/m);
-    assert.match(measured, /^\*\*Worst case\*\*: 25m /m);
+    assert.match(measured, /^\*\*Worst case\*\*: 1h11m /m);
     const none = render({ ...input, restoreHistory: { medianSeconds: null, samples: 0, days: 90 } }).of('ROLLBACK PLAN');
     assert.match(none, /^\*\*Estimated rollback time\*\*: not measured yet: no rollback of cart in the ledger's last 90 days$/m);
   });
@@ -437,8 +449,8 @@ describe('the decision record with the default config', () => {
   it('says what is not configured rather than leaving it out', () => {
     assert.equal(r.of('MONITORING & ALERTS'), lines('### Checks rollgate runs (on every production bake)', '- None configured (analysis.metrics): bakes are timed waits without metric analysis'));
     assert.match(r.of('ROLLBACK PLAN'), /\n- No metric check acts on this release \(analysis\.metrics\): the bakes are timed waits\n/);
-    assert.equal(r.of('COMMUNICATION PLAN'), '- No channel configured (notify.channel)');
-    assert.match(r.of('CONTINGENCY PLANS'), /^2\. Page the on-call engineer \(notify\.onCall is not configured\) and restore by hand$/m);
+    assert.match(r.of('COMMUNICATION PLAN'), /^- No channel configured \(notify\.channel\)\n- On-call \(notify\.onCall not named\): paged through PagerDuty/);
+    assert.match(r.of('CONTINGENCY PLANS'), /^2\. The on-call engineer \(notify\.onCall is not configured\) is paged/m);
     assert.match(r.of('ROLLBACK PLAN'), /### Rollback Verification\n- No smoke URL configured \(stages\.\*\.smokeUrl\): each stage is verified by its command exit status only$/);
     assert.equal(signOffOf(r), '- Not required: LOW risk is not in approval.requiredFor (CRITICAL)');
     assert.match(r.of('SIGN-OFF'), /^- \*\*On-call engineer\*\*: not named \(notify\.onCall\)/m);
@@ -449,7 +461,7 @@ describe('the decision record with the default config', () => {
     const s = r.of('ROLLBACK PLAN');
     assert.match(s, /### Rollback Method: \*\*REDEPLOY PREVIOUS VERSION\*\*\nRun for each stage already changed, the most recent first:\n```bash\n\.\/deploy\.sh production\n\.\/deploy\.sh staging\n```/);
     assert.ok(!s.includes('A smoke test fails'));
-    assert.match(s, /\*\*Worst case\*\*: 30m \(2 stages × the 15m command timeout\)/);
+    assert.match(s, /\*\*Worst case\*\*: 1h36m \(2 stages × 3 attempts × the 15m command timeout and a minute; smoke tests on top\)/);
   });
 
   it('lists at most 50 files, binary ones as such, and counts the rest', () => {
@@ -479,7 +491,7 @@ describe('the decision record of a blue-green release', () => {
   it('rolls back the switch, then green, then staging: three stages, blue never retired', () => {
     const s = r.of('ROLLBACK PLAN');
     assert.match(s, /```bash\n\.\/deploy\.sh production\n\.\/deploy\.sh production-green\n\.\/deploy\.sh staging\n```/);
-    assert.match(s, /\*\*Worst case\*\*: 45m \(3 stages × the 15m command timeout\)/);
+    assert.match(s, /\*\*Worst case\*\*: 2h24m \(3 stages × 3 attempts × the 15m command timeout and a minute; smoke tests on top\)/);
   });
 
   it('needs the sign-off of a CRITICAL release', () => {
@@ -493,8 +505,9 @@ describe('the decision record: the merge to main and green\'s own smoke test', (
     const commit = 'c'.repeat(40);
     const r = render(release({ commit, baseBranch: 'trunk', config: { deploy: { merge: true, command: ['./deploy.sh', '{action}', '{stage}', '{commit}'] } } }));
     assert.match(r.of('DEPLOYMENT PLAN'), new RegExp(`^### Step 1: Merge to main\\n\`\`\`bash\\n\\./deploy\\.sh merge main ${commit}\\n\`\`\`\\n\\n### Step 2: Deploy to staging`));
-    assert.doesNotMatch(r.of('ROLLBACK PLAN'), /deploy\.sh rollback main/, 'a rollback never rewrites main');
-    assert.match(r.of('ROLLBACK PLAN'), new RegExp(`Revert the merge of \`${commit}\` before releasing from main again`));
+    // Undone last: left on main, the next release would ship the change unjudged.
+    assert.match(r.of('ROLLBACK PLAN'), new RegExp(`\\./deploy\\.sh rollback staging ${commit}\\n\\./deploy\\.sh rollback main ${commit}\\n`));
+    assert.match(r.of('ROLLBACK PLAN'), new RegExp(`The merge to main is undone last, by the same command with stage \`main\` \\(a revert of \`${commit}\`\\)`));
   });
 
   it('without it, the merge is shown for CI or a person, into the base branch, of the judged commit', () => {
@@ -532,10 +545,10 @@ describe('the decision record of a feature-flag release', () => {
         './deploy.sh disable-flag production 0',
         '```',
         '',
-        '- Main keeps the merged change: a rollback restores what serves traffic, not the branch. Revert the merge of `HEAD` before releasing from main again',
+        '- A rollback restores what serves traffic, not main: revert the merge of `HEAD` before releasing from main again',
         '',
         '**Estimated rollback time**: not measured: the ledger could not be read',
-        '**Worst case**: 30m (2 stages × the 15m command timeout)',
+        '**Worst case**: 1h36m (2 stages × 3 attempts × the 15m command timeout and a minute; smoke tests on top)',
         '',
         '### Rollback Verification',
         '- No smoke URL configured (stages.*.smokeUrl): each stage is verified by its command exit status only',
@@ -549,7 +562,7 @@ describe('the decision record of a feature-flag release', () => {
     assert.match(plan, /### Step 3: Deploy to production with the flag off\n```bash\n\.\/deploy\.sh deploy production 0\n```\n/);
     assert.match(plan, /### Step 4: Flag on for 5% of users\n- flagd: `one-click` on for 5% of users in `flags\/flags\.json`\n- Monitor for 30m \(a timed wait: no check acts here\)\n/);
     assert.ok(!plan.includes('enable-flag'), plan);
-    assert.match(r.of('ROLLBACK PLAN'), /\n```\nOnce a flag is on, it is turned off instead, and nothing is redeployed:\n- flagd: `one-click` off in `flags\/flags\.json`\n\n- Main keeps the merged change/);
+    assert.match(r.of('ROLLBACK PLAN'), /\n```\nOnce a flag is on, it is turned off instead, and nothing is redeployed:\n- flagd: `one-click` off in `flags\/flags\.json`\n\n- A rollback restores what serves traffic, not main/);
   });
 });
 

@@ -54,6 +54,24 @@ describe('§3 evidence the change cannot forge', () => {
     assert.match(security.detail, /security-report-99991231-235959\.md is committed in the repository/);
   });
 
+  it('a ledger the change commits in the out folder cannot forge the measured rollback time, nor journals mark a rollback done: the release stops at its gates', async () => {
+    const forged = Array.from({ length: 20 }, (_, i) => JSON.stringify({ run: `x${i}`, service: 'app', outcome: 'rolled_back', started_at: new Date(Date.now() - 86_400_000).toISOString(), rollback_duration_seconds: 9 })).join('\n');
+    const repo = makeRepo({ 'app.py': 'x = 1\n' }, [{ subject: 'fix: x', files: { 'app.py': 'x = 2\n', 'out/ledger.jsonl': `${forged}\n`, 'out/.rollgate/deploy-journal.jsonl': '{"key":"release-app-x@00000000/rollback-production"}\n' } }]);
+    const reports = writeReports(join(tempDir(), 'reports'));
+    const lines: string[] = [];
+    const code = await main(['decide', '--repo', repo, '--base', 'main', '--head', 'feature', '--reports', reports, '--json'], { log: (s) => lines.push(s), err: (s) => lines.push(s) });
+    assert.equal(code, 2, lines.join('\n'));
+    const decision = JSON.parse(lines.join('\n')) as { decision: string; prerequisites: { name: string; passed: boolean; detail: string }[] };
+    const out = decision.prerequisites.find((p) => p.name === 'out-folder');
+    assert.equal(out?.passed, false);
+    assert.match(out!.detail, /^the out folder holds files committed with the change \(out\/\.rollgate\/deploy-journal\.jsonl, out\/ledger\.jsonl\)/);
+    // The same release without the committed files: no such prerequisite at all.
+    const clean = makeRepo({ 'app.py': 'x = 1\n' }, [{ subject: 'fix: x', files: { 'app.py': 'x = 2\n' } }]);
+    const again: string[] = [];
+    await main(['decide', '--repo', clean, '--base', 'main', '--head', 'feature', '--reports', reports, '--json'], { log: (s) => again.push(s), err: (s) => again.push(s) });
+    assert.ok(!(JSON.parse(again.join('\n')) as { prerequisites: { name: string }[] }).prerequisites.some((p) => p.name === 'out-folder'));
+  });
+
   it('a report whose name is stamped in the future is refused, even when nothing committed it', async () => {
     const repo = makeRepo({ 'app.py': 'x = 1\n' }, [{ subject: 'fix: x', files: { 'app.py': 'x = 2\n' } }]);
     const reports = writeReports(join(tempDir(), 'reports'), { security: FAIL });

@@ -240,6 +240,18 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     assert.equal(calls.ledger[0]!.reason_kind, 'cancelled');
   });
 
+  it('a release cancelled while it waits for a sign-off still resolves the page it opened', async () => {
+    const { activities, calls } = fakeActivities({ change: criticalChange });
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cancelled-waiting', args: [releaseInput('cancelled-waiting')] });
+      await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
+      await handle.cancel();
+      await assert.rejects(handle.result(), /cancel/i);
+    });
+    assert.deepEqual(calls.pages, ['trigger human-needed-release', 'resolve human-needed-release']);
+    assert.equal(calls.deploys.length, 0);
+  });
+
   it('aborts on a failed prerequisite without deploying', async () => {
     const gates = { ...passingGates, prerequisites: passingGates.prerequisites.map((p) => (p.name === 'qa' ? { ...p, passed: false, detail: 'qa-report-x.md: FAIL (needs PASS)' } : p)) };
     const { activities, calls } = fakeActivities({ gates });
@@ -269,6 +281,9 @@ describe('release workflow (time-skipping server, fake activities)', () => {
       assert.match(urgent[0]!, /^rollback-failed: step failed: .*the rollback failed too/);
       assert.deepEqual(calls.notifications.map((x) => x.split(':')[0]), ['deploy-starting', 'phase-done', 'rollback', 'rollback-failed']);
       assert.match(calls.records.at(-1)!, /waiting for a human decision/);
+      assert.deepEqual(calls.pages, ['trigger rollback-failed'], 'the on-call engineer is paged once, however long it waits');
+      assert.equal(calls.notes.length, 1, 'the notes say so now, not once a human has resolved it');
+      assert.match(calls.notes[0]!.content, /^- \*\*Outcome\*\*: rollback FAILED to v1/m);
       await assert.rejects(handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', action: 'later' as never, reason: 'x' }] }), (e: Error) => /action: must be retry or restored/.test(String(e.cause)));
       rollbackFails = false;
       await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', action: 'retry', reason: 'the cluster is back' }] });
@@ -276,6 +291,9 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     });
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason!, /the rollback succeeded when oncall retried it/);
+    assert.deepEqual(calls.pages, ['trigger rollback-failed', 'resolve rollback-failed']);
+    assert.equal(calls.notes.length, 2);
+    assert.match(calls.notes[1]!.content, /^## .* · auth v2 · rolled_back$/m);
     assert.deepEqual(calls.rollbacks.map((r) => r.stage), ['production', 'production', 'staging']);
     assert.equal(calls.ledger.length, 1);
     assert.ok(calls.ledger[0]!.rollback_started_at! < calls.ledger[0]!.rollback_finished_at!);
@@ -344,7 +362,11 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     assert.deepEqual(calls.rollbacks.map((r) => r.stage), ['production', 'production-green', 'staging']);
     assert.deepEqual(calls.smokes.slice(3), ['http://prod.test/health', 'http://prod.test/health', 'http://staging.test/health'], 'after the rollback, green\'s own URL serves nothing');
     assert.match(calls.records[0]!, /\*\*Estimated rollback time\*\*: median 2m, measured over 2 rollbacks of auth in the ledger's last 90 days/);
-    assert.match(calls.notes[0]!.content, /^- \*\*Outcome\*\*: rolled back to v1 in .*: aborted by sre: checkout errors$/m);
+    const notes = calls.notes[0]!.content;
+    assert.match(notes, /^- \*\*Outcome\*\*: rolled back to v1 in .*: aborted by sre: checkout errors$/m);
+    assert.match(notes, /^- \*\*Phases run\*\*: staging-deploy → production-green-deploy → production-switch$/m);
+    assert.match(notes, /^- \*\*Approved by\*\*: bob at .*\n- \*\*Approved by\*\*: carol at .* \(production-switch\)$/m);
+    assert.match(notes, /^- \*\*Follow-up\*\*: main may still hold `f{40}`; revert its merge before releasing from main again$/m);
   });
 
   it('refuses malformed input with the field named', async () => {

@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { alertRulesText } from '../../domain/alerts-file';
 import { writeNew } from '../files';
@@ -8,8 +8,9 @@ import type { ChangeSet } from '../../domain/changeset';
 import { recordFileName, renderDecisionRecord } from '../../domain/record';
 import { baseBranch, type DecisionResult, type GateReport } from '../../domain/release';
 import { restoreHistory, type RestoreHistory } from '../../domain/dora';
-import { readLedger } from './dora';
+import type { LedgerEntry } from '../../domain/ledger';
 import { evaluateRelease } from '../../domain/evaluate';
+import { firstDeployPhase } from '../../domain/plan';
 import { planFacts } from '../../domain/plan-gates';
 import { approverListProblem } from '../../domain/steering';
 import { formatDuration } from '../../domain/duration';
@@ -28,7 +29,7 @@ export async function decideCommand(args: string[], out: Out): Promise<number> {
   const flags = parseFlags(decideFlags, args);
   const inputs = await resolveInputs(flags);
   const plan = planFacts(inputs.config, { version: inputs.base, given: false });
-  const gates = await checkPrerequisites({ repo: inputs.repo, base: inputs.base, head: inputs.head, reportsDir: inputs.reportsDir, junit: inputs.junit, plan, refs: { base: flags.base, head: flags.head } });
+  const gates = await checkPrerequisites({ repo: inputs.repo, base: inputs.base, head: inputs.head, reportsDir: inputs.reportsDir, junit: inputs.junit, plan, refs: { base: flags.base, head: flags.head }, outDir: inputs.outDir });
   let change;
   let changeError: string | undefined;
   try {
@@ -64,7 +65,7 @@ async function writeDecisionFiles(
   const releaseId = releaseIdFor(service, inputs.headSha);
   const fileName = recordFileName(timestamp);
   const acting = inputs.config.analysis.metrics;
-  const firstPhase = result.plan?.phases[0];
+  const firstPhase = result.plan ? firstDeployPhase(result.plan) : undefined;
   const vars = { service, version: inputs.headSha.slice(0, 12), previousVersion: inputs.base };
   const restores = pastRestores(join(inputs.outDir, 'ledger.jsonl'), service, new Date(timestamp));
   const content = renderDecisionRecord({
@@ -98,10 +99,23 @@ async function writeDecisionFiles(
   return { recordPath, alertRulesPath };
 }
 
-/** The service's past rollbacks from the ledger a worker keeps in this out folder; none yet is a measurement too, an unreadable ledger is not. */
+/**
+ * The service's past rollbacks from the ledger a worker keeps in this out folder, read as the
+ * worker reads it (a line torn by a crash is passed over); none yet is a measurement too, an
+ * unreadable file is not.
+ */
 function pastRestores(ledger: string, service: string, now: Date): RestoreHistory | undefined {
   try {
-    return restoreHistory(existsSync(ledger) ? readLedger(ledger) : [], service, now);
+    const lines = existsSync(ledger) ? readFileSync(ledger, 'utf8').split('\n') : [];
+    const entries = lines.flatMap((line) => {
+      try {
+        const e = JSON.parse(line) as unknown;
+        return e && typeof e === 'object' && !Array.isArray(e) ? [e as LedgerEntry] : [];
+      } catch {
+        return [];
+      }
+    });
+    return restoreHistory(entries, service, now);
   } catch {
     return undefined;
   }

@@ -13,7 +13,7 @@ import { type FlagSpec, type Out, parseFlags, quoted } from '../flags';
 import { evidenceFlags, evidenceOptions, releaseIdFor, resolveInputs } from '../inputs';
 import { uiLink } from '../temporal';
 import { appendStepSummary } from '../step-summary';
-import { releaseSummary } from '../../domain/summary';
+import { releaseSummary, runningSummary } from '../../domain/summary';
 
 const waitTimeout = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
@@ -161,6 +161,8 @@ async function follow(
     }
     if (Date.now() > deadline) {
       const human = !!status?.pendingApproval || !!status?.needsHuman;
+      const waitingFor = status?.pendingApproval ? `waiting for a sign-off: ${status.pendingApproval.reason}` : status?.needsHuman ? `needs a human: ${status.needsHuman.reason}` : undefined;
+      await appendStepSummary(runningSummary(service, id, waitingFor, status?.state, { ui: started.ui }), out);
       if (json) out.log(JSON.stringify({ ...started, running: true, waitingForHuman: human, ...(status ? { status } : {}) }));
       else out.log(`release ${id}: still running after --wait-timeout${human ? ', waiting for a human' : ` (${status?.state ?? 'unknown'})`}`);
       return human ? ExitCode.NEEDS_HUMAN : ExitCode.STILL_RUNNING;
