@@ -31,7 +31,9 @@ case "$ROLLGATE_ACTION" in
   retire)       say "remove blue ($ROLLGATE_PREVIOUS_VERSION)" ;;
   enable-flag)  say "turn the flag on for ${ROLLGATE_WEIGHT}% of users" ;;
   disable-flag) say "turn the flag off" ;;
-  rollback)     say "all traffic back to $ROLLGATE_VERSION, then remove the new version" ;;
+  rollback)
+    if [ "$ROLLGATE_STAGE" = main ]; then say "revert the merge of $ROLLGATE_COMMIT on main and push"
+    else say "all traffic back to $ROLLGATE_VERSION, then remove the new version"; fi ;;
   *)            echo "unknown action $ROLLGATE_ACTION" >&2; exit 2 ;;
 esac
 # Replace the lines above with your platform's commands (kubectl, helm, aws, nomad, ...).

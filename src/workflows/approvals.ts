@@ -1,4 +1,4 @@
-import { CancellationScope, condition } from '@temporalio/workflow';
+import { condition } from '@temporalio/workflow';
 import { formatDuration } from '../domain/duration';
 import { Acknowledgement, ApprovalKind, ApprovalOutcome, type ApprovalTarget, approvalTargetId, ReleaseState, type StepRecord, StopKind } from '../domain/release';
 import { changeIdentities } from '../domain/steering';
@@ -64,12 +64,10 @@ export async function awaitApproval(run: ReleaseRun, target: ApprovalTarget, rea
   } finally {
     delete status.pendingApproval;
     run.setState(before);
-    // Approved, rejected, timed out, aborted or cancelled: the page is no longer anyone's to answer.
-    await CancellationScope.nonCancellable(() =>
-      notify(run, 'human-answered', `Answered: ${run.input.service} ${run.version}`, `${id}: ${approval.outcome ?? 'cancelled'}.`, {
-        key: `human-answered-${id}`,
-        page: { action: 'resolve', incident: `human-needed-${id}` },
-      }),
-    );
   }
+  // Approved: the page is no longer anyone's to answer. A wait that ended otherwise stops the release, whose end resolves it.
+  await notify(run, 'human-answered', `Answered: ${run.input.service} ${run.version}`, `${id}: approved.`, {
+    key: `human-answered-${id}`,
+    page: { action: 'resolve', incident: `human-needed-${id}` },
+  });
 }

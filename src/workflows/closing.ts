@@ -4,6 +4,7 @@ import { ledgerEntry } from '../domain/ledger';
 import { deploymentNotes, NOTED_OUTCOMES } from '../domain/notes';
 import { ReleaseState, type ReleaseResult, StepStatus, type StopReason } from '../domain/release';
 import { writeRecord } from './decision-record';
+import { resolvePages } from './notifications';
 import { releaseDurations } from '../domain/timeline';
 import { failureMessage, now, type ReleaseRun } from './run-state';
 
@@ -15,6 +16,7 @@ import { failureMessage, now, type ReleaseRun } from './run-state';
 export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopReason): Promise<ReleaseResult> {
   const { status, decision, change } = run;
   run.setState(ReleaseState.FINISHED);
+  await resolvePages(run);
   status.outcome = outcome;
   delete status.currentStep;
   const finalDecision: Decision = decision?.decision ?? Decision.ESCALATED;

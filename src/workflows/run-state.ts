@@ -81,6 +81,8 @@ export class ReleaseRun {
   charts: { metric: string; file: string }[] = [];
   /** The alerting rules beside the record, by file name, once written. */
   alertRulesFile?: string;
+  /** Pages opened and not yet resolved, by incident: the end of a release resolves what is left. */
+  readonly openPages = new Set<string>();
   /** This service's past rollbacks, measured from the ledger: the record's rollback estimate. */
   restoreHistory?: RestoreHistory;
   /** Phases whose action has started: what a rollback must undo. */

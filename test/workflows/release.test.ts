@@ -244,7 +244,8 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     const { activities, calls } = fakeActivities({ change: criticalChange });
     await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cancelled-waiting', args: [releaseInput('cancelled-waiting')] });
-      await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
+      // Once the wait itself runs (its request written and sent): the test server cannot cancel an activity as it completes.
+      await waitForStatus(handle, (s) => s.steps.some((x) => x.name === 'approval: release' && x.status === 'running'));
       await handle.cancel();
       await assert.rejects(handle.result(), /cancel/i);
     });
