@@ -98,24 +98,53 @@ export const isNewSourceModule = (file: FileChange): boolean =>
   file.status === 'A' && SOURCE_EXT.test(file.path) && !TEST_PATH.test(file.path) && !isConfigPath(file.path);
 
 const DESTRUCTIVE_SQL = [
-  /\bdrop\s+(table|column|schema|database)\b/i,
+  /\bdrop\s+(table|column|schema|database|index|view)\b/i,
   /\balter\s+table\b.*\bdrop\b/i,
   /\btruncate\b/i,
-  /\bdelete\s+from\b/i,
-  /\b(drop_table|remove_column|drop_column|RemoveField|DeleteModel)\b/,
+  /\bdelete\s+(\w+\s+)?from\b/i,
+  /\b(drop_table|remove_column|drop_column|RemoveField|DeleteModel|dropTable|dropColumn|dropColumns|removeColumn|dropIfExists|dropSchema)\b/,
+  /\bSchema::drop/,
 ];
 const DOWN_MARKERS = [/\bdef\s+(down|downgrade)\b/, /--\s*\+(migrate|goose)\s+down/i, /\bexports\.down\b/, /\basync\s+down\s*\(/, /\bdown\s*\(\s*\)\s*{/];
 const DOWN_PATH = /(^|[/._-])down([/._-]|$)/i;
+/** A line that does something: not blank, not only a comment (SQL, shell, Python and C-style). */
+const isStatement = (line: string) => {
+  const t = line.trim();
+  return t !== '' && !/^(--|#|\/\/|\/\*|\*)/.test(t);
+};
 
-/** The destructive statement of a migration that has no down migration in the change set, if any. */
-export function irreversibleMigration(migrations: readonly FileChange[], all: readonly FileChange[]): string | undefined {
-  const hasDown =
-    all.some((f) => DOWN_PATH.test(f.path) && f.status !== 'D') ||
-    migrations.some((f) => (f.added ?? []).some((l) => DOWN_MARKERS.some((re) => re.test(l))));
-  if (hasDown) return undefined;
-  for (const file of migrations) {
-    const line = (file.added ?? []).find((l) => DESTRUCTIVE_SQL.some((re) => re.test(l)));
-    if (line) return `${file.path}: ${line.trim().slice(0, 120)}`;
+/** A down marker in the migration itself, followed by statements: goose, migrate, Alembic, knex. */
+function downInside(migration: FileChange): boolean {
+  const added = migration.added ?? [];
+  // goose and migrate mark their sections in comments; every other marker must be code, not a comment that mentions it.
+  const marker = added.findIndex((l) => DOWN_MARKERS.some((re) => re.test(l)) && (isStatement(l) || /--\s*\+(migrate|goose)\s+down/i.test(l)));
+  return marker !== -1 && added.slice(marker + 1).some(isStatement);
+}
+
+/** A path without its up or down token: `0003_drop.down.sql` and `0003_drop.sql`, `0003/up.sql` and `0003/down.sql` pair. */
+const stem = (path: string) => path.replace(/([/._-])(up|down)(?=[/._-]|$)/gi, '$1').replace(/([/._-])[._-]+/g, '$1');
+
+/**
+ * The destructive statement of a migration that has no down migration in the change set, if any.
+ * Statements are read across lines (a DROP on the line after its ALTER TABLE counts) and comments
+ * are not statements. A down migration counts for the migration it pairs with by name, when it
+ * does something; a file named down with nothing to pair with is judged as any migration. A
+ * migration whose lines could not be read counts as destructive: fail closed.
+ */
+export function irreversibleMigration(migrations: readonly FileChange[]): string | undefined {
+  const live = migrations.filter((f) => f.status !== 'D');
+  const isDownOf = (down: FileChange, up: FileChange) => down !== up && DOWN_PATH.test(down.path) && stem(down.path) === stem(up.path) && (down.added ?? []).some(isStatement);
+  const pairedDowns = new Set(live.filter((d) => live.some((u) => !DOWN_PATH.test(u.path) && isDownOf(d, u))));
+  for (const file of live) {
+    if (pairedDowns.has(file) || downInside(file) || live.some((d) => isDownOf(d, file))) continue;
+    if (file.added === undefined && (file.binary || file.insertions > 0)) return `${file.path}: its lines could not be read`;
+    const statements = (file.added ?? [])
+      .filter(isStatement)
+      .join(' ')
+      .split(';')
+      .map((st) => st.replace(/\s+/g, ' ').trim());
+    const found = statements.find((st) => DESTRUCTIVE_SQL.some((re) => re.test(st)));
+    if (found) return `${file.path}: ${found.slice(0, 120)};`;
   }
   return undefined;
 }

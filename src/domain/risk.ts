@@ -154,7 +154,7 @@ export function assessRisk(change: ChangeSet, opts: RiskOptions): RiskAssessment
 
   let escalation: string | undefined;
   if (change.files.length === 0) escalation = 'Risk cannot be classified: the change set between base and head has no files';
-  const irreversible = irreversibleMigration(migrations, files);
+  const irreversible = irreversibleMigration(migrations);
   if (irreversible) escalation = `Irreversible migration without a down migration (${irreversible}): a rollback restores the code, never the data it drops, so a human must sign off knowing it`;
 
   const level = signals.reduce<RiskLevel>((max, s) => (riskRank(s.level) > riskRank(max) ? s.level : max), 'LOW');

@@ -93,15 +93,19 @@ export async function readChangeSet(repo: string, base: string, head: string, mi
 
     const migrationRes = migrationGlobs.map(globToRegExp);
     const isMigration = (p: string) => migrationRes.some((re) => re.test(p));
-    const wanted = files.filter(
-      (f) => !f.binary && (isMigration(f.path) || (files.length <= MAX_FILES_WITH_LINES && f.insertions + f.deletions <= SMALL_FILE_LINES)),
-    );
-    for (let i = 0; i < wanted.length; i += 200) {
-      const chunk = wanted.slice(i, i + 200);
-      const lines = parseUnifiedDiff(await git(repo, ['diff', '-U0', '--no-renames', '--no-color', mergeBase, headSha, '--', ...chunk.map((f) => f.path)]));
-      for (const f of chunk) {
-        const l = lines.get(f.path);
-        if (l) Object.assign(f, l);
+    // Migrations are read as text whatever .gitattributes says of them (`-diff`, a textconv driver): a
+    // change must not hide a DROP from the judge by declaring its migration binary.
+    const migrations = files.filter((f) => isMigration(f.path));
+    const small = files.filter((f) => !f.binary && !isMigration(f.path) && files.length <= MAX_FILES_WITH_LINES && f.insertions + f.deletions <= SMALL_FILE_LINES);
+    for (const [wanted, asText] of [[migrations, true], [small, false]] as const) {
+      for (let i = 0; i < wanted.length; i += 200) {
+        const chunk = wanted.slice(i, i + 200);
+        const args = ['--literal-pathspecs', 'diff', '-U0', '--no-renames', '--no-color', '--no-ext-diff', '--no-textconv', ...(asText ? ['--text'] : []), mergeBase, headSha, '--', ...chunk.map((f) => f.path)];
+        const lines = parseUnifiedDiff(await git(repo, args));
+        for (const f of chunk) {
+          const l = lines.get(f.path);
+          if (l) Object.assign(f, l);
+        }
       }
     }
 
@@ -158,15 +162,43 @@ function parseNameStatus(out: string): Map<string, string> {
   return map;
 }
 
+/**
+ * A path as a diff header writes it: git ends a name holding a space with a tab, and quotes a name
+ * with special characters C-style (`"b/na\\"me.sql"`, octal escapes for other bytes).
+ */
+export function diffPath(header: string): string {
+  const name = header.replace(/\t$/, '');
+  if (!name.startsWith('"') || !name.endsWith('"')) return name;
+  const bytes: number[] = [];
+  const body = name.slice(1, -1);
+  const ESCAPES: Record<string, number> = { n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11, '"': 34, '\\': 92 };
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c !== '\\') {
+      bytes.push(...Buffer.from(c, 'utf8'));
+      continue;
+    }
+    const next = body[i + 1] ?? '';
+    if (/[0-7]/.test(next)) {
+      bytes.push(parseInt(body.slice(i + 1, i + 4), 8));
+      i += 3;
+    } else {
+      bytes.push(ESCAPES[next] ?? next.charCodeAt(0));
+      i += 1;
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
 function parseUnifiedDiff(out: string): Map<string, { removed: string[]; added: string[] }> {
   const map = new Map<string, { removed: string[]; added: string[] }>();
   let current: { removed: string[]; added: string[] } | undefined;
   let oldPath = '';
   for (const line of out.split('\n')) {
     if (line.startsWith('diff --git ')) current = undefined;
-    else if (line.startsWith('--- ')) oldPath = line.slice(4).replace(/^a\//, '');
+    else if (line.startsWith('--- ')) oldPath = diffPath(line.slice(4)).replace(/^a\//, '');
     else if (line.startsWith('+++ ')) {
-      const newPath = line.slice(4).replace(/^b\//, '');
+      const newPath = diffPath(line.slice(4)).replace(/^b\//, '');
       const path = newPath === '/dev/null' ? oldPath : newPath;
       current = { removed: [], added: [] };
       map.set(path, current);

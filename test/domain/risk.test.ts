@@ -76,6 +76,30 @@ describe('risk matrix', () => {
     assert.equal(assessRisk(changeSet([drop, withDown]), opts()).escalation, undefined);
   });
 
+  it('an irreversible migration cannot hide: a stray "down" file, an empty down section, a statement split over lines, an ORM verb, unreadable lines', () => {
+    const irreversible = (files: FileChange[]) => assessRisk(changeSet(files), opts()).irreversibleMigration;
+    const drop = code('db/migrations/0042_drop_users.sql', { status: 'A', added: ['DROP TABLE users;'] });
+    // Any file named "down", but not this migration's down.
+    assert.match(irreversible([drop, code('web/assets/chevron-down.svg', { status: 'A', added: ['<svg/>'] })]) ?? '', /DROP TABLE users/);
+    assert.match(irreversible([drop, code('db/migrations/0007_other.down.sql', { status: 'A', added: ['SELECT 1;'] })]) ?? '', /DROP TABLE users/);
+    // The destructive migration named "down" itself.
+    assert.match(irreversible([code('db/migrations/0042_wind_down_legacy.sql', { status: 'A', added: ['DROP TABLE legacy;'] })]) ?? '', /DROP TABLE legacy/);
+    // A down marker with nothing under it, or in a comment.
+    assert.match(irreversible([code('db/migrations/0042.sql', { status: 'A', added: ['-- +goose Up', 'DROP TABLE users;', '-- +goose Down'] })]) ?? '', /DROP TABLE users/);
+    assert.match(irreversible([code('db/migrations/0042.sql', { status: 'A', added: ['-- def down', 'DROP TABLE users;'] })]) ?? '', /DROP TABLE users/);
+    // Split over lines; ORM verbs in camelCase; DELETE with an alias.
+    assert.equal(irreversible([code('db/migrations/0042.sql', { status: 'A', added: ['ALTER TABLE users', '  DROP email;'] })]), 'db/migrations/0042.sql: ALTER TABLE users DROP email;');
+    assert.match(irreversible([code('db/migrations/0042_users.js', { status: 'A', added: ['exports.up = (knex) => knex.schema.dropTable("users");'] })]) ?? '', /dropTable/);
+    assert.match(irreversible([code('db/migrations/0042.sql', { status: 'A', added: ['DELETE u FROM users u WHERE 1;'] })]) ?? '', /DELETE u FROM/);
+    // Lines that could not be read (a binary diff) count as destructive.
+    assert.equal(irreversible([code('db/migrations/0042.sql', { status: 'A', binary: true })]), 'db/migrations/0042.sql: its lines could not be read');
+    // What still counts as a way down: its paired down file that does something, or a down section with statements.
+    assert.equal(irreversible([drop, code('db/migrations/0042_drop_users.down.sql', { status: 'A', added: ['CREATE TABLE users (id int);'] })]), undefined);
+    assert.equal(irreversible([code('db/migrations/0042/up.sql', { status: 'A', added: ['DROP TABLE users;'] }), code('db/migrations/0042/down.sql', { status: 'A', added: ['CREATE TABLE users (id int);'] })]), undefined);
+    assert.equal(irreversible([code('db/migrations/0042.sql', { status: 'A', added: ['-- +goose Up', 'DROP TABLE users;', '-- +goose Down', 'CREATE TABLE users (id int);'] })]), undefined);
+    assert.equal(irreversible([code('db/migrations/0042.sql', { status: 'A', added: ['-- DROP TABLE users; (a comment)', 'CREATE INDEX i ON users (id);'] })]), undefined, 'a comment is no statement');
+  });
+
   it('escalates an empty change set: risk cannot be classified', () => {
     assert.match(assessRisk(changeSet([]), opts()).escalation ?? '', /cannot be classified/);
   });

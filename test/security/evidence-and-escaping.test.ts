@@ -243,8 +243,24 @@ describe('§4 text from the change is data', () => {
     assert.deepEqual(markup.filter((l) => /(^|[^\\])\[click\]\(/.test(l)), [], 'no link');
   });
 
+  it('a migration cannot hide its DROP from the judge behind a name git quotes, or a .gitattributes that calls it binary', async () => {
+    const cases: Record<string, string>[] = [
+      { 'db/migrations/0002 drop users.sql': 'DROP TABLE users;\n' },
+      { 'db/migrations/0002_dr"op.sql': 'DROP TABLE users;\n' },
+      { '.gitattributes': '*.sql -diff\n', 'db/migrations/0002_drop.sql': 'DROP TABLE users;\n' },
+      { '.gitattributes': '*.sql diff=hide\n', 'db/migrations/0002_drop.sql': 'DROP TABLE users;\n' },
+    ];
+    for (const files of cases) {
+      const repo = makeRepo({ 'app.py': 'x = 1\n' }, [{ subject: 'chore: tidy', files }]);
+      const change = await readChangeSet(repo, 'main', 'feature', ['**/migrations/**', '**/*.sql']);
+      const decision = evaluateRelease(passing, change, (parseConfig({}) as { ok: true; config: RecordInput['config'] }).config, undefined);
+      assert.equal(decision.decision, 'ESCALATED', JSON.stringify(Object.keys(files)));
+      assert.match(decision.risk?.irreversibleMigration ?? '', /DROP TABLE users;$/, JSON.stringify(Object.keys(files)));
+    }
+  });
+
   it('an escalated migration cannot mention the channel or hide a link in the Slack approval request', async () => {
-    const sql = 'DROP TABLE users; -- <!channel> <!here> <@U024BE7LH> review at <https://evil.example/approve|Approve in rollgate> & go';
+    const sql = 'DROP TABLE "users <!channel> <!here> <@U024BE7LH> review at <https://evil.example/approve|Approve in rollgate> & go";';
     const repo = makeRepo({ 'app.py': 'x = 1\n' }, [{ subject: 'fix: drop users', files: { 'db/migrations/0002_drop.sql': `${sql}\n` } }]);
     const change = await readChangeSet(repo, 'main', 'feature', ['**/migrations/**']);
     const decision = evaluateRelease(passing, change, (parseConfig({}) as { ok: true; config: RecordInput['config'] }).config, undefined);
@@ -262,7 +278,7 @@ describe('§4 text from the change is data', () => {
       link: 'http://localhost:8233/namespaces/default/workflows/release-cart-0123456789ab',
     });
     const mrkdwn = [message.text, message.blocks[1]!.text!.text, (message.blocks[2] as { elements: { text: string }[] }).elements[0]!.text];
-    assert.ok(mrkdwn[1]!.includes('DROP TABLE users'), 'the SQL line is in the request');
+    assert.ok(mrkdwn[1]!.includes('DROP TABLE "users'), 'the SQL line is in the request');
     for (const t of mrkdwn) {
       // The only `<…>` left is our own link to the Temporal UI.
       const tokens = t.match(/<[^>]*>/g) ?? [];
