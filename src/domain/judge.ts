@@ -29,14 +29,14 @@ export interface JudgeLook {
 export interface JudgeSettings {
   /** The bound on ever flagging a canary no worse than `minEffect`, over the whole phase. */
   alpha: number;
-  /** The smallest relative increase worth catching: 0.1 flags only a canary more than 10% worse. */
+  /** The smallest relative increase worth catching: 0.05 flags only a canary more than 5% worse. */
   minEffect: number;
   /** Fewer events than this in both tracks together, or fewer canary trials: too little to judge. */
   minEvents: number;
   minTrials: number;
 }
 
-export const DEFAULT_JUDGE: JudgeSettings = { alpha: 0.01, minEffect: 0.1, minEvents: 20, minTrials: 500 };
+export const DEFAULT_JUDGE: JudgeSettings = { alpha: 0.01, minEffect: 0.05, minEvents: 20, minTrials: 500 };
 
 /** The grid of θ (log rate ratio, canary over stable) the likelihood is kept on: ratios from e^-2.5 ≈ 0.08 to e^2.5 ≈ 12. */
 const THETA_MIN = -2.5;
@@ -46,9 +46,10 @@ export const thetaAt = (i: number): number => THETA_MIN + i * THETA_STEP;
 
 /**
  * The alternatives the test mixes over, as offsets above the null boundary in θ: a half-normal
- * prior of scale 0.7 (relative effects up to about 4× carry weight), discretised on the grid.
+ * prior of scale 0.5 (effects up to about 3× the boundary carry weight), discretised on the grid.
+ * Tuned with `npm run bench:judge`: narrower priors lose on large effects, wider ones on small.
  */
-const TEST_PRIOR = priorWeights(Array.from({ length: 120 }, (_, j) => (j + 1) * THETA_STEP), 0.7);
+const TEST_PRIOR = priorWeights(Array.from({ length: 120 }, (_, j) => (j + 1) * THETA_STEP), 0.5);
 /** The confidence sequence's mixture: symmetric around each candidate θ, same scale. */
 const CS_OFFSETS = Array.from({ length: 121 }, (_, j) => (j - 60) * THETA_STEP * 2);
 const CS_PRIOR = priorWeights(CS_OFFSETS, 0.7);
