@@ -164,12 +164,14 @@ export const sequential: JudgeKind = {
 };
 
 /**
- * The lower bound: Wald's sequential probability ratio test on the canary's counts, knowing the
- * true rates of both hypotheses (stable's, and the canary's real one). No judge that does not
- * know them can be faster on average. Undefined for a healthy canary (the hypotheses coincide).
+ * The issue's lower bound: Wald's sequential probability ratio test on the canary's counts,
+ * knowing the true rates of both hypotheses (stable's, and the canary's real one). On the same
+ * counts no test that does not know them is faster on average (SPRT minimises the expected time,
+ * not its median); a test on the whole histogram could see a latency shift sooner. Undefined for
+ * a healthy canary (the hypotheses coincide).
  */
 export const oracle: JudgeKind = {
-  name: 'lower bound (SPRT knowing the true rates)',
+  name: 'reference: SPRT on the same counts, knowing the true rates',
   make(check, scenario) {
     const probs = (factor: number) => bucketProbabilities(scenario.latency, factor);
     // The same slow-request bound the sequential judge picks, from the true stable distribution.

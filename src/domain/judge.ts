@@ -50,7 +50,7 @@ export const thetaAt = (i: number): number => THETA_MIN + i * THETA_STEP;
  * Tuned with `npm run bench:judge`: narrower priors lose on large effects, wider ones on small.
  */
 const TEST_PRIOR = priorWeights(Array.from({ length: 120 }, (_, j) => (j + 1) * THETA_STEP), 0.5);
-/** The confidence sequence's mixture: symmetric around each candidate θ, same scale. */
+/** The confidence sequence's mixture: symmetric around each candidate θ, a little wider (0.7) to cover both sides. */
 const CS_OFFSETS = Array.from({ length: 121 }, (_, j) => (j - 60) * THETA_STEP * 2);
 const CS_PRIOR = priorWeights(CS_OFFSETS, 0.7);
 
@@ -105,7 +105,11 @@ const logSumExp = (xs: number[]): number => {
   return m === -Infinity ? -Infinity : m + Math.log(xs.reduce((s, x) => s + Math.exp(x - m), 0));
 };
 
-export type JudgeVerdict = 'regression' | 'no-regression' | 'too-little-data';
+/**
+ * `not-flagged` is no proof of health: the e-process bounds false rollbacks, not missed ones. The
+ * confidence sequence says how large a regression the data still allows.
+ */
+export type JudgeVerdict = 'regression' | 'not-flagged' | 'too-little-data';
 
 export interface JudgeReading {
   verdict: JudgeVerdict;
@@ -130,7 +134,7 @@ export function judgeLook(settings: JudgeSettings, state: JudgeState, look: Judg
   const ds = diff(look.stable, state.last.stable);
   const next: JudgeState = { ...state, last: { canary: look.canary, stable: look.stable }, looks: state.looks + 1 };
   const n = dc.events + ds.events;
-  if (dc && ds && n > 0 && dc.trials > 0 && ds.trials > 0) {
+  if (n > 0 && dc.trials > 0 && ds.trials > 0) {
     const r = dc.trials / ds.trials;
     const x = dc.events;
     const theta0 = Math.log1p(settings.minEffect);
@@ -150,7 +154,7 @@ export function judgeLook(settings: JudgeSettings, state: JudgeState, look: Judg
   }
   const totals = { canary: look.canary, stable: look.stable };
   const enough = totals.canary.events + totals.stable.events >= settings.minEvents && totals.canary.trials >= settings.minTrials;
-  const verdict: JudgeVerdict = next.crossedAt !== undefined ? 'regression' : enough ? 'no-regression' : 'too-little-data';
+  const verdict: JudgeVerdict = next.crossedAt !== undefined ? 'regression' : enough ? 'not-flagged' : 'too-little-data';
   const best = next.looks > 0 && next.grid.some((l) => l !== 0) ? thetaAt(argmax(next.grid)) : null;
   return {
     state: next,
@@ -181,7 +185,9 @@ function argmax(xs: number[]): number {
 
 /**
  * The θ the data has not ruled out at level α: each grid point θ0 is tested against the
- * symmetric mixture around it; the bounds are the smallest and largest θ0 not rejected.
+ * symmetric mixture around it; the bounds are the smallest and largest θ0 not rejected, widened by
+ * one grid step (a true θ between two grid points is kept). Every grid point is scanned: the kept
+ * set of a binomial likelihood need not be an interval, and its hull is a superset, still valid.
  */
 function confidenceBounds(grid: number[], alpha: number): { lower: number; upper: number } | undefined {
   const threshold = Math.log(1 / alpha);
@@ -193,14 +199,16 @@ function confidenceBounds(grid: number[], alpha: number): { lower: number; upper
     }
     return logSumExp(terms) - grid[i]! < threshold;
   };
-  // The set is an interval around the likeliest θ (the likelihood is log-concave): walk out from it.
-  const best = argmax(grid);
-  if (!kept(best)) return undefined;
-  let lo = best;
-  while (lo > 0 && kept(lo - 1)) lo--;
-  let hi = best;
-  while (hi < grid.length - 1 && kept(hi + 1)) hi++;
-  return { lower: thetaAt(lo), upper: thetaAt(hi) };
+  let lo = -1;
+  let hi = -1;
+  for (let i = 0; i < grid.length; i++)
+    if (kept(i)) {
+      if (lo === -1) lo = i;
+      hi = i;
+    }
+  if (lo === -1) return undefined;
+  // At the grid's ends the bound is open: e^±2.5 stands for "at most" / "at least".
+  return { lower: thetaAt(Math.max(0, lo - 1)), upper: thetaAt(Math.min(grid.length - 1, hi + 1)) };
 }
 
 /**

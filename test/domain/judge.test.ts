@@ -24,7 +24,7 @@ describe('the sequential judge: one look at a time', () => {
     assert.equal(r.reading.verdict, 'too-little-data');
     s = r.state;
     r = judgeLook(DEFAULT_JUDGE, s, look(20, [5, 600], [95, 11400]));
-    assert.equal(r.reading.verdict, 'no-regression');
+    assert.equal(r.reading.verdict, 'not-flagged');
     assert.ok(r.reading.eValue < 1 / DEFAULT_JUDGE.alpha);
     assert.ok(r.reading.effectLower < 0 && r.reading.effectUpper > 0, `the interval ${r.reading.effectLower}..${r.reading.effectUpper} holds no effect`);
   });
