@@ -26,7 +26,7 @@ export const commitExpression = z
  * expression such as `v1.2~1` names none.
  */
 export function baseBranch(ref: string | undefined): string | undefined {
-  if (!ref || /[~^]/.test(ref) || /^[0-9a-f]{7,64}$/.test(ref)) return undefined;
+  if (!ref || ref === 'HEAD' || ref.startsWith('refs/tags/') || /[~^]/.test(ref) || /^[0-9a-f]{7,64}$/.test(ref)) return undefined;
   return ref.replace(/^(refs\/heads\/|refs\/remotes\/[^/]+\/|origin\/)/, '');
 }
 
