@@ -7,6 +7,7 @@ import {
   initialState,
   isDone,
   isStable,
+  judgeCounts,
   judgeReading,
   measurementsPath,
   type Measurement,
@@ -15,6 +16,7 @@ import {
   type MetricState,
   type Observation,
   record,
+  sincePhase,
   warmUpFor,
 } from '../domain/analysis';
 import { type QueryVars, renderQuery } from '../domain/promql';
@@ -67,6 +69,7 @@ const intervalOf = (a: AnalysisConfig, m: Metric) => m.interval ?? a.interval;
 
 /** One measurement: the subject query, plus the stable query or the captured baseline where the conditions compare. */
 export async function observe(provider: MetricProvider, input: Pick<MonitorInput, 'vars' | 'analysis' | 'subject' | 'baseline'>, metric: Metric, signal?: AbortSignal): Promise<Observation> {
+  if (metric.judge) return observeCounts(provider, input, metric, signal);
   const needs = comparisons(metric);
   const q = (subject: 'canary' | 'stable') => renderQuery(metric.query, input.vars, input.analysis.selectors, subject);
   try {
@@ -77,6 +80,25 @@ export async function observe(provider: MetricProvider, input: Pick<MonitorInput
     if (stable) obs.stable = stable.value;
     if (needs.baseline && input.baseline[metric.name] !== undefined) obs.baseline = input.baseline[metric.name]!;
     return obs;
+  } catch (e) {
+    if (e instanceof ProviderError) return { kind: 'error', message: e.message };
+    throw e;
+  }
+}
+
+/**
+ * A judge's counts since its phase started, canary and stable: events (`query`) and trials
+ * (`judge.trials`). No requests counted yet is no data; no events counted is zero events (a
+ * healthy track may have no error series at all). Counts are whole: `increase` extrapolates.
+ */
+async function observeCounts(provider: MetricProvider, input: Pick<MonitorInput, 'vars' | 'analysis'>, metric: Metric, signal?: AbortSignal): Promise<Observation> {
+  const q = (template: string, subject: 'canary' | 'stable') => provider.query(renderQuery(template, input.vars, input.analysis.selectors, subject), signal);
+  try {
+    const [ce, ct, se, st] = await Promise.all([q(metric.query, 'canary'), q(metric.judge!.trials, 'canary'), q(metric.query, 'stable'), q(metric.judge!.trials, 'stable')]);
+    if (ct.kind === 'no-data') return { kind: 'no-data', message: `canary requests: ${ct.message}` };
+    if (st.kind === 'no-data') return { kind: 'no-data', message: `stable requests: ${st.message}` };
+    const whole = (r: typeof ce) => (r.kind === 'value' ? Math.max(0, Math.round(r.value)) : 0);
+    return { kind: 'counts', canary: { events: whole(ce), trials: whole(ct) }, stable: { events: whole(se), trials: whole(st) } };
   } catch (e) {
     if (e instanceof ProviderError) return { kind: 'error', message: e.message };
     throw e;
@@ -115,9 +137,11 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
     }
     if (next > Date.now()) await sliced(hooks.sleep, beat, next - Date.now());
     for (const { m, i, s } of due.filter((d) => d.s.nextAt <= Date.now())) {
-      const obs = await observe(provider, input, m, hooks.signal);
+      const obs = await observe(provider, m.judge ? { ...input, vars: { ...input.vars, sincePhase: sincePhase(s, Date.now()) } } : input, m, hooks.signal);
       const at = Date.now();
-      const judged = judgeReading(m, s, obs, at);
+      // A judge weighs the counts; past the bake's time (untilStable), too little traffic is inconclusive.
+      const counted = m.judge && obs.kind === 'counts' ? judgeCounts(m, s, obs, at, input.untilStable === true) : undefined;
+      const judged = counted ?? judgeReading(m, s, obs, at);
       const measurement: Measurement = {
         metric: m.name,
         phase: input.phase,
@@ -125,11 +149,14 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
         at: new Date(at).toISOString(),
         verdict: judged.verdict,
         ...(obs.kind === 'value' ? { value: obs.value, ...(obs.baseline !== undefined ? { baseline: obs.baseline } : {}), ...(obs.stable !== undefined ? { stable: obs.stable } : {}) } : {}),
+        ...(counted?.value !== undefined ? { value: counted.value } : {}),
         ...(judged.message ? { message: judged.message } : {}),
+        ...(counted ? { judge: counted.judge } : {}),
       };
       await appendLine(file, JSON.stringify(measurement), { root: input.outDir });
       hooks.onMeasurement?.(measurement);
-      states = states.map((x, j) => (j === i ? record(m, s, measurement, intervalOf(input.analysis, m)) : x));
+      const before = counted ? { ...s, judge: counted.state } : s;
+      states = states.map((x, j) => (j === i ? record(m, before, measurement, intervalOf(input.analysis, m)) : x));
       measured++;
     }
     const r = result();
@@ -165,16 +192,18 @@ async function sliced(sleep: (ms: number) => Promise<void>, beat: () => void, ms
 export async function checkQueries(provider: MetricProvider, input: Pick<MonitorInput, 'vars' | 'analysis'>, signal?: AbortSignal): Promise<string[]> {
   const rejected: string[] = [];
   for (const m of input.analysis.metrics) {
-    const subjects = comparisons(m).stable ? (['canary', 'stable'] as const) : (['canary'] as const);
-    for (const subject of subjects) {
-      try {
-        await provider.query(renderQuery(m.query, input.vars, input.analysis.selectors, subject), signal);
-      } catch (e) {
-        if (!(e instanceof QueryRejected)) throw e;
-        rejected.push(`analysis.metrics ${m.name}: Prometheus rejects its query (${subject}): ${e.message}`);
-        break;
+    const subjects = comparisons(m).stable || m.judge ? (['canary', 'stable'] as const) : (['canary'] as const);
+    const queries = m.judge ? [['query', m.query] as const, ['judge.trials', m.judge.trials] as const] : [['query', m.query] as const];
+    check: for (const [field, template] of queries)
+      for (const subject of subjects) {
+        try {
+          await provider.query(renderQuery(template, input.vars, input.analysis.selectors, subject), signal);
+        } catch (e) {
+          if (!(e instanceof QueryRejected)) throw e;
+          rejected.push(`analysis.metrics ${m.name}: Prometheus rejects its ${field === 'query' ? 'query' : 'judge.trials query'} (${subject}): ${e.message}`);
+          break check;
+        }
       }
-    }
   }
   return rejected;
 }

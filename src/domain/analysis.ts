@@ -3,6 +3,7 @@ import { type Condition, type ConditionScope, parseCondition } from './condition
 import { durationMs, parseDuration } from './duration';
 import { secretEnvName } from './env';
 import { templateErrors } from './promql';
+import { type Counts, DEFAULT_JUDGE, initialJudgeState, judgeLook, type JudgeState } from './judge';
 
 /**
  * Metric analysis with Argo Rollouts' semantics: per metric an interval, an optional count, an
@@ -70,10 +71,28 @@ export const MetricSchema = z
     noData: z.enum(['inconclusive', 'failed']).default('inconclusive'),
     /** Measured and reported, never acts. */
     dryRun: z.boolean().default(false),
+    /**
+     * The sequential judge (src/domain/judge.ts) instead of conditions: `query` counts the events
+     * (errors, or requests slower than a bound) and `trials` the requests, each since the phase
+     * started (`increase(…[{{sincePhase}}])`), canary against stable through {{selector}}.
+     */
+    judge: z
+      .strictObject({
+        trials: z
+          .string()
+          .min(1)
+          .superRefine((q, ctx) => templateErrors(q).forEach((message) => ctx.addIssue({ code: 'custom', message }))),
+        alpha: z.number().gt(0, 'must be above 0').lt(1, 'must be below 1').default(DEFAULT_JUDGE.alpha),
+        minEffect: z.number().nonnegative().default(DEFAULT_JUDGE.minEffect),
+        minEvents: z.number().int().nonnegative().default(DEFAULT_JUDGE.minEvents),
+        minTrials: z.number().int().nonnegative().default(DEFAULT_JUDGE.minTrials),
+      })
+      .optional(),
   })
   .superRefine((m, ctx) => {
-    if (!m.successCondition && !m.failureCondition)
-      ctx.addIssue({ code: 'custom', path: ['successCondition'], message: 'give a successCondition, a failureCondition or both' });
+    if (m.judge && (m.successCondition || m.failureCondition)) ctx.addIssue({ code: 'custom', path: ['judge'], message: 'a judge decides by itself: give it or conditions, not both' });
+    if (!m.judge && !m.successCondition && !m.failureCondition)
+      ctx.addIssue({ code: 'custom', path: ['successCondition'], message: 'give a successCondition, a failureCondition or both (or a judge)' });
   });
 export type MetricInput = z.input<typeof MetricSchema>;
 export type Metric = z.output<typeof MetricSchema>;
@@ -134,6 +153,20 @@ export interface Measurement {
   baseline?: number;
   stable?: number;
   message?: string;
+  /** A judge's reading: counts since the phase started, the effect with its confidence sequence, the evidence. */
+  judge?: JudgeMeasurement;
+}
+
+export interface JudgeMeasurement {
+  canary: Counts;
+  stable: Counts;
+  /** The canary's event rate over the stable's, minus one; null before any events. */
+  effect: number | null;
+  effectLower: number;
+  effectUpper: number;
+  eValue: number;
+  pValue: number;
+  crossedAt?: string;
 }
 
 export interface MetricState {
@@ -157,6 +190,8 @@ export interface MetricState {
   last?: Measurement;
   /** The latest few measurements, for status. The full series goes to the analysis file. */
   recent: Measurement[];
+  /** A judge's evidence so far, and when its phase started (its counts run from there). */
+  judge?: JudgeState & { startedAt: number };
 }
 
 export const RECENT = 10;
@@ -167,6 +202,7 @@ export const measurementsPath = (runKey: string): string => `analysis/${runKey.r
 /** A metric's state at the start of a phase; `warmUpMs` is its resolved warm-up (see `warmUpFor`). */
 export function initialState(metric: Metric, startMs: number, warmUpMs = 0): MetricState {
   return {
+    ...(metric.judge ? { judge: { ...initialJudgeState(), startedAt: startMs } } : {}),
     metric: metric.name,
     measured: 0,
     successful: 0,
@@ -187,6 +223,7 @@ export function initialState(metric: Metric, startMs: number, warmUpMs = 0): Met
 /** What one query round gave, before judging it. */
 export type Observation =
   | { kind: 'value'; value: number; baseline?: number; stable?: number }
+  | { kind: 'counts'; canary: Counts; stable: Counts }
   | { kind: 'no-data'; message: string }
   | { kind: 'error'; message: string };
 
@@ -207,6 +244,7 @@ export function comparisons(metric: Metric): { baseline: boolean; stable: boolea
 export function judge(metric: Metric, obs: Observation): { verdict: Verdict; message?: string } {
   if (obs.kind === 'error') return { verdict: Verdict.ERROR, message: obs.message };
   if (obs.kind === 'no-data') return { verdict: Verdict.NO_DATA, message: obs.message };
+  if (obs.kind === 'counts') return { verdict: Verdict.NO_DATA, message: 'counts are for a judge' };
   const scope: ConditionScope = { result: obs.value };
   if (obs.baseline !== undefined) scope.baseline = obs.baseline;
   if (obs.stable !== undefined) scope.stable = obs.stable;
@@ -235,6 +273,45 @@ export function judgeReading(metric: Metric, state: MetricState, obs: Observatio
   if (judged.verdict !== Verdict.NO_DATA || state.seenData || atMs >= state.warmUpUntil) return judged;
   return { verdict: Verdict.WARMING_UP, message: `no data yet, warming up until ${new Date(state.warmUpUntil).toISOString()}: ${judged.message}` };
 }
+
+/**
+ * A judge's reading at `atMs`, from the counts since its phase started: a regression fails; too
+ * little traffic to judge is warming up while the bake runs and inconclusive once its time is up
+ * (`ending`); otherwise it passes. Returns the judge's next state with the verdict.
+ */
+export function judgeCounts(
+  metric: Metric,
+  state: MetricState,
+  counts: { canary: Counts; stable: Counts },
+  atMs: number,
+  ending: boolean,
+): { verdict: Verdict; message: string; value?: number; judge: JudgeMeasurement; state: NonNullable<MetricState['judge']> } {
+  const settings = metric.judge!;
+  const before = state.judge ?? { ...initialJudgeState(), startedAt: atMs };
+  const { state: next, reading } = judgeLook(settings, before, { at: atMs, ...counts });
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${Math.round(x * 1000) / 10}%`;
+  const seen = `canary ${counts.canary.events}/${counts.canary.trials}, stable ${counts.stable.events}/${counts.stable.trials}`;
+  const effect = reading.effect === null ? 'no events yet' : `effect ${pct(reading.effect)} (${pct(reading.effectLower)} to ${pct(reading.effectUpper)})`;
+  const evidence = `e-value ${fmt(reading.eValue)} (flags at ${fmt(1 / settings.alpha)})`;
+  const judged: JudgeMeasurement = {
+    canary: counts.canary,
+    stable: counts.stable,
+    effect: reading.effect,
+    effectLower: reading.effectLower,
+    effectUpper: reading.effectUpper,
+    eValue: reading.eValue,
+    pValue: reading.pValue,
+    ...(reading.crossedAt !== undefined ? { crossedAt: new Date(reading.crossedAt).toISOString() } : {}),
+  };
+  const common = { judge: judged, state: { ...next, startedAt: before.startedAt }, ...(reading.effect !== null ? { value: reading.effect } : {}) };
+  if (reading.verdict === 'regression') return { verdict: Verdict.FAILED, message: `regression: ${effect}, ${evidence}; ${seen}`, ...common };
+  if (reading.verdict === 'not-flagged') return { verdict: Verdict.SUCCESSFUL, message: `not flagged: ${effect}, ${evidence}; ${seen}`, ...common };
+  const little = `too little traffic to judge (${seen}; needs ${settings.minEvents} events and ${settings.minTrials} canary requests)`;
+  return { verdict: ending ? Verdict.INCONCLUSIVE : Verdict.WARMING_UP, message: little, ...common };
+}
+
+/** How long since a judge's phase started, as a PromQL range for `increase(…[{{sincePhase}}])`. */
+export const sincePhase = (state: MetricState, atMs: number): string => `${Math.max(1, Math.ceil((atMs - (state.judge?.startedAt ?? atMs)) / 1000))}s`;
 
 /** The longest range or subquery window in a PromQL query (`[5m]`, `[1h:1m]`), 0 without one. */
 export function longestRange(query: string): number {

@@ -15,6 +15,8 @@ export interface PlanFacts {
   productionSmokeUrl?: string;
   /** Checks that act (not dry runs): they roll back on production and verify a rollback. */
   actingChecks: string[];
+  /** Acting checks that can verify a rollback: a judge weighs a canary, which is gone by then. */
+  verifyingChecks?: string[];
   verifyWindowMs: number;
 }
 
@@ -28,6 +30,7 @@ export function planFacts(config: RollgateConfig, rollbackTarget: PlanFacts['rol
     rollbackMethod,
     ...(smoke ? { productionSmokeUrl: smoke } : {}),
     actingChecks: analysis.metrics.filter((m) => !m.dryRun).map((m) => m.name),
+    verifyingChecks: analysis.metrics.filter((m) => !m.dryRun && !m.judge).map((m) => m.name),
     verifyWindowMs: analysis.verifyWindow,
   };
 }
@@ -39,7 +42,7 @@ export function planGates(facts: PlanFacts, targetProblem?: string): Prerequisit
   if (targetProblem) missing.push(targetProblem);
   const verifiedBy = [
     ...(facts.productionSmokeUrl ? [`smoke test ${facts.productionSmokeUrl}`] : []),
-    ...(actingChecks.length > 0 && facts.verifyWindowMs > 0 ? [`re-check of the broken metrics`] : []),
+    ...((facts.verifyingChecks ?? actingChecks).length > 0 && facts.verifyWindowMs > 0 ? [`re-check of the broken metrics`] : []),
   ];
   if (verifiedBy.length === 0) missing.push('nothing verifies a rollback: set stages.production.smokeUrl, or an acting check in analysis.metrics with analysis.verifyWindow above 0');
   const rollbackPlan: PrerequisiteResult =

@@ -17,10 +17,12 @@ export interface QueryVars {
   previousVersion: string;
   phase: string;
   stage: string;
+  /** For a judge's counts: the time since its phase started, as a PromQL range (`123s`). */
+  sincePhase?: string;
 }
 
 const TEMPLATE = /\{\{\s*(\w+)\s*\}\}/g;
-export const QUERY_PLACEHOLDERS = ['service', 'version', 'previousVersion', 'phase', 'stage', 'selector', 'stableSelector', 'canarySelector'] as const;
+export const QUERY_PLACEHOLDERS = ['service', 'version', 'previousVersion', 'phase', 'stage', 'selector', 'stableSelector', 'canarySelector', 'sincePhase'] as const;
 
 /**
  * Fills a query template. Plain variables are escaped as label values; selectors are rendered as
@@ -35,6 +37,9 @@ export function renderQuery(template: string, vars: QueryVars, selectors: { stab
         return renderSelector(selectors.stable);
       case 'canarySelector':
         return renderSelector(selectors.canary);
+      case 'sincePhase':
+        // A range rollgate computes, never a value from people: digits and a unit. Checks run before a phase read one minute.
+        return /^\d+s$/.test(vars.sincePhase ?? '') ? vars.sincePhase! : '1m';
       case 'service':
       case 'version':
       case 'previousVersion':

@@ -256,7 +256,7 @@ const rollbackPlan: Section = (r) => {
     ...(analysed && acting.length > 0
       ? [
           analysis.verifyWindow > 0
-            ? `- The checks that broke are measured again for up to ${formatDuration(analysis.verifyWindow)}; the rollback counts as verified once they are back within their thresholds, else a human is paged`
+            ? `- The checks that broke are measured again for up to ${formatDuration(analysis.verifyWindow)}; the rollback counts as verified once they are back within their thresholds, else a human is paged${acting.some((m) => m.judge) ? ' (a judge is not: it weighs a canary that is gone)' : ''}`
             : '- The checks that broke are not measured again (analysis.verifyWindow is 0)',
         ]
       : []),
@@ -443,8 +443,24 @@ const analysis: Section = (r) => {
       }),
     ),
     '',
+    ...judgeLines(analysed),
   ];
 };
+
+/** Each judge's last reading per phase: counts per track, the effect with its confidence sequence, the evidence, when it crossed. */
+function judgeLines(analysed: readonly PhaseAnalysis[]): string[] {
+  const lines = analysed.flatMap((a) =>
+    a.metrics.flatMap((m) => {
+      const j = m.last?.judge;
+      if (!j) return [];
+      const pct = (x: number) => `${x >= 0 ? '+' : ''}${Math.round(x * 1000) / 10}%`;
+      return [
+        `- **${text(m.metric)}** in ${text(a.phase)}: canary ${j.canary.events}/${j.canary.trials}, stable ${j.stable.events}/${j.stable.trials}; effect ${j.effect === null ? 'not estimated' : pct(j.effect)} (${pct(j.effectLower)} to ${pct(j.effectUpper)}); e-value ${Math.round(j.eValue * 100) / 100}, always-valid p ${Math.round(j.pValue * 10000) / 10000}${j.crossedAt ? `; crossed at ${text(j.crossedAt)}` : ''}`,
+      ];
+    }),
+  );
+  return lines.length ? ['### Judges', '', ...lines, ''] : [];
+}
 
 /** Where each part of the policy came from: the repository's file at its base, the worker's policy, the floors. */
 const releasePolicy: Section = (r) => {

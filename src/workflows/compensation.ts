@@ -65,7 +65,8 @@ async function rollback(run: ReleaseRun, phases: Phase[], reason: StopReason): P
       await undoPhase(run, phase);
       await smokeTest(run, phase, `verify ${phase.stage}: smoke test`, verificationUrl(phase, run.config));
     }
-    const broken = reason.brokenMetrics ?? [];
+    // A judge weighs the canary against stable: with the canary gone there is nothing left for it to verify.
+    const broken = (reason.brokenMetrics ?? []).filter((name) => !run.metrics.find((m) => m.name === name)?.judge);
     if (broken.length > 0 && run.config.analysis.verifyWindow > 0) await verifyMetrics(run, broken);
     return true;
   } catch {

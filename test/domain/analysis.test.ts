@@ -132,7 +132,7 @@ describe('PromQL templates', () => {
     const messages = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     assert.ok(messages.includes('provider: unknown metric provider (known: prometheus)'), messages.join('\n'));
     assert.ok(messages.includes('prometheus.bearerTokenEnv: must be an environment variable name'));
-    assert.ok(messages.includes('metrics.0.successCondition: give a successCondition, a failureCondition or both'));
+    assert.ok(messages.includes('metrics.0.successCondition: give a successCondition, a failureCondition or both (or a judge)'));
     assert.ok(messages.includes('metrics.1.name: "e" is used twice'));
   });
 });

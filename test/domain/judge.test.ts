@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_JUDGE, initialJudgeState, judgeLook, type JudgeReading, type JudgeState, latencyBound, slowerThan } from '../../src/domain/judge';
 import { HEALTHY, phase, type Scenario } from '../../bench/judge/traffic';
+import { initialState, judgeCounts, MetricSchema, sincePhase } from '../../src/domain/analysis';
+import { renderQuery } from '../../src/domain/promql';
 
 /** Runs the error-rate judge over a simulated phase; returns the reading at each look. */
 function judgeErrors(scenario: Scenario, seed: number, opts: { interval?: boolean } = {}): JudgeReading[] {
@@ -88,5 +90,50 @@ describe('the sequential judge on simulated traffic (500 req/s, canary 5%, 1% er
     }
     times.sort((a, b) => a - b);
     assert.ok(times[19]! <= 600, `median ${times[19]} s`);
+  });
+});
+
+describe('a judge as an analysis metric', () => {
+  const metric = MetricSchema.parse({ name: 'errors-judge', query: 'sum(increase(errors_total{{{selector}}}[{{sincePhase}}]))', judge: { trials: 'sum(increase(requests_total{{{selector}}}[{{sincePhase}}]))' } });
+
+  it('takes its settings, or the defaults; conditions beside a judge, or neither, are refused', () => {
+    assert.deepEqual(metric.judge, { trials: 'sum(increase(requests_total{{{selector}}}[{{sincePhase}}]))', ...DEFAULT_JUDGE });
+    const both = MetricSchema.safeParse({ name: 'x', query: 'q', failureCondition: 'result > 1', judge: { trials: 't' } });
+    assert.equal(both.success, false);
+    assert.match(JSON.stringify(both.error?.issues), /a judge decides by itself/);
+    assert.match(JSON.stringify(MetricSchema.safeParse({ name: 'x', query: 'q' }).error?.issues), /\(or a judge\)/);
+    assert.equal(MetricSchema.safeParse({ name: 'x', query: 'q', judge: { trials: 't', alpha: 1 } }).success, false);
+  });
+
+  it('its counts run from its phase start: {{sincePhase}} renders the time since then, one minute before a phase', () => {
+    const state = initialState(metric, 1_000_000);
+    assert.equal(sincePhase(state, 1_000_000 + 95_500), '96s');
+    const vars = { service: 's', version: 'v2', previousVersion: 'v1', phase: 'p', stage: 'production' };
+    const selectors = { stable: { track: 'stable' }, canary: { track: 'canary' } };
+    assert.equal(renderQuery(metric.query, { ...vars, sincePhase: '96s' }, selectors, 'canary'), 'sum(increase(errors_total{track="canary"}[96s]))');
+    assert.equal(renderQuery(metric.query, vars, selectors, 'stable'), 'sum(increase(errors_total{track="stable"}[1m]))');
+    assert.equal(renderQuery(metric.query, { ...vars, sincePhase: '1h] or vector(1) #' }, selectors, 'stable'), 'sum(increase(errors_total{track="stable"}[1m]))', 'never text that is not a range');
+  });
+
+  it('too little traffic warms up while the bake runs, and is inconclusive once its time is up', () => {
+    const state = initialState(metric, 0);
+    const few = { canary: { events: 0, trials: 10 }, stable: { events: 1, trials: 190 } };
+    assert.equal(judgeCounts(metric, state, few, 10_000, false).verdict, 'warming-up');
+    const ending = judgeCounts(metric, state, few, 10_000, true);
+    assert.equal(ending.verdict, 'inconclusive');
+    assert.match(ending.message, /^too little traffic to judge \(canary 0\/10, stable 1\/190; needs 20 events and 500 canary requests\)$/);
+  });
+
+  it('a canary three times as bad fails with its effect, interval and evidence; the state carries on', () => {
+    let state = initialState(metric, 0);
+    let last;
+    for (let i = 1; i <= 20; i++) {
+      last = judgeCounts(metric, state, { canary: { events: i * 8, trials: i * 250 }, stable: { events: i * 48, trials: i * 4750 } }, i * 10_000, false);
+      state = { ...state, judge: last.state };
+    }
+    assert.equal(last!.verdict, 'failed');
+    assert.match(last!.message, /^regression: effect \+\d+(\.\d)?% \(\+\d+(\.\d)?% to \+\d+(\.\d)?%\), e-value \S+ \(flags at 100\); canary 160\/5000, stable 960\/95000$/);
+    assert.ok(last!.judge.crossedAt && last!.judge.effectLower > 0.5);
+    assert.equal(state.judge!.startedAt, 0);
   });
 });
