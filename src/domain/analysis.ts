@@ -3,7 +3,7 @@ import { type Condition, type ConditionScope, parseCondition } from './condition
 import { durationMs, parseDuration } from './duration';
 import { secretEnvName } from './env';
 import { templateErrors } from './promql';
-import { type Counts, DEFAULT_JUDGE, initialJudgeState, judgeLook, type JudgeState } from './judge';
+import { type Counts, DEFAULT_JUDGE, initialJudgeState, judgeLook, type JudgeState, percentChange as pct } from './judge';
 
 /**
  * Metric analysis with Argo Rollouts' semantics: per metric an interval, an optional count, an
@@ -289,7 +289,6 @@ export function judgeCounts(
   const settings = metric.judge!;
   const before = state.judge ?? { ...initialJudgeState(), startedAt: atMs };
   const { state: next, reading } = judgeLook(settings, before, { at: atMs, ...counts });
-  const pct = (x: number) => `${x >= 0 ? '+' : ''}${Math.round(x * 1000) / 10}%`;
   const seen = `canary ${counts.canary.events}/${counts.canary.trials}, stable ${counts.stable.events}/${counts.stable.trials}`;
   const effect = reading.effect === null ? 'no events yet' : `effect ${pct(reading.effect)} (${pct(reading.effectLower)} to ${pct(reading.effectUpper)})`;
   const evidence = `e-value ${fmt(reading.eValue)} (flags at ${fmt(1 / settings.alpha)})`;

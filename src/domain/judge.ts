@@ -109,6 +109,9 @@ const logSumExp = (xs: number[]): number => {
  * `not-flagged` is no proof of health: the e-process bounds false rollbacks, not missed ones. The
  * confidence sequence says how large a regression the data still allows.
  */
+/** A relative effect as people read it: `+95.3%`, `-4%`. */
+export const percentChange = (x: number): string => `${x >= 0 ? '+' : ''}${Math.round(x * 1000) / 10}%`;
+
 export type JudgeVerdict = 'regression' | 'not-flagged' | 'too-little-data';
 
 export interface JudgeReading {

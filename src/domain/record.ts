@@ -9,6 +9,7 @@ import { type Approval, type DecisionResult, type GateReport, type PendingApprov
 import { phaseTimeline } from './timeline';
 import type { PolicyProvenance } from './policy';
 import type { RestoreHistory } from './dora';
+import { percentChange as pct } from './judge';
 import { CONFIDENCE_RULE, confidence, deploymentWindow, recommendation, windowLine } from './sign-off';
 
 export interface RecordInput {
@@ -453,7 +454,6 @@ function judgeLines(analysed: readonly PhaseAnalysis[]): string[] {
     a.metrics.flatMap((m) => {
       const j = m.last?.judge;
       if (!j) return [];
-      const pct = (x: number) => `${x >= 0 ? '+' : ''}${Math.round(x * 1000) / 10}%`;
       return [
         `- **${text(m.metric)}** in ${text(a.phase)}: canary ${j.canary.events}/${j.canary.trials}, stable ${j.stable.events}/${j.stable.trials}; effect ${j.effect === null ? 'not estimated' : pct(j.effect)} (${pct(j.effectLower)} to ${pct(j.effectUpper)}); e-value ${Math.round(j.eValue * 100) / 100}, always-valid p ${Math.round(j.pValue * 10000) / 10000}${j.crossedAt ? `; crossed at ${text(j.crossedAt)}` : ''}`,
       ];
