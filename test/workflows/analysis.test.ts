@@ -12,7 +12,7 @@ import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, s
 import { releaseWorkflow } from '../../src/workflows';
 import { timeSkippingEnv } from '../helpers/servers';
 import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
-import { waitForStatus } from '../helpers/status';
+import { waitForQuiet, waitForStatus } from '../helpers/status';
 import { fakeActivities, fakeReleaseInput, highChange, mediumChange } from '../helpers/fake-activities';
 
 const MIN = 60_000;
@@ -139,6 +139,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
       const waiting = await waitForStatus(handle, (s) => s.pendingApproval?.kind === 'analysis');
       assert.match(waiting.pendingApproval!.reason, /analysis inconclusive: error-rate inconclusive/);
       assert.equal(Date.parse(waiting.pendingApproval!.deadline) - Date.parse(waiting.pendingApproval!.requestedAt), 2 * HOUR);
+      await waitForQuiet(handle);
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'sre', reason: 'latency blip from a cache warm-up' }] });
       return runToEnd(handle);
     });
@@ -195,6 +196,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
         const workflowId = `paused-fails-${onFailureWhilePaused}`;
         const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId, args: [releaseInput(workflowId, { analysis: { ...analysis, onFailureWhilePaused } })] });
         await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
+        await waitForQuiet(handle);
         await handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre', reason: 'looking at logs' }] });
         if (onFailureWhilePaused === 'rollback') return handle.result();
         await env.sleep(2 * MIN); // two watch rounds, the second failing
@@ -203,6 +205,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
         assert.equal(told.state, 'paused');
         assert.equal(told.watching!.reason, 'pause');
         assert.equal(calls.rollbacks.length, 0, 'nothing rolled back while paused');
+        await waitForQuiet(handle);
         await handle.executeUpdate(resumeUpdate, { args: [{ by: 'sre' }] });
         return handle.result();
       });
@@ -250,6 +253,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     const { result, status } = await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'pause-promote', args: [releaseInput('pause-promote')] });
       await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
+      await waitForQuiet(handle);
       await handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre', reason: 'checking a dashboard' }] });
       const paused = await waitForStatus(handle, (s) => s.state === 'paused');
       await env.sleep(20 * MIN);
@@ -257,10 +261,13 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
       assert.equal(still.state, 'paused');
       assert.equal(still.bakeRemainingMs, paused.bakeRemainingMs, 'the clock stood still');
       await assert.rejects(handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre' }] }), (e: Error) => /already paused by sre/.test(String(e.cause)));
+      await waitForQuiet(handle);
       await handle.executeUpdate(resumeUpdate, { args: [{ by: 'sre' }] });
       await waitForStatus(handle, (s) => s.state === 'baking');
+      await waitForQuiet(handle);
       await handle.executeUpdate(promoteUpdate, { args: [{ by: 'lead' }] });
       await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-50:') === true);
+      await waitForQuiet(handle);
       await handle.executeUpdate(promoteUpdate, { args: [{ by: 'lead', full: true }] });
       return { result: await runToEnd(handle), status: await handle.query(statusQuery) };
     });
@@ -276,9 +283,11 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     const { result, waiting } = await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'full-promote-signoff', args: [releaseInput('full-promote-signoff', { canary })] });
       await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
+      await waitForQuiet(handle);
       await handle.executeUpdate(promoteUpdate, { args: [{ by: 'lead', full: true }] });
       const waiting = await waitForStatus(handle, (s) => s.pendingApproval !== undefined);
       assert.deepEqual(calls.deploys.map((d) => d.weight), [100, 5], 'nothing promoted before the sign-off');
+      await waitForQuiet(handle);
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'sre' }] });
       return { result: await runToEnd(handle), waiting };
     });
@@ -305,6 +314,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     const result = await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'abort-analysis', args: [releaseInput('abort-analysis')] });
       await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
+      await waitForQuiet(handle);
       await handle.executeUpdate(abortUpdate, { args: [{ reason: 'customer reports', by: 'support' }] });
       return handle.result();
     });

@@ -7,7 +7,7 @@ import { rejectUpdate, statusQuery } from '../../src/workflows/messages';
 import { releaseWorkflow } from '../../src/workflows';
 import { timeSkippingEnv } from '../helpers/servers';
 import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
-import { waitForStatus } from '../helpers/status';
+import { waitForQuiet, waitForStatus } from '../helpers/status';
 import { criticalChange, fakeActivities, fakeReleaseInput, lowChange } from '../helpers/fake-activities';
 
 /**
@@ -34,6 +34,7 @@ describe('the release policy in the workflow (time-skipping server, fake activit
     const status = await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'policy-floors', args: [fakeReleaseInput('policy-floors', 'auth', lowered)] });
       const waiting = await waitForStatus(handle, (s) => s.pendingApproval !== undefined);
+      await waitForQuiet(handle);
       await handle.executeUpdate(rejectUpdate, { args: [{ by: 'sre', reason: 'test over' }] });
       await handle.result();
       return waiting;

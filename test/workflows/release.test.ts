@@ -13,7 +13,7 @@ import { temporal } from '@temporalio/proto';
 import { releaseWorkflow } from '../../src/workflows';
 import { timeSkippingEnv } from '../helpers/servers';
 import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
-import { waitForStatus } from '../helpers/status';
+import { waitForQuiet, waitForStatus } from '../helpers/status';
 import { changeSet, criticalChange, FAKE_HEAD, fakeActivities, fakeReleaseInput, passingGates } from '../helpers/fake-activities';
 import { ledgerEntry } from '../../src/domain/ledger';
 
@@ -56,6 +56,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     await waitForStatus(handle, (s) => s.state === 'baking');
     await env.sleep('16 minutes');
     await waitForStatus(handle, (s) => s.pendingApproval?.target === 'production-switch');
+    await waitForQuiet(handle);
     await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
     return handle.result();
   }
@@ -104,6 +105,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
       ];
       for (const [update, arg, message] of refused)
         await assert.rejects(handle.executeUpdate(update as typeof approveUpdate, { args: [arg as never] }), (e: Error & { cause?: Error }) => message.test(e.cause?.message ?? e.message), `${update.name} ${JSON.stringify(arg)}`);
+      await waitForQuiet(handle);
       const approval = await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob', reason: 'reviewed' }] });
       assert.equal(approval.by, 'bob');
       await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] }), (e: Error & { cause?: Error }) =>
@@ -121,6 +123,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     const { result, status } = await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'rejected', args: [releaseInput('rejected')] });
       await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
+      await waitForQuiet(handle);
       await handle.executeUpdate(rejectUpdate, { args: [{ by: 'bob', reason: 'not during the sale' }] });
       return { result: await handle.result(), status: await handle.query(statusQuery) };
     });
@@ -167,6 +170,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
         typedSearchAttributes: [{ key: RELEASE_STATE_ATTRIBUTE, value: 'deciding' }],
       });
       await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
+      await waitForQuiet(handle);
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
       return approveSwitch(handle);
     });
@@ -215,6 +219,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     const result = await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'abort-bake', args: [releaseInput('abort-bake')] });
       await waitForStatus(handle, (s) => s.state === 'baking');
+      await waitForQuiet(handle);
       await handle.executeUpdate(abortUpdate, { args: [{ reason: 'error budget burned', by: 'oncall' }] });
       await assert.rejects(handle.executeUpdate(abortUpdate, { args: [{ reason: 'again' }] }));
       return handle.result();
@@ -231,6 +236,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cancelled', args: [releaseInput('cancelled')] });
       await waitForStatus(handle, (s) => s.state === 'baking');
+      await waitForQuiet(handle);
       await handle.cancel();
       await assert.rejects(handle.result(), /cancel/i);
     });
@@ -244,8 +250,9 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     const { activities, calls } = fakeActivities({ change: criticalChange });
     await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cancelled-waiting', args: [releaseInput('cancelled-waiting')] });
-      // Once the wait itself runs (its request written and sent): the test server cannot cancel an activity as it completes.
+      // Once the wait itself runs: its request written, the page sent.
       await waitForStatus(handle, (s) => s.steps.some((x) => x.name === 'approval: release' && x.status === 'running'));
+      await waitForQuiet(handle);
       await handle.cancel();
       await assert.rejects(handle.result(), /cancel/i);
     });
@@ -287,6 +294,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
       assert.match(calls.notes[0]!.content, /^- \*\*Outcome\*\*: rollback FAILED to v1/m);
       await assert.rejects(handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', action: 'later' as never, reason: 'x' }] }), (e: Error) => /action: must be retry or restored/.test(String(e.cause)));
       rollbackFails = false;
+      await waitForQuiet(handle);
       await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', action: 'retry', reason: 'the cluster is back' }] });
       return handle.result();
     });
@@ -306,6 +314,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'rollback-fails-restored', args: [releaseInput('rollback-fails-restored')] });
       await env.sleep(20 * 60_000); // the staging bake
       await waitForStatus(handle, (s) => s.state === 'needs-human');
+      await waitForQuiet(handle);
       await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', action: 'restored', reason: 'redeployed v1 by hand' }] });
       return handle.result();
     });
@@ -327,6 +336,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
       await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] }), (e: Error & { cause?: Error }) =>
         /irreversible migration: a rollback restores the code, never the data .*--acknowledge irreversible-migration/.test(e.cause?.message ?? e.message),
       );
+      await waitForQuiet(handle);
       const approval = await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob', acknowledge: 'irreversible-migration' }] });
       assert.equal(approval.acknowledged, 'irreversible-migration');
       const result = await approveSwitch(handle);
@@ -350,12 +360,15 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     const result = await withWorker(activities, async (taskQueue) => {
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'green-rollback', args: [releaseInput('green-rollback', config)] });
       await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
+      await waitForQuiet(handle);
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
       await waitForStatus(handle, (s) => s.state === 'baking');
       await env.sleep('16 minutes');
       await waitForStatus(handle, (s) => s.pendingApproval?.target === 'production-switch');
+      await waitForQuiet(handle);
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] });
       await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-switch') === true);
+      await waitForQuiet(handle);
       await handle.executeUpdate(abortUpdate, { args: [{ reason: 'checkout errors', by: 'sre' }] });
       return handle.result();
     });

@@ -20,7 +20,7 @@ import { changeSet, fakeActivities, fakeReleaseInput } from '../helpers/fake-act
 import { timeSkippingEnv } from '../helpers/servers';
 import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
 import { body, type Keyring, keyring, sign } from '../helpers/signers';
-import { waitForStatus } from '../helpers/status';
+import { waitForQuiet, waitForStatus } from '../helpers/status';
 
 const STAGES = { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'http://prod.test/health' } };
 
@@ -145,15 +145,18 @@ describe('signed steering of a running release (issue 13 §2)', () => {
       assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'bob\n**Approved by**: carol' }] })), /by: must not contain control characters/);
       assert.equal((await handle.query(statusQuery)).approvals.length, 0);
 
+      await waitForQuiet(handle);
       const approval = await handle.executeUpdate(approveUpdate, { args: [{ reason: 'reviewed', signed: await signedFor('bob', s, 'approve', 'release', { reason: 'reviewed' }) }] });
       assert.deepEqual({ by: approval.by, verified: approval.verified, reason: approval.reason }, { by: 'bob@example.com', verified: true, reason: 'reviewed' });
 
       // Pausing stays open; resuming needs a signature; a signed request is good once.
       await waitForStatus(handle, (x) => x.state === 'baking');
       const pause = await signedFor('carol', await handle.query(statusQuery), 'pause', 'release');
+      await waitForQuiet(handle);
       await handle.executeUpdate(pauseUpdate, { args: [{ signed: pause }] });
       assert.equal((await handle.query(statusQuery)).paused?.by, 'carol@example.com');
       assert.match(await refusal(handle.executeUpdate(resumeUpdate, { args: [{ by: 'carol' }] })), /^resume: this worker verifies who steers/);
+      await waitForQuiet(handle);
       await handle.executeUpdate(resumeUpdate, { args: [{ signed: await signedFor('carol', s, 'resume', 'release') }] });
       assert.equal(await refusal(handle.executeUpdate(pauseUpdate, { args: [{ signed: pause }] })), 'this signed request was already used: sign a new one');
 
@@ -161,6 +164,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
       assert.match(await refusal(handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob', full: true }] })), /^promote: this worker verifies who steers/);
       assert.match(await refusal(handle.executeUpdate(promoteUpdate, { args: [{ full: true, signed: await signedFor('bob', s, 'promote', 'current bake') }] })), /made for target "current bake", not "full"/);
       // Stopping stays easy: an abort whose signature fails (a key the worker does not know) still stops, under the name typed.
+      await waitForQuiet(handle);
       await handle.executeUpdate(abortUpdate, { args: [{ reason: 'enough', by: 'anyone', signed: await signedFor('mallory', s, 'abort', 'release', { by: 'anyone', reason: 'enough' }) }] });
       const result = await handle.result();
       assert.equal(result.outcome, 'rolled_back');
@@ -183,8 +187,10 @@ describe('signed steering of a running release (issue 13 §2)', () => {
       const acknowledged = await signedFor('bob', s, 'approve', 'release', { acknowledge: 'irreversible-migration' });
       assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ signed: acknowledged }] })), /--acknowledge irreversible-migration/);
       assert.equal((await handle.query(statusQuery)).approvals.length, 0);
+      await waitForQuiet(handle);
       const approval = await handle.executeUpdate(approveUpdate, { args: [{ acknowledge: 'irreversible-migration', signed: acknowledged }] });
       assert.deepEqual({ by: approval.by, verified: approval.verified, acknowledged: approval.acknowledged }, { by: 'bob@example.com', verified: true, acknowledged: 'irreversible-migration' });
+      await waitForQuiet(handle);
       await handle.executeUpdate(abortUpdate, { args: [{ reason: 'test over', by: 'bob' }] });
       await handle.result();
     });
@@ -198,9 +204,11 @@ describe('signed steering of a running release (issue 13 §2)', () => {
       // Four eyes still read the committer and the co-author.
       assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice@example.com' }] })), /^four eyes/);
       assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'Carol Coder' }] })), /^four eyes/);
+      await waitForQuiet(handle);
       const approval = await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
       assert.deepEqual({ by: approval.by, verified: approval.verified }, { by: 'bob', verified: false });
       // Stopping stays easy: an unsigned abort, with no name at all.
+      await waitForQuiet(handle);
       await handle.executeUpdate(abortUpdate, { args: [{ reason: 'done looking' }] });
       assert.equal((await handle.result()).stopKind, 'aborted');
     });
