@@ -195,7 +195,7 @@ export class DemoStack {
 export const errorRateQuery = (window: string, selector = 'selector') =>
   `sum(rate(http_requests_total{code=~"5..",{{${selector}}}}[${window}])) / sum(rate(http_requests_total{{{${selector}}}}[${window}]))`;
 
-/** The demo's two checks: at most 5% errors and a p99 latency of at most 500 ms, given a few seconds of traffic first. */
+/** The demo's checks: at most 5% errors and a p99 latency of at most 500 ms (given a few seconds of traffic first), and a judge of errors, canary against stable. */
 export const demoMetrics = {
   errorRate: (window = '5s', selector = 'selector'): MetricInput => ({
     name: 'error-rate',
@@ -204,6 +204,15 @@ export const demoMetrics = {
     failureCondition: 'result > 0.05',
     initialDelay: '3s',
     inconclusiveLimit: 3,
+  }),
+  /**
+   * The sequential judge on errors: the canary's failed requests against stable's, counted since
+   * the phase started; it catches a rise far below the threshold (1% → 2%).
+   */
+  errorJudge: (): MetricInput => ({
+    name: 'error-judge',
+    query: 'sum(increase(http_requests_total{code=~"5..",{{selector}}}[{{sincePhase}}]))',
+    judge: { trials: 'sum(increase(http_requests_total{{{selector}}}[{{sincePhase}}]))' },
   }),
   latencyP99: (window = '5s'): MetricInput => ({
     name: 'latency-p99',

@@ -80,6 +80,15 @@ export class Traffic {
     this.routes.get(this.defaultKey)!.weight = w;
   }
 
+  /** The default route's requests per second, stable and canary together. */
+  get rps(): number {
+    return this.routes.get(this.defaultKey)!.rps;
+  }
+  set rps(r: number) {
+    if (!Number.isFinite(r) || r < 0) throw new RangeError('rps must be 0 or more');
+    this.routes.get(this.defaultKey)!.rps = r;
+  }
+
   /** The default route's counts. */
   get sent(): { stable: number; canary: number } {
     return this.routes.get(this.defaultKey)!.sent;

@@ -1,8 +1,9 @@
 /**
  * npm run demo: two canary releases in compressed time on a local Temporal dev server (UI on), with
  * Prometheus, the demo service (stable and canary), the load generator, a worker process and the
- * rollgate CLI as a CI job would call it. The first canary is healthy and is released; the second
- * starts failing requests during its first phase and rolls itself back. Ctrl-C stops everything.
+ * rollgate CLI as a CI job would call it. Both versions fail 1% of their requests, as real services
+ * do. The first canary is healthy and is released; the second fails 2% of its requests, far below
+ * the 5% threshold, and the sequential judge rolls it back. Ctrl-C stops everything.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,8 +11,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DemoStack, demoMetrics, demoReleaseConfig } from '../demo/stack';
-import type { ReleaseStatus } from '../src/domain/release';
-import { statusQuery } from '../src/workflows/messages';
 
 const ROOT = resolve(__dirname, '..');
 const BIN = join(ROOT, 'bin', 'rollgate.js');
@@ -38,8 +37,9 @@ function canaryRepo(root: string, name: string, change: string, prometheus: stri
       service: 'shop',
       prometheus,
       smokeUrl,
-      metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99()],
-      extra: { bake: { staging: '2s' }, canary: { steps: [10, 50, 100].map((weight) => ({ weight, bake: '8s' })) } },
+      metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99(), demoMetrics.errorJudge()],
+      // The judge needs traffic on both versions: half-minute bakes while they split it.
+      extra: { bake: { staging: '2s' }, canary: { steps: [{ weight: 25, bake: '30s' }, { weight: 50, bake: '30s' }, { weight: 100, bake: '8s' }] } },
     }),
   );
   git(repo, 'add', '-A');
@@ -66,12 +66,13 @@ async function main() {
 
   try {
     console.log(bold('Starting a Temporal dev server (UI on), Prometheus, the demo service (stable v1 and canary v2) and traffic…'));
-    const stack = new DemoStack({ service: 'shop', scrapeInterval: '1s', rps: 60 });
+    const stack = new DemoStack({ service: 'shop', scrapeInterval: '1s', rps: 300 });
     const [env] = await Promise.all([
       TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: join(ROOT, '.tools/bin/temporal') }, ui: true } }),
       stack.start(),
     ]);
     started.push({ stop: () => env.teardown() }, { stop: () => stack.stop() });
+    await Promise.all([stack.stable.setFault({ errorRate: 0.01 }), stack.canary.setFault({ errorRate: 0.01 })]);
     const port = Number(env.address.split(':').pop());
     const ui = `http://localhost:${port + 1000}`;
     const childEnv = { ...process.env, TEMPORAL_ADDRESS: env.address, ROLLGATE_UI_URL: ui, DEMO_ROUTER_URL: stack.routerUrl, ROLLGATE_METRICS_ADDRESS: '127.0.0.1:0' };
@@ -95,32 +96,18 @@ async function main() {
     // Both releases share one ledger (--out), so that the DORA summary covers them.
     const args = (repo: string) => ['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'release/rollgate.yaml'), '--out', join(root, 'out')];
 
-    console.log(bold('1. A healthy canary: 10% → 50% → 100%, every phase analysed on Prometheus'));
+    console.log(bold('1. A healthy canary: 25% → 50% → 100%, every phase analysed on Prometheus, the judge comparing it with stable'));
     const healthy = canaryRepo(root, 'healthy', 'return round(sum(items), 2)', stack.prometheus.url, smoke);
     console.log(`$ rollgate ${args(healthy).join(' ')} --wait`);
     const first = await run([...args(healthy), '--wait'], childEnv);
     console.log(`→ exit ${first} (0: released)\n`);
 
-    console.log(bold('2. A faulty canary: it starts failing 30% of its requests during its first phase'));
+    console.log(bold('2. A subtle regression: the canary fails 2% of its requests where stable fails 1%'));
+    await stack.canary.setFault({ errorRate: 0.02 });
     const faulty = canaryRepo(root, 'faulty', 'return round(sum(items), 2) if items else None', stack.prometheus.url, smoke);
     console.log(`$ rollgate ${args(faulty).join(' ')} --wait`);
-    const waiting = run([...args(faulty), '--wait'], childEnv);
-    // Switch the fault on once the canary takes traffic.
-    const id = await (async () => {
-      for (;;) {
-        const list = env.client.workflow.list({ query: 'WorkflowType = "releaseWorkflow" AND ExecutionStatus = "Running"' });
-        for await (const w of list) {
-          const s: ReleaseStatus = await env.client.workflow.getHandle(w.workflowId).query(statusQuery);
-          if (s.currentStep?.startsWith('production-canary-10: bake')) return w.workflowId;
-        }
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    })();
-    await stack.canary.setFault({ errorRate: 0.3 });
-    console.log(bold(`   » ${id}: the canary now fails 30% of its requests`));
-    const second = await waiting;
-    await stack.canary.setFault({});
-    console.log(`→ exit ${second} (4: rolled back)\n`);
+    const second = await run([...args(faulty), '--wait'], childEnv);
+    console.log(`→ exit ${second} (4: rolled back by the judge; the 5% threshold never fired)\n`);
 
     const out = join(root, 'out');
     console.log(bold('Decision records, with their analysis tables and charts:'));

@@ -19,6 +19,7 @@ import {
   sincePhase,
   warmUpFor,
 } from '../domain/analysis';
+import { compactJudgeState } from '../domain/judge';
 import { type QueryVars, renderQuery } from '../domain/promql';
 import { appendLine } from './out-files';
 import { type MetricProvider, ProviderError, QueryRejected } from './prometheus';
@@ -122,7 +123,8 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
   const deadline = start + input.runForMs;
   const file = measurementsFile(input.outDir, input.runKey);
   let measured = 0;
-  const result = (): MonitorResult => ({ states, verdict: analysisVerdict(metrics, states), stable: isStable(metrics, states), measured, elapsedMs: Date.now() - start });
+  // A judge's state goes back to the workflow compacted: it is written to history with every report.
+  const result = (): MonitorResult => ({ states: states.map((s) => (s.judge ? { ...s, judge: compactJudgeState(s.judge) } : s)), verdict: analysisVerdict(metrics, states), stable: isStable(metrics, states), measured, elapsedMs: Date.now() - start });
 
   const beat = () => hooks.heartbeat?.(states);
   for (;;) {

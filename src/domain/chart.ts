@@ -1,13 +1,21 @@
 import type { Measurement, Metric } from './analysis';
 import { parseCondition } from './condition';
+import { percentChange } from './judge';
 
 /**
  * An SVG line chart of one metric's measurements over a release: points coloured by verdict,
- * dashed threshold lines, phase boundaries, and the rollback moment. Pure: text in, text out.
+ * dashed threshold lines, phase boundaries, and the rollback moment. A judge's chart plots its
+ * effect estimate inside its confidence sequence, a band that narrows as counts come in. Pure:
+ * text in, text out.
  */
 
-/** The lines a metric's conditions draw: each number `result` is compared with, by the condition it belongs to. */
-export function chartThresholds(metric: Pick<Metric, 'failureCondition' | 'successCondition'>): ChartInput['thresholds'] {
+/** The lines a metric's conditions draw: each number `result` is compared with, by the condition it belongs to. A judge: no change, and the smallest effect worth catching. */
+export function chartThresholds(metric: Pick<Metric, 'failureCondition' | 'successCondition' | 'judge'>): ChartInput['thresholds'] {
+  if (metric.judge)
+    return [
+      { value: metric.judge.minEffect, label: `smallest effect worth catching: ${percentChange(metric.judge.minEffect)}`, kind: 'failure' },
+      { value: 0, label: 'as stable', kind: 'success' },
+    ];
   return (
     [
       [metric.failureCondition, 'failure'],
@@ -39,7 +47,12 @@ export function renderMetricChart(input: ChartInput): string {
   const times = [...points.map((p) => p.t), ...input.phases.map((p) => Date.parse(p.at)), ...(input.rollbackAt ? [Date.parse(input.rollbackAt)] : [])];
   const t0 = Math.min(...times);
   const t1 = Math.max(...times, t0 + 1000);
-  const values = [...points.flatMap((p) => (p.v === undefined ? [] : [p.v])), ...input.thresholds.map((t) => t.value)];
+  // A judge's band: its lower bounds set the scale (they cross the line that matters); its upper
+  // bounds, wide before the counts come in, are cut at the top.
+  const band = points.flatMap(({ t, m }) =>
+    m.judge && m.judge.effect !== null && Number.isFinite(m.judge.effectLower) && Number.isFinite(m.judge.effectUpper) ? [{ t, phase: m.phase, lower: m.judge.effectLower, upper: m.judge.effectUpper }] : [],
+  );
+  const values = [...points.flatMap((p) => (p.v === undefined ? [] : [p.v])), ...input.thresholds.map((t) => t.value), ...band.map((b) => b.lower)];
   let v0 = Math.min(0, ...values);
   let v1 = Math.max(...values, v0 + 1e-9);
   const span = v1 - v0;
@@ -70,6 +83,13 @@ export function renderMetricChart(input: ChartInput): string {
     out.push(`<line x1="${px}" y1="${PAD.top}" x2="${px}" y2="${bottom}" stroke="#90a4ae" stroke-dasharray="2,3"/>`);
     out.push(`<text x="${Number(px) + 3}" y="${PAD.top + 10 + (i % 4) * 11}" fill="#607d8b" font-size="10">${esc(p.id)}</text>`);
   });
+  // A judge's confidence sequence, one band per phase.
+  const clip = (v: number) => Math.min(v1, Math.max(v0, v));
+  for (const phase of new Set(band.map((b) => b.phase))) {
+    const b = band.filter((pt) => pt.phase === phase);
+    const edge = (v: (pt: (typeof b)[number]) => number) => b.map((pt) => `${x(pt.t).toFixed(1)},${y(clip(v(pt))).toFixed(1)}`);
+    if (b.length > 1) out.push(`<polygon class="confidence" points="${[...edge((pt) => pt.upper), ...edge((pt) => pt.lower).reverse()].join(' ')}" fill="#1565c0" fill-opacity="0.15" stroke="none"><title>${esc(`${phase}: confidence sequence of the effect`)}</title></polygon>`);
+  }
   // Thresholds.
   // One line per value: a success and a failure condition on the same number share it.
   const lines = new Map<number, { value: number; labels: string[]; kind: 'failure' | 'success' }>();

@@ -17,6 +17,8 @@ export interface PlanFacts {
   actingChecks: string[];
   /** Acting checks that can verify a rollback: a judge weighs a canary, which is gone by then. */
   verifyingChecks?: string[];
+  /** Acting checks that are judges: they measure only phases where canary and stable share traffic. */
+  judges?: string[];
   verifyWindowMs: number;
 }
 
@@ -31,6 +33,7 @@ export function planFacts(config: RollgateConfig, rollbackTarget: PlanFacts['rol
     ...(smoke ? { productionSmokeUrl: smoke } : {}),
     actingChecks: analysis.metrics.filter((m) => !m.dryRun).map((m) => m.name),
     verifyingChecks: analysis.metrics.filter((m) => !m.dryRun && !m.judge).map((m) => m.name),
+    judges: analysis.metrics.filter((m) => !m.dryRun && m.judge).map((m) => m.name),
     verifyWindowMs: analysis.verifyWindow,
   };
 }
@@ -55,7 +58,13 @@ export function planGates(facts: PlanFacts, targetProblem?: string): Prerequisit
         };
   const monitoring: PrerequisiteResult =
     actingChecks.length > 0
-      ? { name: PrerequisiteName.MONITORING, passed: true, detail: `${actingChecks.join(', ')} checked on production, rolling back when one fails` }
+      ? {
+          name: PrerequisiteName.MONITORING,
+          passed: true,
+          detail: `${actingChecks.join(', ')} checked on production, rolling back when one fails${
+            facts.judges?.length === actingChecks.length ? ' (judges only: they measure only while canary and stable share traffic, so a phase at 100% and blue-green go unmeasured)' : ''
+          }`,
+        }
       : { name: PrerequisiteName.MONITORING, passed: false, detail: 'no check acts on production: define analysis.metrics (a dry run does not count)' };
   return [rollbackPlan, monitoring];
 }

@@ -8,6 +8,9 @@ export const isIntermediate = (p: Phase): boolean => p.weight < 100 && (p.action
 /** Production phases are watched through the metrics; staging bakes are time only. */
 export const isAnalysed = (p: Phase): boolean => p.stage.startsWith('production');
 
+/** Canary and stable both take traffic: only then can a judge compare them. */
+export const splitsTraffic = (p: Pick<Phase, 'weight'>): boolean => p.weight > 0 && p.weight < 100;
+
 /** What a phase does to the target before its bake; every action goes through the Deployer. */
 export const PhaseAction = {
   DEPLOY: 'deploy',

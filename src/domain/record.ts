@@ -190,6 +190,11 @@ const deploymentPlan: Section = (r) => {
 
 /** What a check does, in the words of its conditions: the rules `judge` applies (src/domain/analysis). */
 function checkRule(m: Metric): string {
+  if (m.judge) {
+    const { alpha, minEffect, minEvents, minTrials } = m.judge;
+    const share = (x: number) => `${Math.round(x * 1e6) / 1e4}%`;
+    return `fails when the sequential judge finds the canary's rate of these events more than ${share(minEffect)} above stable's (counts since the phase started; at most a ${share(alpha)} chance of ever flagging a canary within that of stable); too little traffic by the bake's end (under ${minEvents} events on both tracks together, or ${minTrials} canary requests) is inconclusive; it judges only phases where canary and stable both take traffic`;
+  }
   const fails = m.failureCondition ? code(m.failureCondition) : undefined;
   const passes = m.successCondition ? code(m.successCondition) : undefined;
   if (fails && passes) return `fails when ${fails}, passes when ${passes}, inconclusive between`;
@@ -221,7 +226,7 @@ const rollbackPlan: Section = (r) => {
     ...(plan.phases.some((p) => p.smokeUrl) ? ['- A smoke test fails after a deploy'] : []),
     ...(analysed
       ? [
-          ...acting.map((m) => `- **${text(m.name)}** ${checkRule(m)}: rolls back after ${times(m.failureLimit + 1, 'failed measurement')}${m.noData === 'failed' ? ' (no data counts as failed)' : ''}, measured every ${formatDuration(m.interval ?? analysis.interval)} during the production bakes`),
+          ...acting.map((m) => `- **${text(m.name)}** ${checkRule(m)}: rolls back after ${times(m.failureLimit + 1, m.judge ? 'flagged reading' : 'failed measurement')}${m.noData === 'failed' ? ' (no data counts as failed)' : ''}, measured every ${formatDuration(m.interval ?? analysis.interval)} during the production bakes`),
           ...(acting.length > 0
             ? [
                 `- A check inconclusive past its limit: a human is asked, and without an answer within ${formatDuration(analysis.inconclusiveTimeout)} it rolls back`,

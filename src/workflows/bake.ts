@@ -102,7 +102,7 @@ async function timedBake(run: ReleaseRun, clock: BakeClock): Promise<string> {
  * measuring until every acting metric passes or a limit breaks.
  */
 async function monitoredBake(run: ReleaseRun, phase: Phase, clock: BakeClock, states: MetricsHolder): Promise<string> {
-  const longest = longestInterval(run.config.analysis);
+  const longest = longestInterval(run.analysisFor(phase));
   let inconclusiveRounds = 0;
   for (;;) {
     const answered = await answerPeople(run, clock, { phase, metrics: states });
@@ -153,7 +153,7 @@ async function monitorRound(
         outDir: run.outDir,
         phase: phase.id,
         vars: run.queryVars(phase),
-        analysis: run.config.analysis,
+        analysis: run.analysisFor(phase),
         subject: 'canary',
         baseline: run.baseline,
         ...(states ? { states } : {}),

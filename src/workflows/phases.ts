@@ -18,7 +18,7 @@ export async function runPhase(run: ReleaseRun, phase: Phase): Promise<void> {
       if (phase.approval) run.owedSignOffs.push(phase.title);
       return run.note(`${phase.id}: skipped (promoted to 100%)${phase.approval ? '; its sign-off moves to the next phase' : ''}`, StepStatus.DONE);
     }
-    const analysed = run.metrics.length > 0 && isAnalysed(phase);
+    const analysed = run.metricsFor(phase).length > 0 && isAnalysed(phase);
     const owed = run.owedSignOffs.splice(0);
     if (phase.approval || owed.length > 0) {
       const skipped = owed.length > 0 ? `the sign-off of ${owed.join(', ')}, skipped by promote --full` : '';

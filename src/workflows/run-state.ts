@@ -8,7 +8,7 @@ import { builtInConfig, type RollgateConfig } from '../domain/config';
 import type { ReleaseTerms } from '../domain/policy';
 import { approverListProblem } from '../domain/steering';
 import { Decision, RiskLevel } from '../domain/enums';
-import type { Phase } from '../domain/plan';
+import { type Phase, splitsTraffic } from '../domain/plan';
 import {
   type DecisionResult,
   type GateReport,
@@ -129,6 +129,16 @@ export class ReleaseRun {
 
   get metrics() {
     return this.config.analysis.metrics;
+  }
+
+  /** The checks that can measure `phase`: a judge sits out a phase where the stable takes no traffic. */
+  metricsFor(phase: Pick<Phase, 'weight'>) {
+    return splitsTraffic(phase) ? this.metrics : this.metrics.filter((m) => !m.judge);
+  }
+
+  /** The analysis settings for `phase`, with only the checks that can measure it. */
+  analysisFor(phase: Pick<Phase, 'weight'>) {
+    return { ...this.config.analysis, metrics: this.metricsFor(phase) };
   }
 
   setState(state: ReleaseState): void {

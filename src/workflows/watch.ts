@@ -18,7 +18,7 @@ export interface MetricsHolder {
  * to only notify, people are told and the break stands once the release resumes.
  */
 export async function watchWhile<T>(run: ReleaseRun, phase: Phase | undefined, metrics: MetricsHolder, reason: WaitReason, wait: () => Promise<T>, label = phase?.id): Promise<T> {
-  if (!phase || !label || run.metrics.length === 0) return wait();
+  if (!phase || !label || run.metricsFor(phase).length === 0) return wait();
   let held: StopReason | undefined;
   const watching = (run.status.watching = { phase: label, reason, since: now(), readings: 0 } as NonNullable<ReleaseStatus['watching']>);
   const scope = new CancellationScope();
@@ -76,7 +76,7 @@ export async function watchLive<T>(run: ReleaseRun, reason: WaitReason, wait: ()
 
 /** Measures until a check breaks, and returns the break; cancelled when the wait ends first. */
 async function watchLoop(run: ReleaseRun, phase: Phase, label: string, metrics: MetricsHolder): Promise<StopReason> {
-  const { analysis } = run.config;
+  const analysis = run.analysisFor(phase);
   const round = watchRound(longestInterval(analysis));
   for (;;) {
     const states = metrics.current;

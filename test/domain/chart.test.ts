@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { XMLValidator } from 'fast-xml-parser';
 import type { Measurement } from '../../src/domain/analysis';
-import { renderMetricChart } from '../../src/domain/chart';
+import { chartThresholds, renderMetricChart } from '../../src/domain/chart';
+import { MetricSchema } from '../../src/domain/analysis';
 import { parseCondition } from '../../src/domain/condition';
 
 const at = (s: number) => new Date(Date.UTC(2026, 10, 28, 12, 0, s)).toISOString();
@@ -38,5 +39,41 @@ describe('metric charts', () => {
     assert.deepEqual(parseCondition('result > 0.05 || result < 0.001').thresholds, [0.05, 0.001]);
     assert.deepEqual(parseCondition('result > baseline * 1.1').thresholds, []);
     assert.deepEqual(parseCondition('0.99 <= result').thresholds, [0.99]);
+  });
+
+  describe("a judge's chart", () => {
+    const judge = MetricSchema.parse({ name: 'error-judge', query: 'e', judge: { trials: 't', minEffect: 0.1 } });
+    // The effect estimate settles near +100% while its confidence sequence narrows round it.
+    const looks = [
+      [2, 1.4, -0.9, 9],
+      [4, 1.1, -0.2, 3.5],
+      [6, 1.0, 0.3, 2.1],
+      [8, 1.0, 0.45, 1.7],
+    ] as const;
+    const measurements = looks.map(([s, effect, lower, upper]): Measurement => ({
+      ...m(s, lower > 0.1 ? 'failed' : 'successful', effect),
+      metric: 'error-judge',
+      judge: { canary: { events: 9, trials: 500 }, stable: { events: 5, trials: 500 }, effect, effectLower: lower, effectUpper: upper, eValue: 1, pValue: 1 },
+    }));
+    const svg = renderMetricChart({ metric: 'error-judge', measurements, thresholds: chartThresholds(judge), phases: [{ id: 'production-canary-5', at: at(0) }] });
+    const band = /<polygon class="confidence" points="([^"]+)"/.exec(svg)?.[1]?.split(' ').map((p) => p.split(',').map(Number) as [number, number]);
+
+    it('draws the confidence sequence as a band round the effect, narrowing as the counts come in', () => {
+      assert.equal(XMLValidator.validate(svg), true);
+      assert.ok(band && band.length === 2 * looks.length, svg);
+      const upper = band.slice(0, looks.length);
+      const lower = band.slice(looks.length).reverse();
+      const widths = upper.map(([, uy], i) => lower[i]![1] - uy);
+      assert.ok(widths.every((w, i) => i === 0 || w <= widths[i - 1]!), `widths ${widths.join(', ')}`);
+      const effects = [...svg.matchAll(/<circle class="measurement" cx="[\d.]+" cy="([\d.]+)"/g)].map((x) => Number(x[1]));
+      effects.forEach((ey, i) => assert.ok(upper[i]![1] <= ey && ey <= lower[i]![1], `look ${i}: the estimate inside its band`));
+    });
+    it('marks the smallest effect worth catching and no change, and the band crossing it once the judge fails', () => {
+      assert.deepEqual(chartThresholds(judge).map((t) => t.value), [0.1, 0]);
+      const worth = Number(/class="threshold" x1="[\d.]+" y1="([\d.]+)"[^>]*stroke="#c62828"/.exec(svg)![1]);
+      const lastLower = band!.at(looks.length)![1];
+      assert.ok(lastLower < worth, 'the last lower bound is drawn above the line');
+      assert.match(svg, /smallest effect worth catching: \+10%/);
+    });
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_JUDGE, initialJudgeState, judgeLook, type JudgeReading, type JudgeState, latencyBound, slowerThan } from '../../src/domain/judge';
+import { compactJudgeState, DEFAULT_JUDGE, initialJudgeState, judgeLook, type JudgeReading, type JudgeState, latencyBound, slowerThan } from '../../src/domain/judge';
 import { HEALTHY, phase, type Scenario } from '../../bench/judge/traffic';
 import { initialState, judgeCounts, MetricSchema, sincePhase } from '../../src/domain/analysis';
 import { renderQuery } from '../../src/domain/promql';
@@ -57,6 +57,27 @@ describe('the sequential judge: one look at a time', () => {
     const s = judgeLook(DEFAULT_JUDGE, initialJudgeState(), look(10, [10, 1000], [100, 10000])).state;
     const after = judgeLook(DEFAULT_JUDGE, s, look(20, [2, 200], [110, 11000]));
     assert.deepEqual(after.state.grid, s.grid, 'the interval after the reset adds nothing');
+  });
+
+  it('compacted between monitor calls, as it travels through history, it reads as before: 40% smaller, the same verdicts, the e-value within 0.1%', () => {
+    const regressed = { ...HEALTHY, errorFactor: 2 };
+    for (const [scenario, seed] of [[HEALTHY, 1], [regressed, 2]] as const) {
+      let full: JudgeState = initialJudgeState();
+      let compact: JudgeState = initialJudgeState();
+      [...phase(scenario, seed)].forEach((l, i) => {
+        const counts = { at: l.at, canary: { events: l.canary.errors, trials: l.canary.requests }, stable: { events: l.stable.errors, trials: l.stable.requests } };
+        const a = judgeLook(DEFAULT_JUDGE, full, counts);
+        const b = judgeLook(DEFAULT_JUDGE, compact, counts);
+        full = a.state;
+        // A report every 5 minutes: 30 looks of 10 s.
+        compact = i % 30 === 29 ? compactJudgeState(b.state) : b.state;
+        assert.equal(b.reading.verdict, a.reading.verdict);
+        assert.equal(b.reading.crossedAt, a.reading.crossedAt);
+        assert.ok(Math.abs(Math.log(b.reading.eValue / a.reading.eValue)) < 1e-3, `look ${i}: e-value ${b.reading.eValue} against ${a.reading.eValue}`);
+        assert.deepEqual([b.reading.effect, b.reading.effectLower, b.reading.effectUpper], [a.reading.effect, a.reading.effectLower, a.reading.effectUpper]);
+      });
+      assert.ok(JSON.stringify(compactJudgeState(full)).length < JSON.stringify(full).length * 0.65);
+    }
   });
 
   it('the latency bound: the largest bucket at least 1% of stable requests exceed', () => {

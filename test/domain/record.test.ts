@@ -566,6 +566,18 @@ describe('the decision record of a feature-flag release', () => {
   });
 });
 
+describe('the decision record of a release with a judge', () => {
+  const judge = { name: 'errors-judge', query: 'sum(increase(errors{{{selector}}}[{{sincePhase}}]))', judge: { trials: 'sum(increase(requests{{{selector}}}[{{sincePhase}}]))', minEffect: 0.1 } };
+  const r = render(release({ change: mediumChange, config: { analysis: { metrics: [judge] } } }));
+
+  it('says what the judge compares, its tolerance and α, when it is inconclusive, and where it judges', () => {
+    const rule = "fails when the sequential judge finds the canary's rate of these events more than 10% above stable's (counts since the phase started; at most a 1% chance of ever flagging a canary within that of stable); too little traffic by the bake's end (under 20 events on both tracks together, or 500 canary requests) is inconclusive; it judges only phases where canary and stable both take traffic";
+    assert.ok(r.of('MONITORING & ALERTS').includes(`   - Rule: ${rule}`), r.of('MONITORING & ALERTS'));
+    assert.ok(r.of('ROLLBACK PLAN').includes(`- **errors-judge** ${rule}: rolls back after 1 flagged reading, measured every`), r.of('ROLLBACK PLAN'));
+    assert.doesNotMatch(r.of('MONITORING & ALERTS') + r.of('ROLLBACK PLAN'), /undefined/);
+  });
+});
+
 describe('the decision record of analysed phases', () => {
   const metric = MetricSchema.parse({ name: 'error-rate', query: 'sum(errors)', successCondition: 'result <= 0.05', failureCondition: 'result > 0.05' });
   const measured = (state: MetricState, phase: string, minute: number, verdict: 'successful' | 'failed' | 'no-data', value?: number): MetricState =>

@@ -23,7 +23,7 @@ import { waitForStatus } from '../helpers/status';
 const promtool = [resolve(__dirname, '../../.tools/bin/promtool'), 'promtool'].find((p) => p === 'promtool' || existsSync(p))!;
 
 /** The stack's config for these tests: bakes of seconds, every strategy configured. */
-function config(prometheus: string, smokeUrl: string, extra: { metrics?: MetricInput[] } = {}): string {
+function config(prometheus: string, smokeUrl: string, extra: { metrics?: MetricInput[]; canary?: { steps: { weight: number; bake: string }[] } } = {}): string {
   return demoReleaseConfig({
     service: 'demo',
     prometheus,
@@ -31,7 +31,7 @@ function config(prometheus: string, smokeUrl: string, extra: { metrics?: MetricI
     metrics: extra.metrics ?? [demoMetrics.errorRate(), demoMetrics.latencyP99()],
     extra: {
       bake: { staging: '0s', production: '6s' },
-      canary: { steps: [5, 50, 100].map((weight) => ({ weight, bake: '6s' })) },
+      canary: extra.canary ?? { steps: [5, 50, 100].map((weight) => ({ weight, bake: '6s' })) },
       featureFlag: { flag: 'one-click', provider: 'flagd', file: 'flags.json', steps: [20, 100].map((weight) => ({ weight, bake: '6s' })) },
       blueGreen: { rollbackWindow: '4s' },
       approval: { timeout: '5m' },
@@ -85,6 +85,7 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
   });
   afterEach(async () => {
     stack.traffic.weight = 0;
+    stack.traffic.rps = 100;
     await Promise.all([stack.stable.setFault({}), stack.canary.setFault({})]);
   });
 
@@ -169,6 +170,49 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     const res = await follow(flags);
     assert.equal(res.code, 4, res.stdout + res.stderr);
     assert.match(readLedger(repo)[0]!.reason!, /errors-vs-baseline failed: result > baseline \* 1\.10 \(result [\d.]+, baseline [\d.]+\)/);
+  });
+
+  /**
+   * The judge next to the demo's thresholds, on a canary at 50% of 300 requests a second, with the
+   * stable failing 1% of its requests as real services do; the bake at 50% is `bake` long.
+   */
+  async function judged(canaryErrorRate: number, bake: string) {
+    stack.traffic.rps = 300;
+    await Promise.all([stack.stable.setFault({ errorRate: 0.01 }), stack.canary.setFault({ errorRate: canaryErrorRate })]);
+    const { repo, flags } = repoFor('canary', {
+      metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99(), demoMetrics.errorJudge()],
+      canary: { steps: [{ weight: 50, bake }, { weight: 100, bake: '4s' }] },
+    });
+    const res = await runRelease(flags, cliEnv);
+    const entry = readLedger(repo)[0]!;
+    const record = readFileSync(join(repo, entry.output!), 'utf8');
+    const measurements = readdirSync(join(repo, 'out', 'analysis')).flatMap((f) =>
+      readFileSync(join(repo, 'out', 'analysis', f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { metric: string; phase: string; verdict: string; message?: string }),
+    );
+    return { repo, res, entry, record, measurements };
+  }
+
+  it('the judge rolls back a canary whose error rate goes from 1% to 2%, which the 5% threshold never sees', async () => {
+    const { repo, res, entry, record, measurements } = await judged(0.02, '90s');
+    assert.equal(res.code, 4, res.stdout + res.stderr);
+    assert.equal(entry.outcome, 'rolled_back');
+    assert.match(entry.reason!, /^analysis failed: error-judge failed: regression: effect \+\d/);
+    assert.ok(!measurements.some((m) => m.metric === 'error-rate' && m.verdict === 'failed'), 'the threshold never failed');
+    assert.deepEqual(deployLog(repo).filter((l) => l.includes('production')), ['deploy production v2 50%', 'rollback production v1 0%']);
+    assert.match(record, /- \*\*error-judge\*\* in production-canary-50: canary \d+\/\d+, stable \d+\/\d+; effect \+[\d.]+% \(\+?-?[\d.]+% to \+[\d.]+%\); e-value [\d.]+, always-valid p [\d.]+; crossed at /);
+  });
+
+  it('the judge lets a canary as healthy as stable through, and sits out the phase where stable takes no traffic', async () => {
+    const { res, entry, record, measurements } = await judged(0.01, '20s');
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.equal(entry.outcome, 'released');
+    const judge = measurements.filter((m) => m.metric === 'error-judge');
+    assert.ok(judge.some((m) => m.phase === 'production-canary-50' && m.verdict === 'successful' && /^not flagged: /.test(m.message ?? '')), JSON.stringify(judge.slice(-3)));
+    assert.ok(!judge.some((m) => m.verdict === 'failed'), 'never flagged');
+    assert.ok(!judge.some((m) => m.phase === 'production-canary-100'), 'no judge at 100%');
+    assert.ok(measurements.some((m) => m.metric === 'error-rate' && m.phase === 'production-canary-100'), 'the thresholds still watch 100%');
+    assert.match(record, /- \*\*error-judge\*\* in production-canary-50: canary \d+\/\d+, stable \d+\/\d+; effect /);
+    assert.match(record, /it judges only phases where canary and stable both take traffic/);
   });
 
   it('never promotes when Prometheus stops mid-phase: provider errors past the limit roll back', async () => {

@@ -7,7 +7,7 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import type { ReleaseInput, ReleaseResult } from '../../src/domain/release';
+import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../src/workflows/messages';
 import { releaseWorkflow } from '../../src/workflows';
 import { timeSkippingEnv } from '../helpers/servers';
@@ -115,6 +115,37 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     assert.equal(entry.outcome, 'rolled_back');
     assert.equal(entry.reason_kind, 'analysis-failed');
     assert.ok(entry.rollback_started_at && entry.rollback_finished_at && entry.rollback_started_at <= entry.rollback_finished_at);
+  });
+
+  it('a judge measures only the phases where canary and stable both take traffic, bakes and waits alike; the thresholds measure every phase', async () => {
+    const { activities, calls } = fakeActivities({ change: mediumChange });
+    const judge = { name: 'errors-judge', query: 'sum(increase(errors{{{selector}}}[{{sincePhase}}]))', judge: { trials: 'sum(increase(requests{{{selector}}}[{{sincePhase}}]))' } };
+    const canary = { steps: [{ weight: 5, bake: '30m' }, { weight: 50, bake: '30m' }, { weight: 100, bake: '30m', approval: true }] };
+    const config = { analysis: { ...analysis, metrics: [analysis.metrics[0]!, judge] }, canary };
+    const result = await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'judge-phases', args: [releaseInput('judge-phases', config)] });
+      // The server's clock moves only when the test moves it.
+      const reach = async (pred: (s: ReleaseStatus) => boolean) => {
+        while (!pred(await handle.query(statusQuery))) await env.sleep(MIN);
+      };
+      await reach((s) => s.pendingApproval?.phase === 'production-canary-100' && (s.watching?.readings ?? 0) > 0);
+      await waitForQuiet(handle);
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'sre' }] });
+      await reach((s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-100:') === true);
+      await waitForQuiet(handle);
+      await handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre' }] });
+      await env.sleep(2 * MIN);
+      await waitForQuiet(handle);
+      await handle.executeUpdate(resumeUpdate, { args: [{ by: 'sre' }] });
+      return runToEnd(handle);
+    });
+    assert.equal(result.outcome, 'released');
+    const measured = (phase: string, watch = false) => [...new Set(calls.monitors.filter((m) => m.phase === phase && (m.watch === true) === watch).flatMap((m) => m.analysis.metrics.map((x) => x.name)))];
+    assert.deepEqual(measured('production-canary-5'), ['error-rate', 'errors-judge']);
+    assert.deepEqual(measured('production-canary-50'), ['error-rate', 'errors-judge']);
+    assert.deepEqual(measured('production-canary-50 (approval)', true), ['error-rate', 'errors-judge'], 'the wait for 100% watches the 50% canary');
+    assert.deepEqual(measured('production-canary-100'), ['error-rate'], 'no stable traffic to compare with at 100%');
+    assert.deepEqual(measured('production-canary-100', true), ['error-rate'], 'nor during a pause at 100%');
   });
 
   it('rolls back on provider errors past the limit without claiming the metrics are verified', async () => {
