@@ -38,8 +38,8 @@ function canaryRepo(root: string, name: string, change: string, prometheus: stri
       prometheus,
       smokeUrl,
       metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99(), demoMetrics.errorJudge()],
-      // The judge needs traffic on both versions: half-minute bakes while they split it.
-      extra: { bake: { staging: '2s' }, canary: { steps: [{ weight: 25, bake: '30s' }, { weight: 50, bake: '30s' }, { weight: 100, bake: '8s' }] } },
+      // The judge needs traffic on both versions: longer bakes while they split it.
+      extra: { bake: { staging: '2s' }, canary: { steps: [{ weight: 25, bake: '20s' }, { weight: 50, bake: '60s' }, { weight: 100, bake: '8s' }] } },
     }),
   );
   git(repo, 'add', '-A');
@@ -66,7 +66,7 @@ async function main() {
 
   try {
     console.log(bold('Starting a Temporal dev server (UI on), Prometheus, the demo service (stable v1 and canary v2) and traffic…'));
-    const stack = new DemoStack({ service: 'shop', scrapeInterval: '1s', rps: 300 });
+    const stack = new DemoStack({ service: 'shop', scrapeInterval: '1s', rps: 400 });
     const [env] = await Promise.all([
       TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: join(ROOT, '.tools/bin/temporal') }, ui: true } }),
       stack.start(),

@@ -187,13 +187,16 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     const entry = readLedger(repo)[0]!;
     const record = readFileSync(join(repo, entry.output!), 'utf8');
     const measurements = readdirSync(join(repo, 'out', 'analysis')).flatMap((f) =>
-      readFileSync(join(repo, 'out', 'analysis', f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { metric: string; phase: string; verdict: string; message?: string }),
+      readFileSync(join(repo, 'out', 'analysis', f), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { metric: string; phase: string; at: string; verdict: string; message?: string }),
     );
     return { repo, res, entry, record, measurements };
   }
 
-  it('the judge rolls back a canary whose error rate goes from 1% to 2%, which the 5% threshold never sees', async () => {
+  it('the judge rolls back a canary whose error rate goes from 1% to 2%, which the 5% threshold never sees', async (t) => {
     const { repo, res, entry, record, measurements } = await judged(0.02, '90s');
+    const readings = measurements.filter((m) => m.metric === 'error-judge' && m.phase === 'production-canary-50');
+    const flagged = readings.find((m) => m.verdict === 'failed');
+    if (flagged) t.diagnostic(`flagged ${(Date.parse(flagged.at) - Date.parse(readings[0]!.at)) / 1000} s after the judge's first reading of the phase, at its reading ${readings.indexOf(flagged) + 1}`);
     assert.equal(res.code, 4, res.stdout + res.stderr);
     assert.equal(entry.outcome, 'rolled_back');
     assert.match(entry.reason!, /^analysis failed: error-judge failed: regression: effect \+\d/);
