@@ -108,7 +108,7 @@ function main(): void {
 interface Row {
   judge: string;
   falseRollbacks: Record<Check, { rolledBack: number; phases: number } | null>;
-  /** Flags on canaries within the tolerance; the reference knows the truth, and flags only real regressions. */
+  /** Flags on canaries within the tolerance. The reference tests the true rate, not the tolerance: its figures here say how often it sees so small a rise. */
   tolerated: { scenario: string; rolledBack: number; phases: number }[];
   detection: { regression: string; medianSeconds: number; p95Seconds: number; missed: number; phases: number }[];
 }
@@ -124,7 +124,7 @@ function table(rows: Row[]): string {
     r.judge,
     pct(r.falseRollbacks.errors),
     pct(r.falseRollbacks.latency),
-    ...r.tolerated.map((t) => (r.judge === oracle.name ? 'n/a' : pct(t))),
+    ...r.tolerated.map(pct),
     ...r.detection.map((d) => `${fmt(d.medianSeconds)} / ${fmt(d.p95Seconds)} / ${d.missed} of ${d.phases}`),
   ]);
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...lines.map((l) => `| ${l.join(' | ')} |`), ''].join('\n');

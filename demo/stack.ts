@@ -209,8 +209,8 @@ export const demoMetrics = {
    * The sequential judge on errors: the canary's failed requests against stable's, counted since
    * the phase started; it catches a rise far below the threshold (1% → 2%).
    */
-  errorJudge: (): MetricInput => ({
-    name: 'error-judge',
+  errorsJudge: (): MetricInput => ({
+    name: 'errors-judge',
     query: 'sum(increase(http_requests_total{code=~"5..",{{selector}}}[{{sincePhase}}]))',
     judge: { trials: 'sum(increase(http_requests_total{{{selector}}}[{{sincePhase}}]))' },
   }),

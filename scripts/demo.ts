@@ -37,7 +37,7 @@ function canaryRepo(root: string, name: string, change: string, prometheus: stri
       service: 'shop',
       prometheus,
       smokeUrl,
-      metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99(), demoMetrics.errorJudge()],
+      metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99(), demoMetrics.errorsJudge()],
       // The judge needs traffic on both versions: longer bakes while they split it.
       extra: { bake: { staging: '2s' }, canary: { steps: [{ weight: 25, bake: '20s' }, { weight: 50, bake: '60s' }, { weight: 100, bake: '8s' }] } },
     }),
@@ -107,11 +107,12 @@ async function main() {
     const faulty = canaryRepo(root, 'faulty', 'return round(sum(items), 2) if items else None', stack.prometheus.url, smoke);
     console.log(`$ rollgate ${args(faulty).join(' ')} --wait`);
     const second = await run([...args(faulty), '--wait'], childEnv);
-    console.log(`→ exit ${second} (4: rolled back by the judge; the 5% threshold never fired)\n`);
-
     const out = join(root, 'out');
-    console.log(bold('Decision records, with their analysis tables and charts:'));
     const ledger = readFileSync(join(out, 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string | null>);
+    const stoppedBy = /^analysis failed: ([\w-]+) failed/.exec(ledger.at(-1)?.reason ?? '')?.[1];
+    console.log(`→ exit ${second} (4: rolled back)${stoppedBy ? `: stopped by ${stoppedBy}` : ''}\n`);
+
+    console.log(bold('Decision records, with their analysis tables and charts:'));
     for (const e of ledger) console.log(`  ${e.release_id}: ${e.outcome}${e.reason ? ` (${e.reason})` : ''}\n    ${e.output}`);
     console.log(bold('\nLedger:'));
     console.log(readFileSync(join(out, 'ledger.jsonl'), 'utf8'));

@@ -161,8 +161,8 @@ export async function monitor(provider: MetricProvider, input: MonitorInput, hoo
       states = states.map((x, j) => (j === i ? record(m, before, measurement, intervalOf(input.analysis, m)) : x));
       measured++;
     }
-    const r = result();
-    if (input.watch ? breaksWatch(r.verdict.verdict) : r.verdict.verdict !== 'running' || (input.untilStable && r.stable)) return r;
+    const verdict = analysisVerdict(metrics, states).verdict;
+    if (input.watch ? breaksWatch(verdict) : verdict !== 'running' || (input.untilStable && isStable(metrics, states))) return result();
   }
 }
 

@@ -62,7 +62,9 @@ export function planGates(facts: PlanFacts, targetProblem?: string): Prerequisit
           name: PrerequisiteName.MONITORING,
           passed: true,
           detail: `${actingChecks.join(', ')} checked on production, rolling back when one fails${
-            facts.judges?.length === actingChecks.length ? ' (judges only: they measure only while canary and stable share traffic, so a phase at 100% and blue-green go unmeasured)' : ''
+            facts.judges?.length === actingChecks.length
+              ? ' (judges only: they measure only while canary and stable share traffic, so an immediate or blue-green plan, and a canary at 100%, go unmeasured)'
+              : ''
           }`,
         }
       : { name: PrerequisiteName.MONITORING, passed: false, detail: 'no check acts on production: define analysis.metrics (a dry run does not count)' };

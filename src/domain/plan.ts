@@ -11,6 +11,9 @@ export const isAnalysed = (p: Phase): boolean => p.stage.startsWith('production'
 /** Canary and stable both take traffic: only then can a judge compare them. */
 export const splitsTraffic = (p: Pick<Phase, 'weight'>): boolean => p.weight > 0 && p.weight < 100;
 
+/** Whether a check measures `phase`: a judge sits out a phase where the stable takes no traffic. */
+export const measures = (metric: { judge?: unknown }, phase: Pick<Phase, 'weight'>): boolean => !metric.judge || splitsTraffic(phase);
+
 /** What a phase does to the target before its bake; every action goes through the Deployer. */
 export const PhaseAction = {
   DEPLOY: 'deploy',

@@ -193,7 +193,7 @@ function checkRule(m: Metric): string {
   if (m.judge) {
     const { alpha, minEffect, minEvents, minTrials } = m.judge;
     const share = (x: number) => `${Math.round(x * 1e6) / 1e4}%`;
-    return `fails when the sequential judge finds the canary's rate of these events more than ${share(minEffect)} above stable's (counts since the phase started; at most a ${share(alpha)} chance of ever flagging a canary within that of stable); too little traffic by the bake's end (under ${minEvents} events on both tracks together, or ${minTrials} canary requests) is inconclusive; it judges only phases where canary and stable both take traffic`;
+    return `fails when the sequential judge finds the canary's rate of these events more than ${share(minEffect)} above stable's (counts since the phase started; in each judged phase, at most a ${share(alpha)} chance of ever flagging a canary within that of stable); too little traffic by the bake's end (under ${minEvents} events on both tracks together, or ${minTrials} canary requests) is inconclusive; it judges only phases where canary and stable both take traffic`;
   }
   const fails = m.failureCondition ? code(m.failureCondition) : undefined;
   const passes = m.successCondition ? code(m.successCondition) : undefined;

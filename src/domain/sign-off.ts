@@ -1,7 +1,7 @@
 import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
 import { Decision, type Outcome } from './enums';
-import { isAnalysed, type ReleasePlan, splitsTraffic } from './plan';
+import { isAnalysed, measures, type ReleasePlan } from './plan';
 import type { Approval, DecisionResult, GateReport } from './release';
 
 /**
@@ -30,9 +30,8 @@ export function confidence(decision: DecisionResult, gates: GateReport, config: 
   const doubts: string[] = [];
   if (risk.level === 'HIGH' || risk.level === 'CRITICAL') doubts.push(`${risk.level} risk`);
   if (gates.securityConditions.length > 0) doubts.push(`security passed with ${gates.securityConditions.length} condition${gates.securityConditions.length === 1 ? '' : 's'}`);
-  // A judge measures only where canary and stable share traffic.
   const bakes = plan.phases.filter((p) => isAnalysed(p) && p.bakeMs > 0);
-  const unwatched = bakes.filter((p) => !config.analysis.metrics.some((m) => !m.dryRun && (!m.judge || splitsTraffic(p))));
+  const unwatched = bakes.filter((p) => !config.analysis.metrics.some((m) => !m.dryRun && measures(m, p)));
   if (unwatched.length > 0 && unwatched.length === bakes.length) doubts.push('no metric check acts on the production bakes');
   else if (unwatched.length > 0) doubts.push(`no metric check acts on ${unwatched.map((p) => p.title).join(', ')}: its judges need stable traffic to compare with`);
   if (!plan.phases.some((p) => p.smokeUrl)) doubts.push('no smoke URL: stages are verified by their command exit status only');

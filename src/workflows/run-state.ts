@@ -8,7 +8,7 @@ import { builtInConfig, type RollgateConfig } from '../domain/config';
 import type { ReleaseTerms } from '../domain/policy';
 import { approverListProblem } from '../domain/steering';
 import { Decision, RiskLevel } from '../domain/enums';
-import { type Phase, splitsTraffic } from '../domain/plan';
+import { measures, type Phase } from '../domain/plan';
 import {
   type DecisionResult,
   type GateReport,
@@ -133,7 +133,7 @@ export class ReleaseRun {
 
   /** The checks that can measure `phase`: a judge sits out a phase where the stable takes no traffic. */
   metricsFor(phase: Pick<Phase, 'weight'>) {
-    return splitsTraffic(phase) ? this.metrics : this.metrics.filter((m) => !m.judge);
+    return this.metrics.filter((m) => measures(m, phase));
   }
 
   /** The analysis settings for `phase`, with only the checks that can measure it. */

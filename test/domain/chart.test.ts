@@ -42,7 +42,7 @@ describe('metric charts', () => {
   });
 
   describe("a judge's chart", () => {
-    const judge = MetricSchema.parse({ name: 'error-judge', query: 'e', judge: { trials: 't', minEffect: 0.1 } });
+    const judge = MetricSchema.parse({ name: 'errors-judge', query: 'e', judge: { trials: 't', minEffect: 0.1 } });
     // The effect estimate settles near +100% while its confidence sequence narrows round it.
     const looks = [
       [2, 1.4, -0.9, 9],
@@ -52,10 +52,10 @@ describe('metric charts', () => {
     ] as const;
     const measurements = looks.map(([s, effect, lower, upper]): Measurement => ({
       ...m(s, lower > 0.1 ? 'failed' : 'successful', effect),
-      metric: 'error-judge',
+      metric: 'errors-judge',
       judge: { canary: { events: 9, trials: 500 }, stable: { events: 5, trials: 500 }, effect, effectLower: lower, effectUpper: upper, eValue: 1, pValue: 1 },
     }));
-    const svg = renderMetricChart({ metric: 'error-judge', measurements, thresholds: chartThresholds(judge), phases: [{ id: 'production-canary-5', at: at(0) }] });
+    const svg = renderMetricChart({ metric: 'errors-judge', measurements, thresholds: chartThresholds(judge), phases: [{ id: 'production-canary-5', at: at(0) }] });
     const band = /<polygon class="confidence" points="([^"]+)"/.exec(svg)?.[1]?.split(' ').map((p) => p.split(',').map(Number) as [number, number]);
 
     it('draws the confidence sequence as a band round the effect, narrowing as the counts come in', () => {

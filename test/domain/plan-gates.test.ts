@@ -35,6 +35,16 @@ describe('the spec\'s last two gates: a concrete rollback plan, monitoring defin
     assert.match(byName({ ...smoke, deploy: { provider: 'webhook' }, analysis: { metrics: [errors] } })['rollback-plan']!.detail, /by the deploy webhook, action rollback/);
   });
 
+  it('judges alone pass, saying which plans and phases they leave unmeasured; next to a threshold, nothing is added', () => {
+    const judge = { name: 'errors-judge', query: 'sum(increase(e{{{selector}}}[{{sincePhase}}]))', judge: { trials: 'sum(increase(r{{{selector}}}[{{sincePhase}}]))' } };
+    assert.deepEqual(byName({ ...smoke, analysis: { metrics: [judge] } }).monitoring, {
+      name: 'monitoring',
+      passed: true,
+      detail: 'errors-judge checked on production, rolling back when one fails (judges only: they measure only while canary and stable share traffic, so an immediate or blue-green plan, and a canary at 100%, go unmeasured)',
+    });
+    assert.equal(byName({ ...smoke, analysis: { metrics: [errors, judge] } }).monitoring!.detail, 'errors, errors-judge checked on production, rolling back when one fails');
+  });
+
   it('fail with what is missing: no check that acts (a dry run does not count), nothing to verify a rollback, a target that moves', () => {
     const none = byName({});
     assert.equal(none.monitoring!.passed, false);

@@ -571,7 +571,7 @@ describe('the decision record of a release with a judge', () => {
   const r = render(release({ change: mediumChange, config: { analysis: { metrics: [judge] } } }));
 
   it('says what the judge compares, its tolerance and α, when it is inconclusive, and where it judges', () => {
-    const rule = "fails when the sequential judge finds the canary's rate of these events more than 10% above stable's (counts since the phase started; at most a 1% chance of ever flagging a canary within that of stable); too little traffic by the bake's end (under 20 events on both tracks together, or 500 canary requests) is inconclusive; it judges only phases where canary and stable both take traffic";
+    const rule = "fails when the sequential judge finds the canary's rate of these events more than 10% above stable's (counts since the phase started; in each judged phase, at most a 1% chance of ever flagging a canary within that of stable); too little traffic by the bake's end (under 20 events on both tracks together, or 500 canary requests) is inconclusive; it judges only phases where canary and stable both take traffic";
     assert.ok(r.of('MONITORING & ALERTS').includes(`   - Rule: ${rule}`), r.of('MONITORING & ALERTS'));
     assert.ok(r.of('ROLLBACK PLAN').includes(`- **errors-judge** ${rule}: rolls back after 1 flagged reading, measured every`), r.of('ROLLBACK PLAN'));
     assert.doesNotMatch(r.of('MONITORING & ALERTS') + r.of('ROLLBACK PLAN'), /undefined/);

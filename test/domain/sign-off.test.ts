@@ -6,7 +6,7 @@ import { evaluateRelease } from '../../src/domain/evaluate';
 import type { GateReport } from '../../src/domain/release';
 import { confidence, deploymentWindow, recommendation } from '../../src/domain/sign-off';
 import { buildPlan } from '../../src/domain/plan';
-import { changeSet, criticalChange, highChange, lowChange, passingGates } from '../helpers/fake-activities';
+import { changeSet, criticalChange, highChange, lowChange, mediumChange, passingGates } from '../helpers/fake-activities';
 
 const config = (raw: RollgateConfigInput) => {
   const r = parseConfig(raw);
@@ -22,6 +22,7 @@ const judge = (change: ChangeSet, raw: RollgateConfigInput = watched, gates: Gat
   const c = config(raw);
   return confidence(evaluateRelease(gates, change, c, undefined, undefined), gates, c);
 };
+const judgeMetric = { name: 'errors-judge', query: 'sum(increase(e{{{selector}}}[{{sincePhase}}]))', judge: { trials: 'sum(increase(r{{{selector}}}[{{sincePhase}}]))' } };
 const conditional: GateReport = { ...passingGates, securityConditions: ['Rotate the key within 7 days'] };
 const drop = changeSet([{ path: 'db/migrations/0003_drop.sql', status: 'A', insertions: 1, deletions: 0, binary: false, added: ['DROP TABLE legacy;'] }]);
 
@@ -32,6 +33,9 @@ describe('confidence: HIGH with no doubt, MEDIUM with one, LOW with two or a dec
     ['one doubt: HIGH risk', () => judge(highChange), 'MEDIUM', ['HIGH risk']],
     ['one doubt: no acting check on the production bakes', () => judge(lowChange, { stages: watched.stages }), 'MEDIUM', ['no metric check acts on the production bakes']],
     ['one doubt: a dry-run check does not act', () => judge(lowChange, { ...watched, analysis: { metrics: [{ ...watched.analysis!.metrics![0]!, dryRun: true }] } }), 'MEDIUM', ['no metric check acts on the production bakes']],
+    ['one doubt: a canary watched by a judge alone leaves its 100% bake unmeasured', () => judge(mediumChange, { ...watched, analysis: { metrics: [judgeMetric] } }), 'MEDIUM', ['no metric check acts on Canary: all traffic: its judges need stable traffic to compare with']],
+    ['one doubt: a judge alone measures nothing of an immediate release', () => judge(lowChange, { ...watched, analysis: { metrics: [judgeMetric] } }), 'MEDIUM', ['no metric check acts on the production bakes']],
+    ['no doubt: a judge beside a threshold', () => judge(mediumChange, { ...watched, analysis: { metrics: [...watched.analysis!.metrics!, judgeMetric] } }), 'HIGH', []],
     ['one doubt: no smoke URL', () => judge(lowChange, { analysis: watched.analysis }), 'MEDIUM', ['no smoke URL: stages are verified by their command exit status only']],
     ['two doubts: CRITICAL risk and conditions', () => judge(criticalChange, watched, conditional), 'LOW', ['CRITICAL risk', 'security passed with 1 condition']],
     ['decisive: an irreversible migration', () => judge(drop), 'LOW', ['an irreversible migration', 'CRITICAL risk']],

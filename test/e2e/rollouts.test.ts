@@ -180,7 +180,7 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
     stack.traffic.rps = 300;
     await Promise.all([stack.stable.setFault({ errorRate: 0.01 }), stack.canary.setFault({ errorRate: canaryErrorRate })]);
     const { repo, flags } = repoFor('canary', {
-      metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99(), demoMetrics.errorJudge()],
+      metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99(), demoMetrics.errorsJudge()],
       canary: { steps: [{ weight: 50, bake }, { weight: 100, bake: '4s' }] },
     });
     const res = await runRelease(flags, cliEnv);
@@ -194,27 +194,27 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
 
   it('the judge rolls back a canary whose error rate goes from 1% to 2%, which the 5% threshold never sees', async (t) => {
     const { repo, res, entry, record, measurements } = await judged(0.02, '90s');
-    const readings = measurements.filter((m) => m.metric === 'error-judge' && m.phase === 'production-canary-50');
+    const readings = measurements.filter((m) => m.metric === 'errors-judge' && m.phase === 'production-canary-50');
     const flagged = readings.find((m) => m.verdict === 'failed');
     if (flagged) t.diagnostic(`flagged ${(Date.parse(flagged.at) - Date.parse(readings[0]!.at)) / 1000} s after the judge's first reading of the phase, at its reading ${readings.indexOf(flagged) + 1}`);
     assert.equal(res.code, 4, res.stdout + res.stderr);
     assert.equal(entry.outcome, 'rolled_back');
-    assert.match(entry.reason!, /^analysis failed: error-judge failed: regression: effect \+\d/);
+    assert.match(entry.reason!, /^analysis failed: errors-judge failed: regression: effect \+\d/);
     assert.ok(!measurements.some((m) => m.metric === 'error-rate' && m.verdict === 'failed'), 'the threshold never failed');
     assert.deepEqual(deployLog(repo).filter((l) => l.includes('production')), ['deploy production v2 50%', 'rollback production v1 0%']);
-    assert.match(record, /- \*\*error-judge\*\* in production-canary-50: canary \d+\/\d+, stable \d+\/\d+; effect \+[\d.]+% \(\+?-?[\d.]+% to \+[\d.]+%\); e-value [\d.]+, always-valid p [\d.]+; crossed at /);
+    assert.match(record, /- \*\*errors-judge\*\* in production-canary-50: canary \d+\/\d+, stable \d+\/\d+; effect \+[\d.]+% \(\+?-?[\d.]+% to \+[\d.]+%\); e-value [\d.]+, always-valid p [\d.]+; crossed at /);
   });
 
   it('the judge lets a canary as healthy as stable through, and sits out the phase where stable takes no traffic', async () => {
     const { res, entry, record, measurements } = await judged(0.01, '20s');
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.equal(entry.outcome, 'released');
-    const judge = measurements.filter((m) => m.metric === 'error-judge');
+    const judge = measurements.filter((m) => m.metric === 'errors-judge');
     assert.ok(judge.some((m) => m.phase === 'production-canary-50' && m.verdict === 'successful' && /^not flagged: /.test(m.message ?? '')), JSON.stringify(judge.slice(-3)));
     assert.ok(!judge.some((m) => m.verdict === 'failed'), 'never flagged');
     assert.ok(!judge.some((m) => m.phase === 'production-canary-100'), 'no judge at 100%');
     assert.ok(measurements.some((m) => m.metric === 'error-rate' && m.phase === 'production-canary-100'), 'the thresholds still watch 100%');
-    assert.match(record, /- \*\*error-judge\*\* in production-canary-50: canary \d+\/\d+, stable \d+\/\d+; effect /);
+    assert.match(record, /- \*\*errors-judge\*\* in production-canary-50: canary \d+\/\d+, stable \d+\/\d+; effect /);
     assert.match(record, /it judges only phases where canary and stable both take traffic/);
   });
 

@@ -30,24 +30,30 @@ export async function waitForStatus(handle: WorkflowHandle, pred: (s: ReleaseSta
   }
 }
 
-const BUSY = new Set([EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]);
-
 /**
- * Waits until nothing of the release is in flight: no activity runs and the workflow has taken in
- * every event. A test on the time-skipping server steers a release only then. A cancel that races
- * an activity's completion (pause, promote or abort while a monitor call returns) makes the Java
- * test server refuse the workflow task with ACTIVITY_UNKNOWN, and the release hangs; the real
- * server takes it. Queries, describe and history reads do not move that server's clock, so
- * nothing new starts until the test moves it or steers.
+ * Waits until nothing of the release is in flight: no activity is scheduled without its end in
+ * history, and no workflow task is pending. A test on the time-skipping server steers a release
+ * only then. A cancel that races an activity's completion (pause, promote or abort while a monitor
+ * call returns) makes the Java test server refuse the workflow task with ACTIVITY_UNKNOWN, and the
+ * release hangs; the real server takes it. Reads one history, so the answer is one moment's.
+ * Queries and history reads do not move that server's clock: nothing new starts until the test
+ * moves it or steers.
  */
 export async function waitForQuiet(handle: WorkflowHandle, opts: WaitOptions = {}): Promise<void> {
   const { timeoutMs = 15_000, intervalMs = 50 } = opts;
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const { raw } = await handle.describe();
-    const last = (await handle.fetchHistory()).events?.at(-1)?.eventType;
-    if ((raw.pendingActivities ?? []).length === 0 && last != null && !BUSY.has(last)) return;
-    if (Date.now() > end) throw new Error(`${handle.workflowId}: still busy after ${timeoutMs} ms: ${raw.pendingActivities?.map((a) => a.activityType?.name).join(', ') || `last event ${last}`}`);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const running = new Set<string>();
+    for (const e of events) {
+      if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) running.add(String(e.eventId));
+      const ended = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
+      if (ended) running.delete(String(ended.scheduledEventId));
+    }
+    const last = events.at(-1)?.eventType;
+    const taskPending = last === EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED || last === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED;
+    if (running.size === 0 && !taskPending && last != null) return;
+    if (Date.now() > end) throw new Error(`${handle.workflowId}: still busy after ${timeoutMs} ms: ${running.size} activities running${taskPending ? ', a workflow task pending' : ''}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

@@ -126,7 +126,10 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
       const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'judge-phases', args: [releaseInput('judge-phases', config)] });
       // The server's clock moves only when the test moves it.
       const reach = async (pred: (s: ReleaseStatus) => boolean) => {
-        while (!pred(await handle.query(statusQuery))) await env.sleep(MIN);
+        for (let i = 0; !pred(await handle.query(statusQuery)); i++) {
+          assert.ok(i < 180, 'reached within three hours of server time');
+          await env.sleep(MIN);
+        }
       };
       await reach((s) => s.pendingApproval?.phase === 'production-canary-100' && (s.watching?.readings ?? 0) > 0);
       await waitForQuiet(handle);

@@ -58,11 +58,11 @@ analysis:
     - name: latency-p99
       query: 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{canarySelector}}}[5m])))'
       failureCondition: result > 0.5
-    - name: errors-vs-stable            # the sequential judge: counts, canary against stable, while both take traffic
+    - name: errors-judge                # the sequential judge: counts, canary against stable, while both take traffic
       query: 'sum(increase(http_requests_total{code=~"5..",{{selector}}}[{{sincePhase}}]))'
       judge:
         trials: 'sum(increase(http_requests_total{{{selector}}}[{{sincePhase}}]))'
-        minEffect: 0.1                  # roll back once the canary fails over 10% more often than stable (1% → 2% is +100%)
+        minEffect: 0.1                  # the smallest rise worth a rollback: 10% more errors than stable (1% → 2% is +100%)
 
 approval:
   requiredFor: [CRITICAL]               # risk levels that need a sign-off before anything is deployed
