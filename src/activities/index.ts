@@ -6,6 +6,7 @@ import { alertRulesText } from '../domain/alerts-file';
 import type { AnalysisConfig, Metric, MetricState } from '../domain/analysis';
 import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
+import { type Windows, type WindowState, windowState } from '../domain/windows';
 import { restoreHistory, type RestoreHistory } from '../domain/dora';
 import type { ReleaseDurations } from '../domain/timeline';
 import { ROLLBACK, type CommandVars } from '../domain/command';
@@ -260,6 +261,11 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
       if (hasNotes((await readText(path, { root: input.outDir })) ?? '', input.runKey)) return { written: false };
       await appendBlock(path, input.content, { root: input.outDir });
       return { written: true };
+    },
+
+    /** Whether a phase may start at `at` (the workflow's time), by the deployment windows: here, since time zones are the runtime's. */
+    async windowState(input: { windows: Windows; at: number }): Promise<WindowState> {
+      return windowState(input.windows, input.at);
     },
 
     /** The service's past rollbacks, for the record's rollback estimate; an unreadable ledger gives none. */

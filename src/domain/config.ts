@@ -3,6 +3,7 @@ import { AnalysisConfigSchema } from './analysis';
 import { durationMs } from './duration';
 import { secretEnvName } from './env';
 import { RISK_LEVELS } from './enums';
+import { WindowsSchema } from './windows';
 
 /**
  * rollgate.yaml. Unknown keys are errors so that a typo never silently falls back to a default.
@@ -170,6 +171,8 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   analysis: AnalysisConfigSchema,
   notify: NotifySchema.prefault({}),
+  /** When a phase may start: allow and deny windows (src/domain/windows). */
+  windows: WindowsSchema.prefault({}),
 });
 
 export type RollgateConfigInput = z.input<typeof ConfigSchema>;

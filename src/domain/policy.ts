@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PrometheusSourceSchema } from './analysis';
 import { DEFAULT_CRITICAL_AREAS, DEFAULT_MIGRATION_GLOBS, DeploySchema, DEFAULT_POLICY_AREAS, formatIssues, NotifyTargetsSchema, type RollgateConfig } from './config';
 import { RISK_LEVELS } from './enums';
+import { RecurringWindowSchema, TimeZoneSchema } from './windows';
 
 /**
  * The release policy, and who may set what. The repository's rollgate.yaml is read from the base
@@ -31,6 +32,8 @@ export const WorkerPolicySchema = z
       requiredFor: z.array(level).optional(),
     })
     .optional(),
+  /** Deny windows every release keeps (a weekend, a holiday), added to a repository's; each in its own zone or the section's. */
+  windows: z.strictObject({ timeZone: TimeZoneSchema.default('UTC'), deny: z.array(RecurringWindowSchema).default([]) }).optional(),
   risk: z
     .strictObject({
       /** The floor of critical areas (default: the built-in ones); a repository may add areas. */
@@ -130,6 +133,11 @@ export function applyPolicy(config: RollgateConfig, worker: WorkerPolicy | undef
   }
   // The programs the effective deploy section runs from the repository are the release's own files too.
   if (repo) out.risk.policyAreas = union(out.risk.policyAreas, deployProgramAreas(out.deploy, repo));
+  const denied = worker?.windows?.deny ?? [];
+  if (denied.length > 0) {
+    raised.push(`windows.deny: + ${denied.length} from the worker policy`);
+    out.windows.deny = [...out.windows.deny, ...denied.map((w) => ({ ...w, timeZone: w.timeZone ?? worker!.windows!.timeZone }))];
+  }
   const levels = worker?.approval?.requiredFor ?? ['CRITICAL'];
   const missingLevels = levels.filter((l) => !config.approval.requiredFor.includes(l));
   if (missingLevels.length > 0) raised.push(`approval.requiredFor: + ${missingLevels.join(', ')}`);

@@ -167,11 +167,25 @@ const mergeByHand = (r: RecordInput): string[] => {
   ];
 };
 
+/** The deployment windows, when any are set: each phase starts only inside them. */
+const allowedWindows = ({ windows }: RollgateConfig): string[] => {
+  if (windows.allow.length + windows.deny.length === 0) return [];
+  const each = (w: RollgateConfig['windows']['allow'][number]) =>
+    `${code(w.cron !== undefined ? `cron ${w.cron}` : `RRULE ${w.rrule}`)} for ${formatDuration(w.duration)} (${text(w.timeZone ?? windows.timeZone)})`;
+  return [
+    '',
+    '### Deployment windows (a phase starts only inside them; outside, the release waits at the phase boundary, its live phase watched)',
+    ...(windows.allow.length ? [`- Allowed: ${windows.allow.map(each).join('; ')}`] : []),
+    ...(windows.deny.length ? [`- Denied: ${windows.deny.map(each).join('; ')}`] : []),
+  ];
+};
+
 const deploymentPlan: Section = (r) => {
   const { plan } = r.decision;
   if (!plan) return [];
   const byHand = r.config.deploy.merge ? [] : mergeByHand(r);
   return ruled('DEPLOYMENT PLAN', [
+    ...allowedWindows(r.config),
     ...byHand,
     ...plan.phases.flatMap((phase, i) => [
       '',

@@ -188,6 +188,8 @@ export const ReleaseState = {
   DEPLOYING: 'deploying',
   BAKING: 'baking',
   PAUSED: 'paused',
+  /** Between phases, outside the deployment windows: the next phase starts when one opens. */
+  WAITING_FOR_WINDOW: 'waiting-for-window',
   ROLLING_BACK: 'rolling-back',
   VERIFYING_ROLLBACK: 'verifying-rollback',
   NEEDS_HUMAN: 'needs-human',
@@ -222,7 +224,7 @@ export interface StopReason {
 }
 
 /** Why a release waits for a human while its checks keep measuring: an approval, or a pause. */
-export const WaitReason = { APPROVAL: 'approval', PAUSE: 'pause' } as const;
+export const WaitReason = { APPROVAL: 'approval', PAUSE: 'pause', WINDOW: 'window' } as const;
 export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];
 
 export interface ReleaseStatus {
@@ -242,6 +244,8 @@ export interface ReleaseStatus {
   bakeEndsAt?: string;
   bakeRemainingMs?: number;
   paused?: { by: string; at: string; reason?: string };
+  /** Outside the deployment windows: why, and when the next phase may start. */
+  window?: { reason: string; opensAt: string };
   /** Metric values captured before the release changed anything. */
   baseline?: Record<string, number>;
   /** The phase being analysed now, its metrics' counts and latest measurements. */

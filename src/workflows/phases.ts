@@ -3,11 +3,11 @@ import type { StepInput } from '../activities';
 import { commandFor, FLAG_ROLLBACK_STEP, ROLLBACK, rollbackStep, stepVars } from '../domain/command';
 import { formatDuration } from '../domain/duration';
 import { isAnalysed, isIntermediate, type Phase, PhaseAction } from '../domain/plan';
-import { ApprovalKind, ReleaseState, StepStatus, WaitReason } from '../domain/release';
+import { ApprovalKind, ReleaseState, StepStatus, StopKind, WaitReason } from '../domain/release';
 import { awaitApproval } from './approvals';
 import { bake } from './bake';
 import { notify } from './notifications';
-import { now, type ReleaseRun } from './run-state';
+import { now, type ReleaseRun, StopRelease } from './run-state';
 import { watchLive } from './watch';
 
 /** One phase of the plan: its sign-off, its hold, its action (and smoke test), its bake. */
@@ -27,6 +27,7 @@ export async function runPhase(run: ReleaseRun, phase: Phase): Promise<void> {
     }
     await bake(run, `${phase.id}: rollback window`, phase.holdMs, phase, analysed);
     run.throwIfAborted();
+    await waitForWindow(run, phase);
     if (run.status.paused) await waitWhilePaused(run);
     await applyPhase(run, phase);
     run.throwIfAborted();
@@ -54,6 +55,30 @@ async function applyPhase(run: ReleaseRun, phase: Phase): Promise<void> {
 
 export async function smokeTest(run: ReleaseRun, phase: Phase, name: string, url = phase.smokeUrl): Promise<void> {
   if (url) await run.step(name, () => run.acts.smoke.smokeTest({ url }), (d) => d);
+}
+
+/**
+ * A phase starts only inside the deployment windows. Outside, the release waits until one opens,
+ * the phase that went live last watched meanwhile; the step says why it waited. The windows are
+ * read by a local activity (time zones are the runtime's data), so history keeps the answer.
+ */
+async function waitForWindow(run: ReleaseRun, phase: Phase): Promise<void> {
+  const { windows } = run.config;
+  if (windows.allow.length + windows.deny.length === 0) return;
+  for (;;) {
+    const state = await run.acts.local.windowState({ windows, at: Date.now() });
+    if (state.open) return;
+    if (state.opensAt === undefined) throw new StopRelease({ kind: StopKind.STEP_FAILED, message: `${phase.title}: ${state.reason}` });
+    const opensAt = state.opensAt;
+    run.status.window = { reason: state.reason, opensAt: new Date(opensAt).toISOString() };
+    run.setState(ReleaseState.WAITING_FOR_WINDOW);
+    try {
+      await run.step(`${phase.id}: deployment window`, () => watchLive(run, WaitReason.WINDOW, () => condition(() => run.stopping(), Math.max(1, opensAt - Date.now()))), () => state.reason);
+    } finally {
+      delete run.status.window;
+    }
+    run.throwIfAborted();
+  }
 }
 
 /** A pause between phases: the phase that went live last is watched meanwhile. */

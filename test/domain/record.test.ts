@@ -566,6 +566,24 @@ describe('the decision record of a feature-flag release', () => {
   });
 });
 
+describe('the decision record of a release with deployment windows', () => {
+  it('lists them above the steps, each with its duration and zone', () => {
+    const windows = { timeZone: 'Europe/Berlin', allow: [{ rrule: 'FREQ=WEEKLY;BYDAY=MO,TU;BYHOUR=9', duration: '8h' }], deny: [{ cron: '0 17 * * FRI', duration: '64h', timeZone: 'UTC' }] };
+    const plan = render(release({ change: mediumChange, config: { windows } })).of('DEPLOYMENT PLAN');
+    assert.ok(
+      plan.startsWith(
+        lines(
+          '### Deployment windows (a phase starts only inside them; outside, the release waits at the phase boundary, its live phase watched)',
+          '- Allowed: `RRULE FREQ=WEEKLY;BYDAY=MO,TU;BYHOUR=9` for 8h (Europe/Berlin)',
+          '- Denied: `cron 0 17 * * FRI` for 2d16h (UTC)',
+        ),
+      ),
+      plan,
+    );
+    assert.doesNotMatch(render(release({ change: mediumChange })).of('DEPLOYMENT PLAN'), /Deployment windows/);
+  });
+});
+
 describe('the decision record of a release with a judge', () => {
   const judge = { name: 'errors-judge', query: 'sum(increase(errors{{{selector}}}[{{sincePhase}}]))', judge: { trials: 'sum(increase(requests{{{selector}}}[{{sincePhase}}]))', minEffect: 0.1 } };
   const r = render(release({ change: mediumChange, config: { analysis: { metrics: [judge] } } }));

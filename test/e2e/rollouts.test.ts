@@ -156,11 +156,14 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
 
   it('rolls back a canary whose error rate rises more than 10% over the baseline captured before the release', async () => {
     // Both versions fail 5% at first: the absolute threshold alone would not catch what follows.
+    // Enough requests that the baseline is within a few percent of 5%: the rollback's re-check
+    // compares stable with it, and a baseline caught low by chance would fail that re-check.
+    stack.traffic.rps = 300;
     await Promise.all([stack.stable.setFault({ errorRate: 0.05 }), stack.canary.setFault({ errorRate: 0.05 })]);
-    await new Promise((r) => setTimeout(r, 10_000)); // the query's window fills with the new rate
+    await new Promise((r) => setTimeout(r, 20_000)); // the query's window fills with the new rate
     const { repo, flags } = repoFor('canary', {
       metrics: [
-        { name: 'errors-vs-baseline', query: errorRateQuery('10s'), successCondition: 'result <= baseline * 1.10', failureCondition: 'result > baseline * 1.10', initialDelay: '3s', inconclusiveLimit: 3 },
+        { name: 'errors-vs-baseline', query: errorRateQuery('20s'), successCondition: 'result <= baseline * 1.10', failureCondition: 'result > baseline * 1.10', initialDelay: '3s', inconclusiveLimit: 3 },
       ],
     });
     const { id } = await startRelease(flags, cliEnv);

@@ -7,6 +7,7 @@ import { verifySteeringRequest } from '../../src/activities/verify';
 import { analysisVerdict, initialState, isStable, type Measurement, record, type Verdict } from '../../src/domain/analysis';
 import type { ChangeSet } from '../../src/domain/changeset';
 import { restoreHistory } from '../../src/domain/dora';
+import { windowState } from '../../src/domain/windows';
 import type { LedgerEntry } from '../../src/domain/ledger';
 import type { GateReport, ReleaseInput } from '../../src/domain/release';
 
@@ -159,6 +160,9 @@ export function fakeActivities(
       return `GET ${input.url} → 200`;
     },
     /** The real estimate, over the lines given and those this fake has recorded. */
+    async windowState(input) {
+      return windowState(input.windows, input.at);
+    },
     async restoreHistory(input) {
       return restoreHistory([...(opts.pastLedger ?? []), ...calls.ledger], input.service, new Date());
     },

@@ -1,5 +1,24 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+
+/** Where the replay fixtures live. */
+export const HISTORIES = join(__dirname, '../fixtures/histories');
+
+/**
+ * With ROLLGATE_RECORD_HISTORIES=1, writes the histories of these runs as replay fixtures; with a
+ * comma list of workflow IDs, only those. Run in a test file's `after`, before the server goes.
+ */
+export async function recordHistories(env: TestWorkflowEnvironment, ids: readonly string[]): Promise<void> {
+  const record = process.env.ROLLGATE_RECORD_HISTORIES;
+  if (!record) return;
+  for (const id of record === '1' ? ids : ids.filter((x) => record.split(',').includes(x))) {
+    const history = await env.client.workflow.getHandle(id).fetchHistory();
+    // Stack traces would carry this machine's paths; replay does not need them.
+    writeFileSync(join(HISTORIES, `${id}.json`), historyToJSON(history).replace(/"stackTrace": "(?:[^"\\]|\\.)*"/g, '"stackTrace": ""'));
+  }
+}
 
 /** Every file under a folder, as text. */
 export const allText = (dir: string): string =>

@@ -92,6 +92,17 @@ describe('the release policy comes from the base commit and the worker, never fr
     assert.deepEqual(tighter.approval.requiredFor.sort(), ['CRITICAL', 'HIGH']);
   });
 
+  it('a worker policy\'s deny windows hold every release, in its own time zone, whatever the repository\'s windows say', () => {
+    const worker = parseWorkerPolicy({ windows: { timeZone: 'America/New_York', deny: [{ cron: '0 0 24 12 *', duration: '2d' }] } });
+    assert.ok(worker.ok);
+    const repo = config({ windows: { timeZone: 'Europe/Berlin', allow: [{ cron: '0 9 * * MON-FRI', duration: '8h' }] } });
+    const { config: effective, provenance } = applyPolicy(repo, worker.policy, 'test');
+    assert.deepEqual(effective.windows.deny, [{ cron: '0 0 24 12 *', duration: 2 * 86_400_000, timeZone: 'America/New_York' }]);
+    assert.deepEqual(effective.windows.allow, repo.windows.allow, 'the repository\'s own windows stay');
+    assert.equal(effective.windows.timeZone, 'Europe/Berlin');
+    assert.ok(provenance.raised.includes('windows.deny: + 1 from the worker policy'));
+  });
+
   it('the worker policy owns the deploy command, the metric source, the secrets\' names, the out folder and the approvers', () => {
     const policy = parseWorkerPolicy({
       deploy: { command: ['/opt/release/deploy', '--', '{stage}'] },

@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -12,12 +9,12 @@ import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, s
 import { releaseWorkflow } from '../../src/workflows';
 import { timeSkippingEnv } from '../helpers/servers';
 import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
+import { recordHistories } from '../helpers/history';
 import { waitForQuiet, waitForStatus } from '../helpers/status';
 import { fakeActivities, fakeReleaseInput, highChange, mediumChange } from '../helpers/fake-activities';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const HISTORIES = join(__dirname, '../fixtures/histories');
 
 const analysis = {
   interval: '10s',
@@ -41,14 +38,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     bundle = await bundleQuietly();
   });
   after(async () => {
-    // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs; a comma list of IDs only those.
-    const record = process.env.ROLLGATE_RECORD_HISTORIES;
-    if (record) {
-      for (const id of record === '1' ? recorded : recorded.filter((x) => record.split(',').includes(x))) {
-        const history = await env.client.workflow.getHandle(id).fetchHistory();
-        writeFileSync(join(HISTORIES, `${id}.json`), historyToJSON(history).replace(/"stackTrace": "(?:[^"\\]|\\.)*"/g, '"stackTrace": ""'));
-      }
-    }
+    await recordHistories(env, recorded);
     await env?.teardown();
   });
 

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -13,12 +10,12 @@ import { temporal } from '@temporalio/proto';
 import { releaseWorkflow } from '../../src/workflows';
 import { timeSkippingEnv } from '../helpers/servers';
 import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
+import { recordHistories } from '../helpers/history';
 import { waitForQuiet, waitForStatus } from '../helpers/status';
 import { changeSet, criticalChange, FAKE_HEAD, fakeActivities, fakeReleaseInput, passingGates } from '../helpers/fake-activities';
 import { ledgerEntry } from '../../src/domain/ledger';
 
 const HOUR = 3_600_000;
-const HISTORIES = join(__dirname, '../fixtures/histories');
 
 const STAGES = { staging: { smokeUrl: 'http://staging.test/health' }, production: { smokeUrl: 'http://prod.test/health' } };
 
@@ -36,16 +33,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     bundle = await bundleQuietly();
   });
   after(async () => {
-    // ROLLGATE_RECORD_HISTORIES=1 refreshes the replay fixtures from these runs; a comma list of IDs only those.
-    const record = process.env.ROLLGATE_RECORD_HISTORIES;
-    if (record) {
-      const ids = ['immediate', 'critical', 'rejected', 'state-attribute', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human', 'irreversible'];
-      for (const id of record === '1' ? ids : ids.filter((x) => record.split(',').includes(x))) {
-        const history = await env.client.workflow.getHandle(id).fetchHistory();
-        // Stack traces would carry this machine's paths; replay does not need them.
-        writeFileSync(join(HISTORIES, `${id}.json`), historyToJSON(history).replace(/"stackTrace": "(?:[^"\\]|\\.)*"/g, '"stackTrace": ""'));
-      }
-    }
+    await recordHistories(env, ['immediate', 'critical', 'rejected', 'state-attribute', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human', 'irreversible']);
     await env?.teardown();
   });
 

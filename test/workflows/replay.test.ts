@@ -30,6 +30,7 @@ describe('replay of committed histories', () => {
       'approval timeout': 'no-approval',
       'failed rollback, before and after waiting for a human': 'rollback-fails-needs-human',
       'state search attribute': 'state-attribute',
+      'held by a deployment window': 'closes-mid-release',
     };
     assert.deepEqual(Object.entries(paths).filter(([, f]) => !files.includes(`${f}.json`)), []);
   });

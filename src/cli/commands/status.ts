@@ -26,7 +26,9 @@ export async function statusCommand(args: string[], out: Out): Promise<number> {
   }
   if (status.baseline && Object.keys(status.baseline).length) out.log(`baseline: ${Object.entries(status.baseline).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const w = status.watching;
-  if (w) out.log(`watching ${w.phase} while waiting for ${w.reason === 'pause' ? 'the pause to end' : 'an approval'} (since ${w.since}): ${w.readings} readings so far`);
+  if (status.window) out.log(`waiting for a deployment window until ${status.window.opensAt}: ${status.window.reason}`);
+  const waitingFor = { pause: 'the pause to end', approval: 'an approval', window: 'a deployment window' } as const;
+  if (w) out.log(`watching ${w.phase} while waiting for ${waitingFor[w.reason]} (since ${w.since}): ${w.readings} readings so far`);
   if (w?.held) out.log(`  a check failed during the pause: ${w.held}; the release rolls back when it resumes`);
   for (const a of [...status.analysed, ...(status.analysis ? [status.analysis] : [])]) {
     out.log(`analysis ${a.phase}: ${a.verdict}`);
