@@ -146,7 +146,9 @@ async function follow(
         ? `waiting for approval: ${status.pendingApproval.reason} (rollgate approve ${id} --by NAME${status.pendingApproval.mustAcknowledge ? ` --acknowledge ${status.pendingApproval.mustAcknowledge}` : ''})`
         : status.needsHuman
           ? `NEEDS A HUMAN: ${status.needsHuman.reason} (rollgate resolve ${id} --retry | --restored)`
-          : '';
+          : status.window
+            ? `waiting for a deployment window until ${status.window.opensAt}: ${status.window.reason}`
+            : '';
       if (pending && pending !== lastPending) out.log(`  … ${pending}`);
       lastPending = pending;
     }
@@ -161,7 +163,13 @@ async function follow(
     }
     if (Date.now() > deadline) {
       const human = !!status?.pendingApproval || !!status?.needsHuman;
-      const waitingFor = status?.pendingApproval ? `waiting for a sign-off: ${status.pendingApproval.reason}` : status?.needsHuman ? `needs a human: ${status.needsHuman.reason}` : undefined;
+      const waitingFor = status?.pendingApproval
+        ? `waiting for a sign-off: ${status.pendingApproval.reason}`
+        : status?.needsHuman
+          ? `needs a human: ${status.needsHuman.reason}`
+          : status?.window
+            ? `waiting for a deployment window until ${status.window.opensAt}`
+            : undefined;
       await appendStepSummary(runningSummary(service, id, waitingFor, status?.state, { ui: started.ui }), out);
       if (json) out.log(JSON.stringify({ ...started, running: true, waitingForHuman: human, ...(status ? { status } : {}) }));
       else out.log(`release ${id}: still running after --wait-timeout${human ? ', waiting for a human' : ` (${status?.state ?? 'unknown'})`}`);
