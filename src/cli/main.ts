@@ -1,6 +1,7 @@
 import { InputError } from '../domain/errors';
 import { codecServerCommand } from './commands/codec-server';
 import { decideCommand } from './commands/decide';
+import { freezeCommand, freezesCommand, unfreezeCommand } from './commands/freeze';
 import { initCommand } from './commands/init';
 import { doraCommand } from './commands/dora';
 import { reportCommand } from './commands/report';
@@ -23,7 +24,11 @@ const USAGE = `rollgate: release decisions and rollouts on Temporal
   rollgate resume  ID (--key SSH_KEY | --by NAME)
   rollgate promote ID (--key SSH_KEY | --by NAME) [--full]            ends the current bake now; --full skips to 100%
   rollgate resolve ID (--key SSH_KEY | --by NAME) --reason TEXT (--retry | --restored)   after a failed rollback
-  (--key signs the request with ssh-keygen; a worker with ROLLGATE_ALLOWED_SIGNERS refuses unsigned approve, reject, resume, promote, resolve)
+  rollgate override ID (--key SSH_KEY | --by NAME) --reason TEXT     breaks the deployment window or freeze it waits for
+  (--key signs the request with ssh-keygen; a worker with ROLLGATE_ALLOWED_SIGNERS refuses unsigned approve, reject, resume, promote, resolve, override)
+  rollgate freeze  (--service NAME... | --all) --until (INSTANT | DURATION) --reason TEXT --by NAME   no new phase for these services until then
+  rollgate unfreeze (FREEZE_ID | --service NAME... | --all) --by NAME [--reason TEXT]
+  rollgate freezes [--json]                         the freezes in force
   rollgate status  ID [--json]
   rollgate report  ID                               the path of the release's decision record (with its results and charts)
   rollgate dora    [--since 30d] [--service NAME] [--ledger FILE | --config FILE | --repo DIR] [--json]
@@ -42,6 +47,9 @@ const COMMANDS = new Map<string, Command>([
   ['decide', decideCommand],
   ['start', startCommand],
   ...STEER_COMMANDS.map((name): [string, Command] => [name, (args, out) => steerCommand(name, args, out)]),
+  ['freeze', freezeCommand],
+  ['unfreeze', unfreezeCommand],
+  ['freezes', freezesCommand],
   ['status', statusCommand],
   ['report', reportCommand],
   ['dora', doraCommand],

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { InputError } from '../domain/errors';
-import { RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
+import { FREEZE_REGISTRY_ID, FREEZE_REGISTRY_WORKFLOW, RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { type ConnectionSettings, connectionSettings, tlsOptions } from './settings';
 import { withSecretFiles } from './secrets';
@@ -65,5 +65,14 @@ export async function registerStateAttribute(client: Client): Promise<{ register
     return { registered: true };
   } catch (e) {
     return { registered: false, why: (e as Error).message };
+  }
+}
+
+/** The freeze registry runs once per namespace: the first freeze starts it, and so does every worker when it starts. */
+export async function ensureFreezeRegistry(client: Client, taskQueue: string): Promise<void> {
+  try {
+    await client.workflow.start(FREEZE_REGISTRY_WORKFLOW, { workflowId: FREEZE_REGISTRY_ID, taskQueue, args: [] });
+  } catch (e) {
+    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
   }
 }

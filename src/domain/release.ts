@@ -1,3 +1,4 @@
+import type { Freeze } from './freezes';
 import type { MetricState } from './analysis';
 import { z } from 'zod';
 import { type Decision, type Outcome, type PrerequisiteName, type RiskLevel, type Strategy } from './enums';
@@ -190,6 +191,8 @@ export const ReleaseState = {
   PAUSED: 'paused',
   /** Between phases, outside the deployment windows: the next phase starts when one opens. */
   WAITING_FOR_WINDOW: 'waiting-for-window',
+  /** Between phases, held by a freeze of its service: the next phase starts when it ends. */
+  FROZEN: 'frozen',
   ROLLING_BACK: 'rolling-back',
   VERIFYING_ROLLBACK: 'verifying-rollback',
   NEEDS_HUMAN: 'needs-human',
@@ -224,7 +227,7 @@ export interface StopReason {
 }
 
 /** Why a release waits for a human while its checks keep measuring: an approval, or a pause. */
-export const WaitReason = { APPROVAL: 'approval', PAUSE: 'pause', WINDOW: 'window' } as const;
+export const WaitReason = { APPROVAL: 'approval', PAUSE: 'pause', WINDOW: 'window', FREEZE: 'freeze' } as const;
 export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];
 
 export interface ReleaseStatus {
@@ -246,6 +249,10 @@ export interface ReleaseStatus {
   paused?: { by: string; at: string; reason?: string };
   /** Outside the deployment windows: why, and when the next phase may start. */
   window?: { reason: string; opensAt: string };
+  /** The freezes that hold this release's service now, as the registry last told it. */
+  freezes?: Freeze[];
+  /** Windows and freezes broken by a signed override, each with who and why. */
+  overrides?: Override[];
   /** Metric values captured before the release changed anything. */
   baseline?: Record<string, number>;
   /** The phase being analysed now, its metrics' counts and latest measurements. */
@@ -266,6 +273,19 @@ export interface ReleaseStatus {
   policy?: PolicyProvenance;
   /** The fingerprint of the input it was started with: `rollgate start` attaches only to the same input. */
   inputFingerprint?: string;
+}
+
+/** A deployment window or freeze broken for this release: who, why, and what it broke. */
+export interface Override {
+  by: string;
+  verified: boolean;
+  at: string;
+  reason: string;
+  /** What it broke, in words: `deployment window until …`, or the freezes by ID. */
+  broke: string;
+  /** The freezes it broke, by ID; or the end of the closed window it broke. */
+  freezes?: string[];
+  windowUntil?: string;
 }
 
 export interface PhaseAnalysis {

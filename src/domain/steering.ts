@@ -66,6 +66,10 @@ export const PromoteArgsSchema = z
   .superRefine(named('promotes'));
 export type PromoteArgs = z.input<typeof PromoteArgsSchema>;
 
+/** Breaking a deployment window or a freeze: always with a reason, signed where the worker verifies signers. */
+export const OverrideArgsSchema = z.strictObject({ by: who().optional(), reason: requiredReason(), ...signed }).superRefine(named('overrides'));
+export type OverrideArgs = z.input<typeof OverrideArgsSchema>;
+
 /** After a failed rollback: run it again, or record that a human restored the service. */
 export const ResolveArgsSchema = z
   .strictObject({
@@ -84,7 +88,7 @@ export function sameIdentity(a: string, b: string): boolean {
   return x === y || x.split('@')[0] === y || y.split('@')[0] === x;
 }
 
-export const Steer = { APPROVE: 'approve', REJECT: 'reject', ABORT: 'abort', PAUSE: 'pause', RESUME: 'resume', PROMOTE: 'promote', RESOLVE: 'resolve' } as const;
+export const Steer = { APPROVE: 'approve', REJECT: 'reject', ABORT: 'abort', PAUSE: 'pause', RESUME: 'resume', PROMOTE: 'promote', RESOLVE: 'resolve', OVERRIDE: 'override' } as const;
 export type Steer = (typeof Steer)[keyof typeof Steer];
 
 export const STEERING_ARGS = {
@@ -95,6 +99,7 @@ export const STEERING_ARGS = {
   resume: ResumeArgsSchema,
   promote: PromoteArgsSchema,
   resolve: ResolveArgsSchema,
+  override: OverrideArgsSchema,
 } as const satisfies Record<Steer, z.ZodType>;
 export type SteeringArgs = { [K in Steer]: z.output<(typeof STEERING_ARGS)[K]> };
 export type SteeringInput = { [K in Steer]: z.input<(typeof STEERING_ARGS)[K]> };
@@ -120,8 +125,11 @@ export function parseSteeringArgs<K extends Steer>(update: K, args: unknown): St
   return parsed.data as SteeringArgs[K];
 }
 
-const PAUSABLE: readonly ReleaseState[] = [ReleaseState.DECIDING, ReleaseState.AWAITING_APPROVAL, ReleaseState.DEPLOYING, ReleaseState.BAKING];
-const PROMOTABLE: readonly ReleaseState[] = [ReleaseState.DEPLOYING, ReleaseState.BAKING, ReleaseState.PAUSED];
+const PAUSABLE: readonly ReleaseState[] = [ReleaseState.DECIDING, ReleaseState.AWAITING_APPROVAL, ReleaseState.DEPLOYING, ReleaseState.BAKING, ReleaseState.WAITING_FOR_WINDOW, ReleaseState.FROZEN];
+/** `--full` also while waiting for a window: the intermediate phases are skipped once it opens. */
+const PROMOTABLE: readonly ReleaseState[] = [ReleaseState.DEPLOYING, ReleaseState.BAKING, ReleaseState.PAUSED, ReleaseState.WAITING_FOR_WINDOW, ReleaseState.FROZEN];
+/** What an override breaks: the wait for a window, or a freeze. */
+const HELD: readonly ReleaseState[] = [ReleaseState.WAITING_FOR_WINDOW, ReleaseState.FROZEN];
 /** Once a rollback has begun, an abort would change nothing: it is refused rather than accepted and ignored. */
 const ROLLING_BACK: readonly ReleaseState[] = [ReleaseState.ROLLING_BACK, ReleaseState.VERIFYING_ROLLBACK];
 
@@ -172,6 +180,9 @@ export function steeringRefusal<K extends Steer>(update: K, args: SteeringArgs[K
     }
     case Steer.RESOLVE:
       return view.state === ReleaseState.NEEDS_HUMAN ? undefined : `nothing to resolve: the release is ${view.state}`;
+    case Steer.OVERRIDE:
+      if (finished) return finished;
+      return HELD.includes(view.state) ? undefined : `nothing to override: the release is ${view.state}, not held by a deployment window or a freeze`;
   }
 }
 
@@ -183,10 +194,10 @@ const ACKNOWLEDGE_REFUSAL = {
 
 /**
  * The updates that need a verified principal when the worker has an allowed-signers file: each can
- * let a change through (approve, promote, resume, resolve) or end it in someone's name (reject).
+ * let a change through (approve, promote, resume, resolve, override) or end it in someone's name (reject).
  * Abort and pause stay open to anyone with access: stopping must always be easy.
  */
-export const SIGNED_STEERING: readonly Steer[] = [Steer.APPROVE, Steer.REJECT, Steer.RESUME, Steer.PROMOTE, Steer.RESOLVE];
+export const SIGNED_STEERING: readonly Steer[] = [Steer.APPROVE, Steer.REJECT, Steer.RESUME, Steer.PROMOTE, Steer.RESOLVE, Steer.OVERRIDE];
 export const needsSignature = (update: Steer): boolean => SIGNED_STEERING.includes(update);
 
 /** What a signed request of `update` is for, as both the CLI (from status) and the workflow name it. */

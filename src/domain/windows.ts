@@ -54,15 +54,14 @@ export function parseCron(expr: string): Recurrence {
   const weekdays = cronField(dow, 'day-of-week', 0, 7, WEEKDAYS, 0);
   if (weekdays.delete(7)) weekdays.add(0);
   const days = cronField(dom, 'day-of-month', 1, 31);
-  const anyDay = dom === '*' || dom === '?';
-  const anyWeekday = dow === '*' || dow === '?';
   return {
     minutes: cronField(minute, 'minute', 0, 59),
     hours: cronField(hour, 'hour', 0, 23),
     months: cronField(month, 'month', 1, 12, MONTHS, 1),
-    days: anyDay ? null : days,
-    weekdays: anyWeekday ? null : weekdays,
-    bothDays: 'either',
+    days: dom === '*' ? null : days,
+    weekdays: dow === '*' ? null : weekdays,
+    // As Vixie cron: a day field starting with `*` (`*/2`) narrows the other instead of adding to it.
+    bothDays: dom.startsWith('*') || dow.startsWith('*') ? 'both' : 'either',
   };
 }
 
@@ -147,6 +146,8 @@ export type RecurringWindow = Windows['allow'][number];
 
 // --- time zones ------------------------------------------------------------------------------------
 
+const DAY_MS = 86_400_000;
+
 interface Wall {
   year: number;
   month: number;
@@ -170,15 +171,18 @@ function offsetAt(ms: number, tz: string): number {
   return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute) - Math.floor(ms / 60_000) * 60_000;
 }
 
-/** The instant a wall-clock time names in `tz`; a time a spring-forward skips falls an hour later. */
+/**
+ * The instant a wall-clock time names in `tz`, as RFC 5545 reads one: a time a fall-back repeats
+ * is its first occurrence; a time a spring-forward skips is read with the offset before the gap
+ * (so it falls an hour later on the clock).
+ */
 function instantOf(year: number, month: number, day: number, hour: number, minute: number, tz: string): number {
-  const guess = Date.UTC(year, month - 1, day, hour, minute);
-  const first = guess - offsetAt(guess, tz);
-  const second = guess - offsetAt(first, tz);
-  return offsetAt(second, tz) === offsetAt(first, tz) ? Math.min(first, second) : Math.max(first, second);
+  const wall = Date.UTC(year, month - 1, day, hour, minute);
+  const before = offsetAt(wall - DAY_MS, tz);
+  const after = offsetAt(wall + DAY_MS, tz);
+  const fits = [wall - before, wall - after].filter((t) => offsetAt(t, tz) === wall - t);
+  return fits.length ? Math.min(...fits) : wall - before;
 }
-
-const DAY_MS = 86_400_000;
 
 /** The starts of `r` on the calendar day of `day` (a UTC date standing for a wall-clock day), in order. */
 function startsOn(r: Recurrence, year: number, month: number, day: number, tz: string): number[] {
@@ -229,6 +233,16 @@ export interface WindowState {
   reason: string;
 }
 
+/** `Mon 09:00 Europe/Berlin`: an instant as the people of a zone read it. */
+function localTime(ms: number, tz: string): string {
+  const w = wallClock(ms, tz);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${WEEKDAYS[w.weekday]![0]}${WEEKDAYS[w.weekday]!.slice(1).toLowerCase()} ${pad(w.hour)}:${pad(w.minute)} ${tz}`;
+}
+
+/** How many window boundaries a state looks across before it settles for asking again later. */
+const MAX_BOUNDARIES = 1000;
+
 const iso = (ms: number) => new Date(ms).toISOString().replace(/:00\.000Z$/, 'Z');
 
 /**
@@ -239,27 +253,39 @@ const iso = (ms: number) => new Date(ms).toISOString().replace(/:00\.000Z$/, 'Z'
 export function windowState(windows: Windows, at: number): WindowState {
   const { allow, deny } = windows;
   const tz = (w: RecurringWindow) => w.timeZone ?? windows.timeZone;
-  const denied = (t: number) => deny.map((w) => ({ w, o: occurrenceAt(w, t, tz(w)) })).find((x) => x.o);
-  const allowed = (t: number) => allow.map((w) => ({ w, o: occurrenceAt(w, t, tz(w)) })).find((x) => x.o);
-  const openAt = (t: number) => !denied(t) && (allow.length === 0 || allowed(t) !== undefined);
+  const local = (t: number) => (windows.timeZone === 'UTC' ? '' : `${localTime(t, windows.timeZone)}, `);
+  const holding = (list: RecurringWindow[], t: number) => list.map((w) => ({ w, o: occurrenceAt(w, t, tz(w)) })).filter((x) => x.o !== undefined);
+  const denied = (t: number) => holding(deny, t)[0];
+  const openAt = (t: number) => !denied(t) && (allow.length === 0 || holding(allow, t).length > 0);
   if (openAt(at)) {
-    const ends = [
-      ...(allow.length ? [allowed(at)!.o!.until] : []),
-      ...deny.map((w) => nextStart(w, at, tz(w))).filter((x): x is number => x !== undefined),
-    ];
-    const closesAt = ends.length ? Math.min(...ends) : undefined;
-    const inside = allow.length ? `inside ${describeWindow(allowed(at)!.w)}` : 'no deny window holds it';
+    const inside = allow.length ? `inside ${describeWindow(holding(allow, at)[0]!.w)}` : 'no deny window holds it';
+    const closesAt = closing(at);
     return { open: true, ...(closesAt !== undefined ? { closesAt } : {}), reason: `open: ${inside}${closesAt !== undefined ? `, until ${iso(closesAt)}` : ''}` };
   }
   const why = denied(at) ? `inside deny window ${describeWindow(denied(at)!.w)}` : `outside every allow window`;
   // Step to each boundary in turn: the end of a deny window, or the next allow start.
   let t = at;
-  for (let i = 0; i < 1000 && !openAt(t); i++) {
+  for (let i = 0; i < MAX_BOUNDARIES && !openAt(t); i++) {
     const d = denied(t);
     const next = d ? d.o!.until : Math.min(...allow.map((w) => nextStart(w, t, tz(w)) ?? Infinity));
     if (!Number.isFinite(next)) return { open: false, reason: `closed: ${why}; no window opens again` };
     t = next;
   }
-  if (!openAt(t)) return { open: false, reason: `closed: ${why}; no window opens again` };
-  return { open: false, opensAt: t, reason: `closed: ${why}, until ${iso(t)} (${formatDuration(t - at)} from now, ${windows.timeZone})` };
+  // Past the boundaries looked at, the release asks again then rather than giving up.
+  const until = openAt(t) ? `until ${iso(t)}` : `looked ${MAX_BOUNDARIES} boundaries ahead; asks again at ${iso(t)}`;
+  return { open: false, opensAt: t, reason: `closed: ${why}, ${until} (${local(t)}${formatDuration(t - at)} from now)` };
+
+  /** The end of the open time that holds `from`: allow windows that overlap or meet run on, the first deny start cuts it. */
+  function closing(from: number): number | undefined {
+    const denyStart = Math.min(...deny.map((w) => nextStart(w, from, tz(w)) ?? Infinity));
+    if (allow.length === 0) return Number.isFinite(denyStart) ? denyStart : undefined;
+    let end = from;
+    for (let i = 0; i < MAX_BOUNDARIES && end < denyStart; i++) {
+      const next = Math.max(...holding(allow, end).map((x) => x.o!.until));
+      if (!(next > end)) return Math.min(end, denyStart);
+      end = next;
+    }
+    // Allow windows that run on past every boundary looked at: only a deny window closes it.
+    return Number.isFinite(denyStart) ? denyStart : undefined;
+  }
 }

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type CountReleases, serveMetrics, WorkerMetrics } from './metrics';
-import { connectClient, connectionOptions, registerStateAttribute } from '../connection/client';
+import { connectClient, connectionOptions, ensureFreezeRegistry, registerStateAttribute } from '../connection/client';
 import { RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW } from '../workflows/messages';
 import { createActivities, type ActivityDeps, defaultDeps } from '../activities';
 import { DEFAULT_TASK_QUEUE } from '../connection/settings';
@@ -99,6 +99,8 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   const [host, port] = splitAddress(env.ROLLGATE_METRICS_ADDRESS ?? '0.0.0.0:9464');
   const visibility = await connectClient(env);
   const metrics = new WorkerMetrics(await releaseCounter(visibility.client));
+  // Releases subscribe to the freezes from their start: the registry is there before the first freeze.
+  await ensureFreezeRegistry(visibility.client, settings.taskQueue).catch((e) => console.error(`rollgate worker: cannot start the freeze registry (${(e as Error).message}); the first rollgate freeze starts it`));
   const connection = await NativeConnection.connect(options);
   try {
     capWorkflowThreadHeap(env);

@@ -1,1 +1,2 @@
 export { releaseWorkflow } from './release';
+export { freezeRegistryWorkflow } from './freeze-registry';

@@ -1,7 +1,8 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Freeze, FreezeArgs, UnfreezeArgs } from '../domain/freezes';
 import type { Approval, ReleaseStatus } from '../domain/release';
-import type { AbortArgs, ApproveArgs, PauseArgs, PromoteArgs, RejectArgs, ResolveArgs, ResumeArgs } from '../domain/steering';
+import type { AbortArgs, ApproveArgs, OverrideArgs, PauseArgs, PromoteArgs, RejectArgs, ResolveArgs, ResumeArgs } from '../domain/steering';
 
 /** Messages of the release workflow, shared by the workflow and the CLI. */
 export const statusQuery = defineQuery<ReleaseStatus>('status');
@@ -12,6 +13,19 @@ export const pauseUpdate = defineUpdate<{ paused: true }, [PauseArgs]>('pause');
 export const resumeUpdate = defineUpdate<{ resumed: true }, [ResumeArgs]>('resume');
 export const promoteUpdate = defineUpdate<{ promoting: string }, [PromoteArgs]>('promote');
 export const resolveUpdate = defineUpdate<{ resolving: string }, [ResolveArgs]>('resolve');
+export const overrideUpdate = defineUpdate<{ overriding: string }, [OverrideArgs]>('override');
+/** The registry's push: the freezes that hold this release's service now (all of them, each time). */
+export const freezesSignal = defineSignal<[Freeze[]]>('freezes');
+
+/** The freeze registry: one per namespace, under this workflow ID. */
+export const FREEZE_REGISTRY_ID = 'rollgate-freezes';
+export const FREEZE_REGISTRY_WORKFLOW = 'freezeRegistryWorkflow';
+export const freezeUpdate = defineUpdate<Freeze, [FreezeArgs]>('freeze');
+export const unfreezeUpdate = defineUpdate<{ ended: Freeze[]; narrowed: Freeze[] }, [UnfreezeArgs]>('unfreeze');
+export const freezesQuery = defineQuery<Freeze[]>('freezes');
+/** A release asks to be told the freezes of its service, now and whenever they change; and stops asking at its end. */
+export const subscribeFreezesSignal = defineSignal<[{ workflowId: string; service: string }]>('subscribe');
+export const unsubscribeFreezesSignal = defineSignal<[{ workflowId: string }]>('unsubscribe');
 
 export const RELEASE_WORKFLOW = 'releaseWorkflow';
 

@@ -1,23 +1,19 @@
-import { condition } from '@temporalio/workflow';
 import type { StepInput } from '../activities';
 import { commandFor, FLAG_ROLLBACK_STEP, ROLLBACK, rollbackStep, stepVars } from '../domain/command';
 import { formatDuration } from '../domain/duration';
 import { isAnalysed, isIntermediate, type Phase, PhaseAction } from '../domain/plan';
-import { ApprovalKind, ReleaseState, StepStatus, StopKind, WaitReason } from '../domain/release';
+import { ApprovalKind, ReleaseState, StepStatus, WaitReason } from '../domain/release';
 import { awaitApproval } from './approvals';
 import { bake } from './bake';
+import { waitToStart } from './holds';
 import { notify } from './notifications';
-import { now, type ReleaseRun, StopRelease } from './run-state';
+import { now, type ReleaseRun } from './run-state';
 import { watchLive } from './watch';
 
 /** One phase of the plan: its sign-off, its hold, its action (and smoke test), its bake. */
 export async function runPhase(run: ReleaseRun, phase: Phase): Promise<void> {
   await run.inPhase(phase, async () => {
-    if (run.fullPromotion && isIntermediate(phase)) {
-      // A promotion skips a phase, never its sign-off: the next phase that runs asks for it.
-      if (phase.approval) run.owedSignOffs.push(phase.title);
-      return run.note(`${phase.id}: skipped (promoted to 100%)${phase.approval ? '; its sign-off moves to the next phase' : ''}`, StepStatus.DONE);
-    }
+    if (skippedByPromotion(run, phase)) return;
     const analysed = run.metricsFor(phase).length > 0 && isAnalysed(phase);
     const owed = run.owedSignOffs.splice(0);
     if (phase.approval || owed.length > 0) {
@@ -27,8 +23,9 @@ export async function runPhase(run: ReleaseRun, phase: Phase): Promise<void> {
     }
     await bake(run, `${phase.id}: rollback window`, phase.holdMs, phase, analysed);
     run.throwIfAborted();
-    await waitForWindow(run, phase);
-    if (run.status.paused) await waitWhilePaused(run);
+    await waitToStart(run, phase);
+    // A full promotion sent during the hold, a pause or a window wait skips this phase too.
+    if (skippedByPromotion(run, phase)) return;
     await applyPhase(run, phase);
     run.throwIfAborted();
     await bake(run, `${phase.id}: bake ${formatDuration(phase.bakeMs)}`, phase.bakeMs, phase, analysed);
@@ -37,6 +34,14 @@ export async function runPhase(run: ReleaseRun, phase: Phase): Promise<void> {
       key: `phase-done-${phase.id}`,
     });
   });
+}
+
+/** After `promote --full` an intermediate phase is skipped, never its sign-off: the next phase that runs asks for it. */
+function skippedByPromotion(run: ReleaseRun, phase: Phase): boolean {
+  if (!run.fullPromotion || !isIntermediate(phase)) return false;
+  if (phase.approval) run.owedSignOffs.push(phase.title);
+  run.note(`${phase.id}: skipped (promoted to 100%)${phase.approval ? '; its sign-off moves to the next phase' : ''}`, StepStatus.DONE);
+  return true;
 }
 
 /** The phase's action on the target, then its smoke test. */
@@ -55,37 +60,6 @@ async function applyPhase(run: ReleaseRun, phase: Phase): Promise<void> {
 
 export async function smokeTest(run: ReleaseRun, phase: Phase, name: string, url = phase.smokeUrl): Promise<void> {
   if (url) await run.step(name, () => run.acts.smoke.smokeTest({ url }), (d) => d);
-}
-
-/**
- * A phase starts only inside the deployment windows. Outside, the release waits until one opens,
- * the phase that went live last watched meanwhile; the step says why it waited. The windows are
- * read by a local activity (time zones are the runtime's data), so history keeps the answer.
- */
-async function waitForWindow(run: ReleaseRun, phase: Phase): Promise<void> {
-  const { windows } = run.config;
-  if (windows.allow.length + windows.deny.length === 0) return;
-  for (;;) {
-    const state = await run.acts.local.windowState({ windows, at: Date.now() });
-    if (state.open) return;
-    if (state.opensAt === undefined) throw new StopRelease({ kind: StopKind.STEP_FAILED, message: `${phase.title}: ${state.reason}` });
-    const opensAt = state.opensAt;
-    run.status.window = { reason: state.reason, opensAt: new Date(opensAt).toISOString() };
-    run.setState(ReleaseState.WAITING_FOR_WINDOW);
-    try {
-      await run.step(`${phase.id}: deployment window`, () => watchLive(run, WaitReason.WINDOW, () => condition(() => run.stopping(), Math.max(1, opensAt - Date.now()))), () => state.reason);
-    } finally {
-      delete run.status.window;
-    }
-    run.throwIfAborted();
-  }
-}
-
-/** A pause between phases: the phase that went live last is watched meanwhile. */
-async function waitWhilePaused(run: ReleaseRun): Promise<void> {
-  run.setState(ReleaseState.PAUSED);
-  await watchLive(run, WaitReason.PAUSE, () => condition(() => !run.status.paused || run.stopping()));
-  run.throwIfAborted();
 }
 
 /** Undoes one phase: the flag off for a flag rollout, else the rollback command for its stage. */

@@ -13,6 +13,7 @@ import { notify } from './notifications';
 import { runPhase } from './phases';
 import { failureMessage, ReleaseRun, StopRelease } from './run-state';
 import { installSteering } from './steering';
+import { subscribeToFreezes, unsubscribeFromFreezes } from './holds';
 
 /**
  * One release, from "CI says go" to a written decision, a sign-off where the risk asks for one,
@@ -25,6 +26,15 @@ export async function releaseWorkflow(rawInput: ReleaseInput): Promise<ReleaseRe
   const run = new ReleaseRun(parsed.data);
   run.status.inputFingerprint = fingerprint(rawInput);
   installSteering(run);
+  await subscribeToFreezes(run);
+  try {
+    return await release(run);
+  } finally {
+    await unsubscribeFromFreezes();
+  }
+}
+
+async function release(run: ReleaseRun): Promise<ReleaseResult> {
   const { service } = run.input;
   try {
     const { repo, base, policyFile } = run.input;

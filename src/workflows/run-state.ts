@@ -21,6 +21,7 @@ import {
   type StopReason,
 } from '../domain/release';
 import type { SteeringView } from '../domain/steering';
+import type { Freeze } from '../domain/freezes';
 import { activityGroups, type ActivityGroups } from './activity-groups';
 import { RELEASE_STATE_ATTRIBUTE } from './messages';
 
@@ -72,6 +73,10 @@ export class ReleaseRun {
   resolution?: { by: string; action: 'retry' | 'restored'; reason: string };
   /** A break the checks found while people were asked: it ends the wait and stops the release. */
   alarm?: StopReason;
+  /** The freezes of this service, as the registry last pushed them; undefined until its first push. */
+  freezes?: Freeze[];
+  /** Counts the registry's pushes and the overrides: a hold wakes when either moves. */
+  holdsChanged = 0;
 
   // What the release learned.
   gates: GateReport = { prerequisites: [], securityConditions: [] };

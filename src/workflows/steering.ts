@@ -1,10 +1,11 @@
 import type { UpdateDefinition } from '@temporalio/common';
 import { ApplicationFailure, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { VerifyResult } from '../activities/verify';
-import type { Approval } from '../domain/release';
+import { type Approval, type Override, ReleaseState } from '../domain/release';
 import { parseSignedBody, type RequestContext, SIGNATURE_REFUSED, signedRequestRefusal } from '../domain/signed-request';
 import { needsSignature, parseSteeringArgs, requestTarget, Steer, type SteeringArgs, type SteeringInput, steeringRefusal } from '../domain/steering';
-import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, resolveUpdate, resumeUpdate, statusQuery } from './messages';
+import { abortUpdate, approveUpdate, overrideUpdate, pauseUpdate, promoteUpdate, rejectUpdate, resolveUpdate, resumeUpdate, statusQuery } from './messages';
+import { heldBy } from './holds';
 import { failureMessage, now, type ReleaseRun } from './run-state';
 
 /** Who sent an update: the verified principal of a signed request, or the name typed (unverified). */
@@ -69,6 +70,20 @@ const handlers: { [K in Steer]: Handler<K> } = {
       run.promoteRequest = { by: byOf(sender), full: a.full };
       if (a.full) run.fullPromotion = true;
       return { promoting: a.full ? 'to 100%, skipping the remaining steps and bakes' : `ending ${run.status.currentStep ?? 'the current bake'} now` };
+    },
+  },
+  override: {
+    update: overrideUpdate,
+    apply: (run, a, sender) => {
+      const base = { by: byOf(sender), verified: sender.verified, at: now(), reason: a.reason };
+      const frozen = heldBy(run).map((f) => f.id);
+      const o: Override =
+        run.status.state === ReleaseState.FROZEN && frozen.length
+          ? { ...base, freezes: frozen, broke: `freeze ${frozen.join(', ')}` }
+          : { ...base, windowUntil: run.status.window!.opensAt, broke: `the deployment window closed until ${run.status.window!.opensAt}` };
+      (run.status.overrides ??= []).push(o);
+      run.holdsChanged++;
+      return { overriding: o.broke };
     },
   },
   resolve: {

@@ -18,20 +18,24 @@ const view = (state: ReleaseState, over: Partial<SteeringView> = {}): SteeringVi
 const refusal = <K extends Steer>(update: K, args: SteeringArgs[K], v: SteeringView) => steeringRefusal(update, args, v);
 
 describe('steering rules: which state allows which update', () => {
-  const states: ReleaseState[] = ['deciding', 'awaiting-approval', 'deploying', 'baking', 'paused', 'rolling-back', 'verifying-rollback', 'needs-human', 'finished'];
+  const states: ReleaseState[] = ['deciding', 'awaiting-approval', 'deploying', 'baking', 'paused', 'waiting-for-window', 'frozen', 'rolling-back', 'verifying-rollback', 'needs-human', 'finished'];
   const allowed = (update: Steer, args: never, over: (s: ReleaseState) => Partial<SteeringView> = () => ({})) =>
     states.filter((s) => refusal(update, args, view(s, { ...(s === 'finished' ? { outcome: 'released' } : {}), ...over(s) })) === undefined);
 
-  it('pause: while deciding, waiting for a sign-off, deploying or baking', () => {
-    assert.deepEqual(allowed(Steer.PAUSE, { by: 'a' } as never), ['deciding', 'awaiting-approval', 'deploying', 'baking']);
+  it('pause: while deciding, waiting for a sign-off, deploying, baking, or held by a window or a freeze', () => {
+    assert.deepEqual(allowed(Steer.PAUSE, { by: 'a' } as never), ['deciding', 'awaiting-approval', 'deploying', 'baking', 'waiting-for-window', 'frozen']);
   });
   it('resume: only while paused, whatever the state shows', () => {
     assert.deepEqual(allowed(Steer.RESUME, { by: 'a' } as never), []);
     assert.deepEqual(allowed(Steer.RESUME, { by: 'a' } as never, () => ({ paused: { by: 'x', at: 't' } })), states);
   });
-  it('promote: the current bake only while baking or paused; --full also while deploying', () => {
+  it('promote: the current bake only while baking or paused; --full also while deploying or held (it takes effect once the hold ends)', () => {
     assert.deepEqual(allowed(Steer.PROMOTE, { by: 'a', full: false } as never), ['baking', 'paused']);
-    assert.deepEqual(allowed(Steer.PROMOTE, { by: 'a', full: true } as never), ['deploying', 'baking', 'paused']);
+    assert.deepEqual(allowed(Steer.PROMOTE, { by: 'a', full: true } as never), ['deploying', 'baking', 'paused', 'waiting-for-window', 'frozen']);
+  });
+  it('override: only while held by a deployment window or a freeze', () => {
+    assert.deepEqual(allowed(Steer.OVERRIDE, { by: 'a', reason: 'hotfix' } as never), ['waiting-for-window', 'frozen']);
+    assert.equal(refusal(Steer.OVERRIDE, { by: 'a', reason: 'r' }, view('baking')), 'nothing to override: the release is baking, not held by a deployment window or a freeze');
   });
   it('promote: never while paused between phases, where it would end the next bake before it began', () => {
     assert.equal(refusal(Steer.PROMOTE, { by: 'a', full: false }, view('paused', { inBake: false })), 'nothing to promote: the release is paused between phases, not in a bake');
@@ -39,7 +43,7 @@ describe('steering rules: which state allows which update', () => {
     assert.equal(refusal(Steer.PROMOTE, { by: 'a', full: true }, view('paused', { inBake: false })), undefined);
   });
   it('abort: before the rollback begins, once; refused, not ignored, once it has', () => {
-    assert.deepEqual(allowed(Steer.ABORT, { reason: 'r' } as never), ['deciding', 'awaiting-approval', 'deploying', 'baking', 'paused']);
+    assert.deepEqual(allowed(Steer.ABORT, { reason: 'r' } as never), ['deciding', 'awaiting-approval', 'deploying', 'baking', 'paused', 'waiting-for-window', 'frozen']);
     assert.equal(refusal(Steer.ABORT, { reason: 'r' }, view('rolling-back')), 'the release is already rolling-back: nothing is left to abort');
     assert.match(refusal(Steer.ABORT, { reason: 'r' }, view('needs-human')) ?? '', /waits for a human: rollgate resolve/);
     assert.equal(refusal(Steer.ABORT, { reason: 'r' }, view('baking', { abortRequested: { reason: 'wrong build' } })), 'abort already requested: wrong build');
@@ -100,6 +104,10 @@ describe('steering arguments', () => {
     assert.throws(() => parseSteeringArgs(Steer.RESOLVE, { by: 'b', action: 'nuke', reason: 'r' }), /action: must be retry or restored/);
     assert.throws(() => parseSteeringArgs(Steer.PAUSE, { by: 'b', extra: 1 }), /extra/);
   });
+  it('an override must say why', () => {
+    assert.throws(() => parseSteeringArgs(Steer.OVERRIDE, { by: 'a', reason: '  ' }), /reason: a reason must be given/);
+    assert.throws(() => parseSteeringArgs(Steer.OVERRIDE, { reason: 'hotfix' }), /by: who overrides must be given/);
+  });
   it('fill defaults: promote is not --full unless asked', () => {
     assert.deepEqual(parseSteeringArgs(Steer.PROMOTE, { by: 'b' }), { by: 'b', full: false });
   });
@@ -123,7 +131,7 @@ describe('signed steering (issue 13 §2)', () => {
     assert.equal(refusal(Steer.APPROVE, {}, view('baking')), 'nothing is waiting for approval (state: baking)');
   });
   it('which updates need a signature where the worker verifies them', () => {
-    assert.deepEqual(Object.values(Steer).filter(needsSignature), ['approve', 'reject', 'resume', 'promote', 'resolve']);
+    assert.deepEqual(Object.values(Steer).filter(needsSignature), ['approve', 'reject', 'resume', 'promote', 'resolve', 'override']);
   });
   it('what a request is signed for', () => {
     assert.equal(requestTarget(Steer.APPROVE, {}, 'production-switch'), 'production-switch');

@@ -16,6 +16,10 @@ describe('deployment windows: recurrences', () => {
     const both = parseCron('0 0 1 * MON');
     assert.equal(both.bothDays, 'either');
     assert.deepEqual([...both.days!], [1]);
+    // Vixie cron: a day field starting with `*` narrows the other one (odd days that are Mondays).
+    const stepped = parseCron('0 0 */2 * MON');
+    assert.equal(stepped.bothDays, 'both');
+    assert.deepEqual([...stepped.days!].slice(0, 3), [1, 3, 5]);
   });
 
   it('refuses a cron expression naming the field and what is wrong', () => {
@@ -67,7 +71,7 @@ describe('deployment windows: open or closed, and until when', () => {
     const s = windowState(weekend, at('2026-12-04T16:00:00Z'));
     assert.equal(s.open, false);
     assert.equal(iso(s.opensAt), '2026-12-07T08:00:00.000Z');
-    assert.match(s.reason, /^closed: inside deny window cron 0 17 \* \* FRI, until 2026-12-07T08:00Z \(2d16h from now, Europe\/Berlin\)$/);
+    assert.match(s.reason, /^closed: inside deny window cron 0 17 \* \* FRI, until 2026-12-07T08:00Z \(Mon 09:00 Europe\/Berlin, 2d16h from now\)$/);
     const before = windowState(weekend, at('2026-12-04T15:59:00Z'));
     assert.equal(before.open, true);
     assert.equal(iso(before.closesAt), '2026-12-04T16:00:00.000Z');
@@ -96,6 +100,53 @@ describe('deployment windows: open or closed, and until when', () => {
     const nightly = WindowsSchema.parse({ timeZone: 'Europe/Berlin', allow: [{ cron: '30 2 * * *', duration: '1h' }] });
     assert.equal(iso(windowState(nightly, at('2026-03-28T12:00:00Z')).opensAt), '2026-03-29T01:30:00.000Z');
     assert.equal(iso(windowState(nightly, at('2026-03-29T12:00:00Z')).opensAt), '2026-03-30T00:30:00.000Z');
+  });
+
+  it('east of UTC, a start before the clocks change that day keeps its hour', () => {
+    // 01:30 in Berlin on 2026-03-29 comes before the 02:00 change: 00:30Z, not the evening before.
+    const early = WindowsSchema.parse({ timeZone: 'Europe/Berlin', allow: [{ cron: '30 1 * * *', duration: '1h' }] });
+    assert.equal(iso(windowState(early, at('2026-03-28T12:00:00Z')).opensAt), '2026-03-29T00:30:00.000Z');
+    const auckland = WindowsSchema.parse({ timeZone: 'Pacific/Auckland', allow: [{ cron: '30 0 * * *', duration: '1h' }] });
+    // Auckland moves from +12 to +13 at 02:00 on 2026-09-27; 00:30 that day is 12:30Z the day before.
+    assert.equal(iso(windowState(auckland, at('2026-09-26T06:00:00Z')).opensAt), '2026-09-26T12:30:00.000Z');
+  });
+
+  it('a time the fall-back repeats is its first occurrence, east and west of UTC', () => {
+    // Berlin repeats 02:00-03:00 on 2026-10-25 (first at 00:xxZ); New York repeats 01:00-02:00 on 2026-11-01 (first at 05:xxZ).
+    const berlin = WindowsSchema.parse({ timeZone: 'Europe/Berlin', allow: [{ cron: '30 2 * * *', duration: '1h' }] });
+    assert.equal(iso(windowState(berlin, at('2026-10-24T12:00:00Z')).opensAt), '2026-10-25T00:30:00.000Z');
+    const newYork = WindowsSchema.parse({ timeZone: 'America/New_York', allow: [{ cron: '30 1 * * *', duration: '1h' }] });
+    assert.equal(iso(windowState(newYork, at('2026-10-31T12:00:00Z')).opensAt), '2026-11-01T05:30:00.000Z');
+  });
+
+  it('allow windows that overlap or meet close at the end of the last, not the first', () => {
+    const shifts = WindowsSchema.parse({
+      allow: [
+        { cron: '0 8 * * *', duration: '4h' },
+        { cron: '0 12 * * *', duration: '4h' },
+        { cron: '0 15 * * *', duration: '2h' },
+      ],
+    });
+    const s = windowState(shifts, at('2026-12-09T09:00:00Z'));
+    assert.equal(s.open, true);
+    assert.equal(iso(s.closesAt), '2026-12-09T17:00:00.000Z');
+    // Allow windows that never leave a gap close only where a deny window starts, or never.
+    const always = { cron: '0 0 * * *', duration: '24h' };
+    assert.equal(windowState(WindowsSchema.parse({ allow: [always] }), at('2026-12-09T09:00:00Z')).closesAt, undefined);
+    const cut = windowState(WindowsSchema.parse({ allow: [always], deny: [{ cron: '0 17 * * FRI', duration: '1h' }] }), at('2026-12-09T09:00:00Z'));
+    assert.equal(iso(cut.closesAt), '2026-12-11T17:00:00.000Z');
+  });
+
+  it('past the boundaries it looks at, a closed state asks again later rather than giving up', () => {
+    // Deny windows that each end where another starts, for longer than the boundaries looked across.
+    const deny = [
+      { cron: '0 0 * * *', duration: '12h' },
+      { cron: '0 12 * * *', duration: '12h' },
+    ];
+    const s = windowState(WindowsSchema.parse({ allow: [{ cron: '0 9 1 1 *', duration: '1h' }], deny }), at('2026-12-09T09:00:00Z'));
+    assert.equal(s.open, false);
+    assert.ok(s.opensAt! > at('2027-12-01T00:00:00Z'), iso(s.opensAt));
+    assert.match(s.reason, /looked 1000 boundaries ahead; asks again at /);
   });
 
   it('no windows: always open, never closing', () => {

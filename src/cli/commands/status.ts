@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDuration } from '../../domain/duration';
+import { describeFreeze } from '../../domain/freezes';
 import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Out, parseFlags, releaseId } from '../flags';
 import { queryStatus } from '../temporal';
@@ -27,7 +28,10 @@ export async function statusCommand(args: string[], out: Out): Promise<number> {
   if (status.baseline && Object.keys(status.baseline).length) out.log(`baseline: ${Object.entries(status.baseline).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const w = status.watching;
   if (status.window) out.log(`waiting for a deployment window until ${status.window.opensAt}: ${status.window.reason}`);
-  const waitingFor = { pause: 'the pause to end', approval: 'an approval', window: 'a deployment window' } as const;
+  for (const f of status.freezes ?? []) out.log(`frozen: ${describeFreeze(f)}`);
+  if (status.state === 'frozen' || status.window) out.log(`  to break it: rollgate override ${status.releaseId} --reason TEXT (signed where the worker verifies signers)`);
+  for (const o of status.overrides ?? []) out.log(`overridden by ${o.by}${o.verified ? ' (signature verified)' : ' (unverified)'} at ${o.at}: ${o.broke}; ${o.reason}`);
+  const waitingFor = { pause: 'the pause to end', approval: 'an approval', window: 'a deployment window', freeze: 'a freeze to end' } as const;
   if (w) out.log(`watching ${w.phase} while waiting for ${waitingFor[w.reason]} (since ${w.since}): ${w.readings} readings so far`);
   if (w?.held) out.log(`  a check failed during the pause: ${w.held}; the release rolls back when it resumes`);
   for (const a of [...status.analysed, ...(status.analysis ? [status.analysis] : [])]) {

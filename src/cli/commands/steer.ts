@@ -8,7 +8,7 @@ import { ACKNOWLEDGEMENTS, type Acknowledgement } from '../../domain/release';
 import { canonicalPayload, type Signed, SIGNATURE_TTL_MS } from '../../domain/signed-request';
 import { hasControlCharacters, requestTarget, type Steer } from '../../domain/steering';
 import { signPayload } from '../../evidence/ssh-signature';
-import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, resolveUpdate, resumeUpdate, statusQuery } from '../../workflows/messages';
+import { abortUpdate, approveUpdate, overrideUpdate, pauseUpdate, promoteUpdate, rejectUpdate, resolveUpdate, resumeUpdate, statusQuery } from '../../workflows/messages';
 import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Options, type Out, parseFlags, refused, releaseId } from '../flags';
 import { describeClientError } from '../temporal';
@@ -91,6 +91,14 @@ const STEERING = {
     send: async (h, f, s) => {
       const r = await h.executeUpdate(promoteUpdate, { args: [{ ...named(f), full: f.full ?? false, ...s }] });
       return `promoting ${f.id}: ${r.promoting}`;
+    },
+  },
+  override: {
+    by: 'overrides',
+    reasonRequired: true,
+    send: async (h, f, s) => {
+      const r = await h.executeUpdate(overrideUpdate, { args: [{ ...named(f), reason: f.reason!, ...s }] });
+      return `overriding for ${f.id}: ${r.overriding}; its next phase starts now`;
     },
   },
   resolve: {

@@ -1,0 +1,95 @@
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import { connectClient, ensureFreezeRegistry } from '../../connection/client';
+import { parseDuration } from '../../domain/duration';
+import { InputError } from '../../domain/errors';
+import { ALL_SERVICES, describeFreeze, type Freeze } from '../../domain/freezes';
+import { FREEZE_REGISTRY_ID, freezesQuery, freezeUpdate, unfreezeUpdate } from '../../workflows/messages';
+import { ExitCode } from '../exit-code';
+import { type FlagSpec, type Out, parseFlags } from '../flags';
+
+/**
+ * `rollgate freeze | unfreeze | freezes`: the namespace's freezes, kept by the freeze registry
+ * workflow on the server. A freeze stops every release of the services it names from starting a
+ * new phase until it ends; the running phase finishes.
+ */
+
+const services = { service: { type: 'string', multiple: true }, all: { type: 'boolean' } } as const;
+const servicesOf = (f: { service?: string[] | undefined; all?: boolean | undefined }) => (f.all ? [ALL_SERVICES] : f.service);
+const oneOf = (f: { service?: string[] | undefined; all?: boolean | undefined }) => (f.service?.length ? 1 : 0) + (f.all ? 1 : 0) === 1;
+
+/** `--until` as an instant (ISO 8601 with its offset) or a duration from now (`3d`, `12h`). */
+const until = z.string({ error: 'when the freeze ends must be given (an ISO 8601 instant, or a duration such as 3d)' }).transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms !== undefined && ms > 0) return new Date(Date.now() + ms).toISOString();
+  if (z.iso.datetime({ offset: true }).safeParse(text).success) return new Date(text).toISOString();
+  ctx.addIssue({ code: 'custom', message: `"${text}" is neither an ISO 8601 instant (2026-12-27T08:00:00Z) nor a duration (3d, 12h)` });
+  return z.NEVER;
+});
+
+const FreezeFlagsSchema = z
+  .strictObject({ service: z.array(z.string()).optional(), all: z.boolean().optional(), reason: z.string({ error: 'a reason must be given' }), until, by: z.string({ error: 'who freezes must be given' }) })
+  .refine(oneOf, { message: 'name the services (--service, repeatable) or --all, one of them', path: ['service'] });
+export const freezeFlags = { command: 'freeze', options: { ...services, reason: { type: 'string' }, until: { type: 'string' }, by: { type: 'string' } }, schema: FreezeFlagsSchema } satisfies FlagSpec<
+  typeof FreezeFlagsSchema
+>;
+
+const UnfreezeFlagsSchema = z
+  .strictObject({ id: z.string().optional(), service: z.array(z.string()).optional(), all: z.boolean().optional(), reason: z.string().optional(), by: z.string({ error: 'who unfreezes must be given' }) })
+  .refine((f) => (f.id !== undefined ? 1 : 0) + (f.service?.length ? 1 : 0) + (f.all ? 1 : 0) === 1, { message: 'give a freeze ID, --service or --all, one of them', path: ['id'] });
+export const unfreezeFlags = {
+  command: 'unfreeze',
+  options: { ...services, reason: { type: 'string' }, by: { type: 'string' } },
+  positionals: ['id'],
+  schema: UnfreezeFlagsSchema,
+} satisfies FlagSpec<typeof UnfreezeFlagsSchema>;
+
+const FreezesFlagsSchema = z.strictObject({ json: z.boolean().default(false) });
+export const freezesFlags = { command: 'freezes', options: { json: { type: 'boolean' } }, schema: FreezesFlagsSchema } satisfies FlagSpec<typeof FreezesFlagsSchema>;
+
+/** The registry's refusal (the field and what is wrong) as one line. */
+async function registry<T>(fn: (client: Client) => Promise<T>, start = false): Promise<T> {
+  const { client, settings, close } = await connectClient();
+  try {
+    if (start) await ensureFreezeRegistry(client, settings.taskQueue);
+    return await fn(client);
+  } catch (e) {
+    const err = e as Error & { cause?: Error };
+    if (err?.name === 'WorkflowUpdateFailedError' && err.cause) throw new InputError(err.cause.message);
+    throw e;
+  } finally {
+    await close();
+  }
+}
+
+export async function freezeCommand(args: string[], out: Out): Promise<number> {
+  const f = parseFlags(freezeFlags, args);
+  const freeze = await registry((c) => c.workflow.getHandle(FREEZE_REGISTRY_ID).executeUpdate(freezeUpdate, { args: [{ services: servicesOf(f)!, reason: f.reason, by: f.by, until: f.until }] }), true);
+  out.log(`frozen: ${describeFreeze(freeze)}`);
+  out.log(`  releases of ${freeze.services.includes(ALL_SERVICES) ? 'every service' : freeze.services.join(', ')} start no new phase until then; rollgate unfreeze ${freeze.id} --by NAME ends it`);
+  return ExitCode.OK;
+}
+
+export async function unfreezeCommand(args: string[], out: Out): Promise<number> {
+  const f = parseFlags(unfreezeFlags, args);
+  const which = f.id !== undefined ? { id: f.id } : { services: servicesOf(f)! };
+  const r = await registry((c) => c.workflow.getHandle(FREEZE_REGISTRY_ID).executeUpdate(unfreezeUpdate, { args: [{ ...which, by: f.by, ...(f.reason ? { reason: f.reason } : {}) }] })).catch((e) => {
+    if ((e as Error).name === 'WorkflowNotFoundError') throw new InputError('no freeze has been set in this namespace');
+    throw e;
+  });
+  for (const x of r.ended) out.log(`ended: ${describeFreeze(x)}`);
+  for (const x of r.narrowed) out.log(`narrowed: ${describeFreeze(x)}`);
+  return ExitCode.OK;
+}
+
+export async function freezesCommand(args: string[], out: Out): Promise<number> {
+  const f = parseFlags(freezesFlags, args);
+  const list: Freeze[] = await registry((c) => c.workflow.getHandle(FREEZE_REGISTRY_ID).query(freezesQuery)).catch((e) => {
+    if ((e as Error).name === 'WorkflowNotFoundError') return [];
+    throw e;
+  });
+  if (f.json) out.log(JSON.stringify(list, null, 2));
+  else if (list.length === 0) out.log('no freezes');
+  else for (const x of list) out.log(describeFreeze(x));
+  return ExitCode.OK;
+}

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { serviceName } from './release';
+import { hasControlCharacters } from './steering';
+
+/**
+ * Freezes (issue 16): a human says "no new phase for these services until then", for a reason.
+ * Kept by one registry workflow per namespace, which pushes each subscribed release the freezes
+ * that hold its service. Pure: the schemas and which freezes hold a service at an instant.
+ */
+
+/** Every service: `rollgate freeze --all`. */
+export const ALL_SERVICES = '*';
+
+const NO_CONTROL = 'must not contain control characters (newlines, carriage returns, other C0/C1 or U+2028/U+2029)';
+const text = (max: number) =>
+  z
+    .string()
+    .refine((s) => !hasControlCharacters(s), NO_CONTROL)
+    .trim()
+    .min(1, 'must be given')
+    .max(max);
+
+export const FreezeArgsSchema = z.strictObject({
+  services: z.array(z.union([z.literal(ALL_SERVICES), serviceName])).min(1, 'name at least one service (or all)'),
+  reason: text(2000),
+  by: text(200),
+  /** ISO 8601 instant with its offset; the registry refuses one already past. */
+  until: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 instant such as 2026-12-27T08:00:00Z' }),
+});
+export type FreezeArgs = z.input<typeof FreezeArgsSchema>;
+
+export const UnfreezeArgsSchema = z
+  .strictObject({
+    /** The freeze to end, as `rollgate freezes` lists it. */
+    id: z.string().regex(/^F\d+$/, 'must be a freeze ID such as F3').optional(),
+    /** Or every freeze that names one of these services. */
+    services: z.array(z.union([z.literal(ALL_SERVICES), serviceName])).min(1).optional(),
+    by: text(200),
+    reason: text(2000).optional(),
+  })
+  .refine((a) => (a.id === undefined) !== (a.services === undefined), { path: ['id'], message: 'give a freeze ID or services, one of them' });
+export type UnfreezeArgs = z.input<typeof UnfreezeArgsSchema>;
+
+export interface Freeze {
+  id: string;
+  services: string[];
+  reason: string;
+  by: string;
+  at: string;
+  until: string;
+}
+
+/** Whether a freeze names `service` (or every service). */
+export const names = (f: Pick<Freeze, 'services'>, service: string): boolean => f.services.includes(ALL_SERVICES) || f.services.includes(service);
+
+/** The freezes that hold `service` at `now`: naming it, and not yet past their `until`. */
+export const freezesHolding = (freezes: readonly Freeze[], service: string, now: number): Freeze[] => freezes.filter((f) => names(f, service) && Date.parse(f.until) > now);
+
+/**
+ * What an unfreeze leaves: by ID the freeze ends; by services each is taken out of the freezes
+ * naming it, and a freeze left with none ends (`*` ends them all; a freeze of every service is
+ * ended only by its ID or by `*`).
+ */
+export function unfreeze(freezes: readonly Freeze[], a: z.output<typeof UnfreezeArgsSchema>): { kept: Freeze[]; ended: Freeze[]; narrowed: Freeze[] } {
+  const out = { kept: [] as Freeze[], ended: [] as Freeze[], narrowed: [] as Freeze[] };
+  for (const f of freezes) {
+    const left = a.id !== undefined ? (f.id === a.id ? [] : f.services) : a.services!.includes(ALL_SERVICES) ? [] : f.services.filter((s) => !a.services!.includes(s));
+    if (left.length === 0) out.ended.push(f);
+    else if (left.length < f.services.length) out.narrowed.push({ ...f, services: left });
+    else out.kept.push(f);
+  }
+  out.kept.push(...out.narrowed);
+  return out;
+}
+
+/** One line for people: `F3 (checkout, payments) by alice until 2026-12-27T08:00:00Z: year-end freeze`. */
+export const describeFreeze = (f: Freeze): string => `${f.id} (${f.services.includes(ALL_SERVICES) ? 'every service' : f.services.join(', ')}) by ${f.by} until ${f.until}: ${f.reason}`;
