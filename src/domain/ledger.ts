@@ -1,5 +1,5 @@
 import { type Decision, Outcome, type RiskLevel, type Strategy } from './enums';
-import type { EvidenceDigest, StopKind, StopReason } from './release';
+import type { EvidenceDigest, Override, StopKind, StopReason } from './release';
 
 /** One line of `ledger.jsonl`: the spec's fields, then rollgate's. */
 export interface LedgerEntry {
@@ -31,6 +31,8 @@ export interface LedgerEntry {
   lead_time_seconds: number | null;
   /** Each evidence file the gates judged, with its SHA-256: what an auditor matches to the CI artefacts. */
   evidence: { kind: EvidenceDigest['kind']; file: string; sha256: string }[];
+  /** Deployment windows and freezes broken for this release: who (and whether verified), what and why. */
+  overrides: { by: string; verified: boolean; at: string; broke: string; reason: string }[];
 }
 
 const seconds = (from: string | null | undefined, to: string | null | undefined): number | null =>
@@ -56,6 +58,7 @@ export function ledgerEntry(e: {
   rollbackStartedAt?: string;
   rollbackFinishedAt?: string;
   evidence?: readonly EvidenceDigest[];
+  overrides?: readonly Override[];
 }): LedgerEntry {
   return {
     skill: 'release-decision',
@@ -82,5 +85,6 @@ export function ledgerEntry(e: {
     rollback_duration_seconds: seconds(e.rollbackStartedAt, e.rollbackFinishedAt),
     lead_time_seconds: e.outcome === Outcome.RELEASED ? seconds(e.commitTime, e.productionAt) : null,
     evidence: (e.evidence ?? []).map(({ kind, file, sha256 }) => ({ kind, file, sha256 })),
+    overrides: (e.overrides ?? []).map(({ by, verified, at, broke, reason }) => ({ by, verified, at, broke, reason })),
   };
 }

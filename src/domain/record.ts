@@ -5,7 +5,7 @@ import { formatDuration } from './duration';
 import { type Outcome, PrerequisiteName } from './enums';
 import { isAnalysed, type Phase, PhaseAction, rollbackTargets, TARGET_ATTEMPTS, TARGET_GRACE_MS, verificationUrl } from './plan';
 import type { Metric } from './analysis';
-import { type Approval, type DecisionResult, type GateReport, type PendingApproval, type PhaseAnalysis, type StepRecord } from './release';
+import { type Approval, type DecisionResult, type GateReport, type Override, type PendingApproval, type PhaseAnalysis, type StepRecord } from './release';
 import { phaseTimeline } from './timeline';
 import type { PolicyProvenance } from './policy';
 import type { RestoreHistory } from './dora';
@@ -30,6 +30,8 @@ export interface RecordInput {
   files: FileChange[];
   config: RollgateConfig;
   approvals: Approval[];
+  /** Deployment windows and freezes broken by a signed override. */
+  overrides?: Override[];
   pendingApproval?: PendingApproval;
   /** Where the release policy came from. */
   policy?: PolicyProvenance;
@@ -346,6 +348,7 @@ const signOff: Section = (r) => {
         ? [`- Not required: ${d.risk?.level ?? 'this'} risk is not in approval.requiredFor (${r.config.approval.requiredFor.join(', ')})`]
         : []),
     ...r.approvals.map(approvedLine),
+    ...(r.overrides ?? []).map(overrideLine),
     ...(p
       ? [
           `- **Awaiting**: ${prose(p.reason)}; deadline ${text(p.deadline)}${p.mustAcknowledge ? `; the approval must acknowledge it (--acknowledge ${p.mustAcknowledge})` : ''}`,
@@ -363,6 +366,10 @@ const signOff: Section = (r) => {
 /** An approval, and whether its name was verified: a signature of the worker's allowed signers, or a name as typed. */
 const approvedLine = (a: Approval): string =>
   `- **Approved by**: ${text(a.by)}${a.verified === undefined ? '' : a.verified ? ' (signature verified)' : ' (unverified: a name as typed)'} at ${text(a.at)}${a.kind === 'release' ? '' : ` (phase ${text(a.target)})`}${a.reason ? ` — ${text(a.reason)}` : ''}${a.acknowledged ? `; acknowledged: ${ACKNOWLEDGED[a.acknowledged]}` : ''}`;
+
+/** A window or a freeze broken for this release, in the sign-off: it is a sign-off of its own. */
+const overrideLine = (o: Override): string =>
+  `- **Overridden by**: ${text(o.by)}${o.verified ? ' (signature verified)' : ' (unverified: a name as typed)'} at ${text(o.at)}: broke ${text(o.broke)} — ${text(o.reason)}`;
 
 const ACKNOWLEDGED = { 'irreversible-migration': 'a rollback cannot restore the data the irreversible migration drops' } as const;
 

@@ -54,6 +54,7 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
         ...(run.rollbackStartedAt ? { rollbackStartedAt: run.rollbackStartedAt } : {}),
         ...(run.rollbackEndedAt ? { rollbackFinishedAt: run.rollbackEndedAt } : {}),
         ...(run.gates.evidence ? { evidence: run.gates.evidence } : {}),
+        ...(status.overrides ? { overrides: status.overrides } : {}),
       }),
       durations: releaseDurations(status.steps),
     });

@@ -33,6 +33,7 @@ export async function writeRecord(
     files: change?.files ?? [],
     config: run.config,
     approvals: status.approvals,
+    ...(status.overrides ? { overrides: status.overrides } : {}),
     ...(status.pendingApproval ? { pendingApproval: status.pendingApproval } : {}),
     ...(status.policy ? { policy: status.policy } : {}),
     ...(run.alertRulesFile ? { alertRulesFile: run.alertRulesFile } : {}),

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { InputError } from '../../src/domain/errors';
 import { decideFlags } from '../../src/cli/commands/decide';
 import { doraFlags } from '../../src/cli/commands/dora';
+import { freezeFlags, freezesFlags, unfreezeFlags } from '../../src/cli/commands/freeze';
 import { reportFlags } from '../../src/cli/commands/report';
 import { schemaFlags } from '../../src/cli/commands/schema';
 import { startFlags } from '../../src/cli/commands/start';
@@ -28,10 +29,10 @@ function refusal<S extends z.ZodType>(spec: FlagSpec<S>, args: string[]): string
 const DAY = 86_400_000;
 
 describe('CLI flags: every command parses and refuses its own flags, no server needed', () => {
-  const specs: FlagSpec<z.ZodType>[] = [decideFlags, startFlags, ...STEER_COMMANDS.map(steerFlags), statusFlags, reportFlags, doraFlags, schemaFlags, workerFlags];
+  const specs: FlagSpec<z.ZodType>[] = [decideFlags, startFlags, ...STEER_COMMANDS.map(steerFlags), statusFlags, reportFlags, doraFlags, schemaFlags, workerFlags, freezeFlags, unfreezeFlags, freezesFlags];
 
   it('every command has a spec, and each spec validates exactly the flags it parses', () => {
-    assert.deepEqual(specs.map((s) => s.command).sort(), ['abort', 'approve', 'decide', 'dora', 'pause', 'promote', 'reject', 'report', 'resolve', 'resume', 'schema', 'start', 'status', 'worker']);
+    assert.deepEqual(specs.map((s) => s.command).sort(), ['abort', 'approve', 'decide', 'dora', 'freeze', 'freezes', 'override', 'pause', 'promote', 'reject', 'report', 'resolve', 'resume', 'schema', 'start', 'status', 'unfreeze', 'worker']);
     for (const spec of specs) {
       const keys = Object.keys((spec.schema as z.ZodObject).shape).sort();
       assert.deepEqual(keys, [...Object.keys(spec.options), ...(spec.positionals ?? [])].sort(), spec.command);
@@ -43,6 +44,26 @@ describe('CLI flags: every command parses and refuses its own flags, no server n
     assert.match(refusal(decideFlags, ['--repo']), /^Option '--repo <value>' argument missing/);
     assert.match(refusal(statusFlags, ['a', 'b']), /^unexpected argument "b"$/);
     assert.match(refusal(doraFlags, ['extra']), /^Unexpected argument 'extra'/);
+  });
+
+  describe('freeze and unfreeze', () => {
+    it('freeze: services or all, a reason, who, and until as an instant or a duration from now', () => {
+      const f = parseFlags(freezeFlags, ['--service', 'checkout', '--service', 'payments', '--reason', 'year end', '--by', 'cab', '--until', '2026-12-27T08:00:00+01:00']);
+      assert.deepEqual(f, { service: ['checkout', 'payments'], reason: 'year end', by: 'cab', until: '2026-12-27T07:00:00.000Z' });
+      const inTwoDays = Date.parse(parseFlags(freezeFlags, ['--all', '--reason', 'r', '--by', 'cab', '--until', '2d']).until) - Date.now();
+      assert.ok(Math.abs(inTwoDays - 2 * DAY) < 60_000, String(inTwoDays));
+      assert.equal(refusal(freezeFlags, ['--all', '--service', 'x', '--reason', 'r', '--by', 'cab', '--until', '2d']), '--service: name the services (--service, repeatable) or --all, one of them');
+      assert.equal(refusal(freezeFlags, ['--all', '--reason', 'r', '--by', 'cab', '--until', 'soon']), '--until: "soon" is neither an ISO 8601 instant (2026-12-27T08:00:00Z) nor a duration (3d, 12h)');
+      assert.equal(refusal(freezeFlags, ['--all', '--until', '1h']), '--reason: a reason must be given; --by: who freezes must be given');
+    });
+    it('unfreeze: one freeze by its ID, or services, or all', () => {
+      assert.deepEqual(parseFlags(unfreezeFlags, ['F3', '--by', 'cab']), { id: 'F3', by: 'cab' });
+      assert.equal(refusal(unfreezeFlags, ['F3', '--all', '--by', 'cab']), 'unfreeze: give a freeze ID, --service or --all, one of them');
+      assert.equal(refusal(unfreezeFlags, ['--by', 'cab']), 'unfreeze: give a freeze ID, --service or --all, one of them');
+    });
+    it('override: who and why', () => {
+      assert.equal(refusal(steerFlags('override'), ['release-x', '--by', 'oncall']), '--reason: a reason must be given');
+    });
   });
 
   describe('decide', () => {

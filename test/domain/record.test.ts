@@ -389,6 +389,16 @@ describe('the decision record of an approved canary with results and a rollback'
     assert.equal(signOffOf(r), lines(`- **Approved by**: bob at ${at(2)} — reviewed`, `- **Approved by**: carol at ${at(6)} (phase production-canary-10)`));
   });
 
+  it('the sign-off lists the overrides of a window or a freeze, with who, whether verified, what and why, escaped', () => {
+    const overrides = [
+      { by: 'oncall', verified: true, at: at(3), reason: 'security fix *now*', broke: 'freeze F4', freezes: ['F4'] },
+      { by: 'sre', verified: false, at: at(4), reason: 'hotfix', broke: 'the deployment window closed until 2026-01-05T13:00:00.000Z', windowUntil: '2026-01-05T13:00:00.000Z' },
+    ];
+    const s = render({ ...input, overrides }).of('SIGN-OFF');
+    assert.match(s, new RegExp(`^- \\*\\*Overridden by\\*\\*: oncall \\(signature verified\\) at ${at(3).replace(/\./g, '\\.')}: broke freeze F4 — security fix \\\\\\*now\\\\\\*$`, 'm'));
+    assert.match(s, /^- \*\*Overridden by\*\*: sre \(unverified: a name as typed\) at \S+: broke the deployment window closed until 2026-01-05T13:00:00\.000Z — hotfix$/m);
+  });
+
   it('the sign-off gives the deployment window from the sign-off on, the on-call engineer, the confidence with its rule, and the recommendation', () => {
     const planned = render({ ...input, results: undefined }).of('SIGN-OFF');
     // 15m staging + 5m + 1h of canary bakes, from bob's sign-off at 12:02.

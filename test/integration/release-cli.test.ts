@@ -189,6 +189,42 @@ describe('release from the CLI on the dev server with the real activities', () =
     assert.equal(again.code, 1);
   });
 
+  it('a freeze from the CLI holds a release before its first phase; status says so; an override lets it through, the freeze stays for others until unfreeze', async () => {
+    const missing = await rollgate(['freeze', '--service', 'auth-frozen', '--reason', 'year end', '--by', 'cab'], cliEnv);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /--until: when the freeze ends must be given/);
+    const past = await rollgate(['freeze', '--service', 'auth-frozen', '--reason', 'year end', '--by', 'cab', '--until', '2020-01-01T00:00:00Z'], cliEnv);
+    assert.match(past.stderr, /until: 2020-01-01T00:00:00.000Z has passed/);
+    const frozen = await rollgate(['freeze', '--service', 'auth-frozen', '--reason', 'year end', '--by', 'cab', '--until', '2d'], cliEnv);
+    assert.equal(frozen.code, 0, frozen.stderr);
+    const id = /^frozen: (F\d+) \(auth-frozen\) by cab until /.exec(frozen.stdout)?.[1];
+    assert.ok(id, frozen.stdout);
+
+    const repo = referenceRepo();
+    setUp(repo, smokeUrl, '');
+    const { id: release } = await startRelease(['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', 'auth-frozen'], cliEnv);
+    await waitForStatus(env.client.workflow.getHandle(release), (s) => s.state === 'frozen', { timeoutMs: 30_000, intervalMs: 200 });
+    const status = await rollgate(['status', release], cliEnv);
+    assert.match(status.stdout, new RegExp(`^frozen: ${id} \\(auth-frozen\\) by cab until \\S+: year end$`, 'm'));
+    assert.match(status.stdout, new RegExp(`^  to break it: rollgate override ${release} --reason TEXT`, 'm'));
+    assert.deepEqual(calls(repo), [], 'nothing deployed while frozen');
+    assert.match((await rollgate(['freezes'], cliEnv)).stdout, new RegExp(`^${id} \\(auth-frozen\\)`, 'm'));
+
+    const override = await rollgate(['override', release, '--by', 'oncall', '--reason', 'security fix'], cliEnv);
+    assert.equal(override.code, 0, override.stderr);
+    assert.match(override.stdout, new RegExp(`^overriding for ${release}: freeze ${id}; its next phase starts now$`, 'm'));
+    assert.equal((await env.client.workflow.getHandle(release).result()).outcome, 'released');
+    const line = readLedger(repo).find((l) => l.release_id === release)!;
+    assert.deepEqual(line.overrides.map((o) => `${o.by} ${o.broke}: ${o.reason}`), [`oncall freeze ${id}: security fix`]);
+
+    const unfrozen = await rollgate(['unfreeze', '--service', 'auth-frozen', '--by', 'cab'], cliEnv);
+    assert.equal(unfrozen.code, 0, unfrozen.stderr);
+    assert.match(unfrozen.stdout, new RegExp(`^ended: ${id} `));
+    assert.doesNotMatch((await rollgate(['freezes'], cliEnv)).stdout, new RegExp(`^${id} `, 'm'));
+    const again = await rollgate(['unfreeze', id, '--by', 'cab'], cliEnv);
+    assert.match(again.stderr, new RegExp(`no freeze ${id} holds now`));
+  });
+
   it('answers a release ID that does not exist with a clear error', async () => {
     const res = await rollgate(['status', 'release-nope-000000000000'], cliEnv);
     assert.equal(res.code, 1);

@@ -196,6 +196,7 @@ describe('freezes (time-skipping server, the registry workflow, fake activities)
     bundle = await bundleQuietly();
   });
   after(async () => {
+    await recordHistories(env, ['frozen-mid-release']);
     await env?.teardown();
   });
   const withWorker = workerOn(() => env, () => bundle, 'freezes');
@@ -277,5 +278,11 @@ describe('freezes (time-skipping server, the registry workflow, fake activities)
     const [wait, broken] = r.steps.filter((s) => s.name === 'staging-deploy: freeze').map((s) => s.detail ?? '');
     assert.match(wait!, new RegExp(`^frozen: ${r.freeze} \\(search\\) by cab until \\S+: migration weekend$`));
     assert.equal(broken, `${r.freeze} overridden by oncall: security fix CVE-2026-1`);
+    assert.deepEqual(
+      calls.ledger.map((l) => l.overrides.map((o) => `${o.by} ${o.verified} ${o.broke}: ${o.reason}`)),
+      [[`oncall false freeze ${r.freeze}: security fix CVE-2026-1`]],
+      'the ledger line names the override',
+    );
+    assert.match(calls.records.at(-1)!, new RegExp(`^- \\*\\*Overridden by\\*\\*: oncall \\(unverified: a name as typed\\) at \\S+: broke freeze ${r.freeze} — security fix CVE-2026-1$`, 'm'));
   });
 });

@@ -15,7 +15,7 @@ import type { ReleaseStatus } from '../../src/domain/release';
 import type { SignedBody } from '../../src/domain/signed-request';
 import { main } from '../../src/cli/main';
 import { releaseWorkflow } from '../../src/workflows';
-import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../src/workflows/messages';
+import { abortUpdate, approveUpdate, overrideUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../src/workflows/messages';
 import { changeSet, fakeActivities, fakeReleaseInput } from '../helpers/fake-activities';
 import { timeSkippingEnv } from '../helpers/servers';
 import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
@@ -213,4 +213,23 @@ describe('signed steering of a running release (issue 13 §2)', () => {
       assert.equal((await handle.result()).stopKind, 'aborted');
     });
   });
+  it('breaking a deployment window takes a signed override: a typed name, or a signature made for another action, is refused', async () => {
+    const { activities } = fakeActivities({ signers: keys.allowedSigners });
+    const start = new Date(Math.floor((await env.currentTimeMs()) / 60_000) * 60_000);
+    const deny = { cron: `${start.getUTCMinutes()} ${start.getUTCHours()} * * *`, duration: '12h' };
+    await withWorker(activities, async (taskQueue) => {
+      const input = fakeReleaseInput('signed-override', 'checkout', { stages: STAGES, bake: { staging: '0s' }, windows: { deny: [deny] } });
+      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signed-override', args: [input] });
+      const s = await waitForStatus(handle, (x) => x.state === 'waiting-for-window');
+      assert.match(await refusal(handle.executeUpdate(overrideUpdate, { args: [{ by: 'bob@example.com', reason: 'hotfix' }] })), /^override: this worker verifies who steers/);
+      assert.match(await refusal(handle.executeUpdate(overrideUpdate, { args: [{ reason: 'hotfix', signed: await signedFor('bob', s, 'resume', 'release', { reason: 'hotfix' }) }] })), /made for action "resume", not "override"/);
+      await waitForQuiet(handle);
+      await handle.executeUpdate(overrideUpdate, { args: [{ reason: 'hotfix', signed: await signedFor('bob', s, 'override', 'release', { reason: 'hotfix' }) }] });
+      const result = await handle.result();
+      assert.equal(result.outcome, 'released');
+      const done = await handle.query(statusQuery);
+      assert.deepEqual(done.overrides?.map((o) => [o.by, o.verified, o.reason]), [['bob@example.com', true, 'hotfix']]);
+    });
+  });
+
 });
