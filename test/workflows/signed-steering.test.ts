@@ -6,10 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ChangeSet } from '../../src/domain/changeset';
 import type { ReleaseStatus } from '../../src/domain/release';
 import type { SignedBody } from '../../src/domain/signed-request';
@@ -18,7 +16,7 @@ import { releaseWorkflow } from '../../src/workflows';
 import { abortUpdate, approveUpdate, overrideUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../src/workflows/messages';
 import { changeSet, fakeActivities, fakeReleaseInput } from '../helpers/fake-activities';
 import { timeSkippingEnv } from '../helpers/servers';
-import { bundleQuietly, workerOn } from '../helpers/workflow-worker';
+import { timeSkippingSuite, workerOn } from '../helpers/workflow-worker';
 import { body, type Keyring, keyring, sign } from '../helpers/signers';
 import { waitForQuiet, waitForStatus } from '../helpers/status';
 
@@ -56,25 +54,18 @@ async function refusal(p: Promise<unknown>): Promise<string> {
 }
 
 describe('signed steering of a running release (issue 13 §2)', () => {
-  let env: TestWorkflowEnvironment;
-  let bundle: WorkflowBundleWithSourceMap;
+  const suite = timeSkippingSuite('signed');
+  const { withWorker } = suite;
   let keys: Keyring;
 
-  before(async () => {
-    env = await timeSkippingEnv();
-    bundle = await bundleQuietly();
+  before(() => {
     keys = keyring({ alice: 'alice@example.com', bob: 'bob@example.com', carol: 'carol@example.com', mallory: 'mallory@example.com' }, ['mallory']);
   });
-  after(async () => {
-    await env?.teardown();
-  });
-
-  const withWorker = workerOn(() => env, () => bundle, 'signed');
 
   /** A request signed by `who` for what status shows, with a test's changes. */
   async function signedFor(who: string, s: ReleaseStatus, action: string, target: string, over: Partial<SignedBody> = {}) {
     assert.ok(s.signing, 'status says what to sign for');
-    const now = await env.currentTimeMs();
+    const now = await suite.env.currentTimeMs();
     return sign(keys.key(who), { ...body({ ...s.signing, action, target }, now), ...over });
   }
 
@@ -82,7 +73,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
     const { activities } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
     // A server of its own: the CLI signs with the real clock, which a shared server's skipped time runs ahead of.
     const own = await timeSkippingEnv();
-    const onOwn = workerOn(() => own, () => bundle, 'cli');
+    const onOwn = workerOn(() => own, () => suite.bundle, 'cli');
     const saved = { address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE };
     process.env.TEMPORAL_ADDRESS = own.address;
     process.env.TEMPORAL_NAMESPACE = 'default';
@@ -116,7 +107,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
   it('refuses an unsigned approval, signatures replayed or expired, the committer and a co-author; the signer approves, verified', async () => {
     const { activities, calls } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
     await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signed-approval', args: [fakeReleaseInput('signed-approval', 'auth', { stages: STAGES })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signed-approval', args: [fakeReleaseInput('signed-approval', 'auth', { stages: STAGES })] });
       const s = await waitForStatus(handle, (x) => asking(x));
       assert.equal(s.riskLevel, 'CRITICAL');
       // The record's digest is the file's: what `sha256sum` says of the record the approver read.
@@ -134,7 +125,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
         [{ head: 'c'.repeat(40) }, 'release', /made for head commit/],
         [{ record: 'a'.repeat(64) }, 'release', /made for decision record/],
         [{}, 'production-switch', /made for target "production-switch", not "release"/],
-        [{ expires: new Date((await env.currentTimeMs()) - 3_600_000).toISOString() }, 'release', /the signature expired at/],
+        [{ expires: new Date((await suite.env.currentTimeMs()) - 3_600_000).toISOString() }, 'release', /the signature expired at/],
       ];
       for (const [over, target, message] of replays) assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ signed: await signedFor('bob', s, 'approve', target, over) }] })), message);
       assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ signed: await signedFor('bob', s, 'reject', 'release') }] })), /made for action "reject", not "approve"/);
@@ -176,7 +167,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
     const drop = changeSet([{ path: 'db/migrations/0004_drop.sql', status: 'A', insertions: 1, deletions: 0, binary: false, added: ['DROP TABLE sessions;'] }]);
     const { activities } = fakeActivities({ change: drop, signers: keys.allowedSigners });
     await withWorker(activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signed-acknowledge', args: [fakeReleaseInput('signed-acknowledge', 'auth', { stages: STAGES })] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signed-acknowledge', args: [fakeReleaseInput('signed-acknowledge', 'auth', { stages: STAGES })] });
       const s = await waitForStatus(handle, (x) => asking(x));
       assert.equal(s.pendingApproval!.mustAcknowledge, 'irreversible-migration');
       // Bob signed a plain approval; someone relaying it adds the acknowledgement he never gave.
@@ -199,7 +190,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
   it('without allowed signers, approvals take the typed name, marked unverified', async () => {
     const { activities } = fakeActivities({ change: forgedAuthor });
     await withWorker(activities, async (taskQueue) => {
-      const handle: WorkflowHandle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'unsigned-approval', args: [fakeReleaseInput('unsigned-approval', 'auth', { stages: STAGES, approval: { approvers: ['bob', 'alice@example.com', 'Carol Coder'] } })] });
+      const handle: WorkflowHandle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'unsigned-approval', args: [fakeReleaseInput('unsigned-approval', 'auth', { stages: STAGES, approval: { approvers: ['bob', 'alice@example.com', 'Carol Coder'] } })] });
       await waitForStatus(handle, (x) => asking(x));
       // Four eyes still read the committer and the co-author.
       assert.match(await refusal(handle.executeUpdate(approveUpdate, { args: [{ by: 'alice@example.com' }] })), /^four eyes/);
@@ -215,11 +206,11 @@ describe('signed steering of a running release (issue 13 §2)', () => {
   });
   it('breaking a deployment window takes a signed override: a typed name, or a signature made for another action, is refused', async () => {
     const { activities } = fakeActivities({ signers: keys.allowedSigners });
-    const start = new Date(Math.floor((await env.currentTimeMs()) / 60_000) * 60_000);
+    const start = new Date(Math.floor((await suite.env.currentTimeMs()) / 60_000) * 60_000);
     const deny = { cron: `${start.getUTCMinutes()} ${start.getUTCHours()} * * *`, duration: '12h' };
     await withWorker(activities, async (taskQueue) => {
       const input = fakeReleaseInput('signed-override', 'checkout', { stages: STAGES, bake: { staging: '0s' }, windows: { deny: [deny] } });
-      const handle = await env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signed-override', args: [input] });
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signed-override', args: [input] });
       const s = await waitForStatus(handle, (x) => x.state === 'waiting-for-window');
       assert.match(await refusal(handle.executeUpdate(overrideUpdate, { args: [{ by: 'bob@example.com', reason: 'hotfix' }] })), /^override: this worker verifies who steers/);
       assert.match(await refusal(handle.executeUpdate(overrideUpdate, { args: [{ reason: 'hotfix', signed: await signedFor('bob', s, 'resume', 'release', { reason: 'hotfix' }) }] })), /made for action "resume", not "override"/);

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { z } from 'zod';
 import { parseDuration } from '../../domain/duration';
+import { describeFreeze } from '../../domain/freezes';
 import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../domain/release';
 import { serviceName, versionText } from '../../domain/release';
 import { InputError } from '../../domain/errors';
@@ -147,8 +148,10 @@ async function follow(
         : status.needsHuman
           ? `NEEDS A HUMAN: ${status.needsHuman.reason} (rollgate resolve ${id} --retry | --restored)`
           : status.window
-            ? `waiting for a deployment window until ${status.window.opensAt}: ${status.window.reason}`
-            : '';
+            ? `waiting for a deployment window until ${status.window.opensAt}: ${status.window.reason} (rollgate override ${id} --reason TEXT breaks it)`
+            : status.state === 'frozen'
+              ? `frozen: ${(status.freezes ?? []).map(describeFreeze).join('; ')} (rollgate override ${id} --reason TEXT breaks it)`
+              : '';
       if (pending && pending !== lastPending) out.log(`  … ${pending}`);
       lastPending = pending;
     }
@@ -169,7 +172,9 @@ async function follow(
           ? `needs a human: ${status.needsHuman.reason}`
           : status?.window
             ? `waiting for a deployment window until ${status.window.opensAt}`
-            : undefined;
+            : status?.state === 'frozen'
+              ? `frozen: ${(status.freezes ?? []).map((f) => `${f.id} until ${f.until}`).join(', ')}`
+              : undefined;
       await appendStepSummary(runningSummary(service, id, waitingFor, status?.state, { ui: started.ui }), out);
       if (json) out.log(JSON.stringify({ ...started, running: true, waitingForHuman: human, ...(status ? { status } : {}) }));
       else out.log(`release ${id}: still running after --wait-timeout${human ? ', waiting for a human' : ` (${status?.state ?? 'unknown'})`}`);
