@@ -16,7 +16,7 @@ import { waitForStatus } from '../helpers/status';
 import { statusQuery } from '../../src/workflows/messages';
 
 /**
- * Issue 12's proof: 20 faulty canaries of different fault sizes and onsets, 20 healthy canaries
+ * Issue 12's proof: 21 faulty canaries of different fault sizes and onsets (a freeze among them), 20 healthy canaries
  * without an initial delay, and two releases whose ledger is torn or cannot be written, all side
  * by side on one dev server, one worker, one Prometheus (1 s scrapes) and the demo fleet (each
  * release its own service, with its own weight and fault). A faulty canary must be rolled back
@@ -38,7 +38,9 @@ type Onset =
   /** While a human is asked: a manual pause, the 50% step's sign-off, or an inconclusive reading (400 ms of latency). */
   | { at: 'pause'; phase: 5 | 50 }
   | { at: 'approval' }
-  | { at: 'inconclusive' };
+  | { at: 'inconclusive' }
+  /** Held at the 50% boundary by a freeze of its service (rollgate freeze), the 5% canary watched. */
+  | { at: 'frozen' };
 
 interface Case {
   name: string;
@@ -64,6 +66,7 @@ const FAULTY: Case[] = [
   { name: '20% errors while the 50% step waits for sign-off', fault: err(0.2), onset: { at: 'approval' } },
   { name: '50% errors while the 50% step waits for sign-off', fault: err(0.5), onset: { at: 'approval' } },
   { name: '1000 ms while the 50% step waits for sign-off', fault: slow(1000), onset: { at: 'approval' } },
+  { name: '20% errors while frozen before 50%', fault: err(0.2), onset: { at: 'frozen' } },
   { name: '30% errors while an inconclusive reading waits', fault: err(0.3), onset: { at: 'inconclusive' } },
   { name: '50% errors while an inconclusive reading waits', fault: err(0.5), onset: { at: 'inconclusive' } },
 ];
@@ -168,6 +171,15 @@ describe('the safety net, proven on many releases side by side', { timeout: 15 *
         await new Promise((r) => setTimeout(r, 3000));
         return on();
       });
+    if (o.at === 'frozen')
+      return release(c.name, service, {}, async (id) => {
+        await waitFor(id, inBake(5));
+        const frozen = await rollgate(['freeze', '--service', service, '--until', '1h', '--reason', 'incident elsewhere', '--by', 'sre'], cliEnv);
+        assert.equal(frozen.code, 0, frozen.stderr);
+        await waitFor(id, (s) => s.state === 'frozen' && s.watching?.reason === 'freeze');
+        await new Promise((r) => setTimeout(r, 3000));
+        return on();
+      });
     if (o.at === 'approval')
       return release(c.name, service, { approval: true }, async (id) => {
         await waitFor(id, (s) => s.pendingApproval?.kind === 'phase' && s.watching !== undefined);
@@ -249,7 +261,7 @@ describe('the safety net, proven on many releases side by side', { timeout: 15 *
       .sort((a, b) => a.at - b.at);
   }
 
-  it('rolls back all 20 faulty canaries, none promoted after a failed reading, each within interval + scrape + 2 s of the fault becoming visible', async (t) => {
+  it(`rolls back all ${FAULTY.length} faulty canaries, none promoted after a failed reading, each within interval + scrape + 2 s of the fault becoming visible`, async (t) => {
     assert.equal(faulty.length, FAULTY.length);
     const delays: { name: string; ms: number }[] = [];
     for (const o of faulty) {

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { durationMs } from './duration';
+
+/**
+ * Waves across targets (issue 16): one release to many targets (regions, clusters, cells), wave
+ * after wave, each target running the release's plan on its own and analysed on its own metrics.
+ * A wave passes when no more of its targets failed than its budget; past it, no later wave starts.
+ * Pure: the config section, the labels a target lends its commands and queries, a wave's verdict.
+ */
+
+/** Names a target's labels may not take: they are the release's own placeholders. */
+const RESERVED = ['target', 'service', 'version', 'previousVersion', 'phase', 'stage', 'selector', 'stableSelector', 'canarySelector', 'sincePhase', 'action', 'weight', 'releaseId', 'idempotencyKey', 'commit'];
+
+/** Safe as a command argument and inside a PromQL string as it is: no quotes, braces or spaces. */
+const labelValue = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_", ":", "/" or "-", starting with a letter or digit');
+const targetName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+export const TargetSchema = z.strictObject({
+  name: targetName,
+  /** `{region}` in the deploy command, `{{region}}` in queries and selectors. */
+  labels: z
+    .record(z.string(), labelValue)
+    .superRefine((labels, ctx) => {
+      for (const key of Object.keys(labels))
+        if (!/^[a-z][A-Za-z0-9_]{0,31}$/.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'a label name is a letter then letters, digits or _' });
+        else if (RESERVED.includes(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'is a placeholder of its own; name the label otherwise' });
+    })
+    .default({}),
+});
+export type Target = z.output<typeof TargetSchema>;
+
+export const WaveSchema = z.strictObject({
+  targets: z.array(targetName).min(1, 'a wave names at least one target'),
+  /** The wait after this wave passed, before the next starts. */
+  bake: durationMs({ allowZero: true }).prefault('0s'),
+  /** How many of this wave's targets may fail (each rolled back at once) with the wave still passing. */
+  maxFailedTargets: z.number().int().nonnegative().default(0),
+});
+export type Wave = z.output<typeof WaveSchema>;
+
+export const OnWaveFailure = { ROLLBACK: 'rollback', HOLD: 'hold' } as const;
+export type OnWaveFailure = (typeof OnWaveFailure)[keyof typeof OnWaveFailure];
+
+export const FleetSchema = z
+  .strictObject({
+    targets: z.array(TargetSchema).default([]),
+    waves: z.array(WaveSchema).default([]),
+    /** When a wave fails, the targets that succeeded: rolled back (the default), or held while a human decides. */
+    onWaveFailure: z.enum([OnWaveFailure.ROLLBACK, OnWaveFailure.HOLD], { error: 'must be rollback or hold' }).default(OnWaveFailure.ROLLBACK),
+  })
+  .superRefine((f, ctx) => {
+    const names = new Map<string, number>();
+    f.targets.forEach((t, i) => {
+      if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `"${t.name}" is named twice` });
+      names.set(t.name, i);
+    });
+    if (f.targets.length > 0 && f.waves.length === 0) ctx.addIssue({ code: 'custom', path: ['waves'], message: 'targets are given: say in which waves they go' });
+    if (f.waves.length > 0 && f.targets.length === 0) ctx.addIssue({ code: 'custom', path: ['targets'], message: 'waves are given: name their targets' });
+    const placed = new Set<string>();
+    f.waves.forEach((w, i) =>
+      w.targets.forEach((t, j) => {
+        if (!names.has(t)) ctx.addIssue({ code: 'custom', path: ['waves', i, 'targets', j], message: `"${t}" is not among the targets` });
+        else if (placed.has(t)) ctx.addIssue({ code: 'custom', path: ['waves', i, 'targets', j], message: `"${t}" is in an earlier wave already` });
+        placed.add(t);
+      }),
+    );
+    if (f.waves.length > 0) for (const t of f.targets) if (!placed.has(t.name)) ctx.addIssue({ code: 'custom', path: ['waves'], message: `target "${t.name}" is in no wave` });
+    f.waves.forEach((w, i) => {
+      if (w.maxFailedTargets >= w.targets.length && w.targets.length > 0)
+        ctx.addIssue({ code: 'custom', path: ['waves', i, 'maxFailedTargets'], message: `${w.maxFailedTargets} of ${w.targets.length} targets may fail: the wave could pass with none released` });
+    });
+  });
+export type Fleet = z.output<typeof FleetSchema>;
+
+/** A release without targets runs its plan once, on the deploy command's own target. */
+export const hasWaves = (f: Fleet): boolean => f.waves.length > 0;
+
+/** A target's placeholders: `target` and its labels. */
+export const targetVars = (t: Target): Record<string, string> => ({ ...t.labels, target: t.name });
+
+/** How a target's run ended: what the wave's verdict and the ledger read. */
+export const TargetOutcome = { RELEASED: 'released', ROLLED_BACK: 'rolled_back', ROLLBACK_FAILED: 'rollback_failed', NOT_STARTED: 'not_started', ABORTED: 'aborted' } as const;
+export type TargetOutcome = (typeof TargetOutcome)[keyof typeof TargetOutcome];
+
+export interface WaveVerdict {
+  passed: boolean;
+  failed: string[];
+  /** In words, for the step and the record. */
+  message: string;
+}
+
+/** A wave passes when no more of its targets failed than its budget allows. */
+export function waveVerdict(index: number, wave: Wave, outcomes: Readonly<Record<string, TargetOutcome>>): WaveVerdict {
+  const failed = wave.targets.filter((t) => outcomes[t] !== TargetOutcome.RELEASED);
+  const passed = failed.length <= wave.maxFailedTargets;
+  const budget = `${failed.length} of ${wave.targets.length} failed, ${wave.maxFailedTargets} allowed`;
+  return { passed, failed, message: `wave ${index + 1} ${passed ? 'passed' : 'failed'}: ${budget}${failed.length ? ` (${failed.join(', ')})` : ''}` };
+}
