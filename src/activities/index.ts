@@ -7,6 +7,7 @@ import type { AnalysisConfig, Metric, MetricState } from '../domain/analysis';
 import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
 import { type Windows, type WindowState, windowState } from '../domain/windows';
+import { type Freeze, freezesHolding } from '../domain/freezes';
 import { restoreHistory, type RestoreHistory } from '../domain/dora';
 import type { ReleaseDurations } from '../domain/timeline';
 import { ROLLBACK, type CommandVars } from '../domain/command';
@@ -53,6 +54,8 @@ export interface ActivityDeps {
   signers?: string;
   /** The worker's own release policy (ROLLGATE_POLICY), if it has one. */
   policy?: WorkerPolicy;
+  /** The freezes in force, as the namespace's freeze registry answers its query (none when no registry runs). */
+  freezes?: () => Promise<Freeze[]>;
 }
 
 export const defaultDeps = (): ActivityDeps => ({
@@ -266,6 +269,12 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     /** Whether a phase may start at `at` (the workflow's time), by the deployment windows: here, since time zones are the runtime's. */
     async windowState(input: { windows: Windows; at: number }): Promise<WindowState> {
       return windowState(input.windows, input.at);
+    },
+
+    /** The freezes that hold a service now, from the registry's own state: what a phase boundary decides on. */
+    async freezesHolding(input: { service: string }): Promise<Freeze[]> {
+      if (!deps.freezes) throw ApplicationFailure.nonRetryable('this worker cannot read the freezes: its activities were given no Temporal client');
+      return freezesHolding(await deps.freezes(), input.service, Date.now());
     },
 
     /** The service's past rollbacks, for the record's rollback estimate; an unreadable ledger gives none. */

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { InputError } from '../domain/errors';
-import { FREEZE_REGISTRY_ID, FREEZE_REGISTRY_WORKFLOW, RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
+import { FREEZE_REGISTRY_ID, FREEZE_REGISTRY_WORKFLOW, freezesQuery, RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
+import type { Freeze } from '../domain/freezes';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { type ConnectionSettings, connectionSettings, tlsOptions } from './settings';
 import { withSecretFiles } from './secrets';
@@ -74,5 +75,15 @@ export async function ensureFreezeRegistry(client: Client, taskQueue: string): P
     await client.workflow.start(FREEZE_REGISTRY_WORKFLOW, { workflowId: FREEZE_REGISTRY_ID, taskQueue, args: [] });
   } catch (e) {
     if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+  }
+}
+
+/** The freezes in force, from the registry's own state; none where no registry was ever started. */
+export async function currentFreezes(client: Client): Promise<Freeze[]> {
+  try {
+    return await client.workflow.getHandle(FREEZE_REGISTRY_ID).query(freezesQuery);
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return [];
+    throw e;
   }
 }

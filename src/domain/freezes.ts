@@ -10,6 +10,9 @@ import { hasControlCharacters } from './steering';
 
 /** Every service: `rollgate freeze --all`. */
 export const ALL_SERVICES = '*';
+/** Bounds that keep the registry's state, its pushes and its next run's input small. */
+export const MAX_SERVICES = 100;
+export const MAX_FREEZES = 200;
 
 const NO_CONTROL = 'must not contain control characters (newlines, carriage returns, other C0/C1 or U+2028/U+2029)';
 const text = (max: number) =>
@@ -21,7 +24,10 @@ const text = (max: number) =>
     .max(max);
 
 export const FreezeArgsSchema = z.strictObject({
-  services: z.array(z.union([z.literal(ALL_SERVICES), serviceName])).min(1, 'name at least one service (or all)'),
+  services: z
+    .array(z.union([z.literal(ALL_SERVICES), serviceName]))
+    .min(1, 'name at least one service (or all)')
+    .max(MAX_SERVICES, `name at most ${MAX_SERVICES} services (or all)`),
   reason: text(2000),
   by: text(200),
   /** ISO 8601 instant with its offset; the registry refuses one already past. */
@@ -51,7 +57,7 @@ export interface Freeze {
 }
 
 /** Whether a freeze names `service` (or every service). */
-export const names = (f: Pick<Freeze, 'services'>, service: string): boolean => f.services.includes(ALL_SERVICES) || f.services.includes(service);
+export const names = (f: Pick<Freeze, 'services'>, service: string): boolean => f.services.includes(ALL_SERVICES) || f.services.some((s) => s.toLowerCase() === service.toLowerCase());
 
 /** The freezes that hold `service` at `now`: naming it, and not yet past their `until`. */
 export const freezesHolding = (freezes: readonly Freeze[], service: string, now: number): Freeze[] => freezes.filter((f) => names(f, service) && Date.parse(f.until) > now);
@@ -64,7 +70,8 @@ export const freezesHolding = (freezes: readonly Freeze[], service: string, now:
 export function unfreeze(freezes: readonly Freeze[], a: z.output<typeof UnfreezeArgsSchema>): { kept: Freeze[]; ended: Freeze[]; narrowed: Freeze[] } {
   const out = { kept: [] as Freeze[], ended: [] as Freeze[], narrowed: [] as Freeze[] };
   for (const f of freezes) {
-    const left = a.id !== undefined ? (f.id === a.id ? [] : f.services) : a.services!.includes(ALL_SERVICES) ? [] : f.services.filter((s) => !a.services!.includes(s));
+    const named = new Set(a.services?.map((s) => s.toLowerCase()));
+    const left = a.id !== undefined ? (f.id === a.id ? [] : f.services) : named.has(ALL_SERVICES) ? [] : f.services.filter((s) => !named.has(s.toLowerCase()));
     if (left.length === 0) out.ended.push(f);
     else if (left.length < f.services.length) out.narrowed.push({ ...f, services: left });
     else out.kept.push(f);
@@ -72,6 +79,9 @@ export function unfreeze(freezes: readonly Freeze[], a: z.output<typeof Unfreeze
   out.kept.push(...out.narrowed);
   return out;
 }
+
+/** A freeze as an override remembers it: its ID and when it was set, so that a later freeze reusing the ID is not covered. */
+export const freezeKey = (f: Pick<Freeze, 'id' | 'at'>): string => `${f.id}@${f.at}`;
 
 /** One line for people: `F3 (checkout, payments) by alice until 2026-12-27T08:00:00Z: year-end freeze`. */
 export const describeFreeze = (f: Freeze): string => `${f.id} (${f.services.includes(ALL_SERVICES) ? 'every service' : f.services.join(', ')}) by ${f.by} until ${f.until}: ${f.reason}`;

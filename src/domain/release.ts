@@ -249,8 +249,10 @@ export interface ReleaseStatus {
   paused?: { by: string; at: string; reason?: string };
   /** Outside the deployment windows: why, and when the next phase may start. */
   window?: { reason: string; opensAt: string };
-  /** The freezes that hold this release's service now, as the registry last told it. */
+  /** The freezes that hold this release's service, as the registry answered at the last phase boundary. */
   freezes?: Freeze[];
+  /** Held at a phase boundary by a window or a freeze: what an override would break (and a signed one is signed for). */
+  hold?: { kind: 'window' | 'freeze'; target: string };
   /** Windows and freezes broken by a signed override, each with who and why. */
   overrides?: Override[];
   /** Metric values captured before the release changed anything. */
@@ -283,7 +285,7 @@ export interface Override {
   reason: string;
   /** What it broke, in words: `deployment window until …`, or the freezes by ID. */
   broke: string;
-  /** The freezes it broke, by ID; or the end of the closed window it broke. */
+  /** The freezes it broke (`freezeKey`: ID and when set); or the end of the closed window it broke. */
   freezes?: string[];
   windowUntil?: string;
 }

@@ -116,6 +116,8 @@ export interface SteeringView {
   riskLevel?: string;
   /** A bake (or hold) is running or paused: what a promote without --full ends. */
   inBake: boolean;
+  /** Held by a deployment window or a freeze: what an override would break. */
+  hold?: string;
 }
 
 /** Parses an update's arguments, throwing one line per problem that names the field. */
@@ -182,7 +184,7 @@ export function steeringRefusal<K extends Steer>(update: K, args: SteeringArgs[K
       return view.state === ReleaseState.NEEDS_HUMAN ? undefined : `nothing to resolve: the release is ${view.state}`;
     case Steer.OVERRIDE:
       if (finished) return finished;
-      return HELD.includes(view.state) ? undefined : `nothing to override: the release is ${view.state}, not held by a deployment window or a freeze`;
+      return HELD.includes(view.state) && view.hold ? undefined : `nothing to override: the release is ${view.state}, not held by a deployment window or a freeze`;
   }
 }
 
@@ -201,7 +203,7 @@ export const SIGNED_STEERING: readonly Steer[] = [Steer.APPROVE, Steer.REJECT, S
 export const needsSignature = (update: Steer): boolean => SIGNED_STEERING.includes(update);
 
 /** What a signed request of `update` is for, as both the CLI (from status) and the workflow name it. */
-export function requestTarget(update: Steer, args: { full?: boolean; action?: string }, pendingTarget: string | undefined): string {
+export function requestTarget(update: Steer, args: { full?: boolean; action?: string }, pendingTarget: string | undefined, hold?: string): string {
   switch (update) {
     case Steer.APPROVE:
     case Steer.REJECT:
@@ -210,6 +212,9 @@ export function requestTarget(update: Steer, args: { full?: boolean; action?: st
       return args.full ? 'full' : 'current bake';
     case Steer.RESOLVE:
       return args.action ?? 'retry';
+    case Steer.OVERRIDE:
+      // What it breaks: a signature for a window wait never breaks a freeze set meanwhile.
+      return hold ?? '(nothing held)';
     default:
       return 'release';
   }

@@ -113,6 +113,8 @@ export const TimeZoneSchema = z.string().refine((tz) => {
   }
 }, 'not a time zone this runtime knows (use an IANA name such as Europe/Berlin)');
 
+const MAX_STARTS_PER_DAY = 96;
+
 export const RecurringWindowSchema = z
   .strictObject({
     cron: z.string().optional(),
@@ -124,7 +126,10 @@ export const RecurringWindowSchema = z
   .superRefine((w, ctx) => {
     if ((w.cron === undefined) === (w.rrule === undefined)) return ctx.addIssue({ code: 'custom', message: 'give cron or rrule, one of them' });
     try {
-      recurrenceOf(w);
+      const r = recurrenceOf(w);
+      // Each start is a candidate the state walks through: a window is hours, not every minute.
+      const perDay = r.hours.size * r.minutes.size;
+      if (perDay > MAX_STARTS_PER_DAY) ctx.addIssue({ code: 'custom', path: [w.cron !== undefined ? 'cron' : 'rrule'], message: `starts ${perDay} times a day; a deployment window starts at most ${MAX_STARTS_PER_DAY} times a day` });
     } catch (e) {
       ctx.addIssue({ code: 'custom', path: [w.cron !== undefined ? 'cron' : 'rrule'], message: (e as Error).message });
     }

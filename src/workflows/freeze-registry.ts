@@ -1,16 +1,27 @@
+import { z } from 'zod';
 import { allHandlersFinished, condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { z } from 'zod';
 import { formatIssues } from '../domain/config';
-import { type Freeze, FreezeArgsSchema, freezesHolding, unfreeze, UnfreezeArgsSchema } from '../domain/freezes';
-import { freezesQuery, freezesSignal, freezeUpdate, subscribeFreezesSignal, unfreezeUpdate, unsubscribeFreezesSignal } from './messages';
+import { type Freeze, FreezeArgsSchema, MAX_FREEZES, names, unfreeze, UnfreezeArgsSchema } from '../domain/freezes';
+import { serviceName } from '../domain/release';
+import { freezesChangedSignal, freezesQuery, freezeUpdate, subscribeFreezesSignal, unfreezeUpdate, unsubscribeFreezesSignal } from './messages';
 
 export interface FreezeRegistryState {
   freezes: Freeze[];
   /** The number of the next freeze's ID. */
   next: number;
-  /** Releases told of their service's freezes: workflow ID → service. */
+  /** Releases woken when their service's freezes change: workflow ID → service. */
   subscribers: Record<string, string>;
+  /** Releases owed a wake-up when the last run ended. */
+  owed?: string[];
 }
+
+/** Past this many events the registry carries its state into a new run, keeping each history short. */
+const HISTORY_LIMIT = 5_000;
+/** Wake-ups in flight at once: well under the server's limit of pending signals. */
+const BATCH = 500;
+
+const SubscribeSchema = z.strictObject({ workflowId: z.string().min(1).max(255), service: serviceName });
+const UnsubscribeSchema = z.strictObject({ workflowId: z.string().min(1).max(255) });
 
 /** The arguments, or one line per problem naming its field: the CLI shows it as the refusal. */
 function parsed<T>(schema: z.ZodType<T>, raw: unknown): T {
@@ -19,30 +30,38 @@ function parsed<T>(schema: z.ZodType<T>, raw: unknown): T {
   return r.data;
 }
 
-/** Past this many events the registry carries its state into a new run, keeping each history short. */
-const HISTORY_LIMIT = 5_000;
-
 /**
  * The namespace's freezes, kept durably by the server: `rollgate freeze` and `unfreeze` are its
- * updates. Every running release subscribes with its service; the registry pushes it the freezes
- * that hold that service whenever they change, so a release waits on its own state, no polling.
- * A release that ended without unsubscribing is dropped once a push to it fails.
+ * updates, and its query is what a release reads at every phase boundary. Running releases
+ * subscribe with their service and are woken when its freezes change, so a release held by a
+ * freeze goes on the moment it is lifted; a wake-up carries nothing, so a forged one changes
+ * nothing. A release that ended without unsubscribing is dropped once a wake-up to it fails.
  */
 export async function freezeRegistryWorkflow(state: FreezeRegistryState = { freezes: [], next: 1, subscribers: {} }): Promise<void> {
-  const { subscribers } = state;
-  let { freezes } = state;
-  const owed = new Set<string>();
-  const everyone = () => Object.keys(subscribers).forEach((id) => owed.add(id));
+  const subscribers = new Map(Object.entries(state.subscribers));
+  let freezes = state.freezes;
+  const owed = new Set(state.owed ?? []);
+  /** Which subscription a wake-up went to: a release that subscribed again meanwhile is not dropped for the old one. */
+  const generation = new Map<string, number>();
+  let generations = 0;
+  const wake = (changed: readonly Freeze[]) => {
+    for (const [id, service] of subscribers) if (changed.some((f) => names(f, service))) owed.add(id);
+  };
   const current = () => freezes.filter((f) => Date.parse(f.until) > Date.now());
 
   setHandler(freezesQuery, current);
-  setHandler(subscribeFreezesSignal, ({ workflowId, service }) => {
-    subscribers[workflowId] = service;
-    owed.add(workflowId);
+  // Signals are anyone's to send: a malformed one is dropped, never allowed to fail the registry.
+  setHandler(subscribeFreezesSignal, (raw) => {
+    const r = SubscribeSchema.safeParse(raw);
+    if (!r.success) return;
+    subscribers.set(r.data.workflowId, r.data.service);
+    generation.set(r.data.workflowId, ++generations);
   });
-  setHandler(unsubscribeFreezesSignal, ({ workflowId }) => {
-    delete subscribers[workflowId];
-    owed.delete(workflowId);
+  setHandler(unsubscribeFreezesSignal, (raw) => {
+    const r = UnsubscribeSchema.safeParse(raw);
+    if (!r.success) return;
+    subscribers.delete(r.data.workflowId);
+    owed.delete(r.data.workflowId);
   });
   setHandler(
     freezeUpdate,
@@ -50,22 +69,26 @@ export async function freezeRegistryWorkflow(state: FreezeRegistryState = { free
       const a = FreezeArgsSchema.parse(raw);
       const freeze: Freeze = { id: `F${state.next++}`, services: [...new Set(a.services)], reason: a.reason, by: a.by, at: new Date().toISOString(), until: new Date(a.until).toISOString() };
       freezes.push(freeze);
-      everyone();
+      wake([freeze]);
       return freeze;
     },
     {
       validator: (raw) => {
         const a = parsed(FreezeArgsSchema, raw);
         if (Date.parse(a.until) <= Date.now()) throw new Error(`until: ${a.until} has passed`);
+        if (current().length >= MAX_FREEZES) throw new Error(`${MAX_FREEZES} freezes are in force already: end some, or freeze --all`);
       },
     },
   );
   setHandler(
     unfreezeUpdate,
     (raw) => {
-      const { kept, ended, narrowed } = unfreeze(current(), UnfreezeArgsSchema.parse(raw));
+      const before = current();
+      const { kept, ended, narrowed } = unfreeze(before, UnfreezeArgsSchema.parse(raw));
       freezes = kept;
-      everyone();
+      // The services a freeze held before it ended or narrowed are those to wake.
+      const changed = new Set([...ended, ...narrowed].map((f) => f.id));
+      wake(before.filter((f) => changed.has(f.id)));
       return { ended, narrowed };
     },
     {
@@ -78,32 +101,36 @@ export async function freezeRegistryWorkflow(state: FreezeRegistryState = { free
   );
 
   for (;;) {
-    const before = freezes.length;
-    freezes = current();
-    if (freezes.length < before) everyone();
-    if (owed.size > 0) await push([...owed]);
+    const expired = freezes.filter((f) => Date.parse(f.until) <= Date.now());
+    if (expired.length) {
+      freezes = current();
+      wake(expired);
+    }
+    if (owed.size > 0) await push([...owed].slice(0, BATCH));
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_LIMIT) {
       await condition(allHandlersFinished);
-      if (owed.size === 0) return continueAsNew<typeof freezeRegistryWorkflow>({ ...state, freezes });
+      // Wake-ups still owed go with the state: none is lost, and a busy registry still moves on.
+      return continueAsNew<typeof freezeRegistryWorkflow>({ freezes, next: state.next, subscribers: Object.fromEntries(subscribers), owed: [...owed] });
     }
+    if (owed.size > 0) continue;
     const nextEnd = Math.min(...freezes.map((f) => Date.parse(f.until)));
     if (Number.isFinite(nextEnd)) await condition(() => owed.size > 0, Math.max(1, nextEnd - Date.now()));
     else await condition(() => owed.size > 0);
   }
 
-  /** Tells each release the freezes of its service; one that has ended is dropped. */
+  /** Wakes these releases; one that has ended is dropped, unless it subscribed again meanwhile. */
   async function push(ids: string[]): Promise<void> {
-    ids.forEach((id) => owed.delete(id));
     await Promise.all(
-      ids
-        .filter((id) => subscribers[id] !== undefined)
-        .map(async (id) => {
-          try {
-            await getExternalWorkflowHandle(id).signal(freezesSignal, freezesHolding(freezes, subscribers[id]!, Date.now()));
-          } catch {
-            delete subscribers[id];
-          }
-        }),
+      ids.map(async (id) => {
+        owed.delete(id);
+        if (!subscribers.has(id)) return;
+        const gen = generation.get(id);
+        try {
+          await getExternalWorkflowHandle(id).signal(freezesChangedSignal);
+        } catch {
+          if (generation.get(id) === gen) subscribers.delete(id);
+        }
+      }),
     );
   }
 }

@@ -1,21 +1,24 @@
 import { CancellationScope, condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
-import { describeFreeze, freezesHolding } from '../domain/freezes';
+import { describeFreeze, type Freeze, freezeKey } from '../domain/freezes';
 import type { Phase } from '../domain/plan';
-import { ReleaseState, StepStatus, StopKind, WaitReason } from '../domain/release';
-import { FREEZE_REGISTRY_ID, freezesSignal, subscribeFreezesSignal, unsubscribeFreezesSignal } from './messages';
-import { type ReleaseRun, StopRelease } from './run-state';
+import { type Override, ReleaseState, StepStatus, StopKind, WaitReason } from '../domain/release';
+import { FREEZE_REGISTRY_ID, freezesChangedSignal, subscribeFreezesSignal, unsubscribeFreezesSignal } from './messages';
+import { failureMessage, type ReleaseRun, StopRelease } from './run-state';
 import { watchLive } from './watch';
 
 /**
  * What keeps a phase from starting: a pause, the deployment windows, a freeze of the service. Each
  * wait happens at a phase boundary, never mid-phase, with the phase that went live last watched;
- * after any of them all are checked again. A signed override breaks a window or a freeze.
+ * after any of them all are checked again, and a pause or an abort that came meanwhile is taken
+ * before the phase starts. A signed override breaks a window or a freeze.
  */
 export async function waitToStart(run: ReleaseRun, phase: Phase): Promise<void> {
   for (;;) {
     if (run.status.paused) await waitWhilePaused(run);
     if (!(await windowOpen(run, phase))) continue;
-    if (await unfrozen(run, phase)) return;
+    if (!(await unfrozen(run, phase))) continue;
+    run.throwIfAborted();
+    if (!run.status.paused) return;
   }
 }
 
@@ -50,60 +53,93 @@ async function windowOpen(run: ReleaseRun, phase: Phase): Promise<boolean> {
   if (state.opensAt === undefined) throw new StopRelease({ kind: StopKind.STEP_FAILED, message: `${phase.title}: ${state.reason}` });
   const opensAt = state.opensAt;
   run.status.window = { reason: state.reason, opensAt: new Date(opensAt).toISOString() };
+  run.status.hold = { kind: 'window', target: `window until ${run.status.window.opensAt}` };
   run.setState(ReleaseState.WAITING_FOR_WINDOW);
   try {
     const woken = wakes(run);
     await run.step(`${phase.id}: deployment window`, () => watchLive(run, WaitReason.WINDOW, () => condition(woken, Math.max(1, opensAt - Date.now()))), () => state.reason);
   } finally {
     delete run.status.window;
+    delete run.status.hold;
   }
   run.throwIfAborted();
   return false;
 }
 
-/** How long a release waits for the registry's first answer before it takes the freezes as none. */
-const FIRST_ANSWER_MS = 60_000;
+/** How long a release that cannot read the freezes waits before it asks again. */
+const UNREADABLE_RETRY_MS = 60_000;
+/** What an override of an unreadable registry breaks. */
+const UNREADABLE = 'freeze registry unreachable';
 
-/** The freezes that hold this release now, those broken by an override left out. */
-export function heldBy(run: ReleaseRun): ReturnType<typeof freezesHolding> {
-  const broken = new Set((run.status.overrides ?? []).flatMap((o) => o.freezes ?? []));
-  return freezesHolding(run.freezes ?? [], run.input.service, Date.now()).filter((f) => !broken.has(f.id));
-}
-
-/** No freeze holds the service (or an override broke those that do); else it waits. False when it waited. */
-async function unfrozen(run: ReleaseRun, phase: Phase): Promise<boolean> {
-  if (run.freezes === undefined && !(await condition(() => run.freezes !== undefined, FIRST_ANSWER_MS))) {
-    run.freezes = [];
-    run.note(`${phase.id}: freezes`, StepStatus.DONE, `the freeze registry did not answer within ${FIRST_ANSWER_MS / 1000} s: no freeze is known`);
-  }
-  const holding = heldBy(run);
-  if (holding.length === 0) {
-    const broken = freezesHolding(run.freezes ?? [], run.input.service, Date.now());
-    if (broken.length) run.note(`${phase.id}: freeze`, StepStatus.DONE, `${broken.map((f) => f.id).join(', ')} overridden by ${run.status.overrides!.filter((o) => o.freezes?.length).map((o) => `${o.by}: ${o.reason}`).join('; ')}`);
-    return true;
-  }
-  run.setState(ReleaseState.FROZEN);
-  const endsAt = Math.min(...holding.map((f) => Date.parse(f.until)));
-  const woken = wakes(run);
-  await run.step(`${phase.id}: freeze`, () => watchLive(run, WaitReason.FREEZE, () => condition(woken, Math.max(1, endsAt - Date.now()))), () => `frozen: ${holding.map(describeFreeze).join('; ')}`);
-  run.throwIfAborted();
-  return false;
-}
+/** The freezes among `freezes` that an override of this release has broken. */
+const overridden = (run: ReleaseRun) => new Set((run.status.overrides ?? []).flatMap((o) => o.freezes ?? []));
 
 /**
- * Asks the namespace's freeze registry to push this release the freezes of its service, now and
- * whenever they change. Without a registry (no freeze was ever set) nothing is frozen.
+ * No freeze holds the service (or an override broke those that do); else it waits. The freezes
+ * come from the registry's own state, read by a local activity at each boundary, so the answer is
+ * in history and no message can change it; the registry's push only wakes the wait. A registry
+ * that cannot be read holds the release (overridable), never lets it through. False when it waited.
  */
+async function unfrozen(run: ReleaseRun, phase: Phase): Promise<boolean> {
+  let holding: Freeze[] | undefined;
+  let problem: string | undefined;
+  try {
+    holding = await run.acts.local.freezesHolding({ service: run.input.service });
+  } catch (e) {
+    problem = failureMessage(e);
+  }
+  if (holding) run.status.freezes = holding;
+  const broken = overridden(run);
+  const left = holding?.filter((f) => !broken.has(freezeKey(f)));
+  if (left?.length === 0) {
+    if (holding!.length) run.note(`${phase.id}: freeze`, StepStatus.DONE, `${holding!.map((f) => f.id).join(', ')} overridden by ${overriders(run, (o) => (o.freezes?.length ?? 0) > 0)}`);
+    return true;
+  }
+  if (problem && run.status.overrides?.some((o) => o.broke === UNREADABLE)) {
+    run.note(`${phase.id}: freeze`, StepStatus.DONE, `${UNREADABLE} (${problem}); overridden by ${overriders(run, (o) => o.broke === UNREADABLE)}`);
+    return true;
+  }
+  run.status.hold = { kind: 'freeze', target: left ? `freeze ${left.map((f) => f.id).join(', ')}` : UNREADABLE };
+  run.setState(ReleaseState.FROZEN);
+  const endsAt = left ? Math.min(...left.map((f) => Date.parse(f.until))) : Date.now() + UNREADABLE_RETRY_MS;
+  const woken = wakes(run);
+  try {
+    const why = left ? `frozen: ${left.map(describeFreeze).join('; ')}` : `${UNREADABLE}: ${problem}; asks again in ${UNREADABLE_RETRY_MS / 1000} s`;
+    await run.step(`${phase.id}: freeze`, () => watchLive(run, WaitReason.FREEZE, () => condition(woken, Math.max(1, endsAt - Date.now()))), () => why);
+  } finally {
+    delete run.status.hold;
+  }
+  run.throwIfAborted();
+  return false;
+}
+
+const overriders = (run: ReleaseRun, which: (o: Override) => boolean) =>
+  (run.status.overrides ?? [])
+    .filter(which)
+    .map((o) => `${o.by}: ${o.reason}`)
+    .join('; ');
+
+/** What an override breaks now: the freezes or the window the release waits for. Undefined when it waits for neither. */
+export function currentHold(run: ReleaseRun): Pick<Override, 'broke' | 'freezes' | 'windowUntil'> | undefined {
+  const hold = run.status.hold;
+  if (!hold) return undefined;
+  if (hold.kind === 'window') return { broke: `the deployment window closed until ${run.status.window!.opensAt}`, windowUntil: run.status.window!.opensAt };
+  if (hold.target === UNREADABLE) return { broke: UNREADABLE };
+  const broken = overridden(run);
+  const left = (run.status.freezes ?? []).filter((f) => !broken.has(freezeKey(f)));
+  return { broke: `freeze ${left.map((f) => f.id).join(', ')}`, freezes: left.map(freezeKey) };
+}
+
+/** Asks the namespace's freeze registry to wake this release whenever the freezes of its service change. */
 export async function subscribeToFreezes(run: ReleaseRun): Promise<void> {
-  setHandler(freezesSignal, (freezes) => {
-    run.freezes = freezes;
-    run.status.freezes = freezes;
+  // Only a wake-up: the freezes themselves are read from the registry at the boundary.
+  setHandler(freezesChangedSignal, () => {
     run.holdsChanged++;
   });
   try {
     await getExternalWorkflowHandle(FREEZE_REGISTRY_ID).signal(subscribeFreezesSignal, { workflowId: workflowInfo().workflowId, service: run.input.service });
   } catch {
-    run.freezes ??= [];
+    // No registry yet: each boundary still reads the freezes; a wait for one ends at its end.
   }
 }
 

@@ -14,8 +14,8 @@ export const resumeUpdate = defineUpdate<{ resumed: true }, [ResumeArgs]>('resum
 export const promoteUpdate = defineUpdate<{ promoting: string }, [PromoteArgs]>('promote');
 export const resolveUpdate = defineUpdate<{ resolving: string }, [ResolveArgs]>('resolve');
 export const overrideUpdate = defineUpdate<{ overriding: string }, [OverrideArgs]>('override');
-/** The registry's push: the freezes that hold this release's service now (all of them, each time). */
-export const freezesSignal = defineSignal<[Freeze[]]>('freezes');
+/** The registry's wake-up: the freezes of this release's service changed; it reads them at its next check. */
+export const freezesChangedSignal = defineSignal('freezesChanged');
 
 /** The freeze registry: one per namespace, under this workflow ID. */
 export const FREEZE_REGISTRY_ID = 'rollgate-freezes';
@@ -23,7 +23,7 @@ export const FREEZE_REGISTRY_WORKFLOW = 'freezeRegistryWorkflow';
 export const freezeUpdate = defineUpdate<Freeze, [FreezeArgs]>('freeze');
 export const unfreezeUpdate = defineUpdate<{ ended: Freeze[]; narrowed: Freeze[] }, [UnfreezeArgs]>('unfreeze');
 export const freezesQuery = defineQuery<Freeze[]>('freezes');
-/** A release asks to be told the freezes of its service, now and whenever they change; and stops asking at its end. */
+/** A release asks to be woken whenever the freezes of its service change; and stops asking at its end. */
 export const subscribeFreezesSignal = defineSignal<[{ workflowId: string; service: string }]>('subscribe');
 export const unsubscribeFreezesSignal = defineSignal<[{ workflowId: string }]>('unsubscribe');
 

@@ -21,7 +21,6 @@ import {
   type StopReason,
 } from '../domain/release';
 import type { SteeringView } from '../domain/steering';
-import type { Freeze } from '../domain/freezes';
 import { activityGroups, type ActivityGroups } from './activity-groups';
 import { RELEASE_STATE_ATTRIBUTE } from './messages';
 
@@ -73,9 +72,7 @@ export class ReleaseRun {
   resolution?: { by: string; action: 'retry' | 'restored'; reason: string };
   /** A break the checks found while people were asked: it ends the wait and stops the release. */
   alarm?: StopReason;
-  /** The freezes of this service, as the registry last pushed them; undefined until its first push. */
-  freezes?: Freeze[];
-  /** Counts the registry's pushes and the overrides: a hold wakes when either moves. */
+  /** Counts the registry's wake-ups and the overrides: a hold wakes when either moves. */
   holdsChanged = 0;
 
   // What the release learned.
@@ -229,6 +226,7 @@ export class ReleaseRun {
       ...(s.paused ? { paused: s.paused } : {}),
       ...(this.abortRequest ? { abortRequested: this.abortRequest } : {}),
       ...(this.decision?.risk ? { riskLevel: this.decision.risk.level } : {}),
+      ...(s.hold ? { hold: s.hold.target } : {}),
       inBake: s.bakeEndsAt !== undefined || s.bakeRemainingMs !== undefined,
     };
   }

@@ -1,11 +1,11 @@
 import type { UpdateDefinition } from '@temporalio/common';
 import { ApplicationFailure, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { VerifyResult } from '../activities/verify';
-import { type Approval, type Override, ReleaseState } from '../domain/release';
+import type { Approval, Override } from '../domain/release';
 import { parseSignedBody, type RequestContext, SIGNATURE_REFUSED, signedRequestRefusal } from '../domain/signed-request';
 import { needsSignature, parseSteeringArgs, requestTarget, Steer, type SteeringArgs, type SteeringInput, steeringRefusal } from '../domain/steering';
 import { abortUpdate, approveUpdate, overrideUpdate, pauseUpdate, promoteUpdate, rejectUpdate, resolveUpdate, resumeUpdate, statusQuery } from './messages';
-import { heldBy } from './holds';
+import { currentHold } from './holds';
 import { failureMessage, now, type ReleaseRun } from './run-state';
 
 /** Who sent an update: the verified principal of a signed request, or the name typed (unverified). */
@@ -75,12 +75,10 @@ const handlers: { [K in Steer]: Handler<K> } = {
   override: {
     update: overrideUpdate,
     apply: (run, a, sender) => {
-      const base = { by: byOf(sender), verified: sender.verified, at: now(), reason: a.reason };
-      const frozen = heldBy(run).map((f) => f.id);
-      const o: Override =
-        run.status.state === ReleaseState.FROZEN && frozen.length
-          ? { ...base, freezes: frozen, broke: `freeze ${frozen.join(', ')}` }
-          : { ...base, windowUntil: run.status.window!.opensAt, broke: `the deployment window closed until ${run.status.window!.opensAt}` };
+      // The rule allowed it against this hold; the hold is read again here, as the handler runs.
+      const hold = currentHold(run);
+      if (!hold) throw refused(`nothing to override: the release is ${run.status.state}, not held by a deployment window or a freeze`);
+      const o: Override = { by: byOf(sender), verified: sender.verified, at: now(), reason: a.reason, ...hold };
       (run.status.overrides ??= []).push(o);
       run.holdsChanged++;
       return { overriding: o.broke };
@@ -97,7 +95,7 @@ const handlers: { [K in Steer]: Handler<K> } = {
 
 /** What a signed request of this update must have been signed for: this release, run, head commit, action and target. */
 export function requestContext(run: ReleaseRun, kind: Steer, args: object): RequestContext {
-  return { ...signingContext(run), action: kind, target: requestTarget(kind, args as { full?: boolean; action?: string }, run.status.pendingApproval?.target) };
+  return { ...signingContext(run), action: kind, target: requestTarget(kind, args as { full?: boolean; action?: string }, run.status.pendingApproval?.target, run.status.hold?.target) };
 }
 
 /** The part of a request's context that status shows, so that the CLI can sign for it: with the record's digest once it is written. */
@@ -125,12 +123,13 @@ export function installSteering(run: ReleaseRun): void {
       async (raw) => {
         const args = parseSteeringArgs(kind, raw);
         const sender = await verify(run, kind, args);
-        const refusal = steeringRefusal(kind, { ...args, ...(sender.by ? { by: sender.by } : {}) }, run.steeringView());
-        if (refusal) throw refused(refusal);
+        // Spent once verified, even when refused below: a verified request in history is never good twice.
         if (sender.nonce) {
           if (used.has(sender.nonce)) throw refused('this signed request was already used: sign a new one', SIGNATURE_REFUSED);
           used.add(sender.nonce);
         }
+        const refusal = steeringRefusal(kind, { ...args, ...(sender.by ? { by: sender.by } : {}) }, run.steeringView());
+        if (refusal) throw refused(refusal);
         return apply(run, args, sender);
       },
       {

@@ -12,6 +12,7 @@ describe('freezes', () => {
     assert.deepEqual(freezesHolding(all, 'checkout', at).map((f) => f.id), ['F1', 'F2']);
     assert.deepEqual(freezesHolding(all, 'search', at).map((f) => f.id), ['F2']);
     assert.deepEqual(freezesHolding(all, 'search', Date.parse('2026-12-20T00:00:00Z')).map((f) => f.id), [], 'a freeze ends at its until');
+    assert.deepEqual(freezesHolding([freeze('F4', ['Checkout'])], 'checkout', at).map((f) => f.id), ['F4'], 'service names without regard to case');
   });
 
   it('unfreeze by ID ends that freeze; by service takes the service out, ending a freeze left with none', () => {
@@ -32,6 +33,7 @@ describe('freezes', () => {
     assert.deepEqual(problems(FreezeArgsSchema, { services: ['checkout'], reason: 'a\nforged line', by: 'cab', until: '2026-12-27T08:00:00Z' }), [
       'reason: must not contain control characters (newlines, carriage returns, other C0/C1 or U+2028/U+2029)',
     ]);
+    assert.deepEqual(problems(FreezeArgsSchema, { services: Array.from({ length: 101 }, (_, i) => `s${i}`), reason: 'x', by: 'cab', until: '2026-12-27T08:00:00Z' }), ['services: name at most 100 services (or all)']);
     assert.deepEqual(problems(UnfreezeArgsSchema, { id: 'F1', services: ['checkout'], by: 'cab' }), ['id: give a freeze ID or services, one of them']);
     assert.deepEqual(problems(UnfreezeArgsSchema, { id: 'one', by: 'cab' }), ['id: must be a freeze ID such as F3']);
   });

@@ -34,7 +34,8 @@ describe('steering rules: which state allows which update', () => {
     assert.deepEqual(allowed(Steer.PROMOTE, { by: 'a', full: true } as never), ['deploying', 'baking', 'paused', 'waiting-for-window', 'frozen']);
   });
   it('override: only while held by a deployment window or a freeze', () => {
-    assert.deepEqual(allowed(Steer.OVERRIDE, { by: 'a', reason: 'hotfix' } as never), ['waiting-for-window', 'frozen']);
+    assert.deepEqual(allowed(Steer.OVERRIDE, { by: 'a', reason: 'hotfix' } as never, () => ({ hold: 'freeze F1' })), ['waiting-for-window', 'frozen']);
+    assert.deepEqual(allowed(Steer.OVERRIDE, { by: 'a', reason: 'hotfix' } as never), [], 'the hold just ended: nothing to break');
     assert.equal(refusal(Steer.OVERRIDE, { by: 'a', reason: 'r' }, view('baking')), 'nothing to override: the release is baking, not held by a deployment window or a freeze');
   });
   it('promote: never while paused between phases, where it would end the next bake before it began', () => {
@@ -134,6 +135,8 @@ describe('signed steering (issue 13 §2)', () => {
     assert.deepEqual(Object.values(Steer).filter(needsSignature), ['approve', 'reject', 'resume', 'promote', 'resolve', 'override']);
   });
   it('what a request is signed for', () => {
+    assert.equal(requestTarget(Steer.OVERRIDE, {}, undefined, 'window until 2026-12-07T08:00:00.000Z'), 'window until 2026-12-07T08:00:00.000Z');
+    assert.equal(requestTarget(Steer.OVERRIDE, {}, undefined), '(nothing held)');
     assert.equal(requestTarget(Steer.APPROVE, {}, 'production-switch'), 'production-switch');
     assert.equal(requestTarget(Steer.REJECT, {}, undefined), '(nothing pending)');
     assert.equal(requestTarget(Steer.PROMOTE, { full: true }, undefined), 'full');

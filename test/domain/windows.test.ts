@@ -59,6 +59,7 @@ describe('deployment windows: recurrences', () => {
     assert.deepEqual(problems({ allow: [{ cron: '0 9 * * *', rrule: 'FREQ=DAILY;BYHOUR=9', duration: '8h' }] }), ['allow.0: give cron or rrule, one of them']);
     assert.deepEqual(problems({ allow: [{ cron: '0 25 * * *', duration: '8h' }] }), ['allow.0.cron: hour: "25" is not in 0-23']);
     assert.match(problems({ allow: [{ cron: '0 9 * * *' }] })!.join(), /^allow\.0\.duration: /);
+    assert.deepEqual(problems({ deny: [{ cron: '* * * * *', duration: '1m' }] }), ['deny.0.cron: starts 1440 times a day; a deployment window starts at most 96 times a day']);
   });
 });
 

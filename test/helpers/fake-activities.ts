@@ -8,6 +8,7 @@ import { analysisVerdict, initialState, isStable, type Measurement, record, type
 import type { ChangeSet } from '../../src/domain/changeset';
 import { restoreHistory } from '../../src/domain/dora';
 import { windowState } from '../../src/domain/windows';
+import { type Freeze, freezesHolding } from '../../src/domain/freezes';
 import type { LedgerEntry } from '../../src/domain/ledger';
 import type { GateReport, ReleaseInput } from '../../src/domain/release';
 
@@ -81,6 +82,8 @@ export function fakeActivities(
     workerPolicy?: WorkerPolicy;
     /** Ledger lines already there before the release: its past rollbacks. */
     pastLedger?: LedgerEntry[];
+    /** The freezes in force (the registry's query on a test's server); none by default. */
+    freezes?: () => Promise<Freeze[]>;
   } = {},
 ) {
   const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [], ledgerDirs: [], notes: [], pages: [] };
@@ -162,6 +165,9 @@ export function fakeActivities(
     /** The real estimate, over the lines given and those this fake has recorded. */
     async windowState(input) {
       return windowState(input.windows, input.at);
+    },
+    async freezesHolding(input) {
+      return freezesHolding(opts.freezes ? await opts.freezes() : [], input.service, Date.now());
     },
     async restoreHistory(input) {
       return restoreHistory([...(opts.pastLedger ?? []), ...calls.ledger], input.service, new Date());

@@ -206,7 +206,7 @@ describe('release from the CLI on the dev server with the real activities', () =
     await waitForStatus(env.client.workflow.getHandle(release), (s) => s.state === 'frozen', { timeoutMs: 30_000, intervalMs: 200 });
     const status = await rollgate(['status', release], cliEnv);
     assert.match(status.stdout, new RegExp(`^frozen: ${id} \\(auth-frozen\\) by cab until \\S+: year end$`, 'm'));
-    assert.match(status.stdout, new RegExp(`^  to break it: rollgate override ${release} --reason TEXT`, 'm'));
+    assert.match(status.stdout, new RegExp(`^held by freeze ${id}; to break it: rollgate override ${release} --reason TEXT`, 'm'));
     assert.deepEqual(calls(repo), [], 'nothing deployed while frozen');
     assert.match((await rollgate(['freezes'], cliEnv)).stdout, new RegExp(`^${id} \\(auth-frozen\\)`, 'm'));
 

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
-import { abortUpdate, FREEZE_REGISTRY_ID, freezesQuery, freezeUpdate, overrideUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, unfreezeUpdate } from '../../src/workflows/messages';
+import { abortUpdate, FREEZE_REGISTRY_ID, freezesChangedSignal, freezesQuery, freezeUpdate, overrideUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, unfreezeUpdate } from '../../src/workflows/messages';
 import { freezeRegistryWorkflow, releaseWorkflow } from '../../src/workflows';
+import { currentFreezes } from '../../src/connection/client';
 import { timeSkippingSuite } from '../helpers/workflow-worker';
 import { waitForQuiet } from '../helpers/status';
 import { fakeActivities, fakeReleaseInput, mediumChange } from '../helpers/fake-activities';
@@ -184,18 +186,26 @@ describe('freezes (time-skipping server, the registry workflow, fake activities)
   const reach = (handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean, stepMs: number, limitMs: number) => reachOn(suite.env, handle, pred, stepMs, limitMs);
   const canary = { canary: { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) } };
   const registry = () => suite.env.client.workflow.getHandle(FREEZE_REGISTRY_ID);
-  /** Each test's worker has its own task queue: the registry starts afresh on it. */
-  async function startRegistry(taskQueue: string): Promise<void> {
-    await registry()
-      .terminate('the next test')
-      .catch(() => undefined);
-    await suite.env.client.workflow.start(freezeRegistryWorkflow, { taskQueue, workflowId: FREEZE_REGISTRY_ID, args: [] });
-  }
+  /** The fake activities read the freezes as the real worker does: the registry's query on this server. */
+  const withFreezes = (opts: Parameters<typeof fakeActivities>[0] = {}) => fakeActivities({ ...opts, freezes: () => currentFreezes(suite.env.client) });
+  /**
+   * A test's steps with a worker and a registry of its own on its task queue. The registry ends
+   * with the test: one left on a queue no worker polls would keep a workflow task pending, and the
+   * test server skips no time while one is.
+   */
+  const withRegistry = <T>(activities: object, fn: (taskQueue: string) => Promise<T>): Promise<T> =>
+    withWorker(activities, async (taskQueue) => {
+      await suite.env.client.workflow.start(freezeRegistryWorkflow, { taskQueue, workflowId: FREEZE_REGISTRY_ID, args: [] });
+      try {
+        return await fn(taskQueue);
+      } finally {
+        await registry().terminate('the test is over');
+      }
+    });
 
   it('a freeze set mid-release holds it at the next phase boundary; unfreeze lets it go on at once; a freeze ends by itself at its until', async () => {
-    const { activities, calls } = fakeActivities({ change: mediumChange });
-    const status = await withWorker(activities, async (taskQueue) => {
-      await startRegistry(taskQueue);
+    const { activities, calls } = withFreezes({ change: mediumChange });
+    const status = await withRegistry(activities, async (taskQueue) => {
       const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'frozen-mid-release', args: [fakeReleaseInput('frozen-mid-release', 'checkout', { bake: { staging: '0s' }, ...canary })] });
       await reach(handle, (s) => s.state === 'baking' && s.currentStep?.startsWith('production-canary-5: bake') === true, MIN, HOUR);
       const now = await suite.env.currentTimeMs();
@@ -229,32 +239,64 @@ describe('freezes (time-skipping server, the registry workflow, fake activities)
     assert.match(status.steps.find((s) => s.name === 'production-canary-50: freeze')!.detail!, /^frozen: F2 \(checkout\) by cab until \S+: year-end freeze$/);
   });
 
-  it('an override breaks a freeze for this release only', async () => {
-    const { activities, calls } = fakeActivities({ change: mediumChange });
-    const r = await withWorker(activities, async (taskQueue) => {
-      await startRegistry(taskQueue);
+  it('an override breaks a freeze for this release only: another release of the service stays held; a forged wake-up changes nothing', async () => {
+    const { activities, calls } = withFreezes({ change: mediumChange });
+    const r = await withRegistry(activities, async (taskQueue) => {
       const until = new Date((await suite.env.currentTimeMs()) + 72 * HOUR).toISOString();
-      const f = await registry().executeUpdate(freezeUpdate, { args: [{ services: ['search'], reason: 'migration weekend', by: 'cab', until }] });
-      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'override-freeze', args: [fakeReleaseInput('override-freeze', 'search', { bake: { staging: '0s' }, ...canary })] });
+      const f = await registry().executeUpdate(freezeUpdate, { args: [{ services: ['Search'], reason: 'migration weekend', by: 'cab', until }] });
+      const start = (id: string) => suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: id, args: [fakeReleaseInput(id, 'search', { bake: { staging: '0s' }, ...canary })] });
+      const [handle, other] = await Promise.all([start('override-freeze'), start('still-frozen')]);
       await reach(handle, (s) => s.state === 'frozen', MIN, HOUR);
-      assert.deepEqual(calls.deploys, [], 'held before its first phase');
+      await reach(other, (s) => s.state === 'frozen', MIN, HOUR);
+      assert.deepEqual(calls.deploys, [], 'held before their first phase (the freeze names the service in another case)');
+      // Anyone may signal: a wake-up carries nothing, and the release reads the registry again.
+      await other.signal(freezesChangedSignal);
       await waitForQuiet(handle);
       const o = await handle.executeUpdate(overrideUpdate, { args: [{ by: 'oncall', reason: 'security fix CVE-2026-1' }] });
       assert.equal(o.overriding, `freeze ${f.id}`);
       await reach(handle, ended, 10 * MIN, 4 * HOUR);
+      assert.equal((await other.query(statusQuery)).state, 'frozen', 'the other release of the service is still held');
       assert.deepEqual(await registry().query(freezesQuery).then((l) => l.map((x) => x.id)), [f.id], 'the freeze stays for everyone else');
-      return { ...(await handle.query(statusQuery)), freeze: f.id };
+      await waitForQuiet(other);
+      await other.executeUpdate(abortUpdate, { args: [{ reason: 'test over', by: 'sre' }] });
+      await other.result();
+      return { ...(await handle.query(statusQuery)), freeze: f.id, at: f.at };
     });
     assert.equal(r.outcome, 'released');
-    assert.deepEqual(r.overrides?.map((o) => [o.by, o.reason, o.freezes]), [['oncall', 'security fix CVE-2026-1', [r.freeze]]]);
+    assert.deepEqual(r.overrides?.map((o) => [o.by, o.reason, o.freezes]), [['oncall', 'security fix CVE-2026-1', [`${r.freeze}@${r.at}`]]]);
     const [wait, broken] = r.steps.filter((s) => s.name === 'staging-deploy: freeze').map((s) => s.detail ?? '');
-    assert.match(wait!, new RegExp(`^frozen: ${r.freeze} \\(search\\) by cab until \\S+: migration weekend$`));
+    assert.match(wait!, new RegExp(`^frozen: ${r.freeze} \\(Search\\) by cab until \\S+: migration weekend$`));
     assert.equal(broken, `${r.freeze} overridden by oncall: security fix CVE-2026-1`);
     assert.deepEqual(
-      calls.ledger.map((l) => l.overrides.map((o) => `${o.by} ${o.verified} ${o.broke}: ${o.reason}`)),
-      [[`oncall false freeze ${r.freeze}: security fix CVE-2026-1`]],
+      calls.ledger.map((l) => [l.release_id, l.overrides.map((o) => `${o.by} ${o.verified} ${o.broke}: ${o.reason}`)]),
+      [
+        ['override-freeze', [`oncall false freeze ${r.freeze}: security fix CVE-2026-1`]],
+        ['still-frozen', []],
+      ],
       'the ledger line names the override',
     );
-    assert.match(calls.records.at(-1)!, new RegExp(`^- \\*\\*Overridden by\\*\\*: oncall \\(unverified: a name as typed\\) at \\S+: broke freeze ${r.freeze} — security fix CVE-2026-1$`, 'm'));
+    assert.match(calls.records.find((x) => x.includes('Overridden by'))!, new RegExp(`^- \\*\\*Overridden by\\*\\*: oncall \\(unverified: a name as typed\\) at \\S+: broke freeze ${r.freeze} — security fix CVE-2026-1$`, 'm'));
+  });
+
+  it('a registry that cannot be read holds the release, never lets it through; an override breaks that too', async () => {
+    // Not retried, so that the test does not wait out the local activity's backoff in real time.
+    const { activities, calls } = fakeActivities({ change: mediumChange, freezes: () => Promise.reject(ApplicationFailure.nonRetryable('query timed out')) });
+    const r = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'registry-unreadable', args: [fakeReleaseInput('registry-unreadable', 'search', { bake: { staging: '0s' }, ...canary })] });
+      const held = await reach(handle, (s) => s.state === 'frozen', MIN, HOUR);
+      assert.equal(held.hold?.target, 'freeze registry unreachable');
+      await suite.env.sleep(2 * MIN);
+      const again = await handle.query(statusQuery);
+      assert.equal(again.state, 'frozen', 'asked again, still held');
+      assert.ok(again.steps.filter((s) => s.name === 'staging-deploy: freeze').length >= 2, 'asked again');
+      assert.deepEqual(calls.deploys, []);
+      await waitForQuiet(handle);
+      await handle.executeUpdate(overrideUpdate, { args: [{ by: 'oncall', reason: 'the registry is down and this is the fix' }] });
+      await reach(handle, ended, 10 * MIN, 4 * HOUR);
+      return handle.query(statusQuery);
+    });
+    assert.equal(r.outcome, 'released');
+    assert.deepEqual(r.overrides?.map((o) => o.broke), ['freeze registry unreachable']);
+    assert.match(r.steps.find((s) => s.name === 'staging-deploy: freeze')!.detail!, /^freeze registry unreachable: .*query timed out.*; asks again in 60 s$/);
   });
 });

@@ -204,7 +204,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
       assert.equal((await handle.result()).stopKind, 'aborted');
     });
   });
-  it('breaking a deployment window takes a signed override: a typed name, or a signature made for another action, is refused', async () => {
+  it('breaking a deployment window takes a signed override: a typed name, or a signature made for another action or another hold, is refused', async () => {
     const { activities } = fakeActivities({ signers: keys.allowedSigners });
     const start = new Date(Math.floor((await suite.env.currentTimeMs()) / 60_000) * 60_000);
     const deny = { cron: `${start.getUTCMinutes()} ${start.getUTCHours()} * * *`, duration: '12h' };
@@ -213,9 +213,11 @@ describe('signed steering of a running release (issue 13 §2)', () => {
       const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'signed-override', args: [input] });
       const s = await waitForStatus(handle, (x) => x.state === 'waiting-for-window');
       assert.match(await refusal(handle.executeUpdate(overrideUpdate, { args: [{ by: 'bob@example.com', reason: 'hotfix' }] })), /^override: this worker verifies who steers/);
-      assert.match(await refusal(handle.executeUpdate(overrideUpdate, { args: [{ reason: 'hotfix', signed: await signedFor('bob', s, 'resume', 'release', { reason: 'hotfix' }) }] })), /made for action "resume", not "override"/);
+      assert.match(await refusal(handle.executeUpdate(overrideUpdate, { args: [{ reason: 'hotfix', signed: await signedFor('bob', s, 'resume', s.hold!.target, { reason: 'hotfix' }) }] })), /made for action "resume", not "override"/);
+      // Signed for what it breaks: a signature for another hold (a freeze) does not break this window.
+      assert.match(await refusal(handle.executeUpdate(overrideUpdate, { args: [{ reason: 'hotfix', signed: await signedFor('bob', s, 'override', 'freeze F1', { reason: 'hotfix' }) }] })), /made for target "freeze F1", not "window until /);
       await waitForQuiet(handle);
-      await handle.executeUpdate(overrideUpdate, { args: [{ reason: 'hotfix', signed: await signedFor('bob', s, 'override', 'release', { reason: 'hotfix' }) }] });
+      await handle.executeUpdate(overrideUpdate, { args: [{ reason: 'hotfix', signed: await signedFor('bob', s, 'override', s.hold!.target, { reason: 'hotfix' }) }] });
       const result = await handle.result();
       assert.equal(result.outcome, 'released');
       const done = await handle.query(statusQuery);

@@ -29,7 +29,7 @@ export async function statusCommand(args: string[], out: Out): Promise<number> {
   const w = status.watching;
   if (status.window) out.log(`waiting for a deployment window until ${status.window.opensAt}: ${status.window.reason}`);
   for (const f of status.freezes ?? []) out.log(`frozen: ${describeFreeze(f)}`);
-  if (status.state === 'frozen' || status.window) out.log(`  to break it: rollgate override ${status.releaseId} --reason TEXT (signed where the worker verifies signers)`);
+  if (status.hold) out.log(`held by ${status.hold.target}; to break it: rollgate override ${status.releaseId} --reason TEXT (signed where the worker verifies signers)`);
   for (const o of status.overrides ?? []) out.log(`overridden by ${o.by}${o.verified ? ' (signature verified)' : ' (unverified)'} at ${o.at}: ${o.broke}; ${o.reason}`);
   const waitingFor = { pause: 'the pause to end', approval: 'an approval', window: 'a deployment window', freeze: 'a freeze to end' } as const;
   if (w) out.log(`watching ${w.phase} while waiting for ${waitingFor[w.reason]} (since ${w.since}): ${w.readings} readings so far`);

@@ -182,7 +182,7 @@ async function signRequest(handle: WorkflowHandle, command: SteerCommand, f: Ste
     rollgate: 'signed-request/v1',
     ...status.signing,
     action: command,
-    target: requestTarget(command as Steer, { full: f.full ?? false, action: f.retry ? 'retry' : 'restored' }, status.pendingApproval?.target),
+    target: requestTarget(command as Steer, { full: f.full ?? false, action: f.retry ? 'retry' : 'restored' }, status.pendingApproval?.target, status.hold?.target),
     ...(f.by ? { by: f.by } : {}),
     ...(f.reason ? { reason: f.reason } : {}),
     ...(f.acknowledge ? { acknowledge: f.acknowledge } : {}),
