@@ -69,7 +69,7 @@ export async function registerStateAttribute(client: Client): Promise<{ register
   }
 }
 
-/** The freeze registry runs once per namespace: the first freeze starts it, and so does every worker when it starts. */
+/** The freeze registry runs once per namespace, on the task queue of the worker that started it: every worker starts it if none runs. */
 export async function ensureFreezeRegistry(client: Client, taskQueue: string): Promise<void> {
   try {
     await client.workflow.start(FREEZE_REGISTRY_WORKFLOW, { workflowId: FREEZE_REGISTRY_ID, taskQueue, args: [] });

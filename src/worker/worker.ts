@@ -100,7 +100,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   const visibility = await connectClient(env);
   const metrics = new WorkerMetrics(await releaseCounter(visibility.client));
   // Releases subscribe to the freezes from their start: the registry is there before the first freeze.
-  await ensureFreezeRegistry(visibility.client, settings.taskQueue).catch((e) => console.error(`rollgate worker: cannot start the freeze registry (${(e as Error).message}); the first rollgate freeze starts it`));
+  await ensureFreezeRegistry(visibility.client, settings.taskQueue).catch((e) => console.error(`rollgate worker: cannot start the freeze registry (${(e as Error).message}); rollgate freeze fails until one does`));
   const connection = await NativeConnection.connect(options);
   try {
     capWorkflowThreadHeap(env);

@@ -181,7 +181,7 @@ describe('holds: deployment windows and freezes (time-skipping server, fake acti
 });
 
 describe('freezes (time-skipping server, the registry workflow, fake activities)', () => {
-  const suite = timeSkippingSuite('freezes', ['frozen-mid-release']);
+  const suite = timeSkippingSuite('freezes', ['frozen-mid-release', FREEZE_REGISTRY_ID]);
   const { withWorker } = suite;
   const reach = (handle: WorkflowHandle, pred: (s: ReleaseStatus) => boolean, stepMs: number, limitMs: number) => reachOn(suite.env, handle, pred, stepMs, limitMs);
   const canary = { canary: { steps: [5, 50, 100].map((weight) => ({ weight, bake: '30m' })) } };

@@ -31,6 +31,8 @@ describe('replay of committed histories', () => {
       'failed rollback, before and after waiting for a human': 'rollback-fails-needs-human',
       'state search attribute': 'state-attribute',
       'held by a deployment window': 'closes-mid-release',
+      'held by a freeze': 'frozen-mid-release',
+      'the freeze registry': 'rollgate-freezes',
     };
     assert.deepEqual(Object.entries(paths).filter(([, f]) => !files.includes(`${f}.json`)), []);
   });

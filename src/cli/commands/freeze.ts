@@ -1,10 +1,10 @@
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { connectClient, ensureFreezeRegistry } from '../../connection/client';
+import { connectClient, currentFreezes } from '../../connection/client';
 import { parseDuration } from '../../domain/duration';
 import { InputError } from '../../domain/errors';
 import { ALL_SERVICES, describeFreeze, type Freeze } from '../../domain/freezes';
-import { FREEZE_REGISTRY_ID, freezesQuery, freezeUpdate, unfreezeUpdate } from '../../workflows/messages';
+import { FREEZE_REGISTRY_ID, freezeUpdate, unfreezeUpdate } from '../../workflows/messages';
 import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Out, parseFlags } from '../flags';
 
@@ -47,15 +47,18 @@ export const unfreezeFlags = {
 const FreezesFlagsSchema = z.strictObject({ json: z.boolean().default(false) });
 export const freezesFlags = { command: 'freezes', options: { json: { type: 'boolean' } }, schema: FreezesFlagsSchema } satisfies FlagSpec<typeof FreezesFlagsSchema>;
 
-/** The registry's refusal (the field and what is wrong) as one line. */
-async function registry<T>(fn: (client: Client) => Promise<T>, start = false): Promise<T> {
-  const { client, settings, close } = await connectClient();
+/**
+ * One call to the registry; its refusal (the field and what is wrong) as one line. Only workers
+ * start the registry, on the task queue they poll: one started here on another would never answer.
+ */
+async function registry<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const { client, close } = await connectClient();
   try {
-    if (start) await ensureFreezeRegistry(client, settings.taskQueue);
     return await fn(client);
   } catch (e) {
     const err = e as Error & { cause?: Error };
     if (err?.name === 'WorkflowUpdateFailedError' && err.cause) throw new InputError(err.cause.message);
+    if (err?.name === 'WorkflowNotFoundError') throw new InputError(`no freeze registry runs in this namespace: a rollgate worker starts it (${FREEZE_REGISTRY_ID})`);
     throw e;
   } finally {
     await close();
@@ -64,7 +67,7 @@ async function registry<T>(fn: (client: Client) => Promise<T>, start = false): P
 
 export async function freezeCommand(args: string[], out: Out): Promise<number> {
   const f = parseFlags(freezeFlags, args);
-  const freeze = await registry((c) => c.workflow.getHandle(FREEZE_REGISTRY_ID).executeUpdate(freezeUpdate, { args: [{ services: servicesOf(f)!, reason: f.reason, by: f.by, until: f.until }] }), true);
+  const freeze = await registry((c) => c.workflow.getHandle(FREEZE_REGISTRY_ID).executeUpdate(freezeUpdate, { args: [{ services: servicesOf(f)!, reason: f.reason, by: f.by, until: f.until }] }));
   out.log(`frozen: ${describeFreeze(freeze)}`);
   out.log(`  releases of ${freeze.services.includes(ALL_SERVICES) ? 'every service' : freeze.services.join(', ')} start no new phase until then; rollgate unfreeze ${freeze.id} --by NAME ends it`);
   return ExitCode.OK;
@@ -73,10 +76,7 @@ export async function freezeCommand(args: string[], out: Out): Promise<number> {
 export async function unfreezeCommand(args: string[], out: Out): Promise<number> {
   const f = parseFlags(unfreezeFlags, args);
   const which = f.id !== undefined ? { id: f.id } : { services: servicesOf(f)! };
-  const r = await registry((c) => c.workflow.getHandle(FREEZE_REGISTRY_ID).executeUpdate(unfreezeUpdate, { args: [{ ...which, by: f.by, ...(f.reason ? { reason: f.reason } : {}) }] })).catch((e) => {
-    if ((e as Error).name === 'WorkflowNotFoundError') throw new InputError('no freeze has been set in this namespace');
-    throw e;
-  });
+  const r = await registry((c) => c.workflow.getHandle(FREEZE_REGISTRY_ID).executeUpdate(unfreezeUpdate, { args: [{ ...which, by: f.by, ...(f.reason ? { reason: f.reason } : {}) }] }));
   for (const x of r.ended) out.log(`ended: ${describeFreeze(x)}`);
   for (const x of r.narrowed) out.log(`narrowed: ${describeFreeze(x)}`);
   return ExitCode.OK;
@@ -84,10 +84,7 @@ export async function unfreezeCommand(args: string[], out: Out): Promise<number>
 
 export async function freezesCommand(args: string[], out: Out): Promise<number> {
   const f = parseFlags(freezesFlags, args);
-  const list: Freeze[] = await registry((c) => c.workflow.getHandle(FREEZE_REGISTRY_ID).query(freezesQuery)).catch((e) => {
-    if ((e as Error).name === 'WorkflowNotFoundError') return [];
-    throw e;
-  });
+  const list: Freeze[] = await registry(currentFreezes);
   if (f.json) out.log(JSON.stringify(list, null, 2));
   else if (list.length === 0) out.log('no freezes');
   else for (const x of list) out.log(describeFreeze(x));
