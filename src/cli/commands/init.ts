@@ -72,6 +72,15 @@ approval:
 notify:
   channel: "#releases"                  # for the record's communication plan; Slack via the worker's ROLLGATE_SLACK_WEBHOOK_URL
   onCall: "SRE on-call"                 # paged through PagerDuty where the worker has ROLLGATE_PAGERDUTY_ROUTING_KEY
+
+# When a phase may start (none: any time). Outside, a release waits at the phase boundary, its live
+# phase watched; \`rollgate override ID --reason …\` breaks a window, \`rollgate freeze\` adds freezes.
+# windows:
+#   timeZone: Europe/Berlin
+#   allow:
+#     - { rrule: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH;BYHOUR=9", duration: 8h }   # office hours, Monday to Thursday
+#   deny:
+#     - { cron: "0 0 24 12 *", duration: 8d }                               # 24 to 31 December
 `;
 
 /** `rollgate init`: a commented rollgate.yaml and the JSON Schema editors check it against. */
