@@ -8,6 +8,7 @@ import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
 import { type Windows, type WindowState, windowState } from '../domain/windows';
 import { type Freeze, freezesHolding } from '../domain/freezes';
+import type { FleetOrders } from '../domain/waves';
 import { restoreHistory, type RestoreHistory } from '../domain/dora';
 import type { ReleaseDurations } from '../domain/timeline';
 import { ROLLBACK, type CommandVars } from '../domain/command';
@@ -56,6 +57,8 @@ export interface ActivityDeps {
   policy?: WorkerPolicy;
   /** The freezes in force, as the namespace's freeze registry answers its query (none when no registry runs). */
   freezes?: () => Promise<Freeze[]>;
+  /** A fleet release's orders to its targets, as the release's own query answers (a target reads them when woken). */
+  fleetOrders?: (release: { workflowId: string; runId: string }) => Promise<FleetOrders>;
 }
 
 export const defaultDeps = (): ActivityDeps => ({
@@ -269,6 +272,12 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     /** Whether a phase may start at `at` (the workflow's time), by the deployment windows: here, since time zones are the runtime's. */
     async windowState(input: { windows: Windows; at: number }): Promise<WindowState> {
       return windowState(input.windows, input.at);
+    },
+
+    /** What the fleet release that runs this target orders now: from its own query, never from a message. */
+    async fleetOrders(input: { workflowId: string; runId: string }): Promise<FleetOrders> {
+      if (!deps.fleetOrders) throw ApplicationFailure.nonRetryable('this worker cannot read a release\'s orders: its activities were given no Temporal client');
+      return deps.fleetOrders(input);
     },
 
     /** The freezes that hold a service now, from the registry's own state: what a phase boundary decides on. */

@@ -44,6 +44,7 @@ export class WebhookDeployer implements Deployer {
       releaseId: req.releaseId,
       idempotencyKey: req.idempotencyKey,
       commit: req.commit,
+      ...(req.labels ? { labels: req.labels } : {}),
     };
     const body = JSON.stringify(payload);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'idempotency-key': req.idempotencyKey, 'x-rollgate-action': req.action };

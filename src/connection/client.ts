@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { InputError } from '../domain/errors';
-import { FREEZE_REGISTRY_ID, FREEZE_REGISTRY_WORKFLOW, freezesQuery, RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
+import { FREEZE_REGISTRY_ID, FREEZE_REGISTRY_WORKFLOW, fleetOrdersQuery, freezesQuery, RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
+import type { FleetOrders } from '../domain/waves';
 import type { Freeze } from '../domain/freezes';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { type ConnectionSettings, connectionSettings, tlsOptions } from './settings';
@@ -87,3 +88,7 @@ export async function currentFreezes(client: Client): Promise<Freeze[]> {
     throw e;
   }
 }
+
+/** What a fleet release orders its targets now, from its own query. */
+export const fleetOrders = (client: Client, release: { workflowId: string; runId: string }): Promise<FleetOrders> =>
+  client.workflow.getHandle(release.workflowId, release.runId).query(fleetOrdersQuery);

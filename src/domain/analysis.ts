@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { type Condition, type ConditionScope, parseCondition } from './condition';
 import { durationMs, parseDuration } from './duration';
 import { secretEnvName } from './env';
-import { templateErrors } from './promql';
 import { type Counts, DEFAULT_JUDGE, initialJudgeState, judgeLook, type JudgeState, percentChange as pct } from './judge';
 
 /**
@@ -49,10 +48,8 @@ export const MetricSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, . _ - (max 63)'),
     /** PromQL with {{service}} {{version}} {{previousVersion}} {{phase}} {{stage}} {{selector}} {{stableSelector}} {{canarySelector}}. */
-    query: z
-      .string()
-      .min(1)
-      .superRefine((q, ctx) => templateErrors(q).forEach((message) => ctx.addIssue({ code: 'custom', message }))),
+    /** Its placeholders are checked with the whole config, which knows the targets' labels. */
+    query: z.string().min(1),
     successCondition: condition.optional(),
     failureCondition: condition.optional(),
     interval: durationMs().optional(),
@@ -78,10 +75,7 @@ export const MetricSchema = z
      */
     judge: z
       .strictObject({
-        trials: z
-          .string()
-          .min(1)
-          .superRefine((q, ctx) => templateErrors(q).forEach((message) => ctx.addIssue({ code: 'custom', message }))),
+        trials: z.string().min(1),
         alpha: z.number().gt(0, 'must be above 0').lt(1, 'must be below 1').default(DEFAULT_JUDGE.alpha),
         minEffect: z.number().nonnegative().default(DEFAULT_JUDGE.minEffect),
         minEvents: z.number().int().nonnegative().default(DEFAULT_JUDGE.minEvents),

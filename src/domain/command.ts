@@ -10,6 +10,8 @@ export interface CommandVars {
   idempotencyKey: string;
   /** The head commit the release judged (40 or 64 hex): what `merge` merges, never a branch that may have moved since. */
   commit: string;
+  /** A fleet target's name (`target`) and labels: `{target}`, `{region}`. */
+  labels?: Record<string, string>;
 }
 
 const PLACEHOLDER = /\{(stage|action|weight|version|previousVersion|releaseId|idempotencyKey|commit)\}/g;
@@ -17,7 +19,10 @@ export const PLACEHOLDERS = ['stage', 'action', 'weight', 'version', 'previousVe
 
 /** Substitutes placeholders inside each argument; the result is passed to execFile as is. */
 export function renderArgv(template: readonly string[], vars: CommandVars): string[] {
-  return template.map((arg) => arg.replace(PLACEHOLDER, (_, key: keyof CommandVars) => String(vars[key])));
+  const labels = vars.labels ?? {};
+  return template.map((arg) =>
+    arg.replace(PLACEHOLDER, (_, key: Exclude<keyof CommandVars, 'labels'>) => String(vars[key])).replace(/\{(\w+)\}/g, (whole, name: string) => (Object.hasOwn(labels, name) ? labels[name]! : whole)),
+  );
 }
 
 /** The environment every deploy command receives, whatever its arguments. */
@@ -31,6 +36,8 @@ export function commandEnv(vars: CommandVars): Record<string, string> {
     ROLLGATE_RELEASE_ID: vars.releaseId,
     ROLLGATE_IDEMPOTENCY_KEY: vars.idempotencyKey,
     ROLLGATE_COMMIT: vars.commit,
+    // A fleet target: ROLLGATE_TARGET, and each label as ROLLGATE_TARGET_<LABEL> (region → ROLLGATE_TARGET_REGION).
+    ...Object.fromEntries(Object.entries(vars.labels ?? {}).map(([k, v]) => [k === 'target' ? 'ROLLGATE_TARGET' : `ROLLGATE_TARGET_${k.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`, v])),
   };
 }
 
@@ -55,6 +62,8 @@ export interface ReleaseRef {
   previousVersion: string;
   /** The judged head commit; unknown (empty) only where no change set was read. */
   commit?: string;
+  /** A fleet target's name and labels. */
+  labels?: Record<string, string>;
 }
 
 /** The variables of one step's command. A rollback goes back to the previous version, with no traffic on the new one. */
@@ -69,6 +78,7 @@ export function stepVars(target: { stage: string; weight: number }, action: stri
     releaseId: release.releaseId,
     idempotencyKey: idempotencyKey(release.runKey, step),
     commit: release.commit ?? '',
+    ...(release.labels ? { labels: release.labels } : {}),
   };
 }
 

@@ -4,6 +4,8 @@ import { durationMs } from './duration';
 import { secretEnvName } from './env';
 import { RISK_LEVELS } from './enums';
 import { WindowsSchema } from './windows';
+import { FleetSchema, labelPlaceholderErrors } from './waves';
+import { SELECTOR_PLACEHOLDERS, templateErrors } from './promql';
 
 /**
  * rollgate.yaml. Unknown keys are errors so that a typo never silently falls back to a default.
@@ -173,6 +175,19 @@ export const ConfigSchema = z.strictObject({
   notify: NotifySchema.prefault({}),
   /** When a phase may start: allow and deny windows (src/domain/windows). */
   windows: WindowsSchema.prefault({}),
+  /** Targets (regions, clusters, cells) and the waves they go in (src/domain/waves); none: the deploy command's one target. */
+  fleet: FleetSchema.prefault({}),
+}).superRefine((c, ctx) => {
+  // Query placeholders are checked here, where the targets' labels are known.
+  c.analysis.metrics.forEach((m, i) => {
+    for (const message of templateErrors(m.query, c.fleet)) ctx.addIssue({ code: 'custom', path: ['analysis', 'metrics', i, 'query'], message });
+    if (m.judge) for (const message of templateErrors(m.judge.trials, c.fleet)) ctx.addIssue({ code: 'custom', path: ['analysis', 'metrics', i, 'judge', 'trials'], message });
+  });
+  for (const subject of ['stable', 'canary'] as const)
+    for (const [label, value] of Object.entries(c.analysis.selectors[subject]))
+      for (const message of templateErrors(value, c.fleet, SELECTOR_PLACEHOLDERS)) ctx.addIssue({ code: 'custom', path: ['analysis', 'selectors', subject, label], message });
+  for (const key of ['command', 'rollback'] as const)
+    (c.deploy[key] ?? []).forEach((arg, i) => labelPlaceholderErrors(arg, c.fleet).forEach((message) => ctx.addIssue({ code: 'custom', path: ['deploy', key, i], message })));
 });
 
 export type RollgateConfigInput = z.input<typeof ConfigSchema>;

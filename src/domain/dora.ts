@@ -75,7 +75,7 @@ export function doraReport(entries: readonly LedgerEntry[], opts: { to: Date; da
     seen.add(e.run);
     return true;
   });
-  const deployments = inWindow.filter((e) => e.outcome === Outcome.RELEASED || e.outcome === Outcome.ROLLED_BACK || e.outcome === Outcome.ROLLBACK_FAILED);
+  const deployments = inWindow.filter((e) => e.outcome === Outcome.RELEASED || e.outcome === Outcome.ROLLED_BACK || e.outcome === Outcome.ROLLBACK_FAILED || e.outcome === Outcome.PARTIALLY_RELEASED);
   const failed = deployments.filter((e) => e.outcome !== Outcome.RELEASED);
   const released = deployments.filter((e) => e.outcome === Outcome.RELEASED);
   const perDay = released.length / opts.days;

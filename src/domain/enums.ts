@@ -22,6 +22,8 @@ export const Outcome = {
   ROLLED_BACK: 'rolled_back',
   ESCALATED: 'escalated',
   ROLLBACK_FAILED: 'rollback_failed',
+  /** A wave failed; the targets that had passed kept the new version by a human's decision (fleet.onWaveFailure: hold). */
+  PARTIALLY_RELEASED: 'partially_released',
 } as const;
 export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 

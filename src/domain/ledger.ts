@@ -33,6 +33,8 @@ export interface LedgerEntry {
   evidence: { kind: EvidenceDigest['kind']; file: string; sha256: string }[];
   /** Deployment windows and freezes broken for this release: who (and whether verified), what and why. */
   overrides: { by: string; verified: boolean; at: string; broke: string; reason: string }[];
+  /** A fleet release: how each target ended (`released`, `rolled_back`, `not_started`, …); the release itself counts once. */
+  targets?: Record<string, string>;
 }
 
 const seconds = (from: string | null | undefined, to: string | null | undefined): number | null =>
@@ -59,6 +61,7 @@ export function ledgerEntry(e: {
   rollbackFinishedAt?: string;
   evidence?: readonly EvidenceDigest[];
   overrides?: readonly Override[];
+  targets?: Record<string, string>;
 }): LedgerEntry {
   return {
     skill: 'release-decision',
@@ -86,5 +89,6 @@ export function ledgerEntry(e: {
     lead_time_seconds: e.outcome === Outcome.RELEASED ? seconds(e.commitTime, e.productionAt) : null,
     evidence: (e.evidence ?? []).map(({ kind, file, sha256 }) => ({ kind, file, sha256 })),
     overrides: (e.overrides ?? []).map(({ by, verified, at, broke, reason }) => ({ by, verified, at, broke, reason })),
+    ...(e.targets ? { targets: e.targets } : {}),
   };
 }

@@ -31,7 +31,7 @@ export interface NotesInput {
 }
 
 /** Outcomes that changed a target: each gets its notes. */
-export const NOTED_OUTCOMES: readonly Outcome[] = [Outcome.RELEASED, Outcome.ROLLED_BACK, Outcome.ROLLBACK_FAILED];
+export const NOTED_OUTCOMES: readonly Outcome[] = [Outcome.RELEASED, Outcome.ROLLED_BACK, Outcome.ROLLBACK_FAILED, Outcome.PARTIALLY_RELEASED];
 
 export const notesMarker = (runKey: string): string => `<!-- rollgate:notes ${runKey.replace(/-->/g, '')} -->`;
 

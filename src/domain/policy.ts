@@ -3,6 +3,7 @@ import { PrometheusSourceSchema } from './analysis';
 import { DEFAULT_CRITICAL_AREAS, DEFAULT_MIGRATION_GLOBS, DeploySchema, DEFAULT_POLICY_AREAS, formatIssues, NotifyTargetsSchema, type RollgateConfig } from './config';
 import { RISK_LEVELS } from './enums';
 import { RecurringWindowSchema, TimeZoneSchema } from './windows';
+import { FleetSchema } from './waves';
 
 /**
  * The release policy, and who may set what. The repository's rollgate.yaml is read from the base
@@ -18,6 +19,8 @@ const level = z.enum(RISK_LEVELS as [string, ...string[]]);
 export const WorkerPolicySchema = z
   .strictObject({
   deploy: DeploySchema.optional(),
+  /** The targets and their waves, owned with the deploy target: a repository's are replaced. */
+  fleet: FleetSchema.optional(),
   analysis: z.strictObject({ prometheus: PrometheusSourceSchema.optional() }).optional(),
   notify: NotifyTargetsSchema.optional(),
   /** The folder every release writes to (its own subfolder per service); else the repository's `out`, kept inside the repository. */
@@ -95,6 +98,10 @@ export function applyPolicy(config: RollgateConfig, worker: WorkerPolicy | undef
   if (worker?.deploy) {
     overridden.push('deploy');
     out.deploy = worker.deploy;
+  }
+  if (worker?.fleet) {
+    overridden.push('fleet');
+    out.fleet = worker.fleet;
   }
   if (worker?.analysis?.prometheus) {
     overridden.push('analysis.prometheus');

@@ -1,3 +1,5 @@
+import { type Fleet, labelPlaceholder } from './waves';
+
 /**
  * PromQL query templates: placeholders filled with escaped label values and rendered selectors,
  * and the check that finds unknown placeholders when the config is read.
@@ -19,6 +21,8 @@ export interface QueryVars {
   stage: string;
   /** For a judge's counts: the time since its phase started, as a PromQL range (`123s`). */
   sincePhase?: string;
+  /** A fleet target's name (`target`) and labels. */
+  labels?: Record<string, string>;
 }
 
 const TEMPLATE = /\{\{\s*(\w+)\s*\}\}/g;
@@ -32,11 +36,11 @@ export function renderQuery(template: string, vars: QueryVars, selectors: { stab
   return template.replace(TEMPLATE, (whole, name: string) => {
     switch (name) {
       case 'selector':
-        return renderSelector(selectors[subject]);
+        return renderSelector(fillSelector(selectors[subject], vars));
       case 'stableSelector':
-        return renderSelector(selectors.stable);
+        return renderSelector(fillSelector(selectors.stable, vars));
       case 'canarySelector':
-        return renderSelector(selectors.canary);
+        return renderSelector(fillSelector(selectors.canary, vars));
       case 'sincePhase':
         // A range rollgate computes, never a value from people: digits and a unit. Checks run before a phase read one minute.
         return /^\d+s$/.test(vars.sincePhase ?? '') ? vars.sincePhase! : '1m';
@@ -47,12 +51,26 @@ export function renderQuery(template: string, vars: QueryVars, selectors: { stab
       case 'stage':
         return escapeLabelValue(vars[name]);
       default:
+        if (vars.labels && Object.hasOwn(vars.labels, name)) return escapeLabelValue(vars.labels[name]!);
         throw new Error(`unknown placeholder ${whole} (known: ${QUERY_PLACEHOLDERS.map((p) => `{{${p}}}`).join(' ')})`);
     }
   });
 }
 
-/** Unknown placeholders are a config error, found before anything starts. */
-export function templateErrors(template: string): string[] {
-  return [...template.matchAll(TEMPLATE)].filter((m) => !(QUERY_PLACEHOLDERS as readonly string[]).includes(m[1]!)).map((m) => `unknown placeholder ${m[0]}`);
+/** What a selector's label value may hold: the plain variables and the target's labels, never a selector. */
+export const SELECTOR_PLACEHOLDERS = ['service', 'version', 'previousVersion', 'phase', 'stage'] as const;
+
+/** Unknown placeholders are a config error, found before anything starts; a target's labels are known where every target has them. */
+export function templateErrors(template: string, fleet?: Pick<Fleet, 'targets'>, known: readonly string[] = QUERY_PLACEHOLDERS): string[] {
+  return [...template.matchAll(TEMPLATE)].flatMap((m) => {
+    if (known.includes(m[1]!)) return [];
+    const label = labelPlaceholder(m[1]!, fleet);
+    return label === 'ok' ? [] : [label === 'unknown' ? `unknown placeholder ${m[0]}` : `${m[0]}: ${label.problem}`];
+  });
+}
+
+/** A selector's label values with their placeholders filled in (escaped where the selector is rendered). */
+export function fillSelector(labels: Record<string, string>, vars: QueryVars): Record<string, string> {
+  const plain: Record<string, string | undefined> = { service: vars.service, version: vars.version, previousVersion: vars.previousVersion, phase: vars.phase, stage: vars.stage, ...vars.labels };
+  return Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, v.replace(TEMPLATE, (whole, name: string) => plain[name] ?? whole)]));
 }

@@ -11,6 +11,7 @@ import type { PolicyProvenance } from './policy';
 import type { RestoreHistory } from './dora';
 import { percentChange as pct } from './judge';
 import { CONFIDENCE_RULE, confidence, deploymentWindow, recommendation, windowLine } from './sign-off';
+import { fleetTable, type FleetStatus, hasWaves } from './waves';
 
 export interface RecordInput {
   releaseId: string;
@@ -39,6 +40,8 @@ export interface RecordInput {
   alertRulesFile?: string;
   /** This service's past rollbacks in the ledger: the measured rollback estimate. */
   restoreHistory?: RestoreHistory;
+  /** A fleet release: its waves and how each target did. */
+  fleet?: FleetStatus;
   results?: {
     outcome: Outcome;
     reason?: string;
@@ -188,6 +191,7 @@ const deploymentPlan: Section = (r) => {
   const byHand = r.config.deploy.merge ? [] : mergeByHand(r);
   return ruled('DEPLOYMENT PLAN', [
     ...allowedWindows(r.config),
+    ...waves(r.config),
     ...byHand,
     ...plan.phases.flatMap((phase, i) => [
       '',
@@ -428,6 +432,21 @@ function cannotRestore(r: RecordInput): string[] {
   ];
 }
 
+/** A fleet release: its waves, each a set of targets in parallel, then a bake; what a failed wave does. */
+function waves(config: RollgateConfig): string[] {
+  const { fleet } = config;
+  if (!hasWaves(fleet)) return [];
+  return [
+    '',
+    `### Waves (the production steps below run on each target, wave after wave; the merge and staging once)`,
+    ...fleet.waves.map(
+      (w, i) =>
+        `- Wave ${i + 1}: ${w.targets.join(', ')}${w.maxFailedTargets ? `, up to ${w.maxFailedTargets} may fail (each rolled back at once)` : ', none may fail'}${w.bake && i < fleet.waves.length - 1 ? `, then a ${formatDuration(w.bake)} bake` : ''}`,
+    ),
+    `- A failed wave: no later wave starts, its running targets roll back, and the targets that passed are ${fleet.onWaveFailure === 'hold' ? 'held while a human decides (approve keeps them, reject rolls them back)' : 'rolled back'}`,
+  ];
+}
+
 const results: Section = (r) => {
   const res = r.results;
   if (!res) return [];
@@ -437,6 +456,9 @@ const results: Section = (r) => {
     `**Outcome**: ${res.outcome}${res.reason ? ` — ${prose(res.reason)}` : ''}`,
     ...(res.rollbackStartedAt ? [`**Rollback**: ${res.rollbackStartedAt} → ${res.rollbackEndedAt ?? '(not finished)'}`] : []),
     '',
+    ...(r.fleet && r.decision.plan
+      ? ['### Targets', '', ...fleetTable(r.fleet, r.decision.plan.phases.filter((p) => p.stage.startsWith('production')).map((p) => p.id), cell), '', ...r.fleet.waves.flatMap((w) => (w.verdict ? [`- ${prose(w.verdict)}`] : [])), '']
+      : []),
     ...(timeline.length > 0
       ? ['### Timeline', '', '| phase | started | ended | approved by |', '|---|---|---|---|', ...timeline.map((t) => `| ${text(t.phase)} | ${t.started} | ${t.ended ?? ''} | ${text(t.approvedBy ?? '')} |`), '']
       : []),

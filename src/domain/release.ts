@@ -5,6 +5,7 @@ import { type Decision, type Outcome, type PrerequisiteName, type RiskLevel, typ
 import type { ReleasePlan } from './plan';
 import type { RiskAssessment } from './risk';
 import type { PolicyProvenance } from './policy';
+import type { FleetStatus } from './waves';
 
 /**
  * A commit as CI names it: a ref, optionally followed by ancestry steps (`main~1`, `v1.4.0^`,
@@ -191,6 +192,8 @@ export const ReleaseState = {
   PAUSED: 'paused',
   /** Between phases, outside the deployment windows: the next phase starts when one opens. */
   WAITING_FOR_WINDOW: 'waiting-for-window',
+  /** A fleet release: the targets of a wave run their phases, each in its own child workflow. */
+  ROLLING_OUT: 'rolling-out',
   /** Between phases, held by a freeze of its service: the next phase starts when it ends. */
   FROZEN: 'frozen',
   ROLLING_BACK: 'rolling-back',
@@ -214,6 +217,8 @@ export const StopKind = {
   ANALYSIS_FAILED: 'analysis-failed',
   ANALYSIS_ERROR: 'analysis-error',
   STEP_FAILED: 'step-failed',
+  /** More targets of a wave failed than its budget allows. */
+  WAVE_FAILED: 'wave-failed',
   CANCELLED: 'cancelled',
 } as const;
 export type StopKind = (typeof StopKind)[keyof typeof StopKind];
@@ -232,6 +237,8 @@ export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];
 
 export interface ReleaseStatus {
   releaseId: string;
+  /** A target of a fleet release (its child workflow): the target's name. */
+  target?: string;
   service: string;
   state: ReleaseState;
   currentStep?: string;
@@ -273,6 +280,8 @@ export interface ReleaseStatus {
   signing?: { releaseId: string; runId: string; head: string; record?: string };
   /** Where the release policy came from: the repository's file, the worker's policy, what each overrode or raised. */
   policy?: PolicyProvenance;
+  /** A fleet release: its waves and targets, each target's phases and outcome. */
+  fleet?: FleetStatus;
   /** The fingerprint of the input it was started with: `rollgate start` attaches only to the same input. */
   inputFingerprint?: string;
 }

@@ -47,6 +47,7 @@ const ENDED: Record<Outcome, string> = {
   rollback_failed: '🚨 A HUMAN MUST RESTORE THE SERVICE: the rollback failed',
   aborted: '⛔ STOPPED BEFORE RELEASE: see the results',
   escalated: '⚠️ A HUMAN DECIDES: rollgate has no plan for this change',
+  partially_released: '⚠️ PARTIALLY RELEASED: a wave failed; the targets that had passed keep this version by a human\'s decision',
 };
 
 /** What the record recommends now: it changes once the sign-off it waits for has come, and says how it ended once it has. */

@@ -127,9 +127,9 @@ export function parseSteeringArgs<K extends Steer>(update: K, args: unknown): St
   return parsed.data as SteeringArgs[K];
 }
 
-const PAUSABLE: readonly ReleaseState[] = [ReleaseState.DECIDING, ReleaseState.AWAITING_APPROVAL, ReleaseState.DEPLOYING, ReleaseState.BAKING, ReleaseState.WAITING_FOR_WINDOW, ReleaseState.FROZEN];
+const PAUSABLE: readonly ReleaseState[] = [ReleaseState.ROLLING_OUT, ReleaseState.DECIDING, ReleaseState.AWAITING_APPROVAL, ReleaseState.DEPLOYING, ReleaseState.BAKING, ReleaseState.WAITING_FOR_WINDOW, ReleaseState.FROZEN];
 /** `--full` also while waiting for a window: the intermediate phases are skipped once it opens. */
-const PROMOTABLE: readonly ReleaseState[] = [ReleaseState.DEPLOYING, ReleaseState.BAKING, ReleaseState.PAUSED, ReleaseState.WAITING_FOR_WINDOW, ReleaseState.FROZEN];
+const PROMOTABLE: readonly ReleaseState[] = [ReleaseState.ROLLING_OUT, ReleaseState.DEPLOYING, ReleaseState.BAKING, ReleaseState.PAUSED, ReleaseState.WAITING_FOR_WINDOW, ReleaseState.FROZEN];
 /** What an override breaks: the wait for a window, or a freeze. */
 const HELD: readonly ReleaseState[] = [ReleaseState.WAITING_FOR_WINDOW, ReleaseState.FROZEN];
 /** Once a rollback has begun, an abort would change nothing: it is refused rather than accepted and ignored. */
@@ -175,7 +175,8 @@ export function steeringRefusal<K extends Steer>(update: K, args: SteeringArgs[K
     case Steer.PROMOTE: {
       if (finished) return finished;
       const { full } = args as SteeringArgs['promote'];
-      if (!full && view.state !== ReleaseState.BAKING && view.state !== ReleaseState.PAUSED) return `nothing to promote: the release is ${view.state}, not baking`;
+      // A fleet's promotion goes to the bakes of the targets that run.
+      if (!full && view.state !== ReleaseState.BAKING && view.state !== ReleaseState.PAUSED && view.state !== ReleaseState.ROLLING_OUT) return `nothing to promote: the release is ${view.state}, not baking`;
       // Paused between phases: a promote would end the next phase's bake before it began.
       if (!full && !view.inBake) return 'nothing to promote: the release is paused between phases, not in a bake';
       return PROMOTABLE.includes(view.state) ? undefined : `nothing to promote while ${view.state}`;

@@ -7,7 +7,7 @@ import type { Approval, DecisionResult, ReleaseResult } from './release';
  * the record.
  */
 const DECIDED = { APPROVED: '✅ APPROVED', ABORTED: '⛔ ABORTED', ESCALATED: '⚠️ ESCALATED TO A HUMAN' } as const;
-const OUTCOME = { released: '✅ released', rolled_back: '↩️ rolled back', rollback_failed: '🚨 rollback failed', aborted: '⛔ aborted', escalated: '⚠️ escalated' } as const;
+const OUTCOME = { released: '✅ released', rolled_back: '↩️ rolled back', rollback_failed: '🚨 rollback failed', aborted: '⛔ aborted', escalated: '⚠️ escalated', partially_released: '⚠️ partially released' } as const;
 
 /** Where the decision lives beyond the job: the release's Temporal UI page and its record's file name. */
 export interface SummaryLinks {

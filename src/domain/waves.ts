@@ -96,3 +96,88 @@ export function waveVerdict(index: number, wave: Wave, outcomes: Readonly<Record
   const budget = `${failed.length} of ${wave.targets.length} failed, ${wave.maxFailedTargets} allowed`;
   return { passed, failed, message: `wave ${index + 1} ${passed ? 'passed' : 'failed'}: ${budget}${failed.length ? ` (${failed.join(', ')})` : ''}` };
 }
+
+/** How a wave stands, for status and the record. */
+export type WaveState = 'waiting' | 'running' | 'baking' | 'passed' | 'failed';
+
+/** One target of a fleet release as the release sees it: its wave, its child workflow, how it ended. */
+export interface TargetProgress {
+  name: string;
+  wave: number;
+  /** The child workflow that rolls the target out (`<release ID>/<target>`); `rollgate status` reads it live. */
+  workflowId: string;
+  state: 'waiting' | 'running' | 'rolling-back' | TargetOutcome;
+  /** Each plan phase the target reached, as it ended: done, failed, skipped. */
+  phases?: Record<string, string>;
+  reason?: string;
+  /** The phases its rollout started: what a later rollback undoes. */
+  started?: string[];
+  productionAt?: string;
+  rollbackStartedAt?: string;
+  rollbackEndedAt?: string;
+}
+
+export interface FleetStatus {
+  onWaveFailure: OnWaveFailure;
+  waves: { targets: string[]; maxFailedTargets: number; bakeMs: number; state: WaveState; verdict?: string }[];
+  targets: TargetProgress[];
+}
+
+/**
+ * What a release orders its running targets, read by each target from the release's own query
+ * whenever the release wakes it: a wake-up carries nothing, so nobody but the release steers them.
+ */
+export interface FleetOrders {
+  paused?: { by: string; at: string; reason?: string };
+  /** Promotions so far: each new one ends the target's current bake. */
+  promotions: number;
+  /** `promote --full`: every remaining intermediate phase is skipped. */
+  full: boolean;
+  /** The release stops: every running target rolls itself back. */
+  stop?: { by?: string; reason: string };
+}
+
+/** How a target's child workflow ended. */
+export interface TargetResult {
+  target: string;
+  outcome: TargetOutcome;
+  reason?: string;
+  /** Each plan phase the target reached, as it ended. */
+  phases: Record<string, string>;
+  /** What a later rollback of this target must undo (phase ids, in the order they started). */
+  started: string[];
+  productionAt?: string;
+  rollbackStartedAt?: string;
+  rollbackEndedAt?: string;
+}
+
+const CELL: Record<string, string> = { done: '✓', failed: '✗', skipped: '–', running: '…' };
+
+/** The targets × phases table of the record and `status`: a row per target, a column per phase, then how it ended. */
+export function fleetTable(fleet: FleetStatus, phases: readonly string[], escape: (s: string) => string = (s) => s.replace(/\|/g, '\\|')): string[] {
+  const head = ['target', 'wave', ...phases, 'outcome'];
+  const rows = fleet.targets.map((t) => [t.name, String(t.wave + 1), ...phases.map((p) => CELL[t.phases?.[p] ?? ''] ?? '·'), escape(t.state.replace(/_/g, ' ') + (t.reason ? `: ${t.reason}` : ''))]);
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+/**
+ * Whether `{name}` / `{{name}}` is a target placeholder of this fleet: `ok` for `target` and a label
+ * every target has, a problem for a label some target lacks, `unknown` for anything else.
+ */
+export function labelPlaceholder(name: string, fleet: Pick<Fleet, 'targets'> | undefined): 'ok' | 'unknown' | { problem: string } {
+  const targets = fleet?.targets ?? [];
+  if (targets.length === 0) return 'unknown';
+  if (name === 'target') return 'ok';
+  const lacking = targets.filter((t) => !(name in t.labels)).map((t) => t.name);
+  if (lacking.length === 0) return 'ok';
+  if (lacking.length === targets.length) return 'unknown';
+  return { problem: `the label ${name} is missing from target${lacking.length > 1 ? 's' : ''} ${lacking.join(', ')}` };
+}
+
+/** A deploy command's `{label}`s: other braces are left as they are, but a label some target lacks is an error. */
+export function labelPlaceholderErrors(arg: string, fleet: Pick<Fleet, 'targets'>): string[] {
+  return [...arg.matchAll(/\{(\w+)\}/g)].flatMap((m) => {
+    const found = labelPlaceholder(m[1]!, fleet);
+    return typeof found === 'object' ? [`{${m[1]}}: ${found.problem}`] : [];
+  });
+}

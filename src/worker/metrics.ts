@@ -15,6 +15,7 @@ export const ROLLBACK_REASON: Record<StopKind, string> = {
   [StopKind.NO_APPROVER]: 'approval',
   [StopKind.STEP_FAILED]: 'step',
   [StopKind.CANCELLED]: 'cancel',
+  [StopKind.WAVE_FAILED]: 'wave',
   [StopKind.GATES]: 'other',
   [StopKind.ESCALATED]: 'other',
 };

@@ -7,10 +7,10 @@ import type { ReleaseRun } from './run-state';
  * Before the first deploy: every metric query once (one Prometheus rejects ends the release with
  * nothing deployed), the baseline for checks that compare with it, and the alerting rules.
  */
-export async function preflightChecks(run: ReleaseRun, first: Phase): Promise<void> {
+export async function preflightChecks(run: ReleaseRun, first: Phase, labels?: Record<string, string>): Promise<void> {
   const { metrics, config, acts } = run;
   if (metrics.length === 0) return;
-  const vars = run.queryVars(first);
+  const vars = { ...run.queryVars(first), ...(labels ? { labels } : {}) };
   await run.step('metric queries', () => acts.quick.checkQueries({ vars, analysis: config.analysis }), (d) => d);
   if (metrics.some((m) => comparisons(m).baseline)) {
     const captured = await run.step('baseline', () => acts.quick.captureBaseline({ vars, analysis: config.analysis }), (b) =>

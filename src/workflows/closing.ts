@@ -7,6 +7,7 @@ import { writeRecord } from './decision-record';
 import { resolvePages } from './notifications';
 import { releaseDurations } from '../domain/timeline';
 import { failureMessage, now, type ReleaseRun } from './run-state';
+import { TargetOutcome } from '../domain/waves';
 
 /**
  * The end of every release: the report's charts, the final record, one ledger line. Each is
@@ -20,6 +21,8 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
   status.outcome = outcome;
   delete status.currentStep;
   const finalDecision: Decision = decision?.decision ?? Decision.ESCALATED;
+  // A fleet's target: the release writes the record, the ledger line and the notes, once, for all its targets.
+  if (run.target) return { releaseId: run.releaseId, outcome, decision: finalDecision, ...(reason ? { reason: reason.message, stopKind: reason.kind } : {}) };
   if (status.analysed.length > 0 && status.recordPath) await writeCharts(run, status.recordPath);
   const problems: string[] = [];
   const report = async (name: string, fn: () => Promise<unknown>) => {
@@ -55,6 +58,7 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
         ...(run.rollbackEndedAt ? { rollbackFinishedAt: run.rollbackEndedAt } : {}),
         ...(run.gates.evidence ? { evidence: run.gates.evidence } : {}),
         ...(status.overrides ? { overrides: status.overrides } : {}),
+        ...(status.fleet ? { targets: Object.fromEntries(status.fleet.targets.map((t) => [t.name, t.state === 'waiting' ? TargetOutcome.NOT_STARTED : t.state])) } : {}),
       }),
       durations: releaseDurations(status.steps),
     });
@@ -77,7 +81,7 @@ export async function finish(run: ReleaseRun, outcome: Outcome, reason?: StopRea
  */
 export async function appendNotes(run: ReleaseRun, outcome: Outcome, reason?: StopReason, moment = ''): Promise<void> {
   const { notes } = run.config;
-  if (!notes) return;
+  if (!notes || run.target) return;
   const key = `${run.runKey}${moment}`;
   await run.acts.quick.appendNotes({ outDir: run.outDir, file: notes, runKey: key, content: notesOf(run, key, outcome, reason) });
 }

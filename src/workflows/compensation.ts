@@ -7,6 +7,7 @@ import { appendNotes, finish } from './closing';
 import { writeRecord } from './decision-record';
 import { notify } from './notifications';
 import { smokeTest, undoPhase } from './phases';
+import { settleTargets } from './waves';
 import { failureMessage, now, type ReleaseRun } from './run-state';
 
 /**
@@ -16,7 +17,10 @@ import { failureMessage, now, type ReleaseRun } from './run-state';
  */
 export async function compensate(run: ReleaseRun, reason: StopReason): Promise<ReleaseResult> {
   const toUndo = rollbackTargets(run.started);
-  if (toUndo.length === 0) return finish(run, Outcome.ABORTED, reason);
+  // A fleet's targets first (production), then what the release itself changed (staging).
+  const targets = run.status.fleet ? await settleTargets(run, reason) : 'untouched';
+  if (targets === 'kept') return finish(run, Outcome.PARTIALLY_RELEASED, reason);
+  if (toUndo.length === 0) return finish(run, targets === 'changed' ? Outcome.ROLLED_BACK : Outcome.ABORTED, reason);
   if (await rollback(run, toUndo, reason)) return finish(run, Outcome.ROLLED_BACK, reason);
   const failed = `${reason.message}; the rollback failed too: a human must restore the release`;
   for (let round = 1; ; round++) {

@@ -15,7 +15,8 @@ export async function writeRecord(
   first?: { decided?: { strategy: string; risk: string }; decision: { decision: Decision; seconds: number } },
 ): Promise<void> {
   const { decision, change, status, input } = run;
-  if (!decision) return;
+  // A fleet's target has no record of its own: the release's shows it.
+  if (!decision || run.target) return;
   const content = renderDecisionRecord({
     releaseId: run.releaseId,
     runKey: run.runKey,
@@ -34,6 +35,7 @@ export async function writeRecord(
     config: run.config,
     approvals: status.approvals,
     ...(status.overrides ? { overrides: status.overrides } : {}),
+    ...(status.fleet ? { fleet: status.fleet } : {}),
     ...(status.pendingApproval ? { pendingApproval: status.pendingApproval } : {}),
     ...(status.policy ? { policy: status.policy } : {}),
     ...(run.alertRulesFile ? { alertRulesFile: run.alertRulesFile } : {}),

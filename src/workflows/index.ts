@@ -1,2 +1,3 @@
 export { releaseWorkflow } from './release';
 export { freezeRegistryWorkflow } from './freeze-registry';
+export { targetWorkflow } from './target';

@@ -1,6 +1,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Freeze, FreezeArgs, UnfreezeArgs } from '../domain/freezes';
+import type { FleetOrders } from '../domain/waves';
 import type { Approval, ReleaseStatus } from '../domain/release';
 import type { AbortArgs, ApproveArgs, OverrideArgs, PauseArgs, PromoteArgs, RejectArgs, ResolveArgs, ResumeArgs } from '../domain/steering';
 
@@ -28,6 +29,12 @@ export const subscribeFreezesSignal = defineSignal<[{ workflowId: string; servic
 export const unsubscribeFreezesSignal = defineSignal<[{ workflowId: string }]>('unsubscribe');
 
 export const RELEASE_WORKFLOW = 'releaseWorkflow';
+
+/** A fleet release: what it orders its running targets (each reads it when woken); the wake-up carries nothing. */
+export const fleetOrdersQuery = defineQuery<FleetOrders>('fleetOrders');
+export const fleetOrdersChangedSignal = defineSignal('fleetOrdersChanged');
+/** The child workflow ID of a fleet release's target, and of its later rollback. */
+export const targetWorkflowId = (releaseId: string, target: string, rollback = false): string => `${releaseId}/${target}${rollback ? '/rollback' : ''}`;
 
 /**
  * A running release's state as a search attribute, so that visibility can count and list releases

@@ -3,7 +3,7 @@ import { formatIssues } from '../domain/config';
 import { fingerprint } from '../domain/fingerprint';
 import { firstDeployPhase } from '../domain/plan';
 import { Decision, FailureType, Outcome } from '../domain/enums';
-import { ApprovalKind, type ReleaseInput, ReleaseInputSchema, type ReleaseResult, StopKind, type StopReason } from '../domain/release';
+import { ApprovalKind, type ReleaseInput, ReleaseInputSchema, type ReleaseResult, StopKind } from '../domain/release';
 import { preflightChecks } from './checks';
 import { finish } from './closing';
 import { compensate } from './compensation';
@@ -11,9 +11,11 @@ import { decide } from './decision';
 import { awaitApproval } from './approvals';
 import { notify } from './notifications';
 import { runPhase } from './phases';
-import { failureMessage, ReleaseRun, StopRelease } from './run-state';
+import { ReleaseRun, stopReasonOf } from './run-state';
 import { installSteering } from './steering';
 import { subscribeToFreezes, unsubscribeFromFreezes } from './holds';
+import { hasWaves, targetVars } from '../domain/waves';
+import { releasePhases, runWaves, startFleet } from './waves';
 
 /**
  * One release, from "CI says go" to a written decision, a sign-off where the risk asks for one,
@@ -45,19 +47,20 @@ async function release(run: ReleaseRun): Promise<ReleaseResult> {
     const because = decision.because.join('; ');
     if (decision.decision === Decision.ABORTED) return await finish(run, Outcome.ABORTED, { kind: StopKind.GATES, message: because });
     const { risk, plan } = decision;
+    if (hasWaves(run.config.fleet)) startFleet(run);
     if (!risk || !plan) return await finish(run, Outcome.ESCALATED, { kind: StopKind.ESCALATED, message: because });
     if (decision.approvalRequired)
       await awaitApproval(run, { kind: ApprovalKind.RELEASE }, decision.decision === Decision.ESCALATED ? `Escalated: ${because}` : `${risk.level} risk needs a sign-off`);
-    await preflightChecks(run, firstDeployPhase(plan)!);
+    // A fleet's queries are checked with its first target's labels here; each target checks its own as it starts.
+    await preflightChecks(run, firstDeployPhase(plan)!, hasWaves(run.config.fleet) ? targetVars(run.config.fleet.targets.find((t) => t.name === run.config.fleet.waves[0]!.targets[0])!) : undefined);
     await notify(run, 'deploy-starting', `Deploying ${service} ${run.version}`, `${risk.level} risk → ${risk.strategy}: ${plan.phases.map((p) => p.title).join(' → ')}.`);
-    for (const phase of plan.phases) await runPhase(run, phase);
+    if (!hasWaves(run.config.fleet)) for (const phase of plan.phases) await runPhase(run, phase);
+    else {
+      for (const phase of releasePhases(plan)) await runPhase(run, phase);
+      await runWaves(run, plan);
+    }
   } catch (e) {
-    const reason: StopReason = isCancellation(e)
-      ? { kind: StopKind.CANCELLED, message: 'the workflow was cancelled' }
-      : e instanceof StopRelease
-        ? e.reason
-        : { kind: StopKind.STEP_FAILED, message: `step failed: ${failureMessage(e)}` };
-    const result = await CancellationScope.nonCancellable(() => compensate(run, reason));
+    const result = await CancellationScope.nonCancellable(() => compensate(run, stopReasonOf(e)));
     if (isCancellation(e)) throw e;
     return result;
   }

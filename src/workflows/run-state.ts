@@ -1,5 +1,5 @@
 import type { RestoreHistory } from '../domain/dora';
-import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { measurementsPath } from '../domain/analysis';
 import type { QueryVars } from '../domain/promql';
 import type { ChangeSet } from '../domain/changeset';
@@ -25,6 +25,14 @@ import { activityGroups, type ActivityGroups } from './activity-groups';
 import { RELEASE_STATE_ATTRIBUTE } from './messages';
 
 /** Ends the release early (abort, rejection, deadline, broken metric): what was changed is rolled back. Not an error of the workflow. */
+/** A target of a fleet release, as its child workflow knows it: its name, its placeholders, the release that runs it. */
+export interface FleetTarget {
+  name: string;
+  /** `target` and the target's labels: what its commands and queries fill in. */
+  labels: Record<string, string>;
+  parent: { workflowId: string; runId: string };
+}
+
 export class StopRelease extends Error {
   constructor(readonly reason: StopReason) {
     super(reason.message);
@@ -32,6 +40,13 @@ export class StopRelease extends Error {
 }
 
 export const now = () => new Date().toISOString();
+
+/** Why a release (or a target) stopped, from what its story threw. */
+export function stopReasonOf(e: unknown): StopReason {
+  if (isCancellation(e)) return { kind: StopKind.CANCELLED, message: 'the workflow was cancelled' };
+  if (e instanceof StopRelease) return e.reason;
+  return { kind: StopKind.STEP_FAILED, message: `step failed: ${failureMessage(e)}` };
+}
 
 /** The innermost message of an activity failure, for records and status. */
 export function failureMessage(e: unknown): string {
@@ -48,6 +63,8 @@ export function failureMessage(e: unknown): string {
 export class ReleaseRun {
   /** The effective policy: the repository's at the base, under the worker's, with the floors (see `adoptPolicy`); the defaults until then. */
   config: RollgateConfig = builtInConfig();
+  /** The policy as the worker resolved it: what a fleet release hands its targets. */
+  terms?: ReleaseTerms;
   readonly releaseId: string;
   /** Idempotency keys and the ledger line belong to this run: a later run under the same workflow ID must not inherit them. */
   readonly runKey: string;
@@ -74,6 +91,10 @@ export class ReleaseRun {
   alarm?: StopReason;
   /** Counts the registry's wake-ups and the overrides: a hold wakes when either moves. */
   holdsChanged = 0;
+  /** A fleet release: the promotions its running targets are to take (each ends their current bake). */
+  promotions = 0;
+  /** A fleet release that stops: why its running targets roll themselves back. */
+  fleetStop?: { by?: string; reason: string };
 
   // What the release learned.
   gates: GateReport = { prerequisites: [], securityConditions: [] };
@@ -99,15 +120,22 @@ export class ReleaseRun {
   private publishedState = workflowInfo().typedSearchAttributes.get(RELEASE_STATE_ATTRIBUTE);
   private readonly publishesState = this.publishedState !== undefined;
 
-  constructor(readonly input: ParsedReleaseInput) {
+  /**
+   * `target`: this run rolls one target of a fleet release out (or back), as a child workflow of the
+   * release; its keys are its own (`<release ID>/<target>@<run>`), its record and ledger line the release's.
+   */
+  constructor(
+    readonly input: ParsedReleaseInput,
+    readonly target?: FleetTarget,
+  ) {
     this.releaseId = input.releaseId;
     // The run ID's random end, not its start: a UUIDv7 begins with the time, which anyone could guess.
-    this.runKey = `${input.releaseId}@${workflowInfo().firstExecutionRunId.replace(/-/g, '').slice(-8)}`;
+    this.runKey = `${target ? workflowInfo().workflowId : input.releaseId}@${workflowInfo().firstExecutionRunId.replace(/-/g, '').slice(-8)}`;
     this.version = input.version ?? input.head;
     this.previousVersion = input.previousVersion ?? input.base;
     this.acts = activityGroups(this.config);
     this.outDir = input.outDir;
-    this.status = { releaseId: input.releaseId, service: input.service, state: ReleaseState.DECIDING, steps: [], approvals: [], analysed: [] };
+    this.status = { releaseId: input.releaseId, ...(target ? { target: target.name } : {}), service: input.service, state: ReleaseState.DECIDING, steps: [], approvals: [], analysed: [] };
     if (this.config.analysis.metrics.length > 0) this.status.measurementsFile = measurementsPath(this.runKey);
   }
 
@@ -115,7 +143,9 @@ export class ReleaseRun {
    * Adopts the policy the worker resolved (the repository's at the base, under the worker's, with
    * the floors). The activity groups follow the effective timeouts.
    */
-  adoptPolicy({ config, provenance, allowedSigners, workerOut }: ReleaseTerms): void {
+  adoptPolicy(terms: ReleaseTerms): void {
+    const { config, provenance, allowedSigners, workerOut } = terms;
+    this.terms = terms;
     this.config = config;
     this.acts = activityGroups(config);
     if (workerOut) this.outDir = `${workerOut.replace(/\/+$/, '')}/${this.input.service}`;
@@ -126,7 +156,7 @@ export class ReleaseRun {
   }
 
   get ref(): ReleaseRef {
-    return { releaseId: this.releaseId, runKey: this.runKey, version: this.version, previousVersion: this.previousVersion, commit: this.input.head };
+    return { releaseId: this.releaseId, runKey: this.runKey, version: this.version, previousVersion: this.previousVersion, commit: this.input.head, ...(this.target ? { labels: this.target.labels } : {}) };
   }
 
   get metrics() {
@@ -212,7 +242,7 @@ export class ReleaseRun {
   }
 
   queryVars(phase: Pick<Phase, 'id' | 'stage'>): QueryVars {
-    return { service: this.input.service, version: this.version, previousVersion: this.previousVersion, phase: phase.id, stage: phase.stage };
+    return { service: this.input.service, version: this.version, previousVersion: this.previousVersion, phase: phase.id, stage: phase.stage, ...(this.target ? { labels: this.target.labels } : {}) };
   }
 
   /** What the steering rules judge an update against. */
@@ -227,7 +257,8 @@ export class ReleaseRun {
       ...(this.abortRequest ? { abortRequested: this.abortRequest } : {}),
       ...(this.decision?.risk ? { riskLevel: this.decision.risk.level } : {}),
       ...(s.hold ? { hold: s.hold.target } : {}),
-      inBake: s.bakeEndsAt !== undefined || s.bakeRemainingMs !== undefined,
+      // A fleet's wave: its targets' bakes take a promotion.
+      inBake: s.bakeEndsAt !== undefined || s.bakeRemainingMs !== undefined || s.state === ReleaseState.ROLLING_OUT,
     };
   }
 }

@@ -9,6 +9,7 @@ import type { ChangeSet } from '../../src/domain/changeset';
 import { restoreHistory } from '../../src/domain/dora';
 import { windowState } from '../../src/domain/windows';
 import { type Freeze, freezesHolding } from '../../src/domain/freezes';
+import type { FleetOrders } from '../../src/domain/waves';
 import type { LedgerEntry } from '../../src/domain/ledger';
 import type { GateReport, ReleaseInput } from '../../src/domain/release';
 
@@ -84,6 +85,8 @@ export function fakeActivities(
     pastLedger?: LedgerEntry[];
     /** The freezes in force (the registry's query on a test's server); none by default. */
     freezes?: () => Promise<Freeze[]>;
+    /** A fleet release's orders (its query on a test's server). */
+    fleetOrders?: (release: { workflowId: string; runId: string }) => Promise<FleetOrders>;
   } = {},
 ) {
   const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [], ledgerDirs: [], notes: [], pages: [] };
@@ -109,10 +112,14 @@ export function fakeActivities(
     /** Returns at once: the workflow's own timer carries the phase's time on the time-skipping server. */
     async monitorPhase(input) {
       calls.monitors.push(input);
-      const key = `${input.watch ? 'watch ' : ''}${input.phase}`;
+      // A fleet target's readings may be given as `<target>/<phase>`.
+      const given = input.watch ? opts.whileWaiting : opts.measurements;
+      const target = input.vars.labels?.target;
+      const phase = target && given?.[`${target}/${input.phase}`] ? `${target}/${input.phase}` : input.phase;
+      const key = `${input.watch ? 'watch ' : ''}${phase}`;
       const n = cursor.get(key) ?? 0;
       cursor.set(key, n + 1);
-      const verdict = (input.watch ? opts.whileWaiting : opts.measurements)?.[input.phase]?.[n] ?? 'successful';
+      const verdict = given?.[phase]?.[n] ?? 'successful';
       const at = new Date().toISOString();
       const states = input.analysis.metrics.map((m, i) => {
         const s = input.states?.[i] ?? initialState(m, Date.now());
@@ -165,6 +172,10 @@ export function fakeActivities(
     /** The real estimate, over the lines given and those this fake has recorded. */
     async windowState(input) {
       return windowState(input.windows, input.at);
+    },
+    async fleetOrders(release) {
+      if (!opts.fleetOrders) throw new Error('this test gave no fleet orders');
+      return opts.fleetOrders(release);
     },
     async freezesHolding(input) {
       return freezesHolding(opts.freezes ? await opts.freezes() : [], input.service, Date.now());

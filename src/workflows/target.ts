@@ -1,0 +1,149 @@
+import { ApplicationFailure, CancellationScope, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { ChangeSet } from '../domain/changeset';
+import { FailureType, Outcome } from '../domain/enums';
+import { firstDeployPhase, type ReleasePlan } from '../domain/plan';
+import type { ReleaseTerms } from '../domain/policy';
+import { type DecisionResult, type ParsedReleaseInput, type ReleaseResult, StepStatus, type StopReason } from '../domain/release';
+import { type FleetOrders, type Target, TargetOutcome, type TargetResult, targetVars } from '../domain/waves';
+import { preflightChecks } from './checks';
+import { finish } from './closing';
+import { compensate } from './compensation';
+import { subscribeToFreezes, unsubscribeFromFreezes } from './holds';
+import { fleetOrdersChangedSignal } from './messages';
+import { runPhase } from './phases';
+import { failureMessage, ReleaseRun, stopReasonOf } from './run-state';
+import { installSteering } from './steering';
+
+/** What a fleet release gives the child workflow of one target: everything was decided by the release. */
+export interface TargetInput {
+  /** rollout: the target's phases of the plan; rollback: undo what its rollout started. */
+  mode: 'rollout' | 'rollback';
+  release: ParsedReleaseInput;
+  target: Target;
+  terms: ReleaseTerms;
+  /** With the plan of the target's phases (the production ones). */
+  decision: DecisionResult;
+  change?: ChangeSet;
+  /** The release's promotions when the target started: only later ones end its bakes. */
+  promotions: number;
+  fullPromotion: boolean;
+  /** rollback: the phases the target's rollout started, and why the release rolls it back. */
+  started?: string[];
+  reason?: StopReason;
+}
+
+/**
+ * One target of a fleet release: its phases, analysed on its own metrics (its labels fill the
+ * queries and commands), rolled back at once when it fails. Runs only as a child of its release,
+ * which decided everything it is given; people steer it through the release (pause, resume,
+ * promote, abort), and may answer its own sign-offs and a failed rollback on it directly.
+ */
+export async function targetWorkflow(input: TargetInput): Promise<TargetResult> {
+  const parent = workflowInfo().parent;
+  // A parent is set by the server, never by whoever starts a workflow: nobody else can hand a target its policy.
+  if (!parent) throw ApplicationFailure.nonRetryable('a target runs only as a child workflow of its release: start the release instead', FailureType.INVALID_INPUT);
+  const run = new ReleaseRun(input.release, { name: input.target.name, labels: targetVars(input.target), parent: { workflowId: parent.workflowId, runId: parent.runId } });
+  run.adoptPolicy(input.terms);
+  run.decision = input.decision;
+  if (input.change) run.change = input.change;
+  run.status.decision = input.decision.decision;
+  if (input.decision.risk) {
+    run.status.riskLevel = input.decision.risk.level;
+    run.status.strategy = input.decision.risk.strategy;
+  }
+  run.fullPromotion = input.fullPromotion;
+  installSteering(run);
+  const plan = input.decision.plan!;
+  if (input.mode === 'rollback') {
+    run.started.push(...plan.phases.filter((p) => input.started?.includes(p.id)));
+    return targetResult(run, plan, await compensate(run, input.reason!));
+  }
+  followOrders(run, input.promotions);
+  await subscribeToFreezes(run);
+  try {
+    return targetResult(run, plan, await rollOut(run, plan));
+  } finally {
+    await unsubscribeFromFreezes();
+  }
+}
+
+async function rollOut(run: ReleaseRun, plan: ReleasePlan): Promise<ReleaseResult> {
+  try {
+    // Its own queries checked and its own baseline: its labels pick its series.
+    await preflightChecks(run, firstDeployPhase(plan)!);
+    for (const phase of plan.phases) await runPhase(run, phase);
+  } catch (e) {
+    // A target rolls itself back even when the release is cancelled, and tells the release how it ended.
+    return CancellationScope.nonCancellable(() => compensate(run, stopReasonOf(e)));
+  }
+  return finish(run, Outcome.RELEASED);
+}
+
+/**
+ * Takes the release's orders: pause and resume, promotions, a stop. The release's signal only wakes
+ * the target; the orders are read from the release's own query by a local activity, so that they
+ * are in this target's history and no message from anyone else can steer it.
+ */
+function followOrders(run: ReleaseRun, promotionsAtStart: number): void {
+  const release = run.target!.parent;
+  let wakeups = 1;
+  let read = 0;
+  let promotions = promotionsAtStart;
+  let pausedByRelease = false;
+  setHandler(fleetOrdersChangedSignal, () => {
+    wakeups++;
+  });
+  const take = (orders: FleetOrders) => {
+    if (orders.stop && !run.abortRequest) run.abortRequest = { reason: `the release stops: ${orders.stop.reason}`, ...(orders.stop.by ? { by: orders.stop.by } : {}) };
+    if (orders.paused && !run.status.paused) {
+      run.status.paused = { ...orders.paused, reason: `the release is paused${orders.paused.reason ? `: ${orders.paused.reason}` : ''}` };
+      pausedByRelease = true;
+    } else if (!orders.paused && pausedByRelease) {
+      delete run.status.paused;
+      pausedByRelease = false;
+    }
+    if (orders.full) run.fullPromotion = true;
+    if (orders.promotions > promotions) {
+      promotions = orders.promotions;
+      run.promoteRequest = { by: 'the release', full: orders.full };
+    }
+  };
+  void (async () => {
+    for (;;) {
+      await condition(() => wakeups !== read);
+      read = wakeups;
+      try {
+        take(await run.acts.local.fleetOrders(release));
+      } catch (e) {
+        // The next wake-up reads them again; a stop still reaches the target by cancellation.
+        run.note('orders of the release', StepStatus.FAILED, failureMessage(e), { outsidePhase: true });
+      }
+    }
+  })();
+}
+
+const OUTCOMES: Partial<Record<Outcome, TargetOutcome>> = {
+  [Outcome.RELEASED]: TargetOutcome.RELEASED,
+  [Outcome.ROLLED_BACK]: TargetOutcome.ROLLED_BACK,
+  [Outcome.ROLLBACK_FAILED]: TargetOutcome.ROLLBACK_FAILED,
+};
+
+/** How the target ended, for the release: its outcome, each phase it reached, what a later rollback must undo. */
+function targetResult(run: ReleaseRun, plan: ReleasePlan, result: ReleaseResult): TargetResult {
+  const phases: Record<string, string> = {};
+  for (const p of plan.phases) {
+    const steps = run.status.steps.filter((s) => s.phase === p.id);
+    if (steps.length === 0) continue;
+    phases[p.id] = steps.some((s) => s.status === StepStatus.FAILED) ? 'failed' : steps.some((s) => s.name.includes(': skipped (promoted to 100%)')) ? 'skipped' : 'done';
+  }
+  return {
+    target: run.target!.name,
+    outcome: OUTCOMES[result.outcome] ?? TargetOutcome.ABORTED,
+    ...(result.reason ? { reason: result.reason } : {}),
+    phases,
+    started: [...new Set(run.started.map((p) => p.id))],
+    ...(run.productionAt ? { productionAt: run.productionAt } : {}),
+    ...(run.rollbackStartedAt ? { rollbackStartedAt: run.rollbackStartedAt } : {}),
+    ...(run.rollbackEndedAt ? { rollbackEndedAt: run.rollbackEndedAt } : {}),
+  };
+}

@@ -1,0 +1,199 @@
+import { type ChildWorkflowHandle, condition, ParentClosePolicy, setHandler, startChild } from '@temporalio/workflow';
+import { formatDuration } from '../domain/duration';
+import { type Phase, PhaseAction, type ReleasePlan } from '../domain/plan';
+import { ApprovalKind, ReleaseState, StepStatus, StopKind, type StopReason } from '../domain/release';
+import { type FleetOrders, type FleetStatus, OnWaveFailure, type TargetOutcome, TargetOutcome as Outcomes, type TargetProgress, type TargetResult, type Wave, waveVerdict } from '../domain/waves';
+import { awaitApproval } from './approvals';
+import { bake } from './bake';
+import { waitWhilePaused } from './holds';
+import { fleetOrdersChangedSignal, fleetOrdersQuery, targetWorkflowId } from './messages';
+import { failureMessage, now, type ReleaseRun, StopRelease } from './run-state';
+import type { TargetInput, targetWorkflow } from './target';
+
+/** What the release asks a human when a wave failed and its passed targets are held (fleet.onWaveFailure: hold). */
+export const KEEP_TARGETS = 'keep-passed-targets';
+
+/** The release's view of its waves and targets, in `status` from the start. */
+export function startFleet(run: ReleaseRun): FleetStatus {
+  const { fleet } = run.config;
+  const status: FleetStatus = {
+    onWaveFailure: fleet.onWaveFailure,
+    waves: fleet.waves.map((w) => ({ targets: w.targets, maxFailedTargets: w.maxFailedTargets, bakeMs: w.bake, state: 'waiting' })),
+    targets: fleet.waves.flatMap((w, i) => w.targets.map((name) => ({ name, wave: i, workflowId: targetWorkflowId(run.releaseId, name), state: 'waiting' as const }))),
+  };
+  run.status.fleet = status;
+  setHandler(fleetOrdersQuery, () => ordersOf(run));
+  return status;
+}
+
+/** What the release orders its running targets now. */
+function ordersOf(run: ReleaseRun): FleetOrders {
+  return { ...(run.status.paused ? { paused: run.status.paused } : {}), promotions: run.promotions, full: run.fullPromotion, ...(run.fleetStop ? { stop: run.fleetStop } : {}) };
+}
+
+/**
+ * The production phases of a fleet release, wave after wave: each wave's targets in parallel, each
+ * in a child workflow that rolls itself back when it fails; a wave passes within its budget of
+ * failed targets, then bakes before the next starts. Past the budget no later wave starts.
+ */
+export async function runWaves(run: ReleaseRun, plan: ReleasePlan): Promise<void> {
+  const fleet = run.status.fleet!;
+  const waves = run.config.fleet.waves;
+  for (const [i, wave] of waves.entries()) {
+    if (i > 0 && waves[i - 1]!.bake > 0) {
+      fleet.waves[i - 1]!.state = 'baking';
+      await bake(run, `wave ${i}: bake ${formatDuration(waves[i - 1]!.bake)}`, waves[i - 1]!.bake, WAVE_BAKE, false);
+      fleet.waves[i - 1]!.state = 'passed';
+    }
+    if (run.status.paused) await waitWhilePaused(run);
+    run.throwIfAborted();
+    fleet.waves[i]!.state = 'running';
+    run.setState(ReleaseState.ROLLING_OUT);
+    const outcomes = await runWave(run, plan, i, wave);
+    const verdict = waveVerdict(i, wave, outcomes);
+    fleet.waves[i]!.state = verdict.passed ? (wave.bake > 0 && i < waves.length - 1 ? 'baking' : 'passed') : 'failed';
+    fleet.waves[i]!.verdict = verdict.message;
+    run.note(`wave ${i + 1}`, verdict.passed ? StepStatus.DONE : StepStatus.FAILED, verdict.message, { outsidePhase: true });
+    run.throwIfAborted();
+    if (!verdict.passed) throw new StopRelease({ kind: StopKind.WAVE_FAILED, message: verdict.message });
+  }
+  const reached = fleet.targets.map((t) => t.productionAt).filter((t): t is string => t !== undefined);
+  // In production once the last target is.
+  if (reached.length) run.productionAt = reached.sort().at(-1);
+}
+
+/** The bake between waves: timed, stopped by a pause, ended by a promotion. */
+const WAVE_BAKE: Phase = { id: 'wave-bake', title: 'Bake between waves', action: PhaseAction.DEPLOY, stage: 'production', weight: 100, holdMs: 0, bakeMs: 0, approval: false };
+
+/** One wave: its targets started together; what people ask forwarded to those still running; how each ended. */
+async function runWave(run: ReleaseRun, plan: ReleasePlan, index: number, wave: Wave): Promise<Record<string, TargetOutcome>> {
+  const outcomes: Record<string, TargetOutcome> = {};
+  const running = new Map<string, ChildWorkflowHandle<typeof targetWorkflow>>();
+  const failed = () => Object.values(outcomes).filter((o) => o !== Outcomes.RELEASED).length;
+  const one = async (name: string) => {
+    const progress = progressOf(run, name);
+    const handle = await startChild<typeof targetWorkflow>('targetWorkflow', {
+      workflowId: progress.workflowId,
+      args: [targetInput(run, plan, name, 'rollout')],
+      // A release that ends (even terminated) asks its running targets to stop: each rolls itself back.
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    });
+    running.set(name, handle);
+    progress.state = 'running';
+    const result = await settle(handle);
+    running.delete(name);
+    adopt(progress, result);
+    outcomes[name] = result.outcome;
+    // Past the budget, the targets still running are stopped: the wave has failed whatever they do.
+    if (failed() > wave.maxFailedTargets && !run.fleetStop)
+      run.fleetStop = { reason: `wave ${index + 1} failed: ${failed()} of ${wave.targets.length} targets failed, ${wave.maxFailedTargets} allowed` };
+  };
+  let done = false;
+  const all = Promise.all(wave.targets.map(one)).finally(() => {
+    done = true;
+  });
+  let sent = JSON.stringify(ordersOf(run));
+  while (!done) {
+    await condition(() => done || run.promoteRequest !== undefined || (run.stopping() && !run.fleetStop) || JSON.stringify(ordersOf(run)) !== sent);
+    if (run.promoteRequest) {
+      run.promotions++;
+      run.promoteRequest = undefined;
+    }
+    if (run.stopping() && !run.fleetStop) run.fleetStop = { reason: run.abortRequest?.reason ?? run.alarm?.message ?? 'stopped', ...(run.abortRequest?.by ? { by: run.abortRequest.by } : {}) };
+    const orders = JSON.stringify(ordersOf(run));
+    if (orders === sent) continue;
+    sent = orders;
+    // Only a wake-up: each target reads the orders from the release's query.
+    await Promise.all([...running.values()].map((h) => h.signal(fleetOrdersChangedSignal).catch(() => undefined)));
+  }
+  await all;
+  return outcomes;
+}
+
+/** A target's result; a child that failed without one (it should not) counts as failed, its state unknown. */
+async function settle(handle: ChildWorkflowHandle<typeof targetWorkflow>): Promise<TargetResult> {
+  try {
+    return await handle.result();
+  } catch (e) {
+    return { target: handle.workflowId, outcome: Outcomes.ROLLBACK_FAILED, reason: `the target's workflow failed, its state unknown: ${failureMessage(e)}`, phases: {}, started: [] };
+  }
+}
+
+function progressOf(run: ReleaseRun, name: string): TargetProgress {
+  return run.status.fleet!.targets.find((t) => t.name === name)!;
+}
+
+function adopt(progress: TargetProgress, result: TargetResult): void {
+  progress.state = result.outcome;
+  progress.phases = { ...progress.phases, ...result.phases };
+  if (result.reason) progress.reason = result.reason;
+  else delete progress.reason;
+  progress.started = result.started;
+  if (result.productionAt) progress.productionAt = result.productionAt;
+  if (result.rollbackStartedAt) progress.rollbackStartedAt = result.rollbackStartedAt;
+  if (result.rollbackEndedAt) progress.rollbackEndedAt = result.rollbackEndedAt;
+}
+
+/** What a target's child workflow is given: the release's input, policy and decision, with the target's phases of the plan. */
+function targetInput(run: ReleaseRun, plan: ReleasePlan, name: string, mode: TargetInput['mode'], reason?: StopReason): TargetInput {
+  const target = run.config.fleet.targets.find((t) => t.name === name)!;
+  const progress = progressOf(run, name);
+  return {
+    mode,
+    release: run.input,
+    target,
+    terms: run.terms!,
+    decision: { ...run.decision!, plan: { ...plan, phases: targetPhases(plan) } },
+    // Who wrote the change (four eyes on its sign-offs), not its files: the release judged those.
+    ...(run.change ? { change: { ...run.change, files: [] } } : {}),
+    promotions: run.promotions,
+    fullPromotion: run.fullPromotion,
+    ...(mode === 'rollback' ? { started: progress.started ?? [], reason: reason! } : {}),
+  };
+}
+
+/** Each target runs the production phases; the merge and staging run once, in the release. */
+export const targetPhases = (plan: ReleasePlan): Phase[] => plan.phases.filter((p) => p.stage.startsWith('production'));
+export const releasePhases = (plan: ReleasePlan): Phase[] => plan.phases.filter((p) => !p.stage.startsWith('production'));
+
+/**
+ * The targets after the release stopped: those still running have rolled themselves back; those
+ * that passed are rolled back, each in a child workflow of its own, or, when a wave failed and the
+ * fleet holds, kept if a human says so. `kept` when they were kept; `changed` when any target was changed.
+ */
+export async function settleTargets(run: ReleaseRun, reason: StopReason): Promise<'kept' | 'changed' | 'untouched'> {
+  const fleet = run.status.fleet!;
+  const passed = fleet.targets.filter((t) => t.state === Outcomes.RELEASED);
+  if (passed.length > 0 && reason.kind === StopKind.WAVE_FAILED && fleet.onWaveFailure === OnWaveFailure.HOLD) {
+    try {
+      const names = passed.map((t) => t.name).join(', ');
+      await awaitApproval(run, { kind: ApprovalKind.PHASE, phase: KEEP_TARGETS }, `${reason.message}. ${names} passed and hold ${run.version}: approve to keep them, reject to roll them back`);
+      return 'kept';
+    } catch (e) {
+      if (!(e instanceof StopRelease)) throw e;
+      run.note(`keep ${passed.map((t) => t.name).join(', ')}`, StepStatus.FAILED, `${e.reason.message}: rolled back`, { outsidePhase: true });
+    }
+  }
+  if (passed.length > 0) {
+    run.setState(ReleaseState.ROLLING_BACK);
+    run.rollbackStartedAt ??= now();
+    const plan = run.decision!.plan!;
+    await Promise.all(
+      passed.map(async (progress) => {
+        progress.state = 'rolling-back';
+        const handle = await startChild<typeof targetWorkflow>('targetWorkflow', {
+          workflowId: targetWorkflowId(run.releaseId, progress.name, true),
+          args: [targetInput(run, plan, progress.name, 'rollback', reason)],
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        });
+        adopt(progress, await settle(handle));
+      }),
+    );
+  }
+  const rolledBack = fleet.targets.filter((t) => t.rollbackStartedAt);
+  if (rolledBack.length > 0) {
+    run.rollbackStartedAt = [run.rollbackStartedAt, ...rolledBack.map((t) => t.rollbackStartedAt)].filter((t): t is string => t !== undefined).sort()[0];
+    run.rollbackEndedAt = rolledBack.map((t) => t.rollbackEndedAt ?? now()).sort().at(-1);
+  }
+  return fleet.targets.some((t) => (t.started?.length ?? 0) > 0) ? 'changed' : 'untouched';
+}

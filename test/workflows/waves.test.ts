@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
+import type { TargetInput } from '../../src/workflows/target';
+import { abortUpdate, approveUpdate, pauseUpdate, resumeUpdate, statusQuery, targetWorkflowId } from '../../src/workflows/messages';
+import { releaseWorkflow, targetWorkflow } from '../../src/workflows';
+import { fleetOrders } from '../../src/connection/client';
+import { timeSkippingSuite } from '../helpers/workflow-worker';
+import { waitForQuiet } from '../helpers/status';
+import { fakeActivities, fakeReleaseInput, mediumChange, REVIEWERS } from '../helpers/fake-activities';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+/** The run kept as a replay fixture. */
+const RECORDED = 'fleet-second-wave-fails';
+
+/** A one-box wave (eu-1), then two regions together, a 1-hour bake between; canaries 5% → 100% watched by one check. */
+const fleetConfig = (fleet: object = {}) => ({
+  bake: { staging: '0s' },
+  canary: { steps: [5, 100].map((weight) => ({ weight, bake: '30m' })) },
+  analysis: { interval: '1m', metrics: [{ name: 'errors', query: 'sum(rate(errors{region="{{region}}"}[1m]))', failureCondition: 'result > 0.05' }] },
+  fleet: {
+    targets: [
+      { name: 'eu-1', labels: { region: 'eu-west-1' } },
+      { name: 'eu-2', labels: { region: 'eu-central-1' } },
+      { name: 'us-1', labels: { region: 'us-east-1' } },
+    ],
+    waves: [{ targets: ['eu-1'], bake: '1h' }, { targets: ['eu-2', 'us-1'] }],
+    ...fleet,
+  },
+});
+
+describe('waves across targets (time-skipping server, fake activities)', () => {
+  const suite = timeSkippingSuite('waves', [RECORDED]);
+  const { withWorker } = suite;
+  const input = (id: string, fleet: object = {}): ReleaseInput => fakeReleaseInput(id, 'checkout', fleetConfig(fleet));
+  const fakes = (opts: Parameters<typeof fakeActivities>[0] = {}) => fakeActivities({ change: mediumChange, fleetOrders: (release) => fleetOrders(suite.env.client, release), ...opts });
+  const result = async (handle: WorkflowHandle) => (await handle.result()) as ReleaseResult;
+  const targetOf = (d: { labels?: Record<string, string> }) => d.labels?.target ?? '-';
+
+  it('runs each wave in parallel on its targets with their labels, bakes between waves, and records one line with every target', async () => {
+    const { activities, calls } = fakes();
+    const { res, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-all-pass', args: [input('fleet-all-pass')] });
+      return { res: await result(handle), status: await handle.query(statusQuery) };
+    });
+    assert.equal(res.outcome, 'released', res.reason);
+    // Staging once, by the release; then the production phases on each target.
+    assert.deepEqual(calls.deploys.filter((d) => d.stage === 'staging').map(targetOf), ['-']);
+    const prod = calls.deploys.filter((d) => d.stage === 'production');
+    assert.deepEqual(prod.map((d) => `${targetOf(d)} ${d.weight}`).sort(), ['eu-1 100', 'eu-1 5', 'eu-2 100', 'eu-2 5', 'us-1 100', 'us-1 5']);
+    assert.deepEqual(prod.find((d) => targetOf(d) === 'us-1')!.labels, { region: 'us-east-1', target: 'us-1' });
+    assert.ok(prod.findIndex((d) => targetOf(d) === 'eu-1' && d.weight === 100) < prod.findIndex((d) => targetOf(d) === 'eu-2'), 'the one-box wave finished before the next began');
+    assert.ok(new Set(prod.map((d) => d.idempotencyKey)).size === prod.length, 'each target has keys of its own');
+    // Each target's checks read its own series.
+    const regions = new Set(calls.monitors.map((m) => m.vars.labels?.region));
+    assert.deepEqual([...regions].sort(), ['eu-central-1', 'eu-west-1', 'us-east-1']);
+    assert.deepEqual(status.fleet!.waves.map((w) => w.state), ['passed', 'passed']);
+    assert.ok(status.steps.some((s) => s.name === 'wave 1: bake 1h' && s.status === 'done'));
+    assert.deepEqual(status.fleet!.targets.map((t) => [t.name, t.state, t.phases]), [
+      ['eu-1', 'released', { 'production-canary-5': 'done', 'production-canary-100': 'done' }],
+      ['eu-2', 'released', { 'production-canary-5': 'done', 'production-canary-100': 'done' }],
+      ['us-1', 'released', { 'production-canary-5': 'done', 'production-canary-100': 'done' }],
+    ]);
+    assert.equal(calls.ledger.length, 1, 'one ledger line for the release');
+    assert.deepEqual(calls.ledger[0]!.targets, { 'eu-1': 'released', 'eu-2': 'released', 'us-1': 'released' });
+    const record = calls.records.at(-1)!;
+    assert.match(record, /\| target \| wave \| production-canary-5 \| production-canary-100 \| outcome \|/);
+    assert.match(record, /\| us-1 \| 2 \| ✓ \| ✓ \| released \|/);
+  });
+
+  it('a target that breaks rolls itself back; past the budget its wave fails, the target beside it is stopped, and the wave before is rolled back', async () => {
+    const { activities, calls } = fakes({ measurements: { 'us-1/production-canary-5': ['failed'] } });
+    const { res, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: RECORDED, args: [input(RECORDED)] });
+      return { res: await result(handle), status: await handle.query(statusQuery) };
+    });
+    assert.equal(res.outcome, 'rolled_back');
+    assert.equal(res.stopKind, 'wave-failed');
+    assert.match(res.reason!, /^wave 2 failed: 2 of 2 failed, 0 allowed \(eu-2, us-1\)$/);
+    const byTarget = Object.fromEntries(status.fleet!.targets.map((t) => [t.name, t.state]));
+    assert.deepEqual(byTarget, { 'eu-1': 'rolled_back', 'eu-2': 'rolled_back', 'us-1': 'rolled_back' });
+    assert.match(status.fleet!.targets.find((t) => t.name === 'us-1')!.reason!, /errors/);
+    assert.match(status.fleet!.targets.find((t) => t.name === 'eu-2')!.reason!, /the release stops: wave 2 failed: 1 of 2 targets failed, 0 allowed/);
+    assert.deepEqual(calls.rollbacks.filter((r) => r.stage === 'production').map(targetOf).sort(), ['eu-1', 'eu-2', 'us-1']);
+    assert.ok(!calls.deploys.some((d) => d.weight === 100 && targetOf(d) === 'us-1'), 'the broken target never reached 100%');
+    assert.deepEqual(calls.rollbacks.filter((r) => r.stage === 'staging').length, 1, 'staging, deployed by the release, rolled back by it');
+    assert.deepEqual(calls.ledger[0]!.targets, { 'eu-1': 'rolled_back', 'eu-2': 'rolled_back', 'us-1': 'rolled_back' });
+    assert.equal(calls.ledger[0]!.outcome, 'rolled_back');
+    assert.ok(calls.ledger[0]!.rollback_duration_seconds !== null, 'the time to restore spans the targets\' rollbacks');
+  });
+
+  it('within the budget a failed target is rolled back and the release goes on', async () => {
+    const { activities, calls } = fakes({ measurements: { 'us-1/production-canary-5': ['failed'] } });
+    const fleet = { waves: [{ targets: ['eu-1'] }, { targets: ['eu-2', 'us-1'], maxFailedTargets: 1 }] };
+    const res = await withWorker(activities, async (taskQueue) => result(await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-budget', args: [input('fleet-budget', fleet)] })));
+    assert.equal(res.outcome, 'released');
+    assert.deepEqual(calls.rollbacks.map(targetOf), ['us-1']);
+    assert.deepEqual(calls.ledger[0]!.targets, { 'eu-1': 'released', 'eu-2': 'released', 'us-1': 'rolled_back' });
+  });
+
+  it('with onWaveFailure hold, the targets that passed wait for a human: approved, they keep the version', async () => {
+    const { activities, calls } = fakes({ measurements: { 'eu-2/production-canary-5': ['failed'] } });
+    const fleet = { onWaveFailure: 'hold', waves: [{ targets: ['eu-1'] }, { targets: ['eu-2'] }, { targets: ['us-1'] }] };
+    const res = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-hold', args: [input('fleet-hold', fleet)] });
+      for (;;) {
+        const s = await handle.query(statusQuery);
+        if (s.pendingApproval?.target === 'keep-passed-targets') {
+          assert.match(s.pendingApproval.reason, /^wave 2 failed: 1 of 1 failed, 0 allowed \(eu-2\)\. eu-1 passed and hold v2: approve to keep them, reject to roll them back$/);
+          break;
+        }
+        assert.notEqual(s.state, 'finished', `ended without asking: ${s.outcome}`);
+        await suite.env.sleep(10 * MIN);
+      }
+      await waitForQuiet(handle);
+      await handle.executeUpdate(approveUpdate, { args: [{ by: REVIEWERS[0]!, reason: 'eu-1 is healthy' }] });
+      return result(handle);
+    });
+    assert.equal(res.outcome, 'partially_released');
+    assert.deepEqual(calls.rollbacks.map(targetOf), ['eu-2'], 'only the failed target rolled back');
+    assert.ok(!calls.deploys.some((d) => targetOf(d) === 'us-1'), 'no later wave started');
+    assert.deepEqual(calls.ledger[0]!.targets, { 'eu-1': 'released', 'eu-2': 'rolled_back', 'us-1': 'not_started' });
+  });
+
+  it('pause and resume act on the running targets; an abort rolls every target back', async () => {
+    const { activities, calls } = fakes();
+    const res = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-steer', args: [input('fleet-steer', { waves: [{ targets: ['eu-1', 'eu-2'] }, { targets: ['us-1'] }] })] });
+      const eu1 = suite.env.client.workflow.getHandle(targetWorkflowId('fleet-steer', 'eu-1'));
+      for (;;) {
+        const s = await handle.query(statusQuery);
+        if (s.state === 'rolling-out' && (await eu1.query(statusQuery).catch(() => undefined))?.state === 'baking') break;
+        await suite.env.sleep(MIN);
+      }
+      await waitForQuiet(handle);
+      await handle.executeUpdate(pauseUpdate, { args: [{ by: 'sre', reason: 'checking a dashboard' }] });
+      let target: ReleaseStatus;
+      for (;;) {
+        target = await eu1.query(statusQuery);
+        if (target.paused) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(target.paused.by, 'sre');
+      assert.equal(target.paused.reason, 'the release is paused: checking a dashboard');
+      const before = calls.deploys.length;
+      await suite.env.sleep(2 * HOUR);
+      assert.equal(calls.deploys.length, before, 'nothing deployed while paused');
+      await waitForQuiet(handle);
+      await handle.executeUpdate(resumeUpdate, { args: [{ by: 'sre' }] });
+      for (;;) {
+        if (!(await eu1.query(statusQuery)).paused) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await waitForQuiet(handle);
+      await handle.executeUpdate(abortUpdate, { args: [{ by: 'sre', reason: 'customer report' }] });
+      return result(handle);
+    });
+    assert.equal(res.outcome, 'rolled_back');
+    assert.match(res.reason!, /aborted by sre: customer report/);
+    assert.deepEqual(calls.rollbacks.filter((r) => r.stage === 'production').map(targetOf).sort(), ['eu-1', 'eu-2']);
+    assert.ok(!calls.deploys.some((d) => targetOf(d) === 'us-1'), 'the second wave never started');
+  });
+
+  it('a target refuses to run but as a child of its release: nobody else can hand it a policy', async () => {
+    const { activities } = fakes();
+    await withWorker(activities, async (taskQueue) => {
+      const forged = { mode: 'rollout', target: { name: 'eu-1', labels: {} } } as unknown as TargetInput;
+      const err = await suite.env.client.workflow.execute(targetWorkflow, { taskQueue, workflowId: 'forged-target', args: [forged] }).catch((e: unknown) => e);
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.match(String((err.cause as Error).message), /a target runs only as a child workflow of its release/);
+    });
+  });
+});
