@@ -177,18 +177,26 @@ export const ConfigSchema = z.strictObject({
   windows: WindowsSchema.prefault({}),
   /** Targets (regions, clusters, cells) and the waves they go in (src/domain/waves); none: the deploy command's one target. */
   fleet: FleetSchema.prefault({}),
-}).superRefine((c, ctx) => {
-  // Query placeholders are checked here, where the targets' labels are known.
-  c.analysis.metrics.forEach((m, i) => {
-    for (const message of templateErrors(m.query, c.fleet)) ctx.addIssue({ code: 'custom', path: ['analysis', 'metrics', i, 'query'], message });
-    if (m.judge) for (const message of templateErrors(m.judge.trials, c.fleet)) ctx.addIssue({ code: 'custom', path: ['analysis', 'metrics', i, 'judge', 'trials'], message });
-  });
-  for (const subject of ['stable', 'canary'] as const)
-    for (const [label, value] of Object.entries(c.analysis.selectors[subject]))
-      for (const message of templateErrors(value, c.fleet, SELECTOR_PLACEHOLDERS)) ctx.addIssue({ code: 'custom', path: ['analysis', 'selectors', subject, label], message });
-  for (const key of ['command', 'rollback'] as const)
-    (c.deploy[key] ?? []).forEach((arg, i) => labelPlaceholderErrors(arg, c.fleet).forEach((message) => ctx.addIssue({ code: 'custom', path: ['deploy', key, i], message })));
-});
+}).superRefine(
+  (c, ctx) => {
+    // Placeholders are checked here, where the targets' labels are known; also beside other errors, so all are told at once.
+    const fleet = { targets: Array.isArray(c.fleet?.targets) ? c.fleet.targets.filter((t) => typeof t?.labels === 'object') : [] };
+    const check = (template: unknown, path: (string | number)[], known?: readonly string[]) => {
+      if (typeof template === 'string') for (const message of templateErrors(template, fleet, known)) ctx.addIssue({ code: 'custom', path, message });
+    };
+    (Array.isArray(c.analysis?.metrics) ? c.analysis.metrics : []).forEach((m, i) => {
+      check(m?.query, ['analysis', 'metrics', i, 'query']);
+      check(m?.judge?.trials, ['analysis', 'metrics', i, 'judge', 'trials']);
+    });
+    for (const subject of ['stable', 'canary'] as const)
+      for (const [label, value] of Object.entries(c.analysis?.selectors?.[subject] ?? {})) check(value, ['analysis', 'selectors', subject, label], SELECTOR_PLACEHOLDERS);
+    for (const key of ['command', 'rollback'] as const) {
+      const argv: unknown = c.deploy?.[key];
+      if (Array.isArray(argv)) argv.forEach((arg, i) => typeof arg === 'string' && labelPlaceholderErrors(arg, fleet).forEach((message) => ctx.addIssue({ code: 'custom', path: ['deploy', key, i], message })));
+    }
+  },
+  { when: () => true },
+);
 
 export type RollgateConfigInput = z.input<typeof ConfigSchema>;
 export type RollgateConfig = z.output<typeof ConfigSchema>;

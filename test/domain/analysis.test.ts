@@ -124,7 +124,7 @@ describe('PromQL templates', () => {
   it('refuses unknown placeholders and bad conditions when the config is read', () => {
     const parsed = parseConfig({ analysis: { metrics: [{ name: 'e', query: 'up{job="{{jobb}}"}', failureCondition: 'result >> 1' }] } });
     assert.ok(!parsed.ok);
-    assert.deepEqual(parsed.errors, ['analysis.metrics.0.query: unknown placeholder {{jobb}}', 'analysis.metrics.0.failureCondition: invalid condition "result >> 1": unexpected ">"']);
+    assert.deepEqual(parsed.errors, ['analysis.metrics.0.failureCondition: invalid condition "result >> 1": unexpected ">"', 'analysis.metrics.0.query: unknown placeholder {{jobb}}']);
   });
   it('needs a condition, a known provider, unique names and variable names for credentials', () => {
     const r = AnalysisConfigSchema.safeParse({ provider: 'datadog', prometheus: { bearerTokenEnv: 'my token' }, metrics: [{ name: 'e', query: 'up' }, { name: 'e', query: 'up', failureCondition: 'result < 1' }] });

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FleetSchema, targetVars, TargetOutcome, waveVerdict } from '../../src/domain/waves';
+import { FleetSchema, fleetTable, targetVars, TargetOutcome, waveVerdict } from '../../src/domain/waves';
+import { parseConfig } from '../../src/domain/config';
+import { commandEnv, renderArgv } from '../../src/domain/command';
+import { renderQuery } from '../../src/domain/promql';
 
 const problems = (input: unknown) => FleetSchema.safeParse(input).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 const targets = [
@@ -53,5 +56,63 @@ describe('waves across targets: a wave\'s verdict', () => {
     assert.equal(v.passed, false);
     assert.equal(v.message, 'wave 2 failed: 2 of 3 failed, 1 allowed (eu-1b, us-1)');
     assert.equal(waveVerdict(0, { ...wave, maxFailedTargets: 0 }, { 'eu-1b': TargetOutcome.RELEASED, 'us-1': TargetOutcome.RELEASED }).passed, false, 'ap-1 has no outcome');
+  });
+});
+
+describe('waves across targets: labels in queries, selectors and commands', () => {
+  const fleet = (labels: Record<string, string>[]) => ({ targets: labels.map((l, i) => ({ name: `t${i}`, labels: l })), waves: [{ targets: labels.map((_, i) => `t${i}`) }] });
+  const metric = (query: string) => ({ name: 'e', query, failureCondition: 'result > 1' });
+
+  it('a label every target has, and {{target}}, are known to queries and selectors; one some target lacks is an error naming them', () => {
+    const ok = parseConfig({ fleet: fleet([{ region: 'eu' }, { region: 'us' }]), analysis: { selectors: { canary: { region: '{{region}}' } }, metrics: [metric('up{region="{{region}}",t="{{target}}"}')] } });
+    assert.ok(ok.ok, ok.ok ? '' : ok.errors.join('; '));
+    const lacking = parseConfig({ fleet: fleet([{ region: 'eu' }, {}]), analysis: { selectors: { canary: { region: '{{region}}' } }, metrics: [metric('up{region="{{region}}"}')] } });
+    assert.ok(!lacking.ok);
+    assert.deepEqual(lacking.errors, ['analysis.metrics.0.query: {{region}}: the label region is missing from target t1', 'analysis.selectors.canary.region: {{region}}: the label region is missing from target t1']);
+    const none = parseConfig({ analysis: { metrics: [metric('up{t="{{target}}"}')] } });
+    assert.ok(!none.ok);
+    assert.deepEqual(none.errors, ['analysis.metrics.0.query: unknown placeholder {{target}}'], 'without targets {{target}} is unknown');
+  });
+
+  it('a deploy command\'s {label} is filled in, ROLLGATE_TARGET and ROLLGATE_TARGET_<LABEL> are set; a label some target lacks is refused', () => {
+    const labels = targetVars({ name: 'eu-1', labels: { region: 'eu-west-1', clusterName: 'a' } });
+    const vars = { stage: 'production', action: 'deploy', weight: 5, version: 'v2', previousVersion: 'v1', releaseId: 'r', idempotencyKey: 'k', commit: 'c', labels };
+    assert.deepEqual(renderArgv(['./deploy.sh', '{stage}', '--region={region}', '{target}', '{other}'], vars), ['./deploy.sh', 'production', '--region=eu-west-1', 'eu-1', '{other}']);
+    const env = commandEnv(vars);
+    assert.equal(env.ROLLGATE_TARGET, 'eu-1');
+    assert.equal(env.ROLLGATE_TARGET_REGION, 'eu-west-1');
+    assert.equal(env.ROLLGATE_TARGET_CLUSTER_NAME, 'a');
+    const bad = parseConfig({ fleet: fleet([{ region: 'eu' }, {}]), deploy: { command: ['./deploy.sh', '{stage}', '{region}'] } });
+    assert.ok(!bad.ok);
+    assert.deepEqual(bad.errors, ['deploy.command.2: {region}: the label region is missing from target t1']);
+  });
+
+  it('a query fills in the target\'s labels, escaped, in the query and in the selector', () => {
+    const vars = { service: 's', version: 'v2', previousVersion: 'v1', phase: 'p', stage: 'production', labels: { target: 'eu-1', region: 'eu"west' } };
+    assert.equal(renderQuery('up{{{selector}},t="{{target}}"}', vars, { stable: {}, canary: { region: '{{region}}', track: 'canary' } }, 'canary'), 'up{region="eu\\"west",track="canary",t="eu-1"}');
+  });
+});
+
+describe('waves across targets: the record\'s table', () => {
+  it('a row per target, a column per phase, and how each ended', () => {
+    const table = fleetTable(
+      {
+        onWaveFailure: 'rollback',
+        waves: [],
+        targets: [
+          { name: 'eu-1', wave: 0, workflowId: 'r/eu-1', state: 'released', phases: { c5: 'done', c100: 'done' } },
+          { name: 'us-1', wave: 1, workflowId: 'r/us-1', state: 'rolled_back', phases: { c5: 'failed' }, reason: 'errors | 0.2 > 0.05' },
+          { name: 'ap-1', wave: 2, workflowId: 'r/ap-1', state: 'waiting' },
+        ],
+      },
+      ['c5', 'c100'],
+    );
+    assert.deepEqual(table, [
+      '| target | wave | c5 | c100 | outcome |',
+      '|---|---|---|---|---|',
+      '| eu-1 | 1 | ✓ | ✓ | released |',
+      '| us-1 | 2 | ✗ | · | rolled back: errors \\| 0.2 > 0.05 |',
+      '| ap-1 | 3 | · | · | waiting |',
+    ]);
   });
 });
