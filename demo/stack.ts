@@ -224,6 +224,9 @@ export const demoMetrics = {
   }),
 };
 
+/** The stack's fleet service that stands for one region of a service. */
+export const regionRoute = (service: string, region: string) => `${service}-${region}`;
+
 /**
  * rollgate.yaml for a release against the demo stack: the demo deploy command, the stable
  * instance's health as the smoke test, and analysis on this stack's Prometheus with the track
@@ -237,14 +240,21 @@ export function demoReleaseConfig(o: {
   metrics: MetricInput[];
   interval?: string;
   fleetService?: string;
+  /**
+   * Waves across regions: a target per region, one wave each, in order. Each region is a service of
+   * the stack's fleet (`<service>-<region>`, its `route` label): its own weight on the router, its own
+   * series (the `service` label), so that one region's canary can fail while another's is healthy.
+   */
+  regions?: { names: string[]; bake?: string; onWaveFailure?: 'rollback' | 'hold' };
   extra?: Partial<RollgateConfigInput>;
 }): string {
-  const only: Record<string, string> = o.fleetService === undefined ? {} : { service: o.fleetService };
+  const only: Record<string, string> = o.regions ? { service: '{{route}}' } : o.fleetService === undefined ? {} : { service: o.fleetService };
+  const route = o.regions ? ['--service', '{route}'] : o.fleetService === undefined ? [] : ['--service', o.fleetService];
   const config: RollgateConfigInput = {
     service: o.service,
     reports: 'reports',
     out: 'out',
-    deploy: { command: [process.execPath, DEPLOY_SCRIPT, ...(o.fleetService === undefined ? [] : ['--service', o.fleetService])], timeout: '30s' },
+    deploy: { command: [process.execPath, DEPLOY_SCRIPT, ...route], timeout: '30s' },
     stages: { production: { smokeUrl: o.smokeUrl } },
     analysis: {
       prometheus: { address: o.prometheus },
@@ -253,6 +263,15 @@ export function demoReleaseConfig(o: {
       selectors: { stable: { track: 'stable', ...only }, canary: { track: 'canary', ...only } },
       metrics: o.metrics,
     },
+    ...(o.regions
+      ? {
+          fleet: {
+            targets: o.regions.names.map((r) => ({ name: r, labels: { route: regionRoute(o.service, r) } })),
+            waves: o.regions.names.map((r) => ({ targets: [r], bake: o.regions!.bake ?? '0s' })),
+            onWaveFailure: o.regions.onWaveFailure ?? 'rollback',
+          },
+        }
+      : {}),
     ...o.extra,
     // Who may sign off: without a name (or a worker's allowed signers) a release needing one aborts.
     approval: { approvers: ['bob', 'oncall'], ...o.extra?.approval },

@@ -22,6 +22,21 @@ export function describeClientError(e: unknown, id?: string): Error {
 }
 
 /** The status query of one release, with client errors turned into one clear line. */
+/** A fleet release's running targets, each as its child workflow answers now (none where it cannot be read). */
+export async function queryTargets(status: ReleaseStatus): Promise<Record<string, ReleaseStatus>> {
+  const live = (status.fleet?.targets ?? []).filter((t) => t.state === 'running' || t.state === 'rolling-back');
+  if (live.length === 0) return {};
+  const { client, close } = await connectClient();
+  try {
+    const read = await Promise.all(
+      live.map(async (t) => [t.name, await client.workflow.getHandle(t.state === 'rolling-back' ? `${t.workflowId}/rollback` : t.workflowId).query(statusQuery).catch(() => undefined)] as const),
+    );
+    return Object.fromEntries(read.filter((r): r is readonly [string, ReleaseStatus] => r[1] !== undefined));
+  } finally {
+    await close();
+  }
+}
+
 export async function queryStatus(id: string): Promise<ReleaseStatus> {
   const { client, close } = await connectClient();
   try {

@@ -181,3 +181,20 @@ export function labelPlaceholderErrors(arg: string, fleet: Pick<Fleet, 'targets'
     return typeof found === 'object' ? [`{${m[1]}}: ${found.problem}`] : [];
   });
 }
+
+/** How each phase a target reached stands, from its steps: running, failed, skipped (by a full promotion) or done. */
+export function phaseStates(steps: readonly { name: string; phase?: string; status: string }[], phases: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const id of phases) {
+    const own = steps.filter((s) => s.phase === id);
+    if (own.length === 0) continue;
+    out[id] = own.some((s) => s.status === 'failed')
+      ? 'failed'
+      : own.some((s) => s.status === 'running')
+        ? 'running'
+        : own.some((s) => s.name.includes(': skipped (promoted to 100%)'))
+          ? 'skipped'
+          : 'done';
+  }
+  return out;
+}

@@ -4,7 +4,7 @@ import { FailureType, Outcome } from '../domain/enums';
 import { firstDeployPhase, type ReleasePlan } from '../domain/plan';
 import type { ReleaseTerms } from '../domain/policy';
 import { type DecisionResult, type ParsedReleaseInput, type ReleaseResult, StepStatus, type StopReason } from '../domain/release';
-import { type FleetOrders, type Target, TargetOutcome, type TargetResult, targetVars } from '../domain/waves';
+import { type FleetOrders, type Target, TargetOutcome, type TargetResult, phaseStates, targetVars } from '../domain/waves';
 import { preflightChecks } from './checks';
 import { finish } from './closing';
 import { compensate } from './compensation';
@@ -130,12 +130,7 @@ const OUTCOMES: Partial<Record<Outcome, TargetOutcome>> = {
 
 /** How the target ended, for the release: its outcome, each phase it reached, what a later rollback must undo. */
 function targetResult(run: ReleaseRun, plan: ReleasePlan, result: ReleaseResult): TargetResult {
-  const phases: Record<string, string> = {};
-  for (const p of plan.phases) {
-    const steps = run.status.steps.filter((s) => s.phase === p.id);
-    if (steps.length === 0) continue;
-    phases[p.id] = steps.some((s) => s.status === StepStatus.FAILED) ? 'failed' : steps.some((s) => s.name.includes(': skipped (promoted to 100%)')) ? 'skipped' : 'done';
-  }
+  const phases = phaseStates(run.status.steps, plan.phases.map((p) => p.id));
   return {
     target: run.target!.name,
     outcome: OUTCOMES[result.outcome] ?? TargetOutcome.ABORTED,

@@ -16,7 +16,8 @@ export async function recordHistories(env: TestWorkflowEnvironment, ids: readonl
   for (const id of record === '1' ? ids : ids.filter((x) => record.split(',').includes(x))) {
     const history = await env.client.workflow.getHandle(id).fetchHistory();
     // Stack traces would carry this machine's paths; replay does not need them.
-    writeFileSync(join(HISTORIES, `${id}.json`), historyToJSON(history).replace(/"stackTrace": "(?:[^"\\]|\\.)*"/g, '"stackTrace": ""'));
+    // A target's workflow ID has slashes (`<release>/<target>`): `~` in the file's name.
+    writeFileSync(join(HISTORIES, `${id.replace(/\//g, '~')}.json`), historyToJSON(history).replace(/"stackTrace": "(?:[^"\\]|\\.)*"/g, '"stackTrace": ""'));
   }
 }
 

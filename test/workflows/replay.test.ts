@@ -33,6 +33,9 @@ describe('replay of committed histories', () => {
       'held by a deployment window': 'closes-mid-release',
       'held by a freeze': 'frozen-mid-release',
       'the freeze registry': 'rollgate-freezes',
+      'a fleet release whose second wave fails': 'fleet-second-wave-fails',
+      'a fleet target that breaks and rolls itself back': 'fleet-second-wave-fails~us-1',
+      'a fleet target rolled back by its release': 'fleet-second-wave-fails~eu-1~rollback',
     };
     assert.deepEqual(Object.entries(paths).filter(([, f]) => !files.includes(`${f}.json`)), []);
   });

@@ -33,7 +33,7 @@ const fleetConfig = (fleet: object = {}) => ({
 });
 
 describe('waves across targets (time-skipping server, fake activities)', () => {
-  const suite = timeSkippingSuite('waves', [RECORDED]);
+  const suite = timeSkippingSuite('waves', [RECORDED, `${RECORDED}/us-1`, `${RECORDED}/eu-1/rollback`]);
   const { withWorker } = suite;
   const input = (id: string, fleet: object = {}): ReleaseInput => fakeReleaseInput(id, 'checkout', fleetConfig(fleet));
   const fakes = (opts: Parameters<typeof fakeActivities>[0] = {}) => fakeActivities({ change: mediumChange, fleetOrders: (release) => fleetOrders(suite.env.client, release), ...opts });

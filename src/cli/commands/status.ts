@@ -3,7 +3,9 @@ import { formatDuration } from '../../domain/duration';
 import { describeFreeze } from '../../domain/freezes';
 import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Out, parseFlags, releaseId } from '../flags';
-import { queryStatus } from '../temporal';
+import { queryStatus, queryTargets } from '../temporal';
+import { fleetTable, phaseStates } from '../../domain/waves';
+import type { ReleaseStatus } from '../../domain/release';
 
 const StatusFlagsSchema = z.strictObject({ id: releaseId('status'), json: z.boolean().default(false) });
 
@@ -50,6 +52,28 @@ export async function statusCommand(args: string[], out: Out): Promise<number> {
     if (p.mustAcknowledge) out.log(`  the approval must acknowledge it: rollgate approve ${status.releaseId} --acknowledge ${p.mustAcknowledge} (read the record's ROLLBACK PLAN first)`);
   }
   for (const a of status.approvals) out.log(`approved ${a.target} by ${a.by}${a.verified ? ' (signature verified)' : a.verified === false ? ' (unverified: the worker checks no signatures)' : ''} at ${a.at}${a.acknowledged ? `, acknowledging: ${a.acknowledged}` : ''}`);
+  if (status.fleet) await printFleet(status, out);
   if (status.recordPath) out.log(`decision record: ${status.recordPath}${status.recordSha256 ? ` (sha256 ${status.recordSha256})` : ''}`);
   return ExitCode.OK;
+}
+
+/** A fleet release: the targets × phases table, live from the running targets, and what each running target waits for. */
+async function printFleet(status: ReleaseStatus, out: Out): Promise<void> {
+  const fleet = status.fleet!;
+  const live = await queryTargets(status);
+  const phases = [...new Set(fleet.targets.flatMap((t) => [...Object.keys(t.phases ?? {}), ...(live[t.name]?.steps.flatMap((s) => (s.phase ? [s.phase] : [])) ?? [])]))];
+  const now = {
+    ...fleet,
+    targets: fleet.targets.map((t) => {
+      const s = live[t.name];
+      return s ? { ...t, phases: { ...t.phases, ...phaseStates(s.steps, phases) }, reason: `${s.state}${s.currentStep ? `, ${s.currentStep}` : ''}` } : t;
+    }),
+  };
+  fleet.waves.forEach((w, i) => out.log(`wave ${i + 1} (${w.targets.join(', ')}): ${w.state}${w.verdict ? `: ${w.verdict}` : ''}`));
+  for (const line of fleetTable(now, phases)) out.log(line);
+  for (const [name, s] of Object.entries(live)) {
+    const id = fleet.targets.find((t) => t.name === name)!.workflowId;
+    if (s.pendingApproval) out.log(`${name} waits for approval: ${s.pendingApproval.reason}; rollgate approve ${s.state === 'rolling-back' ? `${id}/rollback` : id}`);
+    if (s.needsHuman) out.log(`${name} NEEDS A HUMAN: ${s.needsHuman.reason}; ${s.needsHuman.options.join(' or ')}`);
+  }
 }
