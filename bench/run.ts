@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every benchmark in turn, each starting and stopping the servers it needs, then
- * bench/results/summary.md, the table the README quotes. ONLY=decision,risk runs a subset.
+ * bench/results/summary.md, the table the README quotes. ONLY=decision,risk runs a subset (the
+ * summary reads the other results from their last run).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { main, readResult, RESULTS } from './lib';
 
-const BENCHMARKS = ['decision', 'risk', 'history', 'concurrency', 'rollback'] as const;
+const BENCHMARKS = ['decision', 'risk', 'history', 'concurrency', 'rollback', 'waves'] as const;
 const only = process.env.ONLY?.split(',');
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -35,6 +36,13 @@ function summary(): string {
   rows.push([`4. risk of a ${k.parameters.files.toLocaleString('en-US')}-file change set (git read + assessment)`, `median ${k.totalMs.median} ms, p95 ${k.totalMs.p95} ms (assessment alone ${k.assessMs.median} ms)`, `< ${k.targetMs} ms: ${yes(k.meetsTarget)}`]);
   const b = r.rollback!;
   rows.push([`5. fault on → rollback command started (${b.runs} runs, ${b.scrapeIntervalMs / 1000} s scrape, ${b.analysisIntervalMs / 1000} s interval)`, `median ${(b.medianMs / 1000).toFixed(2)} s, p95 ${(b.p95Ms / 1000).toFixed(2)} s`, `median ≤ ${b.targetMedianMs / 1000} s: ${yes(b.meetsTarget)}`]);
+  const w = r.waves!;
+  const wp = w.parameters as Json;
+  rows.push([
+    `6. ${wp.releases} fleet releases at once, ${wp.targetsPerRelease} targets each in waves of ${(wp.waves as number[]).join(' + ')} (monitored canaries, analysed every ${wp.analysisIntervalSeconds} s), two workers; ${wp.breaches} targets breached`,
+    `late ${w.latePercent}% of ${w.analyses} analyses (worst ${w.worstLateSeconds} s); worker RSS ${(w.workerPeakRssMiB as number[]).join(' and ')} MiB at peak; history events per release ${w.historyEvents.perRelease.median} (max ${w.historyEvents.perRelease.max}), per target ${w.historyEvents.perTarget.median} (max ${w.historyEvents.perTarget.max}); breach → rollback command median ${w.breachToRollbackSeconds?.median} s, max ${w.breachToRollbackSeconds?.max} s`,
+    `< ${w.goal.latePercent}% late: ${yes(w.meetsGoal as boolean)}`,
+  ]);
   const m = d.machine as Json;
   return [
     `Measured ${String(d.date).slice(0, 10)} at commit ${d.commit} on ${m.cpus} cores, ${m.memoryGiB} GiB, Node ${m.node}.`,

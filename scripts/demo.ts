@@ -3,16 +3,19 @@
  * Prometheus, the demo service (stable and canary), the load generator, a worker process and the
  * rollgate CLI as a CI job would call it. Both versions fail 1% of their requests, as real services
  * do. The first canary is healthy and is released; the second fails 2% of its requests, far below
- * the 5% threshold, and the sequential judge rolls it back. Ctrl-C stops everything.
+ * the 5% threshold, and the sequential judge rolls it back. The third goes to two regions in waves,
+ * eu then us: us's canary breaks and is rolled back at once, and eu, which had passed, after it.
+ * Ctrl-C stops everything.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DemoStack, demoMetrics, demoReleaseConfig } from '../demo/stack';
+import { DemoStack, demoMetrics, demoReleaseConfig, regionRoute } from '../demo/stack';
 
 const ROOT = resolve(__dirname, '..');
+const REGIONS = ['eu', 'us'];
 const BIN = join(ROOT, 'bin', 'rollgate.js');
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
@@ -21,7 +24,7 @@ function git(repo: string, ...args: string[]) {
 }
 
 /** A repository with a logic change in the cart (MEDIUM risk: canary), its reports and rollgate.yaml. */
-function canaryRepo(root: string, name: string, change: string, prometheus: string, smokeUrl: string): string {
+function canaryRepo(root: string, name: string, change: string, prometheus: string, smokeUrl: string, regions?: string[]): string {
   const repo = join(root, name);
   const write = (path: string, text: string) => {
     mkdirSync(join(repo, path, '..'), { recursive: true });
@@ -40,6 +43,8 @@ function canaryRepo(root: string, name: string, change: string, prometheus: stri
       metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99(), demoMetrics.errorsJudge()],
       // The judge needs traffic on both versions: longer bakes while they split it.
       extra: { bake: { staging: '2s' }, canary: { steps: [{ weight: 25, bake: '20s' }, { weight: 50, bake: '60s' }, { weight: 100, bake: '8s' }] } },
+      // Each region a target, in a wave of its own, with a bake between.
+      ...(regions ? { regions: { names: regions, bake: '10s' } } : {}),
     }),
   );
   git(repo, 'add', '-A');
@@ -66,7 +71,8 @@ async function main() {
 
   try {
     console.log(bold('Starting a Temporal dev server (UI on), Prometheus, the demo service (stable v1 and canary v2) and traffic…'));
-    const stack = new DemoStack({ service: 'shop', scrapeInterval: '1s', rps: 400 });
+    // The regions of the third release are services of the stack's fleet: their own weights and series.
+    const stack = new DemoStack({ service: 'shop', scrapeInterval: '1s', rps: 400, services: REGIONS.map((r) => regionRoute('shop', r)), rpsPerService: 200 });
     const [env] = await Promise.all([
       TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: join(ROOT, '.tools/bin/temporal') }, ui: true } }),
       stack.start(),
@@ -93,7 +99,7 @@ async function main() {
 
     const root = mkdtempSync(join(tmpdir(), 'rollgate-demo-'));
     const smoke = `${stack.stable.url}/health`;
-    // Both releases share one ledger (--out), so that the DORA summary covers them.
+    // The releases share one ledger (--out), so that the DORA summary covers them.
     const args = (repo: string) => ['start', '--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'release/rollgate.yaml'), '--out', join(root, 'out')];
 
     console.log(bold('1. A healthy canary: 25% → 50% → 100%, every phase analysed on Prometheus, the judge comparing it with stable'));
@@ -108,9 +114,18 @@ async function main() {
     console.log(`$ rollgate ${args(faulty).join(' ')} --wait`);
     const second = await run([...args(faulty), '--wait'], childEnv);
     const out = join(root, 'out');
-    const ledger = readFileSync(join(out, 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string | null>);
-    const stoppedBy = /^analysis failed: ([\w-]+) failed/.exec(ledger.at(-1)?.reason ?? '')?.[1];
+    const readLedger = () => readFileSync(join(out, 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string | null> & { targets?: Record<string, string> });
+    const stoppedBy = /^analysis failed: ([\w-]+) failed/.exec(readLedger().at(-1)?.reason ?? '')?.[1];
     console.log(`→ exit ${second} (4: rolled back)${stoppedBy ? `: stopped by ${stoppedBy}` : ''}\n`);
+
+    console.log(bold(`3. Waves across two regions, ${REGIONS.join(' then ')}: us's canary fails 10% of its requests`));
+    await stack.canary.setFault(regionRoute('shop', 'us'), { errorRate: 0.1 });
+    const regional = canaryRepo(root, 'regions', 'return round(sum(items), 2) or 0', stack.prometheus.url, smoke, REGIONS);
+    console.log(`$ rollgate ${args(regional).join(' ')} --wait`);
+    const third = await run([...args(regional), '--wait'], childEnv);
+    const targets = readLedger().at(-1)?.targets ?? {};
+    console.log(`→ exit ${third} (4: rolled back): ${Object.entries(targets).map(([t, o]) => `${t} ${o}`).join(', ')}\n`);
+    const ledger = readLedger();
 
     console.log(bold('Decision records, with their analysis tables and charts:'));
     for (const e of ledger) console.log(`  ${e.release_id}: ${e.outcome}${e.reason ? ` (${e.reason})` : ''}\n    ${e.output}`);

@@ -4,7 +4,7 @@ import { durationMs } from './duration';
 import { secretEnvName } from './env';
 import { RISK_LEVELS } from './enums';
 import { WindowsSchema } from './windows';
-import { FleetSchema, labelPlaceholderErrors } from './waves';
+import { FleetSchema, hasWaves, labelPlaceholderErrors } from './waves';
 import { SELECTOR_PLACEHOLDERS, templateErrors } from './promql';
 
 /**
@@ -180,7 +180,10 @@ export const ConfigSchema = z.strictObject({
 }).superRefine(
   (c, ctx) => {
     // Placeholders are checked here, where the targets' labels are known; also beside other errors, so all are told at once.
-    const fleet = { targets: Array.isArray(c.fleet?.targets) ? c.fleet.targets.filter((t) => typeof t?.labels === 'object') : [] };
+    const fleet = { targets: Array.isArray(c.fleet?.targets) ? c.fleet.targets.filter((t) => typeof t?.labels === 'object' && t.labels !== null) : [] };
+    // Every target writes the one flagd file: a flag per target needs the command provider.
+    if (hasWaves(c.fleet) && c.featureFlag?.provider === 'flagd')
+      ctx.addIssue({ code: 'custom', path: ['featureFlag', 'provider'], message: 'a fleet\'s targets would share one flagd file: use the command provider, which gets each target' });
     const check = (template: unknown, path: (string | number)[], known?: readonly string[]) => {
       if (typeof template === 'string') for (const message of templateErrors(template, fleet, known)) ctx.addIssue({ code: 'custom', path, message });
     };

@@ -102,6 +102,10 @@ export function applyPolicy(config: RollgateConfig, worker: WorkerPolicy | undef
   if (worker?.fleet) {
     overridden.push('fleet');
     out.fleet = worker.fleet;
+  } else if (worker?.deploy && config.fleet.waves.length > 0) {
+    // The worker's deploy command is the worker's: a repository does not pick the targets and labels it runs with.
+    overridden.push('fleet (the worker policy owns deploy, and names no targets: one target)');
+    out.fleet = { targets: [], waves: [], onWaveFailure: 'rollback' };
   }
   if (worker?.analysis?.prometheus) {
     overridden.push('analysis.prometheus');

@@ -72,5 +72,5 @@ export function templateErrors(template: string, fleet?: Pick<Fleet, 'targets'>,
 /** A selector's label values with their placeholders filled in (escaped where the selector is rendered). */
 export function fillSelector(labels: Record<string, string>, vars: QueryVars): Record<string, string> {
   const plain: Record<string, string | undefined> = { service: vars.service, version: vars.version, previousVersion: vars.previousVersion, phase: vars.phase, stage: vars.stage, ...vars.labels };
-  return Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, v.replace(TEMPLATE, (whole, name: string) => plain[name] ?? whole)]));
+  return Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, v.replace(TEMPLATE, (whole, name: string) => (Object.hasOwn(plain, name) ? (plain[name] ?? whole) : whole))]));
 }

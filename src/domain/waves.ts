@@ -12,7 +12,10 @@ import { durationMs } from './duration';
 const RESERVED = ['target', 'service', 'version', 'previousVersion', 'phase', 'stage', 'selector', 'stableSelector', 'canarySelector', 'sincePhase', 'action', 'weight', 'releaseId', 'idempotencyKey', 'commit'];
 
 /** Safe as a command argument and inside a PromQL string as it is: no quotes, braces or spaces. */
-const labelValue = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_", ":", "/" or "-", starting with a letter or digit');
+const labelValue = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$/, 'must be 1-63 letters, digits, ".", "_", ":", "/" or "-", starting with a letter or digit')
+  .refine((v) => !v.split('/').includes('..'), 'must not climb a path ("..")');
 const targetName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/i, 'must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
 
 export const TargetSchema = z.strictObject({
@@ -73,7 +76,7 @@ export const FleetSchema = z
 export type Fleet = z.output<typeof FleetSchema>;
 
 /** A release without targets runs its plan once, on the deploy command's own target. */
-export const hasWaves = (f: Fleet): boolean => f.waves.length > 0;
+export const hasWaves = (f: Fleet | undefined): boolean => (f?.waves?.length ?? 0) > 0;
 
 /** A target's placeholders: `target` and its labels. */
 export const targetVars = (t: Target): Record<string, string> => ({ ...t.labels, target: t.name });
@@ -98,7 +101,7 @@ export function waveVerdict(index: number, wave: Wave, outcomes: Readonly<Record
 }
 
 /** How a wave stands, for status and the record. */
-export type WaveState = 'waiting' | 'running' | 'baking' | 'passed' | 'failed';
+export type WaveState = 'waiting' | 'running' | 'baking' | 'passed' | 'failed' | 'stopped';
 
 /** One target of a fleet release as the release sees it: its wave, its child workflow, how it ended. */
 export interface TargetProgress {
@@ -133,6 +136,8 @@ export interface FleetOrders {
   promotions: number;
   /** `promote --full`: every remaining intermediate phase is skipped. */
   full: boolean;
+  /** Who promoted last. */
+  promotedBy?: string;
   /** The release stops: every running target rolls itself back. */
   stop?: { by?: string; reason: string };
 }
@@ -168,7 +173,7 @@ export function labelPlaceholder(name: string, fleet: Pick<Fleet, 'targets'> | u
   const targets = fleet?.targets ?? [];
   if (targets.length === 0) return 'unknown';
   if (name === 'target') return 'ok';
-  const lacking = targets.filter((t) => !(name in t.labels)).map((t) => t.name);
+  const lacking = targets.filter((t) => !Object.hasOwn(t.labels, name)).map((t) => t.name);
   if (lacking.length === 0) return 'ok';
   if (lacking.length === targets.length) return 'unknown';
   return { problem: `the label ${name} is missing from target${lacking.length > 1 ? 's' : ''} ${lacking.join(', ')}` };

@@ -39,7 +39,7 @@ export async function awaitApproval(run: ReleaseRun, target: ApprovalTarget, rea
     ...(target.kind === ApprovalKind.RELEASE && run.decision?.risk?.irreversibleMigration ? { mustAcknowledge: Acknowledgement.IRREVERSIBLE_MIGRATION } : {}),
   };
   await writeRecord(run);
-  await notify(run, 'approval-needed', `Approval needed: ${run.input.service} ${run.version}`, `${reason}.\n\`rollgate approve ${run.releaseId} --key SSH_KEY${status.pendingApproval.mustAcknowledge ? ` --acknowledge ${status.pendingApproval.mustAcknowledge}` : ''}\` (or reject) before ${status.pendingApproval.deadline}.`, {
+  await notify(run, 'approval-needed', `Approval needed: ${run.input.service} ${run.version}`, `${reason}.\n\`rollgate approve ${run.steeringId} --key SSH_KEY${status.pendingApproval.mustAcknowledge ? ` --acknowledge ${status.pendingApproval.mustAcknowledge}` : ''}\` (or reject) before ${status.pendingApproval.deadline}.`, {
     key: `approval-needed-${id}`,
     page: { action: 'trigger', incident: `human-needed-${id}`, severity: 'warning' },
   });

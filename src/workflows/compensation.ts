@@ -7,7 +7,7 @@ import { appendNotes, finish } from './closing';
 import { writeRecord } from './decision-record';
 import { notify } from './notifications';
 import { smokeTest, undoPhase } from './phases';
-import { settleTargets } from './waves';
+import { fleetProductionAt, settleTargets } from './waves';
 import { failureMessage, now, type ReleaseRun } from './run-state';
 
 /**
@@ -18,23 +18,26 @@ import { failureMessage, now, type ReleaseRun } from './run-state';
 export async function compensate(run: ReleaseRun, reason: StopReason): Promise<ReleaseResult> {
   const toUndo = rollbackTargets(run.started);
   // A fleet's targets first (production), then what the release itself changed (staging).
-  const targets = run.status.fleet ? await settleTargets(run, reason) : 'untouched';
-  if (targets === 'kept') return finish(run, Outcome.PARTIALLY_RELEASED, reason);
-  if (toUndo.length === 0) return finish(run, targets === 'changed' ? Outcome.ROLLED_BACK : Outcome.ABORTED, reason);
-  if (await rollback(run, toUndo, reason)) return finish(run, Outcome.ROLLED_BACK, reason);
+  const targets = run.status.fleet ? await settleTargets(run, reason) : { kept: false, changed: false, unrestored: [] };
+  run.productionAt ??= fleetProductionAt(run);
+  if (targets.kept) return finish(run, Outcome.PARTIALLY_RELEASED, reason);
+  // A target whose state is unknown is left for a human (`status` names it); the release says so.
+  const unrestored = targets.unrestored.length > 0 ? { ...reason, message: `${reason.message}; ${targets.unrestored.join(', ')} could not be restored: a human must check ${targets.unrestored.length > 1 ? 'them' : 'it'}` } : undefined;
+  if (toUndo.length === 0) return finish(run, unrestored ? Outcome.ROLLBACK_FAILED : targets.changed ? Outcome.ROLLED_BACK : Outcome.ABORTED, unrestored ?? reason);
+  if (await rollback(run, toUndo, reason)) return finish(run, unrestored ? Outcome.ROLLBACK_FAILED : Outcome.ROLLED_BACK, unrestored ?? reason);
   const failed = `${reason.message}; the rollback failed too: a human must restore the release`;
   for (let round = 1; ; round++) {
     run.setState(ReleaseState.NEEDS_HUMAN);
     run.status.needsHuman = {
       reason: failed,
       since: now(),
-      options: [`rollgate resolve ${run.releaseId} --retry --by NAME --reason TEXT`, `rollgate resolve ${run.releaseId} --restored --by NAME --reason TEXT`],
+      options: [`rollgate resolve ${run.steeringId} --retry --by NAME --reason TEXT`, `rollgate resolve ${run.steeringId} --restored --by NAME --reason TEXT`],
     };
     await notify(
       run,
       'rollback-failed',
       `URGENT: the rollback of ${run.input.service} ${run.version} failed`,
-      `${failed}.\nEverything is kept; the release waits for a human: \`rollgate resolve ${run.releaseId} --retry\` or \`--restored\`.`,
+      `${failed}.\nEverything is kept; the release waits for a human: \`rollgate resolve ${run.steeringId} --retry\` or \`--restored\`.`,
       // Each round is told; the page stays one incident until a human resolves it.
       { urgent: true, key: `rollback-failed-${round}`, page: { action: 'trigger', incident: 'rollback-failed', severity: 'critical' } },
     );

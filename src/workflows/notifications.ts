@@ -28,7 +28,8 @@ export async function notify(
         service: run.input.service,
         event,
         urgent: opts.urgent ?? false,
-        title,
+        // A fleet's target says which it is.
+        title: run.target ? `[${run.target.name}] ${title}` : title,
         text,
         key: idempotencyKey(run.runKey, `notify-${opts.key ?? event}`),
         // One incident per release run and cause: a retried trigger, and its resolve, find the same page.

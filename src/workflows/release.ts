@@ -15,7 +15,7 @@ import { ReleaseRun, stopReasonOf } from './run-state';
 import { installSteering } from './steering';
 import { subscribeToFreezes, unsubscribeFromFreezes } from './holds';
 import { hasWaves, targetVars } from '../domain/waves';
-import { releasePhases, runWaves, startFleet } from './waves';
+import { fleetProductionAt, releasePhases, runWaves, startFleet } from './waves';
 
 /**
  * One release, from "CI says go" to a written decision, a sign-off where the risk asks for one,
@@ -58,6 +58,7 @@ async function release(run: ReleaseRun): Promise<ReleaseResult> {
     else {
       for (const phase of releasePhases(plan)) await runPhase(run, phase);
       await runWaves(run, plan);
+      run.productionAt = fleetProductionAt(run);
     }
   } catch (e) {
     const result = await CancellationScope.nonCancellable(() => compensate(run, stopReasonOf(e)));

@@ -93,6 +93,7 @@ export class ReleaseRun {
   holdsChanged = 0;
   /** A fleet release: the promotions its running targets are to take (each ends their current bake). */
   promotions = 0;
+  promotedBy?: string;
   /** A fleet release that stops: why its running targets roll themselves back. */
   fleetStop?: { by?: string; reason: string };
 
@@ -153,6 +154,11 @@ export class ReleaseRun {
     this.approverProblem = approverListProblem(config.approval.approvers, allowedSigners);
     if (config.analysis.metrics.length > 0) this.status.measurementsFile = measurementsPath(this.runKey);
     else delete this.status.measurementsFile;
+  }
+
+  /** Where people answer this run: the release, or a target's own workflow (`<release ID>/<target>`). */
+  get steeringId(): string {
+    return this.target ? workflowInfo().workflowId : this.releaseId;
   }
 
   get ref(): ReleaseRef {

@@ -104,6 +104,9 @@ export function signingContext(run: ReleaseRun): { releaseId: string; runId: str
   return { releaseId: run.releaseId, runId: workflowInfo().runId, head: run.change?.headSha ?? run.input.head, ...(record ? { record } : {}) };
 }
 
+/** What a fleet's target takes only from its release. */
+const RELEASE_WIDE: readonly Steer[] = [Steer.PAUSE, Steer.RESUME, Steer.PROMOTE];
+
 const refused = (message: string, type = 'SteeringRefused') => ApplicationFailure.create({ message, type, nonRetryable: true });
 
 /**
@@ -134,6 +137,8 @@ export function installSteering(run: ReleaseRun): void {
       },
       {
         validator: (raw) => {
+          // A fleet's target moves with its release: pause, resume and promote go to the release.
+          if (run.target && RELEASE_WIDE.includes(kind)) throw new Error(`${kind} acts on the whole release: rollgate ${kind} ${run.releaseId}`);
           const args = parseSteeringArgs(kind, raw);
           const refusal = steeringRefusal(kind, args, run.steeringView()) ?? signedRefusal(run, kind, args, used);
           if (refusal) throw new Error(refusal);

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ChangeSet } from '../domain/changeset';
 import { FailureType, Outcome } from '../domain/enums';
 import { firstDeployPhase, type ReleasePlan } from '../domain/plan';
@@ -9,7 +9,7 @@ import { preflightChecks } from './checks';
 import { finish } from './closing';
 import { compensate } from './compensation';
 import { subscribeToFreezes, unsubscribeFromFreezes } from './holds';
-import { fleetOrdersChangedSignal } from './messages';
+import { fleetOrdersChangedSignal, targetWorkflowId } from './messages';
 import { runPhase } from './phases';
 import { failureMessage, ReleaseRun, stopReasonOf } from './run-state';
 import { installSteering } from './steering';
@@ -39,9 +39,12 @@ export interface TargetInput {
  * promote, abort), and may answer its own sign-offs and a failed rollback on it directly.
  */
 export async function targetWorkflow(input: TargetInput): Promise<TargetResult> {
-  const parent = workflowInfo().parent;
-  // A parent is set by the server, never by whoever starts a workflow: nobody else can hand a target its policy.
+  const { parent, workflowId } = workflowInfo();
+  // The parent is set by the server, never by whoever starts a workflow: a target runs only for the release that started it, under its own name.
   if (!parent) throw ApplicationFailure.nonRetryable('a target runs only as a child workflow of its release: start the release instead', FailureType.INVALID_INPUT);
+  const expected = targetWorkflowId(parent.workflowId, input.target.name, input.mode === 'rollback');
+  if (input.release.releaseId !== parent.workflowId || workflowId !== expected)
+    throw ApplicationFailure.nonRetryable(`a target of release ${parent.workflowId} runs as ${expected}, not ${workflowId} for ${input.release.releaseId}`, FailureType.INVALID_INPUT);
   const run = new ReleaseRun(input.release, { name: input.target.name, labels: targetVars(input.target), parent: { workflowId: parent.workflowId, runId: parent.runId } });
   run.adoptPolicy(input.terms);
   run.decision = input.decision;
@@ -105,22 +108,35 @@ function followOrders(run: ReleaseRun, promotionsAtStart: number): void {
     if (orders.full) run.fullPromotion = true;
     if (orders.promotions > promotions) {
       promotions = orders.promotions;
-      run.promoteRequest = { by: 'the release', full: orders.full };
+      // Only a bake under way ends: a promotion is never kept for a bake that has not begun.
+      const baking = run.status.bakeEndsAt !== undefined || run.status.bakeRemainingMs !== undefined;
+      if (baking || orders.full) run.promoteRequest = { by: `${orders.promotedBy ?? 'someone'} (the release)`, full: orders.full };
     }
   };
-  void (async () => {
+  const follow = async () => {
+    let failed = false;
     for (;;) {
-      await condition(() => wakeups !== read);
+      // After a failed read, asked again within a minute, whether or not the release wakes it.
+      if (failed) await condition(() => wakeups !== read, ORDERS_RETRY_MS);
+      else await condition(() => wakeups !== read);
       read = wakeups;
       try {
         take(await run.acts.local.fleetOrders(release));
+        failed = false;
       } catch (e) {
-        // The next wake-up reads them again; a stop still reaches the target by cancellation.
-        run.note('orders of the release', StepStatus.FAILED, failureMessage(e), { outsidePhase: true });
+        if (isCancellation(e)) throw e;
+        failed = true;
+        run.note('orders of the release', StepStatus.FAILED, `${failureMessage(e)}; read again within a minute`, { outsidePhase: true });
       }
     }
-  })();
+  };
+  // A cancelled target stops following: it is rolling itself back.
+  follow().catch((e: unknown) => {
+    if (!isCancellation(e)) throw e;
+  });
 }
+
+const ORDERS_RETRY_MS = 60_000;
 
 const OUTCOMES: Partial<Record<Outcome, TargetOutcome>> = {
   [Outcome.RELEASED]: TargetOutcome.RELEASED,

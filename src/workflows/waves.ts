@@ -1,4 +1,4 @@
-import { type ChildWorkflowHandle, condition, ParentClosePolicy, setHandler, startChild } from '@temporalio/workflow';
+import { CancellationScope, type ChildWorkflowHandle, condition, ParentClosePolicy, setHandler, startChild } from '@temporalio/workflow';
 import { formatDuration } from '../domain/duration';
 import { type Phase, PhaseAction, type ReleasePlan } from '../domain/plan';
 import { ApprovalKind, ReleaseState, StepStatus, StopKind, type StopReason } from '../domain/release';
@@ -28,7 +28,13 @@ export function startFleet(run: ReleaseRun): FleetStatus {
 
 /** What the release orders its running targets now. */
 function ordersOf(run: ReleaseRun): FleetOrders {
-  return { ...(run.status.paused ? { paused: run.status.paused } : {}), promotions: run.promotions, full: run.fullPromotion, ...(run.fleetStop ? { stop: run.fleetStop } : {}) };
+  return {
+    ...(run.status.paused ? { paused: run.status.paused } : {}),
+    promotions: run.promotions,
+    full: run.fullPromotion,
+    ...(run.promotedBy ? { promotedBy: run.promotedBy } : {}),
+    ...(run.fleetStop ? { stop: run.fleetStop } : {}),
+  };
 }
 
 /**
@@ -42,50 +48,82 @@ export async function runWaves(run: ReleaseRun, plan: ReleasePlan): Promise<void
   for (const [i, wave] of waves.entries()) {
     if (i > 0 && waves[i - 1]!.bake > 0) {
       fleet.waves[i - 1]!.state = 'baking';
-      await bake(run, `wave ${i}: bake ${formatDuration(waves[i - 1]!.bake)}`, waves[i - 1]!.bake, WAVE_BAKE, false);
-      fleet.waves[i - 1]!.state = 'passed';
+      try {
+        await bake(run, `wave ${i}: bake ${formatDuration(waves[i - 1]!.bake)}`, waves[i - 1]!.bake, WAVE_BAKE, false);
+      } finally {
+        // The wave passed before its bake began; a stop during the bake is the release's, not the wave's.
+        fleet.waves[i - 1]!.state = 'passed';
+      }
     }
     if (run.status.paused) await waitWhilePaused(run);
     run.throwIfAborted();
     fleet.waves[i]!.state = 'running';
     run.setState(ReleaseState.ROLLING_OUT);
-    const outcomes = await runWave(run, plan, i, wave);
+    const { outcomes, unknown } = await runWave(run, plan, i, wave);
+    if (run.stopping()) {
+      fleet.waves[i]!.state = 'stopped';
+      run.throwIfAborted();
+    }
     const verdict = waveVerdict(i, wave, outcomes);
-    fleet.waves[i]!.state = verdict.passed ? (wave.bake > 0 && i < waves.length - 1 ? 'baking' : 'passed') : 'failed';
-    fleet.waves[i]!.verdict = verdict.message;
-    run.note(`wave ${i + 1}`, verdict.passed ? StepStatus.DONE : StepStatus.FAILED, verdict.message, { outsidePhase: true });
-    run.throwIfAborted();
-    if (!verdict.passed) throw new StopRelease({ kind: StopKind.WAVE_FAILED, message: verdict.message });
+    // A target whose state is unknown fails its wave whatever the budget: nobody knows what it left behind.
+    const passed = verdict.passed && unknown.length === 0;
+    const message = unknown.length ? `${verdict.message}; the state of ${unknown.join(', ')} is unknown` : verdict.message;
+    fleet.waves[i]!.state = passed ? (wave.bake > 0 && i < waves.length - 1 ? 'baking' : 'passed') : 'failed';
+    fleet.waves[i]!.verdict = message;
+    run.note(`wave ${i + 1}`, passed ? StepStatus.DONE : StepStatus.FAILED, message, { outsidePhase: true });
+    if (!passed) throw new StopRelease({ kind: StopKind.WAVE_FAILED, message });
   }
-  const reached = fleet.targets.map((t) => t.productionAt).filter((t): t is string => t !== undefined);
-  // In production once the last target is.
-  if (reached.length) run.productionAt = reached.sort().at(-1);
+}
+
+/** In production once the last target that got there is: what the ledger's deployment time says. */
+export function fleetProductionAt(run: ReleaseRun): string | undefined {
+  return (run.status.fleet?.targets ?? [])
+    .map((t) => t.productionAt)
+    .filter((t): t is string => t !== undefined)
+    .sort()
+    .at(-1);
 }
 
 /** The bake between waves: timed, stopped by a pause, ended by a promotion. */
 const WAVE_BAKE: Phase = { id: 'wave-bake', title: 'Bake between waves', action: PhaseAction.DEPLOY, stage: 'production', weight: 100, holdMs: 0, bakeMs: 0, approval: false };
 
-/** One wave: its targets started together; what people ask forwarded to those still running; how each ended. */
-async function runWave(run: ReleaseRun, plan: ReleasePlan, index: number, wave: Wave): Promise<Record<string, TargetOutcome>> {
+/**
+ * One wave: its targets started together; what people ask forwarded to those still running; how
+ * each ended, and which ended without telling (their state unknown). Every target is waited for,
+ * even when the release is cancelled meanwhile: its result is what the rollback works from.
+ */
+async function runWave(run: ReleaseRun, plan: ReleasePlan, index: number, wave: Wave): Promise<{ outcomes: Record<string, TargetOutcome>; unknown: string[] }> {
   const outcomes: Record<string, TargetOutcome> = {};
+  const unknown: string[] = [];
   const running = new Map<string, ChildWorkflowHandle<typeof targetWorkflow>>();
   const failed = () => Object.values(outcomes).filter((o) => o !== Outcomes.RELEASED).length;
+  const wake = (handles: Iterable<ChildWorkflowHandle<typeof targetWorkflow>>) => Promise.all([...handles].map((h) => h.signal(fleetOrdersChangedSignal).catch(() => undefined)));
   const one = async (name: string) => {
     const progress = progressOf(run, name);
-    const handle = await startChild<typeof targetWorkflow>('targetWorkflow', {
-      workflowId: progress.workflowId,
-      args: [targetInput(run, plan, name, 'rollout')],
-      // A release that ends (even terminated) asks its running targets to stop: each rolls itself back.
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-    });
-    running.set(name, handle);
-    progress.state = 'running';
-    const result = await settle(handle);
+    const given = JSON.stringify(ordersOf(run));
+    let result: TargetResult;
+    try {
+      const handle = await startChild<typeof targetWorkflow>('targetWorkflow', {
+        workflowId: progress.workflowId,
+        args: [targetInput(run, plan, name, 'rollout')],
+        // A release that ends (even terminated) asks its running targets to stop: each rolls itself back.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      running.set(name, handle);
+      progress.state = 'running';
+      // Orders given while it started: it reads them at once.
+      if (JSON.stringify(ordersOf(run)) !== given) await wake([handle]);
+      result = await settle(handle, progress);
+    } catch (e) {
+      // It never started: nothing of it changed.
+      result = { target: name, outcome: Outcomes.NOT_STARTED, reason: `could not start: ${failureMessage(e)}`, phases: {}, started: [] };
+    }
     running.delete(name);
+    if ('unknown' in result) unknown.push(name);
     adopt(progress, result);
     outcomes[name] = result.outcome;
-    // Past the budget, the targets still running are stopped: the wave has failed whatever they do.
-    if (failed() > wave.maxFailedTargets && !run.fleetStop)
+    // Past the budget (or with a target in an unknown state), those still running are stopped: the wave has failed whatever they do.
+    if ((failed() > wave.maxFailedTargets || unknown.length > 0) && !run.fleetStop)
       run.fleetStop = { reason: `wave ${index + 1} failed: ${failed()} of ${wave.targets.length} targets failed, ${wave.maxFailedTargets} allowed` };
   };
   let done = false;
@@ -93,29 +131,56 @@ async function runWave(run: ReleaseRun, plan: ReleasePlan, index: number, wave: 
     done = true;
   });
   let sent = JSON.stringify(ordersOf(run));
-  while (!done) {
-    await condition(() => done || run.promoteRequest !== undefined || (run.stopping() && !run.fleetStop) || JSON.stringify(ordersOf(run)) !== sent);
-    if (run.promoteRequest) {
-      run.promotions++;
-      run.promoteRequest = undefined;
+  try {
+    while (!done) {
+      await condition(() => done || run.promoteRequest !== undefined || (run.stopping() && !run.fleetStop) || JSON.stringify(ordersOf(run)) !== sent);
+      takePromotion(run);
+      if (run.stopping() && !run.fleetStop) run.fleetStop = { reason: run.abortRequest?.reason ?? run.alarm?.message ?? 'stopped', ...(run.abortRequest?.by ? { by: run.abortRequest.by } : {}) };
+      const orders = JSON.stringify(ordersOf(run));
+      if (orders === sent) continue;
+      sent = orders;
+      // Only a wake-up: each target reads the orders from the release's query.
+      await wake(running.values());
     }
-    if (run.stopping() && !run.fleetStop) run.fleetStop = { reason: run.abortRequest?.reason ?? run.alarm?.message ?? 'stopped', ...(run.abortRequest?.by ? { by: run.abortRequest.by } : {}) };
-    const orders = JSON.stringify(ordersOf(run));
-    if (orders === sent) continue;
-    sent = orders;
-    // Only a wake-up: each target reads the orders from the release's query.
-    await Promise.all([...running.values()].map((h) => h.signal(fleetOrdersChangedSignal).catch(() => undefined)));
+  } catch (e) {
+    // Cancelled: the running targets are stopped, and waited for, before the release compensates.
+    await CancellationScope.nonCancellable(async () => {
+      run.fleetStop ??= { reason: 'the release was cancelled' };
+      await wake(running.values());
+      await all;
+    });
+    throw e;
   }
   await all;
-  return outcomes;
+  return { outcomes, unknown };
 }
 
-/** A target's result; a child that failed without one (it should not) counts as failed, its state unknown. */
-async function settle(handle: ChildWorkflowHandle<typeof targetWorkflow>): Promise<TargetResult> {
+/** A promotion for the running targets: each takes it only in a bake. Noted with who asked. */
+function takePromotion(run: ReleaseRun): void {
+  const p = run.promoteRequest;
+  if (!p) return;
+  run.promoteRequest = undefined;
+  run.promotions++;
+  run.promotedBy = p.by;
+  run.note(`promote${p.full ? ' --full' : ''} by ${p.by}`, StepStatus.DONE, p.full ? 'every remaining intermediate phase and wave bake skipped on every target' : 'the running targets\' current bakes end', { outsidePhase: true });
+}
+
+/**
+ * A target's result. A child that failed without one (it should not) is marked unknown: what it
+ * had started stays recorded, and the release treats it as changed.
+ */
+async function settle(handle: ChildWorkflowHandle<typeof targetWorkflow>, progress: TargetProgress): Promise<TargetResult | (TargetResult & { unknown: true })> {
   try {
     return await handle.result();
   } catch (e) {
-    return { target: handle.workflowId, outcome: Outcomes.ROLLBACK_FAILED, reason: `the target's workflow failed, its state unknown: ${failureMessage(e)}`, phases: {}, started: [] };
+    return {
+      target: progress.name,
+      outcome: Outcomes.ROLLBACK_FAILED,
+      reason: `its workflow ${handle.workflowId} failed, its state unknown (a human must check it): ${failureMessage(e)}`,
+      phases: progress.phases ?? {},
+      started: progress.started ?? [],
+      unknown: true,
+    };
   }
 }
 
@@ -128,7 +193,8 @@ function adopt(progress: TargetProgress, result: TargetResult): void {
   progress.phases = { ...progress.phases, ...result.phases };
   if (result.reason) progress.reason = result.reason;
   else delete progress.reason;
-  progress.started = result.started;
+  // A rollback's result lists no phases started: what the rollout started stays.
+  if (result.started.length > 0) progress.started = result.started;
   if (result.productionAt) progress.productionAt = result.productionAt;
   if (result.rollbackStartedAt) progress.rollbackStartedAt = result.rollbackStartedAt;
   if (result.rollbackEndedAt) progress.rollbackEndedAt = result.rollbackEndedAt;
@@ -161,14 +227,16 @@ export const releasePhases = (plan: ReleasePlan): Phase[] => plan.phases.filter(
  * that passed are rolled back, each in a child workflow of its own, or, when a wave failed and the
  * fleet holds, kept if a human says so. `kept` when they were kept; `changed` when any target was changed.
  */
-export async function settleTargets(run: ReleaseRun, reason: StopReason): Promise<'kept' | 'changed' | 'untouched'> {
+export async function settleTargets(run: ReleaseRun, reason: StopReason): Promise<{ kept: boolean; changed: boolean; unrestored: string[] }> {
   const fleet = run.status.fleet!;
   const passed = fleet.targets.filter((t) => t.state === Outcomes.RELEASED);
+  const changed = () => fleet.targets.some((t) => (t.started?.length ?? 0) > 0);
+  const unrestored = () => fleet.targets.filter((t) => t.state === Outcomes.ROLLBACK_FAILED).map((t) => t.name);
   if (passed.length > 0 && reason.kind === StopKind.WAVE_FAILED && fleet.onWaveFailure === OnWaveFailure.HOLD) {
     try {
       const names = passed.map((t) => t.name).join(', ');
       await awaitApproval(run, { kind: ApprovalKind.PHASE, phase: KEEP_TARGETS }, `${reason.message}. ${names} passed and hold ${run.version}: approve to keep them, reject to roll them back`);
-      return 'kept';
+      return { kept: true, changed: true, unrestored: unrestored() };
     } catch (e) {
       if (!(e instanceof StopRelease)) throw e;
       run.note(`keep ${passed.map((t) => t.name).join(', ')}`, StepStatus.FAILED, `${e.reason.message}: rolled back`, { outsidePhase: true });
@@ -186,14 +254,16 @@ export async function settleTargets(run: ReleaseRun, reason: StopReason): Promis
           args: [targetInput(run, plan, progress.name, 'rollback', reason)],
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         });
-        adopt(progress, await settle(handle));
+        adopt(progress, await settle(handle, progress));
       }),
     );
   }
-  const rolledBack = fleet.targets.filter((t) => t.rollbackStartedAt);
+  // The time to restore runs from the failing wave's first rollback (or this one) to the last: a target rolled back within its budget in an earlier wave is not part of it.
+  const last = Math.max(-1, ...fleet.targets.filter((t) => t.state !== 'waiting' && t.state !== Outcomes.NOT_STARTED).map((t) => t.wave));
+  const rolledBack = fleet.targets.filter((t) => t.rollbackStartedAt && (t.wave === last || passed.includes(t)));
   if (rolledBack.length > 0) {
     run.rollbackStartedAt = [run.rollbackStartedAt, ...rolledBack.map((t) => t.rollbackStartedAt)].filter((t): t is string => t !== undefined).sort()[0];
     run.rollbackEndedAt = rolledBack.map((t) => t.rollbackEndedAt ?? now()).sort().at(-1);
   }
-  return fleet.targets.some((t) => (t.started?.length ?? 0) > 0) ? 'changed' : 'untouched';
+  return { kept: false, changed: changed(), unrestored: unrestored() };
 }

@@ -93,6 +93,24 @@ describe('waves across targets: labels in queries, selectors and commands', () =
   });
 });
 
+describe('waves across targets: what a config may not do', () => {
+  const fleet = (labels: unknown) => ({ targets: [{ name: 't0', labels }], waves: [{ targets: ['t0'] }] });
+  it('refuses a label value that climbs a path, a placeholder inherited from Object, a flagd flag shared by the targets; a null label set is an error, not a crash', () => {
+    const climb = parseConfig({ fleet: fleet({ kubeconfig: 'a/../../etc' }) });
+    assert.ok(!climb.ok);
+    assert.deepEqual(climb.errors, ['fleet.targets.0.labels.kubeconfig: must not climb a path ("..")']);
+    const inherited = parseConfig({ fleet: fleet({ region: 'eu' }), analysis: { metrics: [{ name: 'e', query: 'up{x="{{constructor}}"}', failureCondition: 'result > 1' }] } });
+    assert.ok(!inherited.ok);
+    assert.deepEqual(inherited.errors, ['analysis.metrics.0.query: unknown placeholder {{constructor}}']);
+    const flagd = parseConfig({ fleet: fleet({}), featureFlag: { provider: 'flagd', flag: 'f', file: 'flags.json' } });
+    assert.ok(!flagd.ok);
+    assert.deepEqual(flagd.errors, ['featureFlag.provider: a fleet\'s targets would share one flagd file: use the command provider, which gets each target']);
+    const nullLabels = parseConfig({ fleet: fleet(null), analysis: { metrics: [{ name: 'e', query: 'up{x="{{region}}"}', failureCondition: 'result > 1' }] } });
+    assert.ok(!nullLabels.ok);
+    assert.ok(nullLabels.errors.some((e) => e.startsWith('fleet.targets.0.labels')), nullLabels.errors.join('; '));
+  });
+});
+
 describe('waves across targets: the record\'s table', () => {
   it('a row per target, a column per phase, and how each ended', () => {
     const table = fleetTable(

@@ -10,7 +10,7 @@ import { DevServer } from '../helpers/dev-server';
 import { tempDir } from '../helpers/fixtures';
 import { readLedger } from '../helpers/ledger';
 import { waitForStatus } from '../helpers/status';
-import { canaryRepo, KILL_POINTS, releaseOf, resultOf, running, Services, sigkill, sleep, startFlags, WorkerKiller } from './harness';
+import { canaryRepo, KILL_POINTS, releaseOf, resultOf, running, Services, sigkill, sleep, startFlags, TARGET, WorkerKiller } from './harness';
 
 // Releases; at least KILLED_AT_LEAST of them must meet a kill (a release can end before one comes).
 const TRIALS = 24;
@@ -138,6 +138,53 @@ describe('faults: workers killed, a second worker, the server restarted (dev ser
     }
     const keys = services.applied().filter((a) => releases.some((r) => releaseOf(a.key) === r.id)).map((a) => a.key);
     assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], 'no step applied twice');
+  });
+
+  it('carries fleet releases on when their worker is SIGKILLed while a second wave\'s deploy commands run: each target as it would have ended, nothing applied twice, one ledger line', async () => {
+    const queue = { ROLLGATE_TASK_QUEUE: 'fleet' };
+    const first = await worker(queue);
+    const targets = ['a', 'b', 'c'];
+    /** A fleet of three targets (a, then b and c), each its own series and weight; `broken`'s canary fails. */
+    const fleetRelease = async (service: string, broken?: string) => {
+      const routes = targets.map((t) => `${service}-${t}`);
+      const repo = canaryRepo({
+        service,
+        prometheus: prometheus.url,
+        services,
+        extra: {
+          deploy: { command: [process.execPath, TARGET, '{route}'], timeout: '30s' },
+          analysis: { prometheus: { address: prometheus.url }, interval: '1s', verifyWindow: '30s', metrics: [{ name: 'errors', query: 'max(fault_errors{service="{{route}}"})', failureCondition: 'result > 0' }] },
+          fleet: { targets: targets.map((t, i) => ({ name: t, labels: { route: routes[i]! } })), waves: [{ targets: ['a'] }, { targets: ['b', 'c'] }] },
+        },
+      });
+      for (const r of routes) services.names.add(r);
+      if (broken) services.faulty.add(`${service}-${broken}`);
+      const { id } = await startRelease(startFlags(repo, service), { ...cliEnv, ...queue });
+      return { id, repo, routes, broken };
+    };
+    const releases = [await fleetRelease('fleet-ok'), await fleetRelease('fleet-bad', 'c')];
+    // The kill comes while a deploy command of the second wave runs.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const wave2 = services.calls().filter((c) => /\/(b|c)@/.test(c.key) && running(c.pid));
+      if (wave2.length > 0) break;
+      assert.ok(Date.now() < deadline, 'no deploy command of the second wave ran within 2 minutes');
+      await sleep(50);
+    }
+    await sigkill(first);
+    await worker(queue);
+    const ended = [];
+    for (const r of releases) ended.push(await resultOf(client, r.id, 180_000));
+    assert.deepEqual(ended.map((r) => r.outcome), ['released', 'rolled_back']);
+    const [ok, bad] = releases;
+    assert.deepEqual(readLedger(ok!.repo).map((l) => l.targets), [{ a: 'released', b: 'released', c: 'released' }]);
+    assert.deepEqual(readLedger(bad!.repo).map((l) => l.targets), [{ a: 'rolled_back', b: 'rolled_back', c: 'rolled_back' }]);
+    for (const route of ok!.routes) assert.equal(services.weight(route), 100, route);
+    for (const route of bad!.routes) assert.equal(services.weight(route), 0, route);
+    const keys = services.applied().filter((a) => releases.some((r) => a.key.startsWith(`${r.id}/`) || a.key.startsWith(`${r.id}@`))).map((a) => a.key);
+    assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], 'no step applied twice');
+    assert.ok(keys.some((k) => k.includes('/c@') && k.endsWith('/rollback-production')), 'the broken target rolled back');
+    assert.ok(keys.some((k) => k.includes('/a/rollback@') && k.endsWith('/rollback-production')), 'the first wave rolled back by a rollback of its own');
   });
 
   it('carries a release on when the Temporal server is killed mid-phase and started again on the same database file', async () => {

@@ -126,6 +126,20 @@ describe('the release policy comes from the base commit and the worker, never fr
     assert.deepEqual(provenance.overridden, ['deploy', 'analysis.prometheus', 'out', 'approval.approvers (only the worker policy\'s approvers may approve)']);
   });
 
+  it('where the worker owns the deploy command, a repository does not pick the targets and labels it runs with; the worker\'s fleet replaces the repository\'s', () => {
+    const fleet = { targets: [{ name: 'prod', labels: { kubeconfig: 'a/b' } }, { name: 'evil', labels: { kubeconfig: 'x/y' } }], waves: [{ targets: ['prod', 'evil'], maxFailedTargets: 1 }] };
+    const repo = config({ fleet });
+    const owner = parseWorkerPolicy({ deploy: { command: ['/opt/release/deploy', '--kubeconfig=/etc/k/{kubeconfig}', '{stage}'] } });
+    assert.ok(owner.ok);
+    const { config: single, provenance } = applyPolicy(repo, owner.policy, 'test');
+    assert.deepEqual(single.fleet.waves, [], 'one target: the worker\'s deploy command as it is');
+    assert.ok(provenance.overridden.includes('fleet (the worker policy owns deploy, and names no targets: one target)'));
+    const withFleet = parseWorkerPolicy({ deploy: { command: ['/opt/release/deploy', '{stage}'] }, fleet: { targets: [{ name: 'eu' }], waves: [{ targets: ['eu'] }] } });
+    assert.ok(withFleet.ok, JSON.stringify(withFleet));
+    assert.deepEqual(applyPolicy(repo, withFleet.policy, 'test').config.fleet.waves.map((w) => w.targets), [['eu']]);
+    assert.deepEqual(applyPolicy(repo, undefined, 'test').config.fleet.waves.map((w) => w.targets), [['prod', 'evil']], 'without a worker policy the repository\'s file decides');
+  });
+
   it('a worker policy that names one thing leaves the rest to the repository', () => {
     const policy = parseWorkerPolicy({ featureFlag: { file: '/etc/flagd/flags.json' } });
     assert.ok(policy.ok);

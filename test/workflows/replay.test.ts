@@ -40,7 +40,7 @@ describe('replay of committed histories', () => {
     assert.deepEqual(Object.entries(paths).filter(([, f]) => !files.includes(`${f}.json`)), []);
   });
   it('replays every history without a determinism error', async () => {
-    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(DIR, f), 'utf8')) }));
+    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, '').replace(/~/g, '/'), history: JSON.parse(readFileSync(join(DIR, f), 'utf8')) }));
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowsPath }, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
@@ -49,7 +49,7 @@ describe('replay of committed histories', () => {
   });
   it('replays them with the production bundle built ahead (npm run build:workflows) too', async () => {
     const codePath = await buildWorkflowBundle(join(tempDir(), 'workflow-bundle.js'));
-    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: JSON.parse(readFileSync(join(DIR, f), 'utf8')) }));
+    const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, '').replace(/~/g, '/'), history: JSON.parse(readFileSync(join(DIR, f), 'utf8')) }));
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath } }, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);

@@ -4,7 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
 import type { TargetInput } from '../../src/workflows/target';
-import { abortUpdate, approveUpdate, pauseUpdate, resumeUpdate, statusQuery, targetWorkflowId } from '../../src/workflows/messages';
+import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, targetWorkflowId } from '../../src/workflows/messages';
 import { releaseWorkflow, targetWorkflow } from '../../src/workflows';
 import { fleetOrders } from '../../src/connection/client';
 import { timeSkippingSuite } from '../helpers/workflow-worker';
@@ -148,6 +148,9 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
       const before = calls.deploys.length;
       await suite.env.sleep(2 * HOUR);
       assert.equal(calls.deploys.length, before, 'nothing deployed while paused');
+      // A target moves with its release: it takes no pause, resume or promote of its own.
+      const own = (await eu1.executeUpdate(resumeUpdate, { args: [{ by: 'sre' }] }).catch((e: unknown) => e)) as Error & { cause?: Error };
+      assert.match(String(own.cause?.message), /resume acts on the whole release: rollgate resume fleet-steer/);
       await waitForQuiet(handle);
       await handle.executeUpdate(resumeUpdate, { args: [{ by: 'sre' }] });
       for (;;) {
@@ -162,6 +165,42 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
     assert.match(res.reason!, /aborted by sre: customer report/);
     assert.deepEqual(calls.rollbacks.filter((r) => r.stage === 'production').map(targetOf).sort(), ['eu-1', 'eu-2']);
     assert.ok(!calls.deploys.some((d) => targetOf(d) === 'us-1'), 'the second wave never started');
+  });
+
+  it('a promotion ends the bakes of the targets baking, in the release\'s name; a cancelled release waits for its targets and rolls every one back', async () => {
+    const { activities, calls } = fakes();
+    const status = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-promote', args: [input('fleet-promote', { waves: [{ targets: ['eu-1', 'eu-2'] }, { targets: ['us-1'] }] })] });
+      const eu1 = suite.env.client.workflow.getHandle(targetWorkflowId('fleet-promote', 'eu-1'));
+      for (;;) {
+        if ((await eu1.query(statusQuery).catch(() => undefined))?.currentStep === 'production-canary-5: bake 30m') break;
+        await suite.env.sleep(MIN);
+      }
+      // On the time-skipping server a cancel that races an activity's end hangs the run: steer only when nothing is in flight, targets included.
+      const eu2 = suite.env.client.workflow.getHandle(targetWorkflowId('fleet-promote', 'eu-2'));
+      const quiet = () => Promise.all([handle, eu1, eu2].map((h) => waitForQuiet(h)));
+      await quiet();
+      await handle.executeUpdate(promoteUpdate, { args: [{ by: 'lead' }] });
+      for (;;) {
+        const s = await eu1.query(statusQuery);
+        const baked = s.steps.find((x) => x.name === 'production-canary-5: bake 30m');
+        if (baked?.status === 'done') {
+          assert.equal(baked.detail, 'promoted by lead (the release)');
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Cancelled while the first wave runs: both of its targets are waited for and rolled back.
+      await quiet();
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+      return handle.query(statusQuery);
+    });
+    assert.ok(status.steps.some((s) => s.name === 'promote by lead' && s.status === 'done'));
+    assert.equal(status.outcome, 'rolled_back');
+    assert.deepEqual(status.fleet!.targets.map((t) => `${t.name} ${t.state}`), ['eu-1 rolled_back', 'eu-2 rolled_back', 'us-1 waiting']);
+    assert.deepEqual(calls.rollbacks.filter((r) => r.stage === 'production').map(targetOf).sort(), ['eu-1', 'eu-2']);
+    assert.equal(calls.ledger[0]!.targets!['us-1'], 'not_started');
   });
 
   it('a target refuses to run but as a child of its release: nobody else can hand it a policy', async () => {
