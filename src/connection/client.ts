@@ -79,6 +79,28 @@ export async function ensureFreezeRegistry(client: Client, taskQueue: string): P
   }
 }
 
+/**
+ * `currentFreezes` for a worker: a read serves every call that comes while it is in flight or within
+ * `maxAgeMs` of its start. Every phase boundary of every release (a thousand targets of a
+ * fleet) reads the freezes; one registry answering each in turn was the bottleneck (bench/waves.ts).
+ * A freeze set meanwhile is seen at most `maxAgeMs` late, as if the boundary had come that much earlier.
+ */
+export function sharedFreezeReads(client: Client, maxAgeMs = 1000): () => Promise<Freeze[]> {
+  let last: { at: number; read: Promise<Freeze[]> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at > maxAgeMs) {
+      const read = currentFreezes(client);
+      last = { at: now, read };
+      // A failed read is not shared beyond those already waiting on it.
+      read.catch(() => {
+        if (last?.read === read) last = undefined;
+      });
+    }
+    return last.read;
+  };
+}
+
 /** The freezes in force, from the registry's own state; none where no registry was ever started. */
 export async function currentFreezes(client: Client): Promise<Freeze[]> {
   try {

@@ -132,15 +132,23 @@ export function currentHold(run: ReleaseRun): Pick<Override, 'broke' | 'freezes'
 
 /** Asks the namespace's freeze registry to wake this release whenever the freezes of its service change. */
 export async function subscribeToFreezes(run: ReleaseRun): Promise<void> {
-  // Only a wake-up: the freezes themselves are read from the registry at the boundary.
-  setHandler(freezesChangedSignal, () => {
-    run.holdsChanged++;
-  });
+  listenForFreezes(run);
   try {
     await getExternalWorkflowHandle(FREEZE_REGISTRY_ID).signal(subscribeFreezesSignal, { workflowId: workflowInfo().workflowId, service: run.input.service });
   } catch {
     // No registry yet: each boundary still reads the freezes; a wait for one ends at its end.
   }
+}
+
+/**
+ * Only a wake-up: the freezes themselves are read from the registry at the boundary. A fleet's
+ * target listens without subscribing: its release, subscribed, passes the registry's wake-ups on,
+ * so that a thousand targets do not each signal the registry twice.
+ */
+export function listenForFreezes(run: ReleaseRun): void {
+  setHandler(freezesChangedSignal, () => {
+    run.holdsChanged++;
+  });
 }
 
 /** The end of the release: the registry stops pushing to it. Whatever happens, the release has ended. */

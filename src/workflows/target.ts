@@ -8,7 +8,7 @@ import { type FleetOrders, type Target, TargetOutcome, type TargetResult, phaseS
 import { preflightChecks } from './checks';
 import { finish } from './closing';
 import { compensate } from './compensation';
-import { subscribeToFreezes, unsubscribeFromFreezes } from './holds';
+import { listenForFreezes } from './holds';
 import { fleetOrdersChangedSignal, targetWorkflowId } from './messages';
 import { runPhase } from './phases';
 import { failureMessage, ReleaseRun, stopReasonOf } from './run-state';
@@ -62,12 +62,8 @@ export async function targetWorkflow(input: TargetInput): Promise<TargetResult> 
     return targetResult(run, plan, await compensate(run, input.reason!));
   }
   followOrders(run, input.promotions);
-  await subscribeToFreezes(run);
-  try {
-    return targetResult(run, plan, await rollOut(run, plan));
-  } finally {
-    await unsubscribeFromFreezes();
-  }
+  listenForFreezes(run);
+  return targetResult(run, plan, await rollOut(run, plan));
 }
 
 async function rollOut(run: ReleaseRun, plan: ReleasePlan): Promise<ReleaseResult> {

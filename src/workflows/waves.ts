@@ -6,7 +6,7 @@ import { type FleetOrders, type FleetStatus, OnWaveFailure, type TargetOutcome, 
 import { awaitApproval } from './approvals';
 import { bake } from './bake';
 import { waitWhilePaused } from './holds';
-import { fleetOrdersChangedSignal, fleetOrdersQuery, targetWorkflowId } from './messages';
+import { fleetOrdersChangedSignal, fleetOrdersQuery, freezesChangedSignal, targetWorkflowId } from './messages';
 import { failureMessage, now, type ReleaseRun, StopRelease } from './run-state';
 import type { TargetInput, targetWorkflow } from './target';
 
@@ -131,9 +131,15 @@ async function runWave(run: ReleaseRun, plan: ReleasePlan, index: number, wave: 
     done = true;
   });
   let sent = JSON.stringify(ordersOf(run));
+  let holds = run.holdsChanged;
   try {
     while (!done) {
-      await condition(() => done || run.promoteRequest !== undefined || (run.stopping() && !run.fleetStop) || JSON.stringify(ordersOf(run)) !== sent);
+      await condition(() => done || run.promoteRequest !== undefined || (run.stopping() && !run.fleetStop) || JSON.stringify(ordersOf(run)) !== sent || run.holdsChanged !== holds);
+      if (run.holdsChanged !== holds) {
+        // The registry's wake-up (or an override), passed on: each target reads the freezes again at its boundary.
+        holds = run.holdsChanged;
+        await Promise.all([...running.values()].map((h) => h.signal(freezesChangedSignal).catch(() => undefined)));
+      }
       takePromotion(run);
       if (run.stopping() && !run.fleetStop) run.fleetStop = { reason: run.abortRequest?.reason ?? run.alarm?.message ?? 'stopped', ...(run.abortRequest?.by ? { by: run.abortRequest.by } : {}) };
       const orders = JSON.stringify(ordersOf(run));
