@@ -56,7 +56,7 @@ export interface ActivityDeps {
   /** The worker's own release policy (ROLLGATE_POLICY), if it has one. */
   policy?: WorkerPolicy;
   /** The freezes in force, as the namespace's freeze registry answers its query (none when no registry runs). */
-  freezes?: () => Promise<Freeze[]>;
+  freezes?: (since?: number) => Promise<Freeze[]>;
   /** A fleet release's orders to its targets, as the release's own query answers (a target reads them when woken). */
   fleetOrders?: (release: { workflowId: string; runId: string }) => Promise<FleetOrders>;
 }
@@ -281,9 +281,9 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     },
 
     /** The freezes that hold a service now, from the registry's own state: what a phase boundary decides on. */
-    async freezesHolding(input: { service: string }): Promise<Freeze[]> {
+    async freezesHolding(input: { service: string; since?: number }): Promise<Freeze[]> {
       if (!deps.freezes) throw ApplicationFailure.nonRetryable('this worker cannot read the freezes: its activities were given no Temporal client');
-      return freezesHolding(await deps.freezes(), input.service, Date.now());
+      return freezesHolding(await deps.freezes(input.since), input.service, Date.now());
     },
 
     /** The service's past rollbacks, for the record's rollback estimate; an unreadable ledger gives none. */

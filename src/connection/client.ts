@@ -80,18 +80,17 @@ export async function ensureFreezeRegistry(client: Client, taskQueue: string): P
 }
 
 /**
- * `currentFreezes` for a worker: a read serves every call that comes while it is in flight or within
- * `maxAgeMs` of its start. Every phase boundary of every release (a thousand targets of a
- * fleet) reads the freezes; one registry answering each in turn was the bottleneck (bench/waves.ts).
- * A freeze set meanwhile is seen at most `maxAgeMs` late, as if the boundary had come that much earlier.
+ * `currentFreezes` for a worker: a boundary that asks at `since` (its workflow's time) shares a read
+ * that started at or after then, in flight or done, so that it sees the registry as it was when it
+ * asked, or later. Every phase boundary of every release (a thousand targets of a fleet) reads the
+ * freezes; one registry answering each in turn was the bottleneck (bench/waves.ts).
  */
-export function sharedFreezeReads(client: Client, maxAgeMs = 1000): () => Promise<Freeze[]> {
+export function sharedFreezeReads(client: Client): (since?: number) => Promise<Freeze[]> {
   let last: { at: number; read: Promise<Freeze[]> } | undefined;
-  return () => {
-    const now = Date.now();
-    if (!last || now - last.at > maxAgeMs) {
+  return (since = Date.now()) => {
+    if (!last || last.at < since) {
       const read = currentFreezes(client);
-      last = { at: now, read };
+      last = { at: Date.now(), read };
       // A failed read is not shared beyond those already waiting on it.
       read.catch(() => {
         if (last?.read === read) last = undefined;

@@ -84,7 +84,8 @@ async function unfrozen(run: ReleaseRun, phase: Phase): Promise<boolean> {
   let holding: Freeze[] | undefined;
   let problem: string | undefined;
   try {
-    holding = await run.acts.local.freezesHolding({ service: run.input.service });
+    // `since`: a read the worker shares must have started once this boundary asked (after any wake-up that led here).
+    holding = await run.acts.local.freezesHolding({ service: run.input.service, since: Date.now() });
   } catch (e) {
     problem = failureMessage(e);
   }
