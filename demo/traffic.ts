@@ -118,6 +118,12 @@ export class Traffic {
     return route;
   }
 
+  /** Sets a service's requests per second, adding the service if it is new; 0 stops its traffic. */
+  setRate(service: string, rps: number): void {
+    if (!Number.isFinite(rps) || rps < 0) throw new RangeError('rps must be 0 or more');
+    this.addService(service).rps = rps;
+  }
+
   /** Every route's weight, rate and counts, by service ('' is an unnamed default route). */
   stats(): Record<string, RouteStats> {
     return Object.fromEntries([...this.routes].map(([k, r]) => [k, { weight: r.weight, rps: r.rps, sent: { ...r.sent }, dropped: r.dropped }]));
