@@ -10,7 +10,7 @@ import { renderQuery } from '../../src/domain/promql';
 import { DemoStack, demoMetrics, demoReleaseConfig, type FaultInput } from '../../demo/stack';
 import { devServerEnv } from '../helpers/servers';
 import { commitToBase, makeRepo, writeReports } from '../helpers/fixtures';
-import { rollgate, runRelease, startRelease, startWorker, stopProcess, type FinishedRelease } from '../helpers/cli';
+import { rollgate, runRelease, startReleaseInProcess, startWorker, stopProcess, type FinishedRelease } from '../helpers/cli';
 import { readJsonLines } from '../helpers/ledger';
 import { waitForStatus } from '../helpers/status';
 import { statusQuery } from '../../src/workflows/messages';
@@ -99,7 +99,7 @@ describe('the safety net, proven on many releases side by side', { timeout: 15 *
   const healthy: Outcome[] = [];
   const ledgerRuns: Record<string, FinishedRelease & { repo: string }> = {};
 
-  /** At most a few CLI processes start at once: each is a node process on a 2-core machine. */
+  /** One start at a time: 43 releases started at once would crowd a 2-core machine. */
   let starting = Promise.resolve();
   const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = starting.then(fn);
@@ -134,7 +134,7 @@ describe('the safety net, proven on many releases side by side', { timeout: 15 *
 
   async function release(name: string, service: string, opts: Parameters<typeof repoFor>[1], steer: (id: string) => Promise<number | undefined> = async () => undefined): Promise<Outcome> {
     const { repo, flags } = repoFor(service, opts);
-    const { id } = await oneAtATime(() => startRelease(flags, cliEnv));
+    const { id } = await oneAtATime(() => startReleaseInProcess(flags));
     const faultAt = await steer(id);
     const result = await handleOf(id).result();
     const status = await handleOf(id).query(statusQuery);
@@ -203,13 +203,18 @@ describe('the safety net, proven on many releases side by side', { timeout: 15 *
     // A crash mid-write tore the last line; or the ledger's path is a folder, which nobody can write as a file.
     if (service === 'torn-ledger') writeFileSync(join(repo, 'out', 'ledger.jsonl'), '{"release_id":"release-old","outcome":"rele');
     else mkdirSync(join(repo, 'out', 'ledger.jsonl'));
-    ledgerRuns[service] = { ...(await oneAtATime(() => runRelease(flags, cliEnv)).then((r) => r)), repo };
+    // Started in turn with the others, then followed as CI does (`start --wait` attaches to it): a
+    // turn held through the whole release would keep the releases queued behind it from starting.
+    await oneAtATime(() => startReleaseInProcess(flags));
+    ledgerRuns[service] = { ...(await runRelease(flags, cliEnv)), repo };
   }
 
   before(async () => {
     stack = new DemoStack({ service: 'demo', services, rpsPerService: 100, scrapeInterval: `${SCRAPE_S}s` });
     [env] = await Promise.all([devServerEnv(), stack.start()]);
     cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' };
+    // The releases start in this process (the CLI's own code): 43 node start-ups took minutes.
+    Object.assign(process.env, cliEnv);
     worker = await startWorker({ ...cliEnv, DEMO_ROUTER_URL: stack.routerUrl });
     const runs = [
       ...FAULTY.map((c, i) => faultyRelease(c, `faulty-${i + 1}`).then((o) => void faulty.push(o))),
@@ -217,7 +222,6 @@ describe('the safety net, proven on many releases side by side', { timeout: 15 *
       ledgerRelease('torn-ledger'),
       ledgerRelease('unwritable-ledger'),
     ];
-    // ledgerRelease's runRelease waits through `start --wait` while the others run; each settles on its own.
     const settled = await Promise.allSettled(runs);
     const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
     assert.deepEqual(failures.map((f) => String(f.reason)), [], 'every release ran to its end');

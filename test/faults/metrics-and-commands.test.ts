@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { Prometheus } from '../../demo/stack';
 import type { RollgateConfigInput } from '../../src/domain/config';
@@ -18,12 +18,13 @@ import { canaryRepo, PrometheusProxy, releaseOf, resultOf, running, Services, sl
 
 const PROMETHEUS_TOKEN = 'prom-token-planted-7f3a9c';
 
-describe('faults: a metric source that fails mid-phase, a deploy command that hangs (dev server, Prometheus, worker process)', () => {
+// The tests run side by side: each release has a service, and a proxy in front of Prometheus, of its own.
+describe('faults: a metric source that fails mid-phase, a deploy command that hangs (dev server, Prometheus, worker process)', { concurrency: true }, () => {
   const dir = tempDir('rollgate-faults-');
   const server = new DevServer(join(dir, 'temporal.db'));
   const services = new Services(join(dir, 'target'));
   let prometheus: Prometheus;
-  let proxy: PrometheusProxy;
+  const proxies: PrometheusProxy[] = [];
   let connection: Connection;
   let client: Client;
   let cliEnv: NodeJS.ProcessEnv;
@@ -35,8 +36,6 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
     await Promise.all([server.start(), services.start()]);
     prometheus = new Prometheus({ scrapeInterval: '1s', targets: [{ address: new URL(services.url).host, labels: {} }] });
     await prometheus.start();
-    proxy = new PrometheusProxy(() => prometheus.url);
-    await proxy.start();
     connection = await Connection.connect({ address: server.address });
     client = new Client({ connection });
     cliEnv = { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default' };
@@ -46,17 +45,16 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
   after(async () => {
     await stopProcess(worker);
     await connection?.close();
-    proxy?.stop();
+    for (const p of proxies) p.stop();
     await prometheus?.dispose();
     services.stop();
     await server.kill();
   });
-  afterEach(() => {
-    proxy.mode = 'pass';
-  });
-
   async function release(o: { prometheus?: string; extra?: Partial<RollgateConfigInput>; analysis?: object; command?: string[] } = {}) {
     const service = `metrics-${++n}`;
+    const proxy = new PrometheusProxy(() => prometheus.url);
+    proxies.push(proxy);
+    await proxy.start();
     const analysis = {
       prometheus: { address: o.prometheus ?? proxy.url, timeout: '500ms' },
       interval: '1s',
@@ -66,7 +64,7 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
     };
     const repo = canaryRepo({ service, prometheus: prometheus.url, services, extra: { analysis, ...(o.command ? { deploy: { command: [process.execPath, ...o.command.map((a) => a.replace('{service}', service))], timeout: '2s' } } : {}), ...o.extra } });
     const { id } = await startRelease(startFlags(repo, service), cliEnv);
-    return { id, repo, service };
+    return { id, repo, service, proxy };
   }
 
   const waitFor = (id: string, pred: (s: ReleaseStatus) => boolean) => waitForStatus(client.workflow.getHandle(id), pred, { timeoutMs: 60_000, intervalMs: 100 });
@@ -82,7 +80,7 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
     it(`rolls back, never promoting, when Prometheus goes ${fault} mid-phase and errors pass the limit`, async () => {
       const r = await release();
       await waitFor(r.id, inCanary5);
-      proxy.mode = mode;
+      r.proxy.mode = mode;
       const result = await resultOf(client, r.id, 120_000);
       assert.equal(result.outcome, 'rolled_back');
       assert.match(result.reason!, /analysis error: errors/);
@@ -113,12 +111,12 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
   it('with onError: pause, waits for a human instead, and goes on once approved', async () => {
     const r = await release({ analysis: { onError: 'pause' } });
     await waitFor(r.id, inCanary5);
-    proxy.mode = 'garbage';
+    r.proxy.mode = 'garbage';
     const waiting = await waitFor(r.id, (s) => s.pendingApproval !== undefined);
     assert.equal(waiting.pendingApproval!.kind, 'analysis');
     assert.match(waiting.pendingApproval!.reason, /analysis error: errors/);
     assert.deepEqual(appliedSteps(r.id), ['staging-deploy', 'production-canary-5'], 'nothing promoted while it waits');
-    proxy.mode = 'pass';
+    r.proxy.mode = 'pass';
     assert.equal((await rollgate(['approve', r.id, '--by', 'oncall', '--reason', 'Prometheus is back'], cliEnv)).code, 0);
     assert.equal((await resultOf(client, r.id, 120_000)).outcome, 'released');
     assert.equal(services.weight(r.service), 100);
@@ -137,7 +135,7 @@ describe('faults: a metric source that fails mid-phase, a deploy command that ha
     const r = await release();
     const res = await rollgate(['status', r.id], cliEnv);
     assert.equal((await resultOf(client, r.id, 120_000)).outcome, 'released');
-    assert.ok(proxy.authorizations.has(`Bearer ${PROMETHEUS_TOKEN}`), 'the token reached Prometheus');
+    assert.ok(r.proxy.authorizations.has(`Bearer ${PROMETHEUS_TOKEN}`), 'the token reached Prometheus');
     const history = readableHistory(historyToJSON(await client.workflow.getHandle(r.id).fetchHistory()));
     assert.ok(history.includes('ROLLGATE_PROMETHEUS_TOKEN') && history.includes('fault_errors'), 'payloads are decoded: the search below means something');
     for (const [where, text] of [['history', history], ['out/', allText(join(r.repo, 'out'))], ['worker log', workerLog], ['CLI output', res.stdout + res.stderr]] as const)

@@ -66,125 +66,131 @@ describe('faults: workers killed, a second worker, the server restarted (dev ser
   /** Until the release is at its first production step (5% of traffic). */
   const inCanary5 = (r: Trial) => waitForStatus(client.workflow.getHandle(r.id), (s) => s.currentStep?.startsWith('production-canary-5') === true, { timeoutMs: 120_000, intervalMs: 100 });
 
-  it(`ends ${TRIALS} canaries (at least ${KILLED_AT_LEAST} of them killed) as they would have ended when their worker is SIGKILLed at deploy commands, bakes, analyses and rollbacks; nothing applied twice, one ledger line each`, async () => {
-    // Controls: one healthy and one faulty canary on a worker of their own that is never killed.
-    const controlEnv = { ...cliEnv, ROLLGATE_TASK_QUEUE: 'control' };
-    await worker({ ROLLGATE_TASK_QUEUE: 'control' });
-    const controls = [await start('control-ok', false, controlEnv), await start('control-bad', true, controlEnv)];
+  // The kills and the second worker run side by side, each on task queues and workers of its own; the server restart runs alone after them.
+  describe('workers killed', { concurrency: true }, () => {
+    it(`ends ${TRIALS} canaries (at least ${KILLED_AT_LEAST} of them killed) as they would have ended when their worker is SIGKILLed at deploy commands, bakes, analyses and rollbacks; nothing applied twice, one ledger line each`, async () => {
+      // Controls: one healthy and one faulty canary on a worker of their own that is never killed.
+      const controlEnv = { ...cliEnv, ROLLGATE_TASK_QUEUE: 'control' };
+      await worker({ ROLLGATE_TASK_QUEUE: 'control' });
+      const controls = [await start('control-ok', false, controlEnv), await start('control-bad', true, controlEnv)];
 
-    // Trials, half of them faulty, start every 1.5 s so that each is somewhere else when a kill
-    // comes; meanwhile the killer SIGKILLs their worker at deploy commands, bakes, analyses and rollbacks.
-    const first = await worker();
-    const trials: Trial[] = [];
-    let starting = true;
-    const starter = (async () => {
-      for (let i = 0; i < TRIALS; i++) {
-        trials.push(await start(`trial-${i}`, i % 2 === 1));
-        await sleep(1500);
+      // Trials, half of them faulty, start every 1.5 s so that each is somewhere else when a kill
+      // comes; meanwhile the killer SIGKILLs their worker at deploy commands, bakes, analyses and rollbacks.
+      const first = await worker();
+      const trials: Trial[] = [];
+      let starting = true;
+      const starter = (async () => {
+        for (let i = 0; i < TRIALS; i++) {
+          trials.push(await start(`trial-${i}`, i % 2 === 1));
+          await sleep(1500);
+        }
+        starting = false;
+      })();
+      const killer = new WorkerKiller({ client, services, startWorker: () => worker() });
+      await killer.run(first, () => trials.map((t) => t.id), () => starting);
+      await starter;
+
+      // Each trial must end as the control of its kind did: same outcome, the same steps each applied once, one ledger line.
+      const expected = new Map<boolean, { outcome: string; steps: string[] }>();
+      for (const c of controls) {
+        const r = await resultOf(client, c.id, 120_000);
+        expected.set(c.faulty, { outcome: r.outcome, steps: steps(services.applied(), c.id) });
       }
-      starting = false;
-    })();
-    const killer = new WorkerKiller({ client, services, startWorker: () => worker() });
-    await killer.run(first, () => trials.map((t) => t.id), () => starting);
-    await starter;
+      assert.equal(expected.get(false)!.outcome, 'released');
+      assert.equal(expected.get(true)!.outcome, 'rolled_back');
 
-    // Each trial must end as the control of its kind did: same outcome, the same steps each applied once, one ledger line.
-    const expected = new Map<boolean, { outcome: string; steps: string[] }>();
-    for (const c of controls) {
-      const r = await resultOf(client, c.id, 120_000);
-      expected.set(c.faulty, { outcome: r.outcome, steps: steps(services.applied(), c.id) });
-    }
-    assert.equal(expected.get(false)!.outcome, 'released');
-    assert.equal(expected.get(true)!.outcome, 'rolled_back');
+      // Only this test's releases: the tests beside it run theirs on the same target.
+      const ours = new Set([...trials, ...controls].map((r) => r.id));
+      const applied = services.applied().filter((a) => ours.has(releaseOf(a.key)));
+      const calls = services.calls().filter((c) => ours.has(releaseOf(c.key)));
+      let survived = 0;
+      const problems: string[] = [];
+      for (const t of trials) {
+        const r = await resultOf(client, t.id, 180_000);
+        const want = expected.get(t.faulty)!;
+        const ledger = readLedger(t.repo);
+        const mine = applied.filter((a) => releaseOf(a.key) === t.id).map((a) => a.key);
+        const twice = mine.filter((k, i) => mine.indexOf(k) !== i);
+        const ok = r.outcome === want.outcome && ledger.length === 1 && twice.length === 0 && JSON.stringify(steps(applied, t.id)) === JSON.stringify(want.steps);
+        if (ok) survived++;
+        else problems.push(`${t.id}: ${r.outcome} (want ${want.outcome}), ${ledger.length} ledger lines, applied twice: ${twice.join(', ') || 'none'}, steps ${JSON.stringify(steps(applied, t.id))}`);
+        assert.equal(services.weight(t.id.replace(/^release-(.*)-[0-9a-f]{12}$/, '$1')), t.faulty ? 0 : 100, `${t.id}: the target ends where the control's does`);
+      }
+      const retried = calls.length - applied.length;
+      console.log(
+        `# ${survived}/${TRIALS} releases (${trials.filter((t) => killer.killedAt.has(t.id)).length} of them killed at least once) survived ${killer.count} SIGKILLs of their worker (releases caught at ${KILL_POINTS.map((p) => `${p}: ${killer.caughtAt(p)}`).join(', ')}); ` +
+          `${calls.length} command runs, ${applied.length} applied, ${retried} skipped as already applied or killed mid-run`,
+      );
+      for (const t of trials) console.log(`#   ${t.id} (${t.faulty ? 'faulty' : 'healthy'}) killed at: ${(killer.killedAt.get(t.id) ?? []).join(', ') || 'never'}`);
+      assert.deepEqual(problems, []);
+      assert.ok(calls.every((c) => /^release-[\w.-]+@[0-9a-f-]{8}\/[\w.-]+$/.test(c.key)), 'every command run carries an idempotency key');
+      for (const p of KILL_POINTS) assert.ok(killer.caughtAt(p) > 0, `a kill during ${p}`);
+      const killed = trials.filter((t) => killer.killedAt.has(t.id)).length;
+      assert.ok(killed >= KILLED_AT_LEAST, `only ${killed} releases met a kill`);
+      assert.equal(calls.filter((c) => running(c.pid)).length, 0, 'no deploy command is left running');
+    });
 
-    const applied = services.applied();
-    const calls = services.calls();
-    let survived = 0;
-    const problems: string[] = [];
-    for (const t of trials) {
-      const r = await resultOf(client, t.id, 180_000);
-      const want = expected.get(t.faulty)!;
-      const ledger = readLedger(t.repo);
-      const mine = applied.filter((a) => releaseOf(a.key) === t.id).map((a) => a.key);
-      const twice = mine.filter((k, i) => mine.indexOf(k) !== i);
-      const ok = r.outcome === want.outcome && ledger.length === 1 && twice.length === 0 && JSON.stringify(steps(applied, t.id)) === JSON.stringify(want.steps);
-      if (ok) survived++;
-      else problems.push(`${t.id}: ${r.outcome} (want ${want.outcome}), ${ledger.length} ledger lines, applied twice: ${twice.join(', ') || 'none'}, steps ${JSON.stringify(steps(applied, t.id))}`);
-      assert.equal(services.weight(t.id.replace(/^release-(.*)-[0-9a-f]{12}$/, '$1')), t.faulty ? 0 : 100, `${t.id}: the target ends where the control's does`);
-    }
-    const retried = calls.length - applied.length;
-    console.log(
-      `# ${survived}/${TRIALS} releases (${trials.filter((t) => killer.killedAt.has(t.id)).length} of them killed at least once) survived ${killer.count} SIGKILLs of their worker (releases caught at ${KILL_POINTS.map((p) => `${p}: ${killer.caughtAt(p)}`).join(', ')}); ` +
-        `${calls.length} command runs, ${applied.length} applied, ${retried} skipped as already applied or killed mid-run`,
-    );
-    for (const t of trials) console.log(`#   ${t.id} (${t.faulty ? 'faulty' : 'healthy'}) killed at: ${(killer.killedAt.get(t.id) ?? []).join(', ') || 'never'}`);
-    assert.deepEqual(problems, []);
-    assert.ok(calls.every((c) => /^release-[\w.-]+@[0-9a-f-]{8}\/[\w.-]+$/.test(c.key)), 'every command run carries an idempotency key');
-    for (const p of KILL_POINTS) assert.ok(killer.caughtAt(p) > 0, `a kill during ${p}`);
-    const killed = trials.filter((t) => killer.killedAt.has(t.id)).length;
-    assert.ok(killed >= KILLED_AT_LEAST, `only ${killed} releases met a kill`);
-    assert.equal(calls.filter((c) => running(c.pid)).length, 0, 'no deploy command is left running');
-  });
+    it('carries releases on with the second of two workers on one task queue when the first is killed mid-phase', async () => {
+      const queue = { ROLLGATE_TASK_QUEUE: 'pair' };
+      const [first] = [await worker(queue), await worker(queue)];
+      const releases = [await start('pair-0', false, { ...cliEnv, ...queue }), await start('pair-1', false, { ...cliEnv, ...queue }), await start('pair-2', true, { ...cliEnv, ...queue })];
+      for (const r of releases) await inCanary5(r);
+      await sigkill(first!);
+      for (const r of releases) {
+        assert.equal((await resultOf(client, r.id, 120_000)).outcome, r.faulty ? 'rolled_back' : 'released', r.id);
+        assert.equal(readLedger(r.repo).length, 1);
+      }
+      const keys = services.applied().filter((a) => releases.some((r) => releaseOf(a.key) === r.id)).map((a) => a.key);
+      assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], 'no step applied twice');
+    });
 
-  it('carries releases on with the second of two workers on one task queue when the first is killed mid-phase', async () => {
-    const queue = { ROLLGATE_TASK_QUEUE: 'pair' };
-    const [first] = [await worker(queue), await worker(queue)];
-    const releases = [await start('pair-0', false, { ...cliEnv, ...queue }), await start('pair-1', false, { ...cliEnv, ...queue }), await start('pair-2', true, { ...cliEnv, ...queue })];
-    for (const r of releases) await inCanary5(r);
-    await sigkill(first!);
-    for (const r of releases) {
-      assert.equal((await resultOf(client, r.id, 120_000)).outcome, r.faulty ? 'rolled_back' : 'released', r.id);
-      assert.equal(readLedger(r.repo).length, 1);
-    }
-    const keys = services.applied().filter((a) => releases.some((r) => releaseOf(a.key) === r.id)).map((a) => a.key);
-    assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], 'no step applied twice');
-  });
+    it('carries fleet releases on when their worker is SIGKILLed while a second wave\'s deploy commands run: each target as it would have ended, nothing applied twice, one ledger line', async () => {
+      const queue = { ROLLGATE_TASK_QUEUE: 'fleet' };
+      const first = await worker(queue);
+      const targets = ['a', 'b', 'c'];
+      /** A fleet of three targets (a, then b and c), each its own series and weight; `broken`'s canary fails. */
+      const fleetRelease = async (service: string, broken?: string) => {
+        const routes = targets.map((t) => `${service}-${t}`);
+        const repo = canaryRepo({
+          service,
+          prometheus: prometheus.url,
+          services,
+          extra: {
+            deploy: { command: [process.execPath, TARGET, '{route}'], timeout: '30s' },
+            analysis: { prometheus: { address: prometheus.url }, interval: '1s', verifyWindow: '30s', metrics: [{ name: 'errors', query: 'max(fault_errors{service="{{route}}"})', failureCondition: 'result > 0' }] },
+            fleet: { targets: targets.map((t, i) => ({ name: t, labels: { route: routes[i]! } })), waves: [{ targets: ['a'] }, { targets: ['b', 'c'] }] },
+          },
+        });
+        for (const r of routes) services.names.add(r);
+        if (broken) services.faulty.add(`${service}-${broken}`);
+        const { id } = await startRelease(startFlags(repo, service), { ...cliEnv, ...queue });
+        return { id, repo, routes, broken };
+      };
+      const releases = [await fleetRelease('fleet-ok'), await fleetRelease('fleet-bad', 'c')];
+      // The kill comes while a deploy command of the second wave runs.
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const wave2 = services.calls().filter((c) => /\/(b|c)@/.test(c.key) && running(c.pid));
+        if (wave2.length > 0) break;
+        assert.ok(Date.now() < deadline, 'no deploy command of the second wave ran within 2 minutes');
+        await sleep(50);
+      }
+      await sigkill(first);
+      await worker(queue);
+      const ended = [];
+      for (const r of releases) ended.push(await resultOf(client, r.id, 180_000));
+      assert.deepEqual(ended.map((r) => r.outcome), ['released', 'rolled_back']);
+      const [ok, bad] = releases;
+      assert.deepEqual(readLedger(ok!.repo).map((l) => l.targets), [{ a: 'released', b: 'released', c: 'released' }]);
+      assert.deepEqual(readLedger(bad!.repo).map((l) => l.targets), [{ a: 'rolled_back', b: 'rolled_back', c: 'rolled_back' }]);
+      for (const route of ok!.routes) assert.equal(services.weight(route), 100, route);
+      for (const route of bad!.routes) assert.equal(services.weight(route), 0, route);
+      const keys = services.applied().filter((a) => releases.some((r) => a.key.startsWith(`${r.id}/`) || a.key.startsWith(`${r.id}@`))).map((a) => a.key);
+      assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], 'no step applied twice');
+      assert.ok(keys.some((k) => k.includes('/c@') && k.endsWith('/rollback-production')), 'the broken target rolled back');
+      assert.ok(keys.some((k) => k.includes('/a/rollback@') && k.endsWith('/rollback-production')), 'the first wave rolled back by a rollback of its own');
+    });
 
-  it('carries fleet releases on when their worker is SIGKILLed while a second wave\'s deploy commands run: each target as it would have ended, nothing applied twice, one ledger line', async () => {
-    const queue = { ROLLGATE_TASK_QUEUE: 'fleet' };
-    const first = await worker(queue);
-    const targets = ['a', 'b', 'c'];
-    /** A fleet of three targets (a, then b and c), each its own series and weight; `broken`'s canary fails. */
-    const fleetRelease = async (service: string, broken?: string) => {
-      const routes = targets.map((t) => `${service}-${t}`);
-      const repo = canaryRepo({
-        service,
-        prometheus: prometheus.url,
-        services,
-        extra: {
-          deploy: { command: [process.execPath, TARGET, '{route}'], timeout: '30s' },
-          analysis: { prometheus: { address: prometheus.url }, interval: '1s', verifyWindow: '30s', metrics: [{ name: 'errors', query: 'max(fault_errors{service="{{route}}"})', failureCondition: 'result > 0' }] },
-          fleet: { targets: targets.map((t, i) => ({ name: t, labels: { route: routes[i]! } })), waves: [{ targets: ['a'] }, { targets: ['b', 'c'] }] },
-        },
-      });
-      for (const r of routes) services.names.add(r);
-      if (broken) services.faulty.add(`${service}-${broken}`);
-      const { id } = await startRelease(startFlags(repo, service), { ...cliEnv, ...queue });
-      return { id, repo, routes, broken };
-    };
-    const releases = [await fleetRelease('fleet-ok'), await fleetRelease('fleet-bad', 'c')];
-    // The kill comes while a deploy command of the second wave runs.
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const wave2 = services.calls().filter((c) => /\/(b|c)@/.test(c.key) && running(c.pid));
-      if (wave2.length > 0) break;
-      assert.ok(Date.now() < deadline, 'no deploy command of the second wave ran within 2 minutes');
-      await sleep(50);
-    }
-    await sigkill(first);
-    await worker(queue);
-    const ended = [];
-    for (const r of releases) ended.push(await resultOf(client, r.id, 180_000));
-    assert.deepEqual(ended.map((r) => r.outcome), ['released', 'rolled_back']);
-    const [ok, bad] = releases;
-    assert.deepEqual(readLedger(ok!.repo).map((l) => l.targets), [{ a: 'released', b: 'released', c: 'released' }]);
-    assert.deepEqual(readLedger(bad!.repo).map((l) => l.targets), [{ a: 'rolled_back', b: 'rolled_back', c: 'rolled_back' }]);
-    for (const route of ok!.routes) assert.equal(services.weight(route), 100, route);
-    for (const route of bad!.routes) assert.equal(services.weight(route), 0, route);
-    const keys = services.applied().filter((a) => releases.some((r) => a.key.startsWith(`${r.id}/`) || a.key.startsWith(`${r.id}@`))).map((a) => a.key);
-    assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], 'no step applied twice');
-    assert.ok(keys.some((k) => k.includes('/c@') && k.endsWith('/rollback-production')), 'the broken target rolled back');
-    assert.ok(keys.some((k) => k.includes('/a/rollback@') && k.endsWith('/rollback-production')), 'the first wave rolled back by a rollback of its own');
   });
 
   it('carries a release on when the Temporal server is killed mid-phase and started again on the same database file', async () => {

@@ -54,6 +54,18 @@ export async function startRelease(flags: string[], env: NodeJS.ProcessEnv): Pro
   return { ...res, id: answer.releaseId, attached: answer.attached, ui: answer.ui };
 }
 
+/**
+ * `rollgate start <flags> --json` run by the CLI's own `main` in this process, with this process's
+ * environment: for suites that start dozens of releases, without a node start-up for each.
+ */
+export async function startReleaseInProcess(flags: string[]): Promise<{ id: string }> {
+  const { main } = await import('../../src/cli/main');
+  const res: CliResult = { code: null, stdout: '', stderr: '' };
+  res.code = await main(['start', ...flags, '--json'], { log: (s) => (res.stdout += `${s}\n`), err: (s) => (res.stderr += `${s}\n`) });
+  if (res.code !== 0) throw new Error(`rollgate start exited with ${res.code}:\n${res.stdout}${res.stderr}`);
+  return { id: onlyJson<{ releaseId: string }>(res, 'rollgate start').releaseId };
+}
+
 export interface FinishedRelease extends CliResult {
   id: string;
   result: ReleaseResult;

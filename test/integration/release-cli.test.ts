@@ -45,7 +45,8 @@ ${passingAnalysis(prometheus.url)}${extraYaml}`,
 
 const calls = (repo: string) => (existsSync(join(repo, 'deploy-calls.log')) ? readFileSync(join(repo, 'deploy-calls.log'), 'utf8').trim().split('\n') : []);
 
-describe('release from the CLI on the dev server with the real activities', () => {
+// The tests run side by side: each release is of a service of its own (the freeze holds only its own).
+describe('release from the CLI on the dev server with the real activities', { concurrency: true }, () => {
   let env: TestWorkflowEnvironment;
   let worker: ChildProcess;
   let health: Server;
