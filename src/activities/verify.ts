@@ -2,12 +2,13 @@ import { access, constants } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/activity';
 import { ApplicationFailureCategory } from '@temporalio/common';
 import { parseSignedBody, type RequestContext, type Signed, SIGNATURE_REFUSED, signedRequestRefusal } from '../domain/signed-request';
+import { UNFREEZE } from '../domain/freezes';
 import { needsSignature, type Steer } from '../domain/steering';
 import { SignatureRefused, verifySignature } from '../evidence/ssh-signature';
 
-/** A steering request as the workflow received it, with what the release expects it to be signed for. */
+/** A steering request (or an unfreeze) as the workflow received it, with what it expects the request to be signed for. */
 export interface VerifyRequest {
-  update: Steer;
+  update: Steer | typeof UNFREEZE;
   /** The name the request gives: with a signature, the principal claimed. */
   by?: string;
   /** The request's reason: a signed payload must carry the same. */
@@ -29,15 +30,18 @@ export interface VerifyResult {
 // A refusal is the verifier doing its job: benign, so the worker logs it at debug level, not as an activity failure.
 const refuse = (message: string) => ApplicationFailure.create({ message, type: SIGNATURE_REFUSED, nonRetryable: true, category: ApplicationFailureCategory.BENIGN });
 
+/** An unfreeze breaks a freeze for every release it holds: it needs a signature wherever an override does. */
+const mustBeSigned = (update: VerifyRequest['update']): boolean => update === UNFREEZE || needsSignature(update);
+
 /**
  * Verifies a steering request. `signers` is the worker's allowed-signers file (its policy): with
- * one, approve, reject, resume, promote and resolve must be signed by a key in it, and the verified
+ * one, approve, reject, resume, promote, resolve, override and unfreeze must be signed by a key in it, and the verified
  * principal is who acted; without one, names are taken as typed and marked unverified.
  */
 export async function verifySteeringRequest(req: VerifyRequest, signers: string | undefined, nowMs = Date.now()): Promise<VerifyResult> {
   if (!req.signed) {
-    if (signers && needsSignature(req.update))
-      throw refuse(`${req.update}: this worker verifies who steers a release: sign the request with your SSH key (rollgate ${req.update} ID --key ~/.ssh/id_ed25519)`);
+    if (signers && mustBeSigned(req.update))
+      throw refuse(`${req.update}: this worker verifies who steers a release: sign the request with your SSH key (rollgate ${req.update} ${req.update === UNFREEZE ? 'FREEZE_ID' : 'ID'} --key ~/.ssh/id_ed25519)`);
     return { ...(req.by ? { by: req.by } : {}), verified: false };
   }
   let body;
@@ -54,7 +58,7 @@ export async function verifySteeringRequest(req: VerifyRequest, signers: string 
   const claimed = req.by ?? body.by;
   if (!signers) {
     // Nothing to verify the key against: the request acts under the name it gives, marked unverified.
-    if (!claimed && needsSignature(req.update)) throw refuse(`by: who ${req.update}s must be given: this worker has no allowed-signers file to verify the key against`);
+    if (!claimed && mustBeSigned(req.update)) throw refuse(`by: who ${req.update}s must be given: this worker has no allowed-signers file to verify the key against`);
     return { ...(claimed ? { by: claimed } : {}), verified: false, nonce: body.nonce };
   }
   try {

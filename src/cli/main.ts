@@ -25,9 +25,9 @@ const USAGE = `rollgate: release decisions and rollouts on Temporal
   rollgate promote ID (--key SSH_KEY | --by NAME) [--full]            ends the current bake now; --full skips to 100%
   rollgate resolve ID (--key SSH_KEY | --by NAME) --reason TEXT (--retry | --restored)   after a failed rollback
   rollgate override ID (--key SSH_KEY | --by NAME) --reason TEXT     breaks the deployment window or freeze it waits for
-  (--key signs the request with ssh-keygen; a worker with ROLLGATE_ALLOWED_SIGNERS refuses unsigned approve, reject, resume, promote, resolve, override)
+  (--key signs the request with ssh-keygen; a worker with ROLLGATE_ALLOWED_SIGNERS refuses unsigned approve, reject, resume, promote, resolve, override, unfreeze)
   rollgate freeze  (--service NAME... | --all) --until (INSTANT | DURATION) --reason TEXT --by NAME   no new phase for these services until then
-  rollgate unfreeze (FREEZE_ID | --service NAME... | --all) --by NAME [--reason TEXT]
+  rollgate unfreeze (FREEZE_ID | --service NAME... | --all) (--key SSH_KEY | --by NAME) [--reason TEXT]
   rollgate freezes [--json]                         the freezes in force
   rollgate status  ID [--json]
   rollgate report  ID                               the path of the release's decision record (with its results and charts)

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { serviceName } from './release';
+import { SignedSchema } from './signed-request';
 import { hasControlCharacters } from './steering';
 
 /**
@@ -41,11 +42,28 @@ export const UnfreezeArgsSchema = z
     id: z.string().regex(/^F\d+$/, 'must be a freeze ID such as F3').optional(),
     /** Or every freeze that names one of these services. */
     services: z.array(z.union([z.literal(ALL_SERVICES), serviceName])).min(1).optional(),
-    by: text(200),
+    /** Who unfreezes; a signed request may leave it to the key. */
+    by: text(200).optional(),
     reason: text(2000).optional(),
+    /** The request signed with an SSH key (`rollgate unfreeze --key`): a worker with allowed signers takes no other. */
+    signed: SignedSchema.optional(),
   })
-  .refine((a) => (a.id === undefined) !== (a.services === undefined), { path: ['id'], message: 'give a freeze ID or services, one of them' });
+  .refine((a) => (a.id === undefined) !== (a.services === undefined), { path: ['id'], message: 'give a freeze ID or services, one of them' })
+  .refine((a) => a.by !== undefined || a.signed !== undefined, { path: ['by'], message: 'who unfreezes must be given (or sign with --key)' });
 export type UnfreezeArgs = z.input<typeof UnfreezeArgsSchema>;
+
+/** The action a signed unfreeze is signed for. */
+export const UNFREEZE = 'unfreeze';
+/**
+ * A signed unfreeze's `head`: the registry judges no commit, so the payload names the registry
+ * there; its workflow ID and run stand where a release's would.
+ */
+export const REGISTRY_HEAD = 'freeze-registry';
+
+/** What an unfreeze ends, as its signature names it: the freeze ID, or the services (lower case, sorted; `*` for all). */
+export function unfreezeTarget(a: { id?: string | undefined; services?: readonly string[] | undefined }): string {
+  return a.id ?? `services ${[...new Set(a.services?.map((s) => s.toLowerCase()))].sort().join(',')}`;
+}
 
 export interface Freeze {
   id: string;

@@ -1,9 +1,13 @@
 import { z } from 'zod';
-import { allHandlersFinished, condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, getExternalWorkflowHandle, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { VerifyResult } from '../activities/verify';
 import { formatIssues } from '../domain/config';
-import { type Freeze, FreezeArgsSchema, MAX_FREEZES, names, unfreeze, UnfreezeArgsSchema } from '../domain/freezes';
+import { type Freeze, FreezeArgsSchema, MAX_FREEZES, names, REGISTRY_HEAD, unfreeze, UNFREEZE, UnfreezeArgsSchema, unfreezeTarget } from '../domain/freezes';
 import { serviceName } from '../domain/release';
+import { parseSignedBody, type RequestContext, SIGNATURE_REFUSED, signedRequestRefusal } from '../domain/signed-request';
 import { freezesChangedSignal, freezesQuery, freezeUpdate, subscribeFreezesSignal, unfreezeUpdate, unsubscribeFreezesSignal } from './messages';
+import { failureMessage } from './run-state';
 
 export interface FreezeRegistryState {
   freezes: Freeze[];
@@ -22,6 +26,21 @@ const BATCH = 500;
 
 const SubscribeSchema = z.strictObject({ workflowId: z.string().min(1).max(255), service: serviceName });
 const UnsubscribeSchema = z.strictObject({ workflowId: z.string().min(1).max(255) });
+
+/** Verifies who unfreezes on this worker, against its allowed signers, while the update waits. */
+const signatures = proxyLocalActivities<Pick<Activities, 'verifySteeringRequest'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 3, initialInterval: '1 second', backoffCoefficient: 2 },
+});
+
+/** What a signed unfreeze must be signed for: this registry's run, the action and what it ends. */
+const unfreezeContext = (a: { id?: string; services?: string[] }): RequestContext => ({
+  releaseId: workflowInfo().workflowId,
+  runId: workflowInfo().runId,
+  head: REGISTRY_HEAD,
+  action: UNFREEZE,
+  target: unfreezeTarget(a),
+});
 
 /** The arguments, or one line per problem naming its field: the CLI shows it as the refusal. */
 function parsed<T>(schema: z.ZodType<T>, raw: unknown): T {
@@ -80,22 +99,52 @@ export async function freezeRegistryWorkflow(state: FreezeRegistryState = { free
       },
     },
   );
+  /** Nonces of the signed unfreezes accepted in this run: each is good once (a signature names its run). */
+  const used = new Set<string>();
+  const nothingToEnd = (a: { id?: string; services?: string[] }) => (a.id !== undefined ? `no freeze ${a.id} holds now (rollgate freezes lists them)` : `no freeze names ${a.services!.join(', ')}`);
   setHandler(
     unfreezeUpdate,
-    (raw) => {
+    async (raw) => {
+      const a = UnfreezeArgsSchema.parse(raw);
+      // Lifting a freeze breaks it for every release it holds: where the worker verifies signers, only a signed request may.
+      let sender: VerifyResult;
+      try {
+        sender = await signatures.verifySteeringRequest({
+          update: UNFREEZE,
+          ...(a.by !== undefined ? { by: a.by } : {}),
+          ...(a.reason !== undefined ? { reason: a.reason } : {}),
+          ...(a.signed ? { signed: a.signed } : {}),
+          expect: unfreezeContext(a),
+        });
+      } catch (e) {
+        throw ApplicationFailure.create({ message: failureMessage(e), type: SIGNATURE_REFUSED, nonRetryable: true });
+      }
+      if (sender.nonce) {
+        if (used.has(sender.nonce)) throw ApplicationFailure.create({ message: 'this signed request was already used: sign a new one', type: SIGNATURE_REFUSED, nonRetryable: true });
+        used.add(sender.nonce);
+      }
+      // Read again after the verification: the freezes may have moved meanwhile.
       const before = current();
-      const { kept, ended, narrowed } = unfreeze(before, UnfreezeArgsSchema.parse(raw));
+      const { kept, ended, narrowed } = unfreeze(before, a);
+      if (ended.length + narrowed.length === 0) throw ApplicationFailure.create({ message: nothingToEnd(a), type: 'UnfreezeRefused', nonRetryable: true });
       freezes = kept;
       // The services a freeze held before it ended or narrowed are those to wake.
       const changed = new Set([...ended, ...narrowed].map((f) => f.id));
       wake(before.filter((f) => changed.has(f.id)));
-      return { ended, narrowed };
+      return { ended, narrowed, by: sender.by ?? a.by ?? 'someone unnamed', verified: sender.verified };
     },
     {
       validator: (raw) => {
         const a = parsed(UnfreezeArgsSchema, raw);
         const { ended, narrowed } = unfreeze(current(), a);
-        if (ended.length + narrowed.length === 0) throw new Error(a.id !== undefined ? `no freeze ${a.id} holds now (rollgate freezes lists them)` : `no freeze names ${a.services!.join(', ')}`);
+        if (ended.length + narrowed.length === 0) throw new Error(nothingToEnd(a));
+        // A signed request made for another registry run, another freeze, expired or used: refused before it reaches history.
+        if (a.signed) {
+          const body = parseSignedBody(a.signed.payload);
+          if (used.has(body.nonce)) throw new Error('this signed request was already used: sign a new one');
+          const wrong = signedRequestRefusal(body, unfreezeContext(a), Date.now());
+          if (wrong) throw new Error(wrong);
+        }
       },
     },
   );

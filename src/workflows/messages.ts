@@ -22,7 +22,8 @@ export const freezesChangedSignal = defineSignal('freezesChanged');
 export const FREEZE_REGISTRY_ID = 'rollgate-freezes';
 export const FREEZE_REGISTRY_WORKFLOW = 'freezeRegistryWorkflow';
 export const freezeUpdate = defineUpdate<Freeze, [FreezeArgs]>('freeze');
-export const unfreezeUpdate = defineUpdate<{ ended: Freeze[]; narrowed: Freeze[] }, [UnfreezeArgs]>('unfreeze');
+/** Who unfroze is the verified principal of a signed request, or the name typed (unverified). */
+export const unfreezeUpdate = defineUpdate<{ ended: Freeze[]; narrowed: Freeze[]; by: string; verified: boolean }, [UnfreezeArgs]>('unfreeze');
 export const freezesQuery = defineQuery<Freeze[]>('freezes');
 /** A release asks to be woken whenever the freezes of its service change; and stops asking at its end. */
 export const subscribeFreezesSignal = defineSignal<[{ workflowId: string; service: string }]>('subscribe');

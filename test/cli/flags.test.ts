@@ -61,6 +61,11 @@ describe('CLI flags: every command parses and refuses its own flags, no server n
       assert.equal(refusal(unfreezeFlags, ['F3', '--all', '--by', 'cab']), 'unfreeze: give a freeze ID, --service or --all, one of them');
       assert.equal(refusal(unfreezeFlags, ['--by', 'cab']), 'unfreeze: give a freeze ID, --service or --all, one of them');
     });
+    it('unfreeze: who, by name or signed with a key', () => {
+      assert.deepEqual(parseFlags(unfreezeFlags, ['F3', '--key', 'id_ed25519']), { id: 'F3', key: 'id_ed25519' });
+      assert.equal(refusal(unfreezeFlags, ['F3']), '--by: who unfreezes must be given (or sign with --key)');
+      assert.equal(refusal(unfreezeFlags, ['F3', '--by', ' ']), '--by: must not be blank');
+    });
     it('override: who and why', () => {
       assert.equal(refusal(steerFlags('override'), ['release-x', '--by', 'oncall']), '--reason: a reason must be given');
     });

@@ -12,8 +12,9 @@ import type { ChangeSet } from '../../src/domain/changeset';
 import type { ReleaseStatus } from '../../src/domain/release';
 import type { SignedBody } from '../../src/domain/signed-request';
 import { main } from '../../src/cli/main';
-import { releaseWorkflow } from '../../src/workflows';
-import { abortUpdate, approveUpdate, overrideUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../src/workflows/messages';
+import { freezeRegistryWorkflow, releaseWorkflow } from '../../src/workflows';
+import { abortUpdate, approveUpdate, FREEZE_REGISTRY_ID, freezesQuery, overrideUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, unfreezeUpdate } from '../../src/workflows/messages';
+import { REGISTRY_HEAD, UNFREEZE } from '../../src/domain/freezes';
 import { changeSet, fakeActivities, fakeReleaseInput } from '../helpers/fake-activities';
 import { timeSkippingEnv } from '../helpers/servers';
 import { timeSkippingSuite, workerOn } from '../helpers/workflow-worker';
@@ -225,4 +226,60 @@ describe('signed steering of a running release (issue 13 §2)', () => {
     });
   });
 
+  it('lifting a freeze takes a signed unfreeze: a typed name, a key outside the allowed signers, a signature for another freeze or registry run, or one used twice, is refused', async () => {
+    const { activities } = fakeActivities({ signers: keys.allowedSigners });
+    // A server of its own: the CLI signs with the real clock, which a shared server's skipped time runs ahead of.
+    const own = await timeSkippingEnv();
+    const onOwn = workerOn(() => own, () => suite.bundle, 'unfreeze');
+    const saved = { address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE };
+    process.env.TEMPORAL_ADDRESS = own.address;
+    process.env.TEMPORAL_NAMESPACE = 'default';
+    const cli = async (args: string[]) => {
+      const lines: string[] = [];
+      const code = await main(args, { log: (l) => lines.push(l), err: (l) => lines.push(l) });
+      return { code, text: lines.join('\n') };
+    };
+    try {
+      await onOwn(activities, async (taskQueue) => {
+        const registry = await own.client.workflow.start(freezeRegistryWorkflow, { taskQueue, workflowId: FREEZE_REGISTRY_ID, args: [] });
+        try {
+          // Freezing needs no signature: stopping releases stays easy.
+          assert.equal((await cli(['freeze', '--service', 'checkout', '--until', '1d', '--reason', 'year end', '--by', 'cab'])).code, 0);
+          assert.equal((await cli(['freeze', '--service', 'search', '--until', '1d', '--reason', 'migration', '--by', 'cab'])).code, 0);
+          // The attack: anyone who reaches the server types a name and lifts the freeze for every release it holds.
+          const typed = await cli(['unfreeze', 'F1', '--by', 'bob@example.com']);
+          assert.equal(typed.code, 1);
+          assert.match(typed.text, /^rollgate: unfreeze: this worker verifies who steers a release: sign the request with your SSH key/);
+          const outsider = await cli(['unfreeze', 'F1', '--key', keys.key('mallory')]);
+          assert.equal(outsider.code, 1, outsider.text);
+          // Signed for something else: another freeze, an earlier run of the registry, replayed.
+          const ctx = { releaseId: FREEZE_REGISTRY_ID, runId: registry.firstExecutionRunId, head: REGISTRY_HEAD, action: UNFREEZE };
+          const now = Date.now();
+          assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ id: 'F1', signed: await sign(keys.key('bob'), body({ ...ctx, target: 'F2' }, now)) }] })), /made for target "F2", not "F1"/);
+          assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ id: 'F1', signed: await sign(keys.key('bob'), body({ ...ctx, runId: 'an-earlier-run', target: 'F1' }, now)) }] })), /made for run "an-earlier-run"/);
+          assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ services: ['Search', 'checkout'], signed: await sign(keys.key('bob'), body({ ...ctx, target: 'services search' }, now)) }] })), /made for target "services search", not "services checkout,search"/);
+          assert.deepEqual((await registry.query(freezesQuery)).map((f) => f.id), ['F1', 'F2'], 'nothing refused lifted a freeze');
+          // The signer's own request, through the CLI: who unfroze is the key's principal, verified.
+          const lifted = await cli(['unfreeze', 'F1', '--key', keys.key('bob'), '--reason', ' done early ']);
+          assert.equal(lifted.code, 0, lifted.text);
+          assert.match(lifted.text, /^ended: F1 \(checkout\) by cab until \S+: year end\n {2}by bob@example\.com \(signature verified\)$/);
+          // A signed request is good once: replayed on a new freeze of the same service, it is refused.
+          const bySearch = await sign(keys.key('bob'), body({ ...ctx, target: 'services search' }, now));
+          const ended = await registry.executeUpdate(unfreezeUpdate, { args: [{ services: ['search'], signed: bySearch }] });
+          assert.deepEqual([ended.ended.map((f) => f.id), ended.by, ended.verified], [['F2'], 'bob@example.com', true]);
+          assert.equal((await cli(['freeze', '--service', 'search', '--until', '1d', '--reason', 'migration, again', '--by', 'cab'])).code, 0);
+          assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ services: ['search'], signed: bySearch }] })), /already used/);
+          assert.deepEqual((await registry.query(freezesQuery)).map((f) => f.id), ['F3']);
+        } finally {
+          await registry.terminate('the test is over');
+        }
+      });
+    } finally {
+      await own.teardown();
+      for (const [k, v] of [['TEMPORAL_ADDRESS', saved.address], ['TEMPORAL_NAMESPACE', saved.namespace]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
 });

@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { access, constants } from 'node:fs/promises';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { connectClient, currentFreezes } from '../../connection/client';
 import { parseDuration } from '../../domain/duration';
 import { InputError } from '../../domain/errors';
-import { ALL_SERVICES, describeFreeze, type Freeze } from '../../domain/freezes';
+import { ALL_SERVICES, describeFreeze, type Freeze, REGISTRY_HEAD, UNFREEZE, unfreezeTarget } from '../../domain/freezes';
+import { canonicalPayload, type Signed, SIGNATURE_TTL_MS } from '../../domain/signed-request';
+import { signPayload } from '../../evidence/ssh-signature';
 import { FREEZE_REGISTRY_ID, freezeUpdate, unfreezeUpdate } from '../../workflows/messages';
 import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Out, parseFlags } from '../flags';
@@ -35,11 +39,21 @@ export const freezeFlags = { command: 'freeze', options: { ...services, reason: 
 >;
 
 const UnfreezeFlagsSchema = z
-  .strictObject({ id: z.string().optional(), service: z.array(z.string()).optional(), all: z.boolean().optional(), reason: z.string().optional(), by: z.string({ error: 'who unfreezes must be given' }) })
-  .refine((f) => (f.id !== undefined ? 1 : 0) + (f.service?.length ? 1 : 0) + (f.all ? 1 : 0) === 1, { message: 'give a freeze ID, --service or --all, one of them', path: ['id'] });
+  .strictObject({
+    id: z.string().optional(),
+    service: z.array(z.string()).optional(),
+    all: z.boolean().optional(),
+    reason: z.string().trim().optional(),
+    by: z.string().trim().optional(),
+    /** The SSH key that signs the request: its principal is who unfreezes, as the worker verifies it. */
+    key: z.string().min(1, 'must name an SSH key file').optional(),
+  })
+  .refine((f) => (f.id !== undefined ? 1 : 0) + (f.service?.length ? 1 : 0) + (f.all ? 1 : 0) === 1, { message: 'give a freeze ID, --service or --all, one of them', path: ['id'] })
+  .refine((f) => f.key !== undefined || f.by !== undefined, { message: 'who unfreezes must be given (or sign with --key)', path: ['by'], when: () => true })
+  .refine((f) => f.by === undefined || f.by !== '', { message: 'must not be blank', path: ['by'], when: () => true });
 export const unfreezeFlags = {
   command: 'unfreeze',
-  options: { ...services, reason: { type: 'string' }, by: { type: 'string' } },
+  options: { ...services, reason: { type: 'string' }, by: { type: 'string' }, key: { type: 'string' } },
   positionals: ['id'],
   schema: UnfreezeFlagsSchema,
 } satisfies FlagSpec<typeof UnfreezeFlagsSchema>;
@@ -69,17 +83,47 @@ export async function freezeCommand(args: string[], out: Out): Promise<number> {
   const f = parseFlags(freezeFlags, args);
   const freeze = await registry((c) => c.workflow.getHandle(FREEZE_REGISTRY_ID).executeUpdate(freezeUpdate, { args: [{ services: servicesOf(f)!, reason: f.reason, by: f.by, until: f.until }] }));
   out.log(`frozen: ${describeFreeze(freeze)}`);
-  out.log(`  releases of ${freeze.services.includes(ALL_SERVICES) ? 'every service' : freeze.services.join(', ')} start no new phase until then; rollgate unfreeze ${freeze.id} --by NAME ends it`);
+  out.log(`  releases of ${freeze.services.includes(ALL_SERVICES) ? 'every service' : freeze.services.join(', ')} start no new phase until then; rollgate unfreeze ${freeze.id} (--key SSH_KEY | --by NAME) ends it`);
   return ExitCode.OK;
 }
 
 export async function unfreezeCommand(args: string[], out: Out): Promise<number> {
   const f = parseFlags(unfreezeFlags, args);
+  if (f.key !== undefined) await access(f.key, constants.R_OK).catch(() => Promise.reject(new InputError(`--key: cannot read ${f.key}`)));
   const which = f.id !== undefined ? { id: f.id } : { services: servicesOf(f)! };
-  const r = await registry((c) => c.workflow.getHandle(FREEZE_REGISTRY_ID).executeUpdate(unfreezeUpdate, { args: [{ ...which, by: f.by, ...(f.reason ? { reason: f.reason } : {}) }] }));
+  const named = { ...(f.by ? { by: f.by } : {}), ...(f.reason ? { reason: f.reason } : {}) };
+  const r = await registry(async (c) => {
+    const handle = c.workflow.getHandle(FREEZE_REGISTRY_ID);
+    const signed = f.key !== undefined ? { signed: await signUnfreeze((await handle.describe()).runId, unfreezeTarget(which), named, f.key) } : {};
+    return handle.executeUpdate(unfreezeUpdate, { args: [{ ...which, ...named, ...signed }] });
+  });
   for (const x of r.ended) out.log(`ended: ${describeFreeze(x)}`);
   for (const x of r.narrowed) out.log(`narrowed: ${describeFreeze(x)}`);
+  out.log(`  by ${r.by}${r.verified ? ' (signature verified)' : ' (unverified: the worker checks no signatures)'}`);
   return ExitCode.OK;
+}
+
+/**
+ * Signs an unfreeze with the person's SSH key for the registry's current run and what it ends,
+ * valid for a few minutes. Only the payload and the signature are sent; the key stays here.
+ */
+async function signUnfreeze(runId: string, target: string, named: { by?: string; reason?: string }, key: string): Promise<Signed> {
+  const payload = canonicalPayload({
+    rollgate: 'signed-request/v1',
+    releaseId: FREEZE_REGISTRY_ID,
+    runId,
+    head: REGISTRY_HEAD,
+    action: UNFREEZE,
+    target,
+    ...named,
+    nonce: randomBytes(16).toString('hex'),
+    expires: new Date(Date.now() + SIGNATURE_TTL_MS).toISOString(),
+  });
+  try {
+    return { payload, signature: await signPayload(key, payload, { interactive: true }) };
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
 }
 
 export async function freezesCommand(args: string[], out: Out): Promise<number> {
