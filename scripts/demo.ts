@@ -38,6 +38,8 @@ function canaryRepo(root: string, name: string, change: string, prometheus: stri
     'release/rollgate.yaml',
     demoReleaseConfig({
       service: 'shop',
+      // The shop's own series and route: the same instances serve the regions' routes too (the third release).
+      fleetService: 'shop',
       prometheus,
       smokeUrl,
       metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99(), demoMetrics.errorsJudge()],
@@ -78,7 +80,9 @@ async function main() {
       stack.start(),
     ]);
     started.push({ stop: () => env.teardown() }, { stop: () => stack.stop() });
-    await Promise.all([stack.stable.setFault({ errorRate: 0.01 }), stack.canary.setFault({ errorRate: 0.01 })]);
+    // Every route of both versions fails 1% of its requests, as real services do: the judge needs failures to count.
+    const routes = ['shop', ...REGIONS.map((r) => regionRoute('shop', r))];
+    await Promise.all(routes.flatMap((route) => [stack.setFault(route, { errorRate: 0.01 }, 'stable'), stack.setFault(route, { errorRate: 0.01 })]));
     const port = Number(env.address.split(':').pop());
     const ui = `http://localhost:${port + 1000}`;
     const childEnv = { ...process.env, TEMPORAL_ADDRESS: env.address, ROLLGATE_UI_URL: ui, DEMO_ROUTER_URL: stack.routerUrl, ROLLGATE_METRICS_ADDRESS: '127.0.0.1:0' };

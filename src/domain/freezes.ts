@@ -41,7 +41,11 @@ export const UnfreezeArgsSchema = z
     /** The freeze to end, as `rollgate freezes` lists it. */
     id: z.string().regex(/^F\d+$/, 'must be a freeze ID such as F3').optional(),
     /** Or every freeze that names one of these services. */
-    services: z.array(z.union([z.literal(ALL_SERVICES), serviceName])).min(1).optional(),
+    services: z
+      .array(z.union([z.literal(ALL_SERVICES), serviceName]))
+      .min(1)
+      .max(MAX_SERVICES, `name at most ${MAX_SERVICES} services (or all)`)
+      .optional(),
     /** Who unfreezes; a signed request may leave it to the key. */
     by: text(200).optional(),
     reason: text(2000).optional(),
@@ -87,8 +91,8 @@ export const freezesHolding = (freezes: readonly Freeze[], service: string, now:
  */
 export function unfreeze(freezes: readonly Freeze[], a: z.output<typeof UnfreezeArgsSchema>): { kept: Freeze[]; ended: Freeze[]; narrowed: Freeze[] } {
   const out = { kept: [] as Freeze[], ended: [] as Freeze[], narrowed: [] as Freeze[] };
+  const named = new Set(a.services?.map((s) => s.toLowerCase()));
   for (const f of freezes) {
-    const named = new Set(a.services?.map((s) => s.toLowerCase()));
     const left = a.id !== undefined ? (f.id === a.id ? [] : f.services) : named.has(ALL_SERVICES) ? [] : f.services.filter((s) => !named.has(s.toLowerCase()));
     if (left.length === 0) out.ended.push(f);
     else if (left.length < f.services.length) out.narrowed.push({ ...f, services: left });

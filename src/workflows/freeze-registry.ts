@@ -149,6 +149,8 @@ export async function freezeRegistryWorkflow(state: FreezeRegistryState = { free
     },
   );
 
+  // Past the limit the registry moves to a new run: updates refused after they reached history (an unsigned unfreeze) count too.
+  const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_LIMIT;
   for (;;) {
     const expired = freezes.filter((f) => Date.parse(f.until) <= Date.now());
     if (expired.length) {
@@ -156,15 +158,15 @@ export async function freezeRegistryWorkflow(state: FreezeRegistryState = { free
       wake(expired);
     }
     if (owed.size > 0) await push([...owed].slice(0, BATCH));
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_LIMIT) {
+    if (historyFull()) {
       await condition(allHandlersFinished);
       // Wake-ups still owed go with the state: none is lost, and a busy registry still moves on.
       return continueAsNew<typeof freezeRegistryWorkflow>({ freezes, next: state.next, subscribers: Object.fromEntries(subscribers), owed: [...owed] });
     }
     if (owed.size > 0) continue;
     const nextEnd = Math.min(...freezes.map((f) => Date.parse(f.until)));
-    if (Number.isFinite(nextEnd)) await condition(() => owed.size > 0, Math.max(1, nextEnd - Date.now()));
-    else await condition(() => owed.size > 0);
+    if (Number.isFinite(nextEnd)) await condition(() => owed.size > 0 || historyFull(), Math.max(1, nextEnd - Date.now()));
+    else await condition(() => owed.size > 0 || historyFull());
   }
 
   /** Wakes these releases; one that has ended is dropped, unless it subscribed again meanwhile. */

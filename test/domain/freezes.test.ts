@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Freeze, FreezeArgsSchema, freezesHolding, unfreeze, UnfreezeArgsSchema } from '../../src/domain/freezes';
+import { type Freeze, FreezeArgsSchema, freezesHolding, unfreeze, UnfreezeArgsSchema, unfreezeTarget } from '../../src/domain/freezes';
 
 const freeze = (id: string, services: string[], until = '2026-12-27T08:00:00.000Z'): Freeze => ({ id, services, reason: 'year end', by: 'cab', at: '2026-12-18T17:00:00.000Z', until });
 const problems = (schema: typeof FreezeArgsSchema | typeof UnfreezeArgsSchema, input: unknown) => schema.safeParse(input).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -26,6 +26,12 @@ describe('freezes', () => {
     assert.deepEqual(unfreeze(all, UnfreezeArgsSchema.parse({ services: ['*'], by: 'cab' })).ended.length, 3);
   });
 
+  it('a signed unfreeze names what it ends the same way however the services are written', () => {
+    assert.equal(unfreezeTarget({ id: 'F3' }), 'F3');
+    assert.equal(unfreezeTarget({ services: ['Search', 'checkout', 'search'] }), 'services checkout,search');
+    assert.equal(unfreezeTarget({ services: ['*'] }), 'services *');
+  });
+
   it('refuse bad input naming the field', () => {
     assert.deepEqual(problems(FreezeArgsSchema, { services: [], reason: 'x', by: 'cab', until: '2026-12-27T08:00:00Z' }), ['services: name at least one service (or all)']);
     assert.deepEqual(problems(FreezeArgsSchema, { services: ['check out'], reason: 'x', by: 'cab', until: '2026-12-27T08:00:00Z' })?.[0]?.startsWith('services.0: '), true);
@@ -36,5 +42,8 @@ describe('freezes', () => {
     assert.deepEqual(problems(FreezeArgsSchema, { services: Array.from({ length: 101 }, (_, i) => `s${i}`), reason: 'x', by: 'cab', until: '2026-12-27T08:00:00Z' }), ['services: name at most 100 services (or all)']);
     assert.deepEqual(problems(UnfreezeArgsSchema, { id: 'F1', services: ['checkout'], by: 'cab' }), ['id: give a freeze ID or services, one of them']);
     assert.deepEqual(problems(UnfreezeArgsSchema, { id: 'one', by: 'cab' }), ['id: must be a freeze ID such as F3']);
+    assert.deepEqual(problems(UnfreezeArgsSchema, { id: 'F1' }), ['by: who unfreezes must be given (or sign with --key)']);
+    // An unsigned unfreeze reaches the registry's history before the worker refuses it: its size is bounded, as a freeze's is.
+    assert.deepEqual(problems(UnfreezeArgsSchema, { services: Array.from({ length: 101 }, (_, i) => `s${i}`), by: 'cab' }), ['services: name at most 100 services (or all)']);
   });
 });
