@@ -90,6 +90,16 @@ main(async () => {
       const file = existsSync(folder) ? readdirSync(folder).find((f) => f.startsWith(`${targetWorkflowId(ids[n]!, breached).replace(/[^\w.@-]+/g, '_')}@`)) : undefined;
       return file !== undefined && readFileSync(join(folder, file), 'utf8').includes('"phase":"production-canary-5"');
     };
+    /** The breached target's rollback command, as its log line ("<ms> rollback <target>"). */
+    const rollbackLine = (n: number) => {
+      const logs = join(outDir(n), 'logs');
+      return existsSync(logs)
+        ? readdirSync(logs)
+            .flatMap((f) => readFileSync(join(logs, f), 'utf8').split('\n'))
+            .find((l) => l.endsWith(` rollback ${breached}`))
+        : undefined;
+    };
+    const rolledBack = (n: number) => rollbackLine(n) !== undefined;
     await Promise.all(
       breaching.map(async (n) => {
         while (!measuredAt5(n)) {
@@ -98,6 +108,9 @@ main(async () => {
         }
         down.add(`svc-${n}/${breached}`);
         breaches.push({ release: n, at: Date.now() });
+        // The rollback restores the version that was up: the series recovers, so the rollback's re-check passes.
+        while (!rolledBack(n)) await sleep(250);
+        down.delete(`svc-${n}/${breached}`);
       }),
     );
     const results = await Promise.all(ids.map((id) => env.client.workflow.getHandle(id).result() as Promise<{ outcome: string }>));
@@ -127,10 +140,7 @@ main(async () => {
     }
     // From each breach to its target's rollback command, as the command's own clock wrote it.
     const toRollback = breaches.map(({ release, at }) => {
-      const logs = join(outDir(release), 'logs');
-      const line = readdirSync(logs)
-        .flatMap((f) => readFileSync(join(logs, f), 'utf8').split('\n'))
-        .find((l) => l.endsWith(` rollback ${breached}`));
+      const line = rollbackLine(release);
       if (!line) throw new Error(`no rollback of ${ids[release]}/${breached}`);
       return (Number(line.split(' ')[0]) - at) / 1000;
     });

@@ -24,7 +24,8 @@ export const SignedBodySchema = z.strictObject({
   runId: z.string().min(1).max(100),
   head: z.string().min(1).max(255),
   action: z.string().min(1).max(20),
-  target: z.string().min(1).max(300),
+  /** Up to an unfreeze's 100 services. */
+  target: z.string().min(1).max(7000),
   /** SHA-256 of the decision record the signer was shown, when status gave one. */
   record: z.string().max(100).optional(),
   /** The principal the signer claims; the key must belong to it. */
@@ -40,7 +41,7 @@ export type SignedBody = z.output<typeof SignedBodySchema>;
 
 /** A request's payload and its SSH signature (the armoured `-----BEGIN SSH SIGNATURE-----` text). Never the key. */
 export const SignedSchema = z.strictObject({
-  payload: z.string().min(1, 'signed.payload: must not be empty').max(4000, 'signed.payload: is too long'),
+  payload: z.string().min(1, 'signed.payload: must not be empty').max(12_000, 'signed.payload: is too long'),
   signature: z
     .string()
     .max(8000, 'signed.signature: is too long')

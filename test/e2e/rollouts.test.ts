@@ -197,7 +197,7 @@ describe('progressive rollouts end to end: dev server, worker, Prometheus, demo 
         metrics: [demoMetrics.errorRate(), demoMetrics.latencyP99(), demoMetrics.errorsJudge()],
         canary: { steps: [{ weight: 50, bake }, { weight: 100, bake: '4s' }] },
       });
-      const res = await runRelease(flags, cliEnv);
+      const res = await runRelease(flags, cliEnv, 240_000);
       const entry = readLedger(repo)[0]!;
       const record = readFileSync(join(repo, entry.output!), 'utf8');
       const measurements = readdirSync(join(repo, 'out', 'analysis')).flatMap((f) =>

@@ -43,6 +43,9 @@ describe('faults: workers killed, a second worker, the server restarted (dev ser
     client = new Client({ connection });
     cliEnv = { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: 'default' };
     workerEnv = { ...cliEnv, ROLLGATE_WORKFLOW_BUNDLE: bundle, FAULT_TARGET_DIR: services.targetDir };
+    // The controls' worker starts first and is never killed: the freeze registry, which the first
+    // worker to start runs on its queue, stays up while the tests kill the others.
+    await worker({ ROLLGATE_TASK_QUEUE: 'control' });
   });
   after(async () => {
     await Promise.all(workers.map((w) => stopProcess(w)));
@@ -71,7 +74,6 @@ describe('faults: workers killed, a second worker, the server restarted (dev ser
     it(`ends ${TRIALS} canaries (at least ${KILLED_AT_LEAST} of them killed) as they would have ended when their worker is SIGKILLed at deploy commands, bakes, analyses and rollbacks; nothing applied twice, one ledger line each`, async () => {
       // Controls: one healthy and one faulty canary on a worker of their own that is never killed.
       const controlEnv = { ...cliEnv, ROLLGATE_TASK_QUEUE: 'control' };
-      await worker({ ROLLGATE_TASK_QUEUE: 'control' });
       const controls = [await start('control-ok', false, controlEnv), await start('control-bad', true, controlEnv)];
 
       // Trials, half of them faulty, start every 1.5 s so that each is somewhere else when a kill

@@ -74,8 +74,8 @@ export interface FinishedRelease extends CliResult {
 }
 
 /** `rollgate start <flags> --wait --json`: starts a release and follows it to its end; `code` is the exit status CI sees. */
-export async function runRelease(flags: string[], env: NodeJS.ProcessEnv): Promise<FinishedRelease> {
-  const res = await rollgate(['start', ...flags, '--wait', '--json'], env);
+export async function runRelease(flags: string[], env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<FinishedRelease> {
+  const res = await rollgate(['start', ...flags, '--wait', '--json'], env, timeoutMs);
   const { status, ...result } = onlyJson<ReleaseResult & { status: ReleaseStatus }>(res, 'rollgate start --wait');
   return { ...res, id: result.releaseId, result, status };
 }

@@ -72,9 +72,9 @@ describe('release from the CLI on the dev server with the real activities', { co
 
   it('releases the spec reference change by the immediate plan, and a re-run attaches instead of starting again', async () => {
     const repo = referenceRepo();
-    // Long enough bakes that the re-run finds the release still running.
+    // Long enough bakes that the re-run finds the release still running, with the other tests' CLI processes starting beside it.
     setUp(repo, smokeUrl);
-    commitToBase(repo, { 'rollgate.yaml': readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 4s, production: 4s }') });
+    commitToBase(repo, { 'rollgate.yaml': readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 8s, production: 8s }') });
     const flags = ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')];
     const { id, attached, ui } = await startRelease(flags, cliEnv);
     assert.match(id, /^release-auth-[0-9a-f]{12}$/);
@@ -224,6 +224,29 @@ describe('release from the CLI on the dev server with the real activities', { co
     assert.doesNotMatch((await rollgate(['freezes'], cliEnv)).stdout, new RegExp(`^${id} `, 'm'));
     const again = await rollgate(['unfreeze', id, '--by', 'cab'], cliEnv);
     assert.match(again.stderr, new RegExp(`no freeze ${id} holds now`));
+  });
+
+  it('a deployment window from rollgate.yaml holds a release before its first phase; start --wait and status say until when and how to break it; an override lets it through', async () => {
+    // A deny window that began a minute ago and lasts 12 hours, written as the README's example is.
+    const began = new Date(Math.floor((Date.now() - 60_000) / 60_000) * 60_000);
+    const repo = referenceRepo();
+    setUp(repo, smokeUrl, `windows:\n  timeZone: UTC\n  deny:\n    - { cron: "${began.getUTCMinutes()} ${began.getUTCHours()} * * *", duration: 12h }\n`);
+    const flags = ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', 'auth-window'];
+    const waiting = await rollgate(['start', ...flags, '--wait', '--wait-timeout', '4s'], cliEnv);
+    assert.equal(waiting.code, 5, waiting.stdout + waiting.stderr);
+    const opens = new Date(began.getTime() + 12 * 3600_000).toISOString();
+    assert.match(waiting.stdout, new RegExp(`… waiting for a deployment window until ${opens}: .*\\(rollgate override (release-auth-window-[0-9a-f]{12}) --reason TEXT breaks it\\)`));
+    assert.match(waiting.stdout, /still running after --wait-timeout \(waiting-for-window\)/);
+    const id = /started release (\S+)/.exec(waiting.stdout)![1]!;
+    const status = await rollgate(['status', id], cliEnv);
+    assert.match(status.stdout, new RegExp(`^waiting for a deployment window until ${opens}: `, 'm'));
+    assert.deepEqual(calls(repo), [], 'nothing deployed while the window is closed');
+    const override = await rollgate(['override', id, '--by', 'oncall', '--reason', 'security fix'], cliEnv);
+    assert.equal(override.code, 0, override.stderr);
+    const done = await rollgate(['start', ...flags, '--wait'], cliEnv);
+    assert.equal(done.code, 0, done.stdout + done.stderr);
+    const line = readLedger(repo).find((l) => l.release_id === id)!;
+    assert.deepEqual(line.overrides.map((o) => `${o.by} ${o.broke}: ${o.reason}`), [`oncall the deployment window closed until ${opens}: security fix`]);
   });
 
   it('answers a release ID that does not exist with a clear error', async () => {

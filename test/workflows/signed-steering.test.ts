@@ -251,7 +251,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
           assert.equal(typed.code, 1);
           assert.match(typed.text, /^rollgate: unfreeze: this worker verifies who steers a release: sign the request with your SSH key/);
           const outsider = await cli(['unfreeze', 'F1', '--key', keys.key('mallory')]);
-          assert.equal(outsider.code, 1, outsider.text);
+          assert.deepEqual(outsider, { code: 1, text: "rollgate: the signing key is not in the worker's allowed signers" });
           // Signed for something else: another freeze, an earlier run of the registry, replayed.
           const ctx = { releaseId: FREEZE_REGISTRY_ID, runId: registry.firstExecutionRunId, head: REGISTRY_HEAD, action: UNFREEZE };
           const now = Date.now();
