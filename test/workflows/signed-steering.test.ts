@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { ChangeSet } from '../../src/domain/changeset';
 import type { ReleaseStatus } from '../../src/domain/release';
 import type { SignedBody } from '../../src/domain/signed-request';
@@ -70,11 +71,13 @@ describe('signed steering of a running release (issue 13 §2)', () => {
     return sign(keys.key(who), { ...body({ ...s.signing, action, target }, now), ...over });
   }
 
-  it('rollgate approve --key signs for what status shows; the worker verifies it', async () => {
-    const { activities } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
-    // A server of its own: the CLI signs with the real clock, which a shared server's skipped time runs ahead of.
+  /**
+   * A test's steps on a time-skipping server of its own, with a worker of `activities` and the CLI
+   * (its own `main`) pointed at it: the CLI signs with the real clock, which a shared server's
+   * skipped time runs ahead of.
+   */
+  async function onOwnServer(activities: object, prefix: string, fn: (own: TestWorkflowEnvironment, taskQueue: string, cli: (args: string[]) => Promise<{ code: number; text: string }>) => Promise<void>) {
     const own = await timeSkippingEnv();
-    const onOwn = workerOn(() => own, () => suite.bundle, 'cli');
     const saved = { address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE };
     process.env.TEMPORAL_ADDRESS = own.address;
     process.env.TEMPORAL_NAMESPACE = 'default';
@@ -84,18 +87,7 @@ describe('signed steering of a running release (issue 13 §2)', () => {
       return { code, text: lines.join('\n') };
     };
     try {
-      await onOwn(activities, async (taskQueue) => {
-        const handle = await own.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cli-signed', args: [fakeReleaseInput('cli-signed', 'auth', { stages: STAGES })] });
-        await waitForStatus(handle, (x) => asking(x));
-        const typed = await cli(['approve', 'cli-signed', '--by', 'bob@example.com']);
-        assert.equal(typed.code, 1);
-        assert.match(typed.text, /^rollgate: release cli-signed: approve: this worker verifies who steers a release: sign the request/);
-        assert.deepEqual(await cli(['approve', 'cli-signed', '--key', keys.key('alice')]), { code: 1, text: 'rollgate: release cli-signed: four eyes: alice@example.com is an author, committer or co-author of this change and may not approve a CRITICAL release' });
-        assert.deepEqual(await cli(['approve', 'cli-signed', '--key', keys.key('bob'), '--reason', ' read the record ']), { code: 0, text: 'approved release of cli-signed as bob@example.com (signature verified)' });
-        assert.equal((await handle.query(statusQuery)).approvals[0]?.reason, 'read the record');
-        assert.deepEqual(await cli(['abort', 'cli-signed', '--key', keys.key('carol'), '--reason', 'enough']), { code: 0, text: 'aborting cli-signed: it rolls back what it changed' });
-        assert.match((await handle.result()).reason ?? '', /aborted by carol@example.com: enough/);
-      });
+      await workerOn(() => own, () => suite.bundle, prefix)(activities, (taskQueue) => fn(own, taskQueue, cli));
     } finally {
       await own.teardown();
       for (const [k, v] of [['TEMPORAL_ADDRESS', saved.address], ['TEMPORAL_NAMESPACE', saved.namespace]] as const) {
@@ -103,6 +95,22 @@ describe('signed steering of a running release (issue 13 §2)', () => {
         else process.env[k] = v;
       }
     }
+  }
+
+  it('rollgate approve --key signs for what status shows; the worker verifies it', async () => {
+    const { activities } = fakeActivities({ change: forgedAuthor, signers: keys.allowedSigners });
+    await onOwnServer(activities, 'cli', async (own, taskQueue, cli) => {
+      const handle = await own.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'cli-signed', args: [fakeReleaseInput('cli-signed', 'auth', { stages: STAGES })] });
+      await waitForStatus(handle, (x) => asking(x));
+      const typed = await cli(['approve', 'cli-signed', '--by', 'bob@example.com']);
+      assert.equal(typed.code, 1);
+      assert.match(typed.text, /^rollgate: release cli-signed: approve: this worker verifies who steers a release: sign the request/);
+      assert.deepEqual(await cli(['approve', 'cli-signed', '--key', keys.key('alice')]), { code: 1, text: 'rollgate: release cli-signed: four eyes: alice@example.com is an author, committer or co-author of this change and may not approve a CRITICAL release' });
+      assert.deepEqual(await cli(['approve', 'cli-signed', '--key', keys.key('bob'), '--reason', ' read the record ']), { code: 0, text: 'approved release of cli-signed as bob@example.com (signature verified)' });
+      assert.equal((await handle.query(statusQuery)).approvals[0]?.reason, 'read the record');
+      assert.deepEqual(await cli(['abort', 'cli-signed', '--key', keys.key('carol'), '--reason', 'enough']), { code: 0, text: 'aborting cli-signed: it rolls back what it changed' });
+      assert.match((await handle.result()).reason ?? '', /aborted by carol@example.com: enough/);
+    });
   });
 
   it('refuses an unsigned approval, signatures replayed or expired, the committer and a co-author; the signer approves, verified', async () => {
@@ -228,58 +236,39 @@ describe('signed steering of a running release (issue 13 §2)', () => {
 
   it('lifting a freeze takes a signed unfreeze: a typed name, a key outside the allowed signers, a signature for another freeze or registry run, or one used twice, is refused', async () => {
     const { activities } = fakeActivities({ signers: keys.allowedSigners });
-    // A server of its own: the CLI signs with the real clock, which a shared server's skipped time runs ahead of.
-    const own = await timeSkippingEnv();
-    const onOwn = workerOn(() => own, () => suite.bundle, 'unfreeze');
-    const saved = { address: process.env.TEMPORAL_ADDRESS, namespace: process.env.TEMPORAL_NAMESPACE };
-    process.env.TEMPORAL_ADDRESS = own.address;
-    process.env.TEMPORAL_NAMESPACE = 'default';
-    const cli = async (args: string[]) => {
-      const lines: string[] = [];
-      const code = await main(args, { log: (l) => lines.push(l), err: (l) => lines.push(l) });
-      return { code, text: lines.join('\n') };
-    };
-    try {
-      await onOwn(activities, async (taskQueue) => {
-        const registry = await own.client.workflow.start(freezeRegistryWorkflow, { taskQueue, workflowId: FREEZE_REGISTRY_ID, args: [] });
-        try {
-          // Freezing needs no signature: stopping releases stays easy.
-          assert.equal((await cli(['freeze', '--service', 'checkout', '--until', '1d', '--reason', 'year end', '--by', 'cab'])).code, 0);
-          assert.equal((await cli(['freeze', '--service', 'search', '--until', '1d', '--reason', 'migration', '--by', 'cab'])).code, 0);
-          // The attack: anyone who reaches the server types a name and lifts the freeze for every release it holds.
-          const typed = await cli(['unfreeze', 'F1', '--by', 'bob@example.com']);
-          assert.equal(typed.code, 1);
-          assert.match(typed.text, /^rollgate: unfreeze: this worker verifies who steers a release: sign the request with your SSH key/);
-          const outsider = await cli(['unfreeze', 'F1', '--key', keys.key('mallory')]);
-          assert.deepEqual(outsider, { code: 1, text: "rollgate: the signing key is not in the worker's allowed signers" });
-          // Signed for something else: another freeze, an earlier run of the registry, replayed.
-          const ctx = { releaseId: FREEZE_REGISTRY_ID, runId: registry.firstExecutionRunId, head: REGISTRY_HEAD, action: UNFREEZE };
-          const now = Date.now();
-          assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ id: 'F1', signed: await sign(keys.key('bob'), body({ ...ctx, target: 'F2' }, now)) }] })), /made for target "F2", not "F1"/);
-          assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ id: 'F1', signed: await sign(keys.key('bob'), body({ ...ctx, runId: 'an-earlier-run', target: 'F1' }, now)) }] })), /made for run "an-earlier-run"/);
-          assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ services: ['Search', 'checkout'], signed: await sign(keys.key('bob'), body({ ...ctx, target: 'services search' }, now)) }] })), /made for target "services search", not "services checkout,search"/);
-          assert.deepEqual((await registry.query(freezesQuery)).map((f) => f.id), ['F1', 'F2'], 'nothing refused lifted a freeze');
-          // The signer's own request, through the CLI: who unfroze is the key's principal, verified.
-          const lifted = await cli(['unfreeze', 'F1', '--key', keys.key('bob'), '--reason', ' done early ']);
-          assert.equal(lifted.code, 0, lifted.text);
-          assert.match(lifted.text, /^ended: F1 \(checkout\) by cab until \S+: year end\n {2}by bob@example\.com \(signature verified\)$/);
-          // A signed request is good once: replayed on a new freeze of the same service, it is refused.
-          const bySearch = await sign(keys.key('bob'), body({ ...ctx, target: 'services search' }, now));
-          const ended = await registry.executeUpdate(unfreezeUpdate, { args: [{ services: ['search'], signed: bySearch }] });
-          assert.deepEqual([ended.ended.map((f) => f.id), ended.by, ended.verified], [['F2'], 'bob@example.com', true]);
-          assert.equal((await cli(['freeze', '--service', 'search', '--until', '1d', '--reason', 'migration, again', '--by', 'cab'])).code, 0);
-          assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ services: ['search'], signed: bySearch }] })), /already used/);
-          assert.deepEqual((await registry.query(freezesQuery)).map((f) => f.id), ['F3']);
-        } finally {
-          await registry.terminate('the test is over');
-        }
-      });
-    } finally {
-      await own.teardown();
-      for (const [k, v] of [['TEMPORAL_ADDRESS', saved.address], ['TEMPORAL_NAMESPACE', saved.namespace]] as const) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
+    await onOwnServer(activities, 'unfreeze', async (own, taskQueue, cli) => {
+      const registry = await own.client.workflow.start(freezeRegistryWorkflow, { taskQueue, workflowId: FREEZE_REGISTRY_ID, args: [] });
+      try {
+        // Freezing needs no signature: stopping releases stays easy.
+        assert.equal((await cli(['freeze', '--service', 'checkout', '--until', '1d', '--reason', 'year end', '--by', 'cab'])).code, 0);
+        assert.equal((await cli(['freeze', '--service', 'search', '--until', '1d', '--reason', 'migration', '--by', 'cab'])).code, 0);
+        // The attack: anyone who reaches the server types a name and lifts the freeze for every release it holds.
+        const typed = await cli(['unfreeze', 'F1', '--by', 'bob@example.com']);
+        assert.equal(typed.code, 1);
+        assert.match(typed.text, /^rollgate: unfreeze: this worker verifies who steers a release: sign the request with your SSH key/);
+        const outsider = await cli(['unfreeze', 'F1', '--key', keys.key('mallory')]);
+        assert.deepEqual(outsider, { code: 1, text: "rollgate: the signing key is not in the worker's allowed signers" });
+        // Signed for something else: another freeze, an earlier run of the registry, replayed.
+        const ctx = { releaseId: FREEZE_REGISTRY_ID, runId: registry.firstExecutionRunId, head: REGISTRY_HEAD, action: UNFREEZE };
+        const now = Date.now();
+        assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ id: 'F1', signed: await sign(keys.key('bob'), body({ ...ctx, target: 'F2' }, now)) }] })), /made for target "F2", not "F1"/);
+        assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ id: 'F1', signed: await sign(keys.key('bob'), body({ ...ctx, runId: 'an-earlier-run', target: 'F1' }, now)) }] })), /made for run "an-earlier-run"/);
+        assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ services: ['Search', 'checkout'], signed: await sign(keys.key('bob'), body({ ...ctx, target: 'services search' }, now)) }] })), /made for target "services search", not "services checkout,search"/);
+        assert.deepEqual((await registry.query(freezesQuery)).map((f) => f.id), ['F1', 'F2'], 'nothing refused lifted a freeze');
+        // The signer's own request, through the CLI: who unfroze is the key's principal, verified.
+        const lifted = await cli(['unfreeze', 'F1', '--key', keys.key('bob'), '--reason', ' done early ']);
+        assert.equal(lifted.code, 0, lifted.text);
+        assert.match(lifted.text, /^ended: F1 \(checkout\) by cab until \S+: year end\n {2}by bob@example\.com \(signature verified\)$/);
+        // A signed request is good once: replayed on a new freeze of the same service, it is refused.
+        const bySearch = await sign(keys.key('bob'), body({ ...ctx, target: 'services search' }, now));
+        const ended = await registry.executeUpdate(unfreezeUpdate, { args: [{ services: ['search'], signed: bySearch }] });
+        assert.deepEqual([ended.ended.map((f) => f.id), ended.by, ended.verified], [['F2'], 'bob@example.com', true]);
+        assert.equal((await cli(['freeze', '--service', 'search', '--until', '1d', '--reason', 'migration, again', '--by', 'cab'])).code, 0);
+        assert.match(await refusal(registry.executeUpdate(unfreezeUpdate, { args: [{ services: ['search'], signed: bySearch }] })), /already used/);
+        assert.deepEqual((await registry.query(freezesQuery)).map((f) => f.id), ['F3']);
+      } finally {
+        await registry.terminate('the test is over');
       }
-    }
+    });
   });
 });

@@ -1,16 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { access, constants } from 'node:fs/promises';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { connectClient, currentFreezes } from '../../connection/client';
 import { parseDuration } from '../../domain/duration';
 import { InputError } from '../../domain/errors';
 import { ALL_SERVICES, describeFreeze, type Freeze, REGISTRY_HEAD, UNFREEZE, unfreezeTarget } from '../../domain/freezes';
-import { canonicalPayload, type Signed, SIGNATURE_TTL_MS } from '../../domain/signed-request';
-import { signPayload } from '../../evidence/ssh-signature';
 import { FREEZE_REGISTRY_ID, freezeUpdate, unfreezeUpdate } from '../../workflows/messages';
 import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Out, parseFlags } from '../flags';
+import { readableKey, signRequest } from '../signing';
 
 /**
  * `rollgate freeze | unfreeze | freezes`: the namespace's freezes, kept by the freeze registry
@@ -89,41 +86,20 @@ export async function freezeCommand(args: string[], out: Out): Promise<number> {
 
 export async function unfreezeCommand(args: string[], out: Out): Promise<number> {
   const f = parseFlags(unfreezeFlags, args);
-  if (f.key !== undefined) await access(f.key, constants.R_OK).catch(() => Promise.reject(new InputError(`--key: cannot read ${f.key}`)));
+  if (f.key !== undefined) await readableKey(f.key);
   const which = f.id !== undefined ? { id: f.id } : { services: servicesOf(f)! };
   const named = { ...(f.by ? { by: f.by } : {}), ...(f.reason ? { reason: f.reason } : {}) };
   const r = await registry(async (c) => {
     const handle = c.workflow.getHandle(FREEZE_REGISTRY_ID);
-    const signed = f.key !== undefined ? { signed: await signUnfreeze((await handle.describe()).runId, unfreezeTarget(which), named, f.key) } : {};
+    // Signed for the registry's current run and what it ends.
+    const signed =
+      f.key === undefined ? {} : { signed: await signRequest(f.key, { releaseId: FREEZE_REGISTRY_ID, runId: (await handle.describe()).runId, head: REGISTRY_HEAD, action: UNFREEZE, target: unfreezeTarget(which) }, named) };
     return handle.executeUpdate(unfreezeUpdate, { args: [{ ...which, ...named, ...signed }] });
   });
   for (const x of r.ended) out.log(`ended: ${describeFreeze(x)}`);
   for (const x of r.narrowed) out.log(`narrowed: ${describeFreeze(x)}`);
   out.log(`  by ${r.by}${r.verified ? ' (signature verified)' : ' (unverified: the worker checks no signatures)'}`);
   return ExitCode.OK;
-}
-
-/**
- * Signs an unfreeze with the person's SSH key for the registry's current run and what it ends,
- * valid for a few minutes. Only the payload and the signature are sent; the key stays here.
- */
-async function signUnfreeze(runId: string, target: string, named: { by?: string; reason?: string }, key: string): Promise<Signed> {
-  const payload = canonicalPayload({
-    rollgate: 'signed-request/v1',
-    releaseId: FREEZE_REGISTRY_ID,
-    runId,
-    head: REGISTRY_HEAD,
-    action: UNFREEZE,
-    target,
-    ...named,
-    nonce: randomBytes(16).toString('hex'),
-    expires: new Date(Date.now() + SIGNATURE_TTL_MS).toISOString(),
-  });
-  try {
-    return { payload, signature: await signPayload(key, payload, { interactive: true }) };
-  } catch (e) {
-    throw new InputError((e as Error).message);
-  }
 }
 
 export async function freezesCommand(args: string[], out: Out): Promise<number> {

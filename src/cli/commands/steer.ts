@@ -1,16 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import { access, constants } from 'node:fs/promises';
 import { z } from 'zod';
 import type { WorkflowHandle } from '@temporalio/client';
 import { connectClient } from '../../connection/client';
 import { InputError } from '../../domain/errors';
 import { ACKNOWLEDGEMENTS, type Acknowledgement } from '../../domain/release';
-import { canonicalPayload, type Signed, SIGNATURE_TTL_MS } from '../../domain/signed-request';
+import type { Signed } from '../../domain/signed-request';
 import { hasControlCharacters, requestTarget, type Steer } from '../../domain/steering';
-import { signPayload } from '../../evidence/ssh-signature';
 import { abortUpdate, approveUpdate, overrideUpdate, pauseUpdate, promoteUpdate, rejectUpdate, resolveUpdate, resumeUpdate, statusQuery } from '../../workflows/messages';
 import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Options, type Out, parseFlags, refused, releaseId } from '../flags';
+import { readableKey, signRequest } from '../signing';
 import { describeClientError } from '../temporal';
 
 /** Every steering command takes the same flags; the table says which each one needs or refuses. */
@@ -147,18 +145,12 @@ export async function steerCommand(command: SteerCommand, args: string[], out: O
   const parsed: SteerFlags = parseFlags(steerFlags(command), args);
   // The workflow trims what it is sent; a signed payload must say exactly what it receives.
   const flags: SteerFlags = { ...parsed, ...(parsed.by !== undefined ? { by: parsed.by.trim() } : {}), ...(parsed.reason !== undefined ? { reason: parsed.reason.trim() } : {}) };
-  if (flags.key !== undefined) {
-    try {
-      await access(flags.key, constants.R_OK);
-    } catch {
-      throw new InputError(`--key: cannot read ${flags.key}`);
-    }
-  }
+  if (flags.key !== undefined) await readableKey(flags.key);
   const { client, close } = await connectClient();
   try {
     const handle = client.workflow.getHandle(flags.id);
     try {
-      const signed = flags.key !== undefined ? { signed: await signRequest(handle, command, flags, flags.key) } : {};
+      const signed = flags.key !== undefined ? { signed: await signFor(handle, command, flags, flags.key) } : {};
       out.log(await STEERING[command].send(handle, flags, signed));
     } catch (e) {
       if (e instanceof InputError) throw e;
@@ -170,28 +162,10 @@ export async function steerCommand(command: SteerCommand, args: string[], out: O
   }
 }
 
-/**
- * Signs the request with the person's SSH key (ssh-keygen -Y sign, as git signs commits) for what
- * the release shows now: its run, head commit and the target acted on, valid for a few minutes.
- * Only the payload and the signature are sent; the key never leaves this machine.
- */
-async function signRequest(handle: WorkflowHandle, command: SteerCommand, f: SteerFlags, key: string): Promise<Signed> {
+/** Signs the request for what the release shows now: its run, head commit, record and the target acted on. */
+async function signFor(handle: WorkflowHandle, command: SteerCommand, f: SteerFlags, key: string): Promise<Signed> {
   const status = await handle.query(statusQuery);
   if (!status.signing) throw new InputError(`release ${f.id}: it was started by a rollgate that takes no signed requests; use --by`);
-  const payload = canonicalPayload({
-    rollgate: 'signed-request/v1',
-    ...status.signing,
-    action: command,
-    target: requestTarget(command as Steer, { full: f.full ?? false, action: f.retry ? 'retry' : 'restored' }, status.pendingApproval?.target, status.hold?.target),
-    ...(f.by ? { by: f.by } : {}),
-    ...(f.reason ? { reason: f.reason } : {}),
-    ...(f.acknowledge ? { acknowledge: f.acknowledge } : {}),
-    nonce: randomBytes(16).toString('hex'),
-    expires: new Date(Date.now() + SIGNATURE_TTL_MS).toISOString(),
-  });
-  try {
-    return { payload, signature: await signPayload(key, payload, { interactive: true }) };
-  } catch (e) {
-    throw new InputError((e as Error).message);
-  }
+  const target = requestTarget(command as Steer, { full: f.full ?? false, action: f.retry ? 'retry' : 'restored' }, status.pendingApproval?.target, status.hold?.target);
+  return signRequest(key, { ...status.signing, action: command, target }, f);
 }
