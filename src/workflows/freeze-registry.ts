@@ -99,6 +99,8 @@ export async function freezeRegistryWorkflow(state: FreezeRegistryState = { free
       },
     },
   );
+  /** An update was refused after it reached history since the loop last checked the history's length. */
+  let refusedSinceCheck = false;
   /** Nonces of the signed unfreezes accepted in this run: each is good once (a signature names its run). */
   const used = new Set<string>();
   const nothingToEnd = (a: { id?: string; services?: string[] }) => (a.id !== undefined ? `no freeze ${a.id} holds now (rollgate freezes lists them)` : `no freeze names ${a.services!.join(', ')}`);
@@ -117,6 +119,7 @@ export async function freezeRegistryWorkflow(state: FreezeRegistryState = { free
           expect: unfreezeContext(a),
         });
       } catch (e) {
+        refusedSinceCheck = true;
         throw ApplicationFailure.create({ message: failureMessage(e), type: SIGNATURE_REFUSED, nonRetryable: true });
       }
       if (sender.nonce) {
@@ -149,9 +152,9 @@ export async function freezeRegistryWorkflow(state: FreezeRegistryState = { free
     },
   );
 
-  // Past the limit the registry moves to a new run: updates refused after they reached history (an unsigned unfreeze) count too.
   const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_LIMIT;
   for (;;) {
+    refusedSinceCheck = false;
     const expired = freezes.filter((f) => Date.parse(f.until) <= Date.now());
     if (expired.length) {
       freezes = current();
@@ -165,8 +168,9 @@ export async function freezeRegistryWorkflow(state: FreezeRegistryState = { free
     }
     if (owed.size > 0) continue;
     const nextEnd = Math.min(...freezes.map((f) => Date.parse(f.until)));
-    if (Number.isFinite(nextEnd)) await condition(() => owed.size > 0 || historyFull(), Math.max(1, nextEnd - Date.now()));
-    else await condition(() => owed.size > 0 || historyFull());
+    // An update refused after it reached history (an unsigned unfreeze) wakes the loop too, so that refusals alone move the registry to a new run past the limit.
+    if (Number.isFinite(nextEnd)) await condition(() => owed.size > 0 || refusedSinceCheck, Math.max(1, nextEnd - Date.now()));
+    else await condition(() => owed.size > 0 || refusedSinceCheck);
   }
 
   /** Wakes these releases; one that has ended is dropped, unless it subscribed again meanwhile. */
