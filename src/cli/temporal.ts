@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { InputError } from '../domain/errors';
 import type { ReleaseStatus } from '../domain/release';
+import { liveTargetWorkflow } from '../domain/waves';
 import { connectClient } from '../connection/client';
 import { statusQuery } from '../workflows/messages';
 
@@ -24,13 +25,14 @@ export function describeClientError(e: unknown, id?: string): Error {
 /** The status query of one release, with client errors turned into one clear line. */
 /** A fleet release's running targets, each as its child workflow answers now (none where it cannot be read). */
 export async function queryTargets(status: ReleaseStatus): Promise<Record<string, ReleaseStatus>> {
-  const live = (status.fleet?.targets ?? []).filter((t) => t.state === 'running' || t.state === 'rolling-back');
+  const live = (status.fleet?.targets ?? []).flatMap((t) => {
+    const id = liveTargetWorkflow(t);
+    return id ? [{ name: t.name, id }] : [];
+  });
   if (live.length === 0) return {};
   const { client, close } = await connectClient();
   try {
-    const read = await Promise.all(
-      live.map(async (t) => [t.name, await client.workflow.getHandle(t.state === 'rolling-back' ? `${t.workflowId}/rollback` : t.workflowId).query(statusQuery).catch(() => undefined)] as const),
-    );
+    const read = await Promise.all(live.map(async (t) => [t.name, await client.workflow.getHandle(t.id).query(statusQuery).catch(() => undefined)] as const));
     return Object.fromEntries(read.filter((r): r is readonly [string, ReleaseStatus] => r[1] !== undefined));
   } finally {
     await close();

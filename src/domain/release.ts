@@ -232,7 +232,7 @@ export interface StopReason {
 }
 
 /** Why a release waits for a human while its checks keep measuring: an approval, or a pause. */
-export const WaitReason = { APPROVAL: 'approval', PAUSE: 'pause', WINDOW: 'window', FREEZE: 'freeze' } as const;
+export const WaitReason = { APPROVAL: 'approval', PAUSE: 'pause', WINDOW: 'window', FREEZE: 'freeze', LATER_WAVES: 'later waves' } as const;
 export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];
 
 export interface ReleaseStatus {

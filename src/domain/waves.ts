@@ -118,6 +118,8 @@ export interface TargetProgress {
   productionAt?: string;
   rollbackStartedAt?: string;
   rollbackEndedAt?: string;
+  /** A target that passed, watched on its live production while later waves roll out (`<release ID>/<target>/watch`). */
+  watch?: { state: 'watching' | 'passed' | 'broke'; since: string; endedAt?: string; message?: string };
 }
 
 export interface FleetStatus {
@@ -138,8 +140,10 @@ export interface FleetOrders {
   full: boolean;
   /** Who promoted last. */
   promotedBy?: string;
-  /** The release stops: every running target rolls itself back. */
+  /** The release stops: every running target rolls itself back, and every watch ends. */
   stop?: { by?: string; reason: string };
+  /** Every wave has passed: the targets watched meanwhile stop watching, released. */
+  wavesDone?: boolean;
 }
 
 /** How a target's child workflow ended. */
@@ -154,14 +158,25 @@ export interface TargetResult {
   productionAt?: string;
   rollbackStartedAt?: string;
   rollbackEndedAt?: string;
+  /** What the target's checks compared against before its rollout: its watch compares against it too. */
+  baseline?: Record<string, number>;
+}
+
+/** The child workflow of a target that runs now, if any: its rollout, its watch, or its rollback. */
+export function liveTargetWorkflow(t: TargetProgress): string | undefined {
+  if (t.state === 'running') return t.workflowId;
+  if (t.state === 'rolling-back') return `${t.workflowId}/rollback`;
+  if (t.watch?.state === 'watching') return `${t.workflowId}/watch`;
+  return undefined;
 }
 
 const CELL: Record<string, string> = { done: '✓', failed: '✗', skipped: '–', running: '…' };
+const WATCH: Record<NonNullable<TargetProgress['watch']>['state'], string> = { watching: 'watching', passed: 'watched', broke: 'broke while watched' };
 
 /** The targets × phases table of the record and `status`: a row per target, a column per phase, then how it ended. */
 export function fleetTable(fleet: FleetStatus, phases: readonly string[], escape: (s: string) => string = (s) => s.replace(/\|/g, '\\|')): string[] {
   const head = ['target', 'wave', ...phases, 'outcome'];
-  const rows = fleet.targets.map((t) => [t.name, String(t.wave + 1), ...phases.map((p) => CELL[t.phases?.[p] ?? ''] ?? '·'), escape(t.state.replace(/_/g, ' ') + (t.reason ? `: ${t.reason}` : ''))]);
+  const rows = fleet.targets.map((t) => [t.name, String(t.wave + 1), ...phases.map((p) => CELL[t.phases?.[p] ?? ''] ?? '·'), escape(t.state.replace(/_/g, ' ') + (t.watch ? ` (${WATCH[t.watch.state]})` : '') + (t.reason ? `: ${t.reason}` : ''))]);
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 

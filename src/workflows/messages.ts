@@ -34,8 +34,8 @@ export const RELEASE_WORKFLOW = 'releaseWorkflow';
 /** A fleet release: what it orders its running targets (each reads it when woken); the wake-up carries nothing. */
 export const fleetOrdersQuery = defineQuery<FleetOrders>('fleetOrders');
 export const fleetOrdersChangedSignal = defineSignal('fleetOrdersChanged');
-/** The child workflow ID of a fleet release's target, and of its later rollback. */
-export const targetWorkflowId = (releaseId: string, target: string, rollback = false): string => `${releaseId}/${target}${rollback ? '/rollback' : ''}`;
+/** The child workflow ID of a fleet release's target: its rollout, its watch once it passed, its later rollback. */
+export const targetWorkflowId = (releaseId: string, target: string, mode: 'rollout' | 'watch' | 'rollback' = 'rollout'): string => `${releaseId}/${target}${mode === 'rollout' ? '' : `/${mode}`}`;
 
 /**
  * A running release's state as a search attribute, so that visibility can count and list releases

@@ -96,6 +96,8 @@ export class ReleaseRun {
   promotedBy?: string;
   /** A fleet release that stops: why its running targets roll themselves back. */
   fleetStop?: { by?: string; reason: string };
+  /** A fleet release whose waves all passed: its watched targets stop watching (and a watched target that heard it). */
+  wavesDone = false;
 
   // What the release learned.
   gates: GateReport = { prerequisites: [], securityConditions: [] };

@@ -3,7 +3,7 @@ import type { ChangeSet } from '../domain/changeset';
 import { FailureType, Outcome } from '../domain/enums';
 import { firstDeployPhase, type ReleasePlan } from '../domain/plan';
 import type { ReleaseTerms } from '../domain/policy';
-import { type DecisionResult, type ParsedReleaseInput, type ReleaseResult, StepStatus, type StopReason } from '../domain/release';
+import { type DecisionResult, type ParsedReleaseInput, ReleaseState, type ReleaseResult, StepStatus, type StopReason, WaitReason } from '../domain/release';
 import { type FleetOrders, type Target, TargetOutcome, type TargetResult, phaseStates, targetVars } from '../domain/waves';
 import { preflightChecks } from './checks';
 import { finish } from './closing';
@@ -11,13 +11,17 @@ import { compensate } from './compensation';
 import { listenForFreezes } from './holds';
 import { fleetOrdersChangedSignal, targetWorkflowId } from './messages';
 import { runPhase } from './phases';
-import { failureMessage, ReleaseRun, stopReasonOf } from './run-state';
+import { failureMessage, ReleaseRun, StopRelease, stopReasonOf } from './run-state';
 import { installSteering } from './steering';
+import { watchLive } from './watch';
 
 /** What a fleet release gives the child workflow of one target: everything was decided by the release. */
 export interface TargetInput {
-  /** rollout: the target's phases of the plan; rollback: undo what its rollout started. */
-  mode: 'rollout' | 'rollback';
+  /**
+   * rollout: the target's phases of the plan; watch: once it passed, its live production watched
+   * until the later waves pass (rolled back if it breaks); rollback: undo what its rollout started.
+   */
+  mode: 'rollout' | 'watch' | 'rollback';
   release: ParsedReleaseInput;
   target: Target;
   terms: ReleaseTerms;
@@ -27,9 +31,11 @@ export interface TargetInput {
   /** The release's promotions when the target started: only later ones end its bakes. */
   promotions: number;
   fullPromotion: boolean;
-  /** rollback: the phases the target's rollout started, and why the release rolls it back. */
+  /** watch and rollback: the phases the target's rollout started; rollback: why the release rolls it back. */
   started?: string[];
   reason?: StopReason;
+  /** watch: what the rollout's checks compared against. */
+  baseline?: Record<string, number>;
 }
 
 /**
@@ -42,7 +48,7 @@ export async function targetWorkflow(input: TargetInput): Promise<TargetResult> 
   const { parent, workflowId } = workflowInfo();
   // The parent is set by the server, never by whoever starts a workflow: a target runs only for the release that started it, under its own name.
   if (!parent) throw ApplicationFailure.nonRetryable('a target runs only as a child workflow of its release: start the release instead', FailureType.INVALID_INPUT);
-  const expected = targetWorkflowId(parent.workflowId, input.target.name, input.mode === 'rollback');
+  const expected = targetWorkflowId(parent.workflowId, input.target.name, input.mode);
   if (input.release.releaseId !== parent.workflowId || workflowId !== expected)
     throw ApplicationFailure.nonRetryable(`a target of release ${parent.workflowId} runs as ${expected}, not ${workflowId} for ${input.release.releaseId}`, FailureType.INVALID_INPUT);
   const run = new ReleaseRun(input.release, { name: input.target.name, labels: targetVars(input.target), parent: { workflowId: parent.workflowId, runId: parent.runId } });
@@ -57,11 +63,13 @@ export async function targetWorkflow(input: TargetInput): Promise<TargetResult> 
   run.fullPromotion = input.fullPromotion;
   installSteering(run);
   const plan = input.decision.plan!;
-  if (input.mode === 'rollback') {
-    run.started.push(...plan.phases.filter((p) => input.started?.includes(p.id)));
-    return targetResult(run, plan, await compensate(run, input.reason!));
-  }
+  if (input.mode !== 'rollout') run.started.push(...plan.phases.filter((p) => input.started?.includes(p.id)));
+  if (input.mode === 'rollback') return targetResult(run, plan, await compensate(run, input.reason!));
   followOrders(run, input.promotions);
+  if (input.mode === 'watch') {
+    run.baseline = input.baseline ?? {};
+    return targetResult(run, plan, await watchReleased(run));
+  }
   listenForFreezes(run);
   return targetResult(run, plan, await rollOut(run, plan));
 }
@@ -79,6 +87,31 @@ async function rollOut(run: ReleaseRun, plan: ReleasePlan): Promise<ReleaseResul
 }
 
 /**
+ * A target that passed, watched live (its thresholds; a judge sits out 100%) until the release says
+ * every wave passed or it stops. A break rolls the target back at once and ends it failed: the
+ * release counts it against its wave's budget. Ended by its release, it stays released.
+ */
+async function watchReleased(run: ReleaseRun): Promise<ReleaseResult> {
+  run.setState(ReleaseState.BAKING);
+  try {
+    await run.step(
+      'watched while the later waves roll out',
+      async () => {
+        await watchLive(run, WaitReason.LATER_WAVES, () => condition(() => run.wavesDone || run.stopping()));
+        if (run.alarm) throw new StopRelease(run.alarm);
+        return run.wavesDone ? 'every later wave passed' : (run.abortRequest?.reason ?? '');
+      },
+      (d) => d,
+    );
+  } catch (e) {
+    if (e instanceof StopRelease) return CancellationScope.nonCancellable(() => compensate(run, e.reason));
+    // Cancelled with its release: it leaves the target as it is, released.
+    if (!isCancellation(e)) throw e;
+  }
+  return CancellationScope.nonCancellable(() => finish(run, Outcome.RELEASED));
+}
+
+/**
  * Takes the release's orders: pause and resume, promotions, a stop. The release's signal only wakes
  * the target; the orders are read from the release's own query by a local activity, so that they
  * are in this target's history and no message from anyone else can steer it.
@@ -93,6 +126,7 @@ function followOrders(run: ReleaseRun, promotionsAtStart: number): void {
     wakeups++;
   });
   const take = (orders: FleetOrders) => {
+    if (orders.wavesDone) run.wavesDone = true;
     if (orders.stop && !run.abortRequest) run.abortRequest = { reason: `the release stops: ${orders.stop.reason}`, ...(orders.stop.by ? { by: orders.stop.by } : {}) };
     if (orders.paused && !run.status.paused) {
       run.status.paused = { ...orders.paused, reason: `the release is paused${orders.paused.reason ? `: ${orders.paused.reason}` : ''}` };
@@ -152,5 +186,6 @@ function targetResult(run: ReleaseRun, plan: ReleasePlan, result: ReleaseResult)
     ...(run.productionAt ? { productionAt: run.productionAt } : {}),
     ...(run.rollbackStartedAt ? { rollbackStartedAt: run.rollbackStartedAt } : {}),
     ...(run.rollbackEndedAt ? { rollbackEndedAt: run.rollbackEndedAt } : {}),
+    ...(Object.keys(run.baseline).length > 0 ? { baseline: run.baseline } : {}),
   };
 }

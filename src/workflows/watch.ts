@@ -60,8 +60,7 @@ export async function watchWhile<T>(run: ReleaseRun, phase: Phase | undefined, m
  * traffic and is analysed, and files the readings of the wait on their own ("<phase> (approval)").
  */
 export async function watchLive<T>(run: ReleaseRun, reason: WaitReason, wait: () => Promise<T>): Promise<T> {
-  const last = run.started.at(-1);
-  const live = last && isAnalysed(last) && last.weight > 0 && last.action !== PhaseAction.RETIRE ? last : undefined;
+  const live = livePhase(run, run.started);
   const label = live && `${live.id} (${reason})`;
   const metrics: MetricsHolder = {};
   try {
@@ -72,6 +71,12 @@ export async function watchLive<T>(run: ReleaseRun, reason: WaitReason, wait: ()
       delete run.status.analysis;
     }
   }
+}
+
+/** The last phase of `started` when it went live, takes traffic and has checks that can measure it: what a wait watches. */
+export function livePhase(run: ReleaseRun, started: readonly Phase[]): Phase | undefined {
+  const last = started.at(-1);
+  return last && isAnalysed(last) && last.weight > 0 && last.action !== PhaseAction.RETIRE && run.metricsFor(last).length > 0 ? last : undefined;
 }
 
 /** Measures until a check breaks, and returns the break; cancelled when the wait ends first. */

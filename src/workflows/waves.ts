@@ -8,6 +8,7 @@ import { bake } from './bake';
 import { waitWhilePaused } from './holds';
 import { fleetOrdersChangedSignal, fleetOrdersQuery, freezesChangedSignal, targetWorkflowId } from './messages';
 import { failureMessage, now, type ReleaseRun, StopRelease } from './run-state';
+import { livePhase } from './watch';
 import type { TargetInput, targetWorkflow } from './target';
 
 /** What the release asks a human when a wave failed and its passed targets are held (fleet.onWaveFailure: hold). */
@@ -34,6 +35,7 @@ function ordersOf(run: ReleaseRun): FleetOrders {
     full: run.fullPromotion,
     ...(run.promotedBy ? { promotedBy: run.promotedBy } : {}),
     ...(run.fleetStop ? { stop: run.fleetStop } : {}),
+    ...(run.wavesDone ? { wavesDone: true } : {}),
   };
 }
 
@@ -45,35 +47,122 @@ function ordersOf(run: ReleaseRun): FleetOrders {
 export async function runWaves(run: ReleaseRun, plan: ReleasePlan): Promise<void> {
   const fleet = run.status.fleet!;
   const waves = run.config.fleet.waves;
-  for (const [i, wave] of waves.entries()) {
-    if (i > 0 && waves[i - 1]!.bake > 0) {
-      fleet.waves[i - 1]!.state = 'baking';
-      try {
-        await bake(run, `wave ${i}: bake ${formatDuration(waves[i - 1]!.bake)}`, waves[i - 1]!.bake, WAVE_BAKE, false);
-      } finally {
-        // The wave passed before its bake began; a stop during the bake is the release's, not the wave's.
-        fleet.waves[i - 1]!.state = 'passed';
+  const watches = new Watches(run, plan);
+  let over = false;
+  try {
+    for (const [i, wave] of waves.entries()) {
+      if (i > 0 && waves[i - 1]!.bake > 0) {
+        fleet.waves[i - 1]!.state = 'baking';
+        try {
+          await bake(run, `wave ${i}: bake ${formatDuration(waves[i - 1]!.bake)}`, waves[i - 1]!.bake, WAVE_BAKE, false);
+        } finally {
+          // The wave passed before its bake began; a stop during the bake is the release's, not the wave's.
+          if (fleet.waves[i - 1]!.state === 'baking') fleet.waves[i - 1]!.state = 'passed';
+        }
       }
-    }
-    if (run.status.paused) await waitWhilePaused(run);
-    run.throwIfAborted();
-    fleet.waves[i]!.state = 'running';
-    run.setState(ReleaseState.ROLLING_OUT);
-    const { outcomes, unknown } = await runWave(run, plan, i, wave);
-    if (run.stopping()) {
-      fleet.waves[i]!.state = 'stopped';
+      if (run.status.paused) await waitWhilePaused(run);
       run.throwIfAborted();
+      fleet.waves[i]!.state = 'running';
+      run.setState(ReleaseState.ROLLING_OUT);
+      const { outcomes, unknown, baselines } = await runWave(run, plan, i, wave);
+      if (run.stopping()) {
+        fleet.waves[i]!.state = 'stopped';
+        run.throwIfAborted();
+      }
+      const verdict = waveVerdict(i, wave, outcomes);
+      // A target whose state is unknown fails its wave whatever the budget: nobody knows what it left behind.
+      const passed = verdict.passed && unknown.length === 0;
+      const message = unknown.length ? `${verdict.message}; the state of ${unknown.join(', ')} is unknown` : verdict.message;
+      fleet.waves[i]!.state = passed ? (wave.bake > 0 && i < waves.length - 1 ? 'baking' : 'passed') : 'failed';
+      fleet.waves[i]!.verdict = message;
+      run.note(`wave ${i + 1}`, passed ? StepStatus.DONE : StepStatus.FAILED, message, { outsidePhase: true });
+      if (!passed) throw new StopRelease({ kind: StopKind.WAVE_FAILED, message });
+      if (i < waves.length - 1) watches.start(i, wave, baselines);
     }
-    const verdict = waveVerdict(i, wave, outcomes);
-    // A target whose state is unknown fails its wave whatever the budget: nobody knows what it left behind.
-    const passed = verdict.passed && unknown.length === 0;
-    const message = unknown.length ? `${verdict.message}; the state of ${unknown.join(', ')} is unknown` : verdict.message;
-    fleet.waves[i]!.state = passed ? (wave.bake > 0 && i < waves.length - 1 ? 'baking' : 'passed') : 'failed';
-    fleet.waves[i]!.verdict = message;
-    run.note(`wave ${i + 1}`, passed ? StepStatus.DONE : StepStatus.FAILED, message, { outsidePhase: true });
-    if (!passed) throw new StopRelease({ kind: StopKind.WAVE_FAILED, message });
+    over = true;
+  } finally {
+    await watches.end(over);
+  }
+  // A watched target broke past its wave's budget as the last wave ended.
+  if (run.alarm) throw new StopRelease(run.alarm);
+}
+
+/**
+ * The targets of the waves that passed, each watched on its live production by a child workflow of
+ * its own (`<release>/<target>/watch`) until every wave has passed or the release stops. A target
+ * that breaks rolls itself back and counts against its wave's budget: past it, the release stops.
+ */
+class Watches {
+  private readonly running = new Map<string, ChildWorkflowHandle<typeof targetWorkflow>>();
+  private readonly watched: Promise<void>[] = [];
+
+  constructor(
+    private readonly run: ReleaseRun,
+    private readonly plan: ReleasePlan,
+  ) {}
+
+  /** Watches the released targets of a wave that passed, those with checks that can measure their live phase. */
+  start(index: number, wave: Wave, baselines: ReadonlyMap<string, Record<string, number>>): void {
+    const phases = targetPhases(this.plan);
+    for (const name of wave.targets) {
+      const progress = progressOf(this.run, name);
+      const started = phases.filter((p) => progress.started?.includes(p.id));
+      if (progress.state !== Outcomes.RELEASED || !livePhase(this.run, started)) continue;
+      // Not cancelled with the release: the release ends each watch (see `end`), and settles its target after.
+      this.watched.push(CancellationScope.nonCancellable(() => this.watch(index, wave, progress, baselines.get(name))));
+    }
+  }
+
+  /** Every watch told to end (the waves passed, or the release stops) and waited for. */
+  async end(wavesPassed: boolean): Promise<void> {
+    await CancellationScope.nonCancellable(async () => {
+      if (wavesPassed) this.run.wavesDone = true;
+      else this.run.fleetStop ??= { reason: this.run.abortRequest?.reason ?? this.run.alarm?.message ?? 'the release stopped' };
+      await wakeTargets(this.running.values());
+      await Promise.all(this.watched);
+    });
+  }
+
+  private async watch(index: number, wave: Wave, progress: TargetProgress, baseline: Record<string, number> | undefined): Promise<void> {
+    const { run } = this;
+    const name = progress.name;
+    const given = JSON.stringify(ordersOf(run));
+    progress.watch = { state: 'watching', since: now() };
+    let result: TargetResult | (TargetResult & { unknown: true });
+    try {
+      const handle = await startChild<typeof targetWorkflow>('targetWorkflow', {
+        workflowId: targetWorkflowId(run.releaseId, name, 'watch'),
+        args: [{ ...targetInput(run, this.plan, name, 'watch'), ...(baseline ? { baseline } : {}) }],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      this.running.set(name, handle);
+      if (JSON.stringify(ordersOf(run)) !== given) await wakeTargets([handle]);
+      result = await settle(handle, progress);
+    } catch (e) {
+      // Unwatched, a target could break unseen: the release stops as if it had.
+      delete progress.watch;
+      run.alarm ??= { kind: StopKind.STEP_FAILED, message: `${name} could not be watched: ${failureMessage(e)}` };
+      return;
+    } finally {
+      this.running.delete(name);
+    }
+    progress.watch = { ...progress.watch, state: result.outcome === Outcomes.RELEASED ? 'passed' : 'broke', endedAt: now(), ...(result.reason ? { message: result.reason } : {}) };
+    if (result.outcome === Outcomes.RELEASED) return;
+    adopt(progress, result);
+    const outcomes = Object.fromEntries(wave.targets.map((t) => [t, progressOf(run, t).state as TargetOutcome]));
+    const verdict = waveVerdict(index, wave, outcomes);
+    const broke = `${name} broke while watched: ${result.reason ?? result.outcome}`;
+    run.note(`${name}: watched`, StepStatus.FAILED, `${broke}; ${result.outcome.replace(/_/g, ' ')}`, { outsidePhase: true });
+    if (verdict.passed && !('unknown' in result)) return;
+    const message = `${verdict.message}${'unknown' in result ? `; the state of ${name} is unknown` : ''}; ${broke}`;
+    run.status.fleet!.waves[index]!.state = 'failed';
+    run.status.fleet!.waves[index]!.verdict = message;
+    run.alarm ??= { kind: StopKind.WAVE_FAILED, message };
   }
 }
+
+/** Wakes targets to read the release's orders: the wake-up carries nothing. */
+const wakeTargets = (handles: Iterable<ChildWorkflowHandle<typeof targetWorkflow>>) => Promise.all([...handles].map((h) => h.signal(fleetOrdersChangedSignal).catch(() => undefined)));
 
 /** In production once the last target that got there is: what the ledger's deployment time says. */
 export function fleetProductionAt(run: ReleaseRun): string | undefined {
@@ -92,12 +181,17 @@ const WAVE_BAKE: Phase = { id: 'wave-bake', title: 'Bake between waves', action:
  * each ended, and which ended without telling (their state unknown). Every target is waited for,
  * even when the release is cancelled meanwhile: its result is what the rollback works from.
  */
-async function runWave(run: ReleaseRun, plan: ReleasePlan, index: number, wave: Wave): Promise<{ outcomes: Record<string, TargetOutcome>; unknown: string[] }> {
+async function runWave(
+  run: ReleaseRun,
+  plan: ReleasePlan,
+  index: number,
+  wave: Wave,
+): Promise<{ outcomes: Record<string, TargetOutcome>; unknown: string[]; baselines: Map<string, Record<string, number>> }> {
   const outcomes: Record<string, TargetOutcome> = {};
   const unknown: string[] = [];
+  const baselines = new Map<string, Record<string, number>>();
   const running = new Map<string, ChildWorkflowHandle<typeof targetWorkflow>>();
   const failed = () => Object.values(outcomes).filter((o) => o !== Outcomes.RELEASED).length;
-  const wake = (handles: Iterable<ChildWorkflowHandle<typeof targetWorkflow>>) => Promise.all([...handles].map((h) => h.signal(fleetOrdersChangedSignal).catch(() => undefined)));
   const one = async (name: string) => {
     const progress = progressOf(run, name);
     const given = JSON.stringify(ordersOf(run));
@@ -112,7 +206,7 @@ async function runWave(run: ReleaseRun, plan: ReleasePlan, index: number, wave: 
       running.set(name, handle);
       progress.state = 'running';
       // Orders given while it started: it reads them at once.
-      if (JSON.stringify(ordersOf(run)) !== given) await wake([handle]);
+      if (JSON.stringify(ordersOf(run)) !== given) await wakeTargets([handle]);
       result = await settle(handle, progress);
     } catch (e) {
       // It never started: nothing of it changed.
@@ -120,6 +214,7 @@ async function runWave(run: ReleaseRun, plan: ReleasePlan, index: number, wave: 
     }
     running.delete(name);
     if ('unknown' in result) unknown.push(name);
+    if (result.baseline) baselines.set(name, result.baseline);
     adopt(progress, result);
     outcomes[name] = result.outcome;
     // Past the budget (or with a target in an unknown state), those still running are stopped: the wave has failed whatever they do.
@@ -146,19 +241,19 @@ async function runWave(run: ReleaseRun, plan: ReleasePlan, index: number, wave: 
       if (orders === sent) continue;
       sent = orders;
       // Only a wake-up: each target reads the orders from the release's query.
-      await wake(running.values());
+      await wakeTargets(running.values());
     }
   } catch (e) {
     // Cancelled: the running targets are stopped, and waited for, before the release compensates.
     await CancellationScope.nonCancellable(async () => {
       run.fleetStop ??= { reason: 'the release was cancelled' };
-      await wake(running.values());
+      await wakeTargets(running.values());
       await all;
     });
     throw e;
   }
   await all;
-  return { outcomes, unknown };
+  return { outcomes, unknown, baselines };
 }
 
 /** A promotion for the running targets: each takes it only in a bake. Noted with who asked. */
@@ -220,7 +315,8 @@ function targetInput(run: ReleaseRun, plan: ReleasePlan, name: string, mode: Tar
     ...(run.change ? { change: { ...run.change, files: [] } } : {}),
     promotions: run.promotions,
     fullPromotion: run.fullPromotion,
-    ...(mode === 'rollback' ? { started: progress.started ?? [], reason: reason! } : {}),
+    ...(mode !== 'rollout' ? { started: progress.started ?? [] } : {}),
+    ...(mode === 'rollback' ? { reason: reason! } : {}),
   };
 }
 
@@ -256,7 +352,7 @@ export async function settleTargets(run: ReleaseRun, reason: StopReason): Promis
       passed.map(async (progress) => {
         progress.state = 'rolling-back';
         const handle = await startChild<typeof targetWorkflow>('targetWorkflow', {
-          workflowId: targetWorkflowId(run.releaseId, progress.name, true),
+          workflowId: targetWorkflowId(run.releaseId, progress.name, 'rollback'),
           args: [targetInput(run, plan, progress.name, 'rollback', reason)],
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         });
@@ -266,7 +362,7 @@ export async function settleTargets(run: ReleaseRun, reason: StopReason): Promis
   }
   // The time to restore runs from the failing wave's first rollback (or this one) to the last: a target rolled back within its budget in an earlier wave is not part of it.
   const last = Math.max(-1, ...fleet.targets.filter((t) => t.state !== 'waiting' && t.state !== Outcomes.NOT_STARTED).map((t) => t.wave));
-  const rolledBack = fleet.targets.filter((t) => t.rollbackStartedAt && (t.wave === last || passed.includes(t)));
+  const rolledBack = fleet.targets.filter((t) => t.rollbackStartedAt && (t.wave === last || passed.includes(t) || t.watch?.state === 'broke'));
   if (rolledBack.length > 0) {
     run.rollbackStartedAt = [run.rollbackStartedAt, ...rolledBack.map((t) => t.rollbackStartedAt)].filter((t): t is string => t !== undefined).sort()[0];
     run.rollbackEndedAt = rolledBack.map((t) => t.rollbackEndedAt ?? now()).sort().at(-1);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FleetSchema, fleetTable, targetVars, TargetOutcome, waveVerdict } from '../../src/domain/waves';
+import { FleetSchema, fleetTable, liveTargetWorkflow, targetVars, TargetOutcome, waveVerdict } from '../../src/domain/waves';
 import { parseConfig } from '../../src/domain/config';
 import { commandEnv, renderArgv } from '../../src/domain/command';
 import { renderQuery } from '../../src/domain/promql';
@@ -118,7 +118,8 @@ describe('waves across targets: the record\'s table', () => {
         onWaveFailure: 'rollback',
         waves: [],
         targets: [
-          { name: 'eu-1', wave: 0, workflowId: 'r/eu-1', state: 'released', phases: { c5: 'done', c100: 'done' } },
+          { name: 'eu-1', wave: 0, workflowId: 'r/eu-1', state: 'released', phases: { c5: 'done', c100: 'done' }, watch: { state: 'passed', since: 't0', endedAt: 't1' } },
+          { name: 'eu-2', wave: 0, workflowId: 'r/eu-2', state: 'rolled_back', phases: { c5: 'done', c100: 'done' }, watch: { state: 'broke', since: 't0' }, reason: 'errors broke' },
           { name: 'us-1', wave: 1, workflowId: 'r/us-1', state: 'rolled_back', phases: { c5: 'failed' }, reason: 'errors | 0.2 > 0.05' },
           { name: 'ap-1', wave: 2, workflowId: 'r/ap-1', state: 'waiting' },
         ],
@@ -128,9 +129,19 @@ describe('waves across targets: the record\'s table', () => {
     assert.deepEqual(table, [
       '| target | wave | c5 | c100 | outcome |',
       '|---|---|---|---|---|',
-      '| eu-1 | 1 | ✓ | ✓ | released |',
+      '| eu-1 | 1 | ✓ | ✓ | released (watched) |',
+      '| eu-2 | 1 | ✓ | ✓ | rolled back (broke while watched): errors broke |',
       '| us-1 | 2 | ✗ | · | rolled back: errors \\| 0.2 > 0.05 |',
       '| ap-1 | 3 | · | · | waiting |',
     ]);
+  });
+
+  it('status reads the child workflow that runs a target now: its rollout, its watch or its rollback', () => {
+    const t = { name: 'eu-1', wave: 0, workflowId: 'r/eu-1' };
+    assert.equal(liveTargetWorkflow({ ...t, state: 'running' }), 'r/eu-1');
+    assert.equal(liveTargetWorkflow({ ...t, state: 'released', watch: { state: 'watching', since: 't0' } }), 'r/eu-1/watch');
+    assert.equal(liveTargetWorkflow({ ...t, state: 'rolling-back', watch: { state: 'passed', since: 't0' } }), 'r/eu-1/rollback');
+    assert.equal(liveTargetWorkflow({ ...t, state: 'released', watch: { state: 'passed', since: 't0' } }), undefined);
+    assert.equal(liveTargetWorkflow({ ...t, state: 'waiting' }), undefined);
   });
 });

@@ -10,7 +10,7 @@ import { DevServer } from '../helpers/dev-server';
 import { tempDir } from '../helpers/fixtures';
 import { readLedger } from '../helpers/ledger';
 import { waitForStatus } from '../helpers/status';
-import { canaryRepo, KILL_POINTS, releaseOf, resultOf, running, Services, sigkill, sleep, startFlags, TARGET, WorkerKiller } from './harness';
+import { canaryRepo, KILL_POINTS, releaseOf, resultOf, running, Services, sigkill, sleep, startFlags, statusOf, TARGET, WorkerKiller } from './harness';
 
 // Releases; at least KILLED_AT_LEAST of them must meet a kill (a release can end before one comes).
 const TRIALS = 24;
@@ -146,12 +146,12 @@ describe('faults: workers killed, a second worker, the server restarted (dev ser
       assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], 'no step applied twice');
     });
 
-    it('carries fleet releases on when their worker is SIGKILLed while a second wave\'s deploy commands run: each target as it would have ended, nothing applied twice, one ledger line', async () => {
+    it('carries fleet releases on when their worker is SIGKILLed while a second wave\'s deploy commands run and a passed target is watched: each target as it would have ended, nothing applied twice, one ledger line', async () => {
       const queue = { ROLLGATE_TASK_QUEUE: 'fleet' };
       const first = await worker(queue);
       const targets = ['a', 'b', 'c'];
       /** A fleet of three targets (a, then b and c), each its own series and weight; `broken`'s canary fails. */
-      const fleetRelease = async (service: string, broken?: string) => {
+      const fleetRelease = async (service: string, broken?: string, bake = '0s') => {
         const routes = targets.map((t) => `${service}-${t}`);
         const repo = canaryRepo({
           service,
@@ -160,7 +160,7 @@ describe('faults: workers killed, a second worker, the server restarted (dev ser
           extra: {
             deploy: { command: [process.execPath, TARGET, '{route}'], timeout: '30s' },
             analysis: { prometheus: { address: prometheus.url }, interval: '1s', verifyWindow: '30s', metrics: [{ name: 'errors', query: 'max(fault_errors{service="{{route}}"})', failureCondition: 'result > 0' }] },
-            fleet: { targets: targets.map((t, i) => ({ name: t, labels: { route: routes[i]! } })), waves: [{ targets: ['a'] }, { targets: ['b', 'c'] }] },
+            fleet: { targets: targets.map((t, i) => ({ name: t, labels: { route: routes[i]! } })), waves: [{ targets: ['a'], bake }, { targets: ['b', 'c'] }] },
           },
         });
         for (const r of routes) services.names.add(r);
@@ -168,31 +168,43 @@ describe('faults: workers killed, a second worker, the server restarted (dev ser
         const { id } = await startRelease(startFlags(repo, service), { ...cliEnv, ...queue });
         return { id, repo, routes, broken };
       };
-      const releases = [await fleetRelease('fleet-ok'), await fleetRelease('fleet-bad', 'c')];
-      // The kill comes while a deploy command of the second wave runs.
+      // The third release's one-box target is watched through a long bake; it breaks after the kill.
+      const releases = [await fleetRelease('fleet-ok'), await fleetRelease('fleet-bad', 'c'), await fleetRelease('fleet-watch', undefined, '90s')];
+      const watchedOf = async (id: string) => (await statusOf(client, id))?.fleet?.targets.find((t) => t.name === 'a')?.watch?.state;
+      // The kill comes while a deploy command of the second wave runs and the third release's target a is watched.
       const deadline = Date.now() + 120_000;
+      let watching = false;
       for (;;) {
+        watching ||= (await watchedOf(releases[2]!.id)) === 'watching';
         const wave2 = services.calls().filter((c) => /\/(b|c)@/.test(c.key) && running(c.pid));
-        if (wave2.length > 0) break;
-        assert.ok(Date.now() < deadline, 'no deploy command of the second wave ran within 2 minutes');
+        if (watching && wave2.length > 0) break;
+        assert.ok(Date.now() < deadline, `no deploy command of the second wave ran while a was watched within 2 minutes (watched: ${watching})`);
         await sleep(50);
       }
       await sigkill(first);
       await worker(queue);
+      services.faulty.add('fleet-watch-a');
       const ended = [];
       for (const r of releases) ended.push(await resultOf(client, r.id, 180_000));
-      assert.deepEqual(ended.map((r) => r.outcome), ['released', 'rolled_back']);
-      const [ok, bad] = releases;
+      assert.deepEqual(ended.map((r) => r.outcome), ['released', 'rolled_back', 'rolled_back']);
+      assert.match(ended[2]!.reason ?? '', /^wave 1 failed: 1 of 1 failed, 0 allowed \(a\); a broke while watched: /);
+      const [ok, bad, watched] = releases;
       assert.deepEqual(readLedger(ok!.repo).map((l) => l.targets), [{ a: 'released', b: 'released', c: 'released' }]);
       assert.deepEqual(readLedger(bad!.repo).map((l) => l.targets), [{ a: 'rolled_back', b: 'rolled_back', c: 'rolled_back' }]);
+      assert.deepEqual(readLedger(watched!.repo).map((l) => l.targets), [{ a: 'rolled_back', b: 'not_started', c: 'not_started' }]);
+      assert.equal(await watchedOf(ok!.id), 'passed', 'the first release\'s target a was watched until the second wave passed');
       for (const route of ok!.routes) assert.equal(services.weight(route), 100, route);
-      for (const route of bad!.routes) assert.equal(services.weight(route), 0, route);
+      for (const route of [...bad!.routes, ...watched!.routes]) assert.equal(services.weight(route), 0, route);
       const keys = services.applied().filter((a) => releases.some((r) => a.key.startsWith(`${r.id}/`) || a.key.startsWith(`${r.id}@`))).map((a) => a.key);
       assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], 'no step applied twice');
       assert.ok(keys.some((k) => k.includes('/c@') && k.endsWith('/rollback-production')), 'the broken target rolled back');
       assert.ok(keys.some((k) => k.includes('/a/rollback@') && k.endsWith('/rollback-production')), 'the first wave rolled back by a rollback of its own');
+      assert.deepEqual(
+        keys.filter((k) => k.startsWith(`${watched!.id}/`) && k.endsWith('/rollback-production')).map((k) => k.replace(/@\w+/, '@')),
+        [`${watched!.id}/a/watch@/rollback-production`],
+        'the watched target rolled back once, by its watch',
+      );
     });
-
   });
 
   it('carries a release on when the Temporal server is killed mid-phase and started again on the same database file', async () => {

@@ -33,7 +33,7 @@ const fleetConfig = (fleet: object = {}) => ({
 });
 
 describe('waves across targets (time-skipping server, fake activities)', () => {
-  const suite = timeSkippingSuite('waves', [RECORDED, `${RECORDED}/us-1`, `${RECORDED}/eu-1/rollback`]);
+  const suite = timeSkippingSuite('waves', [RECORDED, `${RECORDED}/us-1`, `${RECORDED}/eu-1/watch`, `${RECORDED}/eu-1/rollback`]);
   const { withWorker } = suite;
   const input = (id: string, fleet: object = {}): ReleaseInput => fakeReleaseInput(id, 'checkout', fleetConfig(fleet));
   const fakes = (opts: Parameters<typeof fakeActivities>[0] = {}) => fakeActivities({ change: mediumChange, fleetOrders: (release) => fleetOrders(suite.env.client, release), ...opts });
@@ -42,9 +42,10 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
 
   it('runs each wave in parallel on its targets with their labels, bakes between waves, and records one line with every target', async () => {
     const { activities, calls } = fakes();
-    const { res, status } = await withWorker(activities, async (taskQueue) => {
+    const { res, status, watch } = await withWorker(activities, async (taskQueue) => {
       const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-all-pass', args: [input('fleet-all-pass')] });
-      return { res: await result(handle), status: await handle.query(statusQuery) };
+      const res = await result(handle);
+      return { res, status: await handle.query(statusQuery), watch: await suite.env.client.workflow.getHandle(targetWorkflowId('fleet-all-pass', 'eu-1', 'watch')).query(statusQuery) };
     });
     assert.equal(res.outcome, 'released', res.reason);
     // Staging once, by the release; then the production phases on each target.
@@ -66,6 +67,12 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
     ]);
     assert.equal(calls.ledger.length, 1, 'one ledger line for the release');
     assert.deepEqual(calls.ledger[0]!.targets, { 'eu-1': 'released', 'eu-2': 'released', 'us-1': 'released' });
+    // The one-box target was watched on its live 100% through the bake and the second wave; the last wave is not.
+    const watchedBy = [...new Set(calls.monitors.filter((m) => m.phase === 'production-canary-100 (later waves)').map((m) => m.vars.labels?.target))];
+    assert.deepEqual(watchedBy, ['eu-1']);
+    assert.ok(calls.monitors.filter((m) => m.phase === 'production-canary-100 (later waves)').length > 1, 'watched for more than one round');
+    assert.deepEqual(status.fleet!.targets.map((t) => t.watch?.state), ['passed', undefined, undefined]);
+    assert.equal(watch.steps.find((s) => s.name === 'watched while the later waves roll out')?.detail, 'every later wave passed');
     const record = calls.records.at(-1)!;
     assert.match(record, /\| target \| wave \| production-canary-5 \| production-canary-100 \| outcome \|/);
     assert.match(record, /\| us-1 \| 2 \| ✓ \| ✓ \| released \|/);
@@ -99,6 +106,36 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
     assert.equal(res.outcome, 'released');
     assert.deepEqual(calls.rollbacks.map(targetOf), ['us-1']);
     assert.deepEqual(calls.ledger[0]!.targets, { 'eu-1': 'released', 'eu-2': 'released', 'us-1': 'rolled_back' });
+  });
+
+  it('a target that passed is watched while the later waves roll out: when it breaks it rolls itself back and the running wave is stopped', async () => {
+    const { activities, calls } = fakes({ whileWaiting: { 'eu-1/production-canary-100 (later waves)': ['successful', 'failed'] } });
+    const { res, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-watch-breaks', args: [input('fleet-watch-breaks', { waves: [{ targets: ['eu-1'] }, { targets: ['eu-2', 'us-1'] }] })] });
+      return { res: await result(handle), status: await handle.query(statusQuery) };
+    });
+    assert.equal(res.outcome, 'rolled_back');
+    assert.equal(res.stopKind, 'wave-failed');
+    assert.match(res.reason!, /^wave 1 failed: 1 of 1 failed, 0 allowed \(eu-1\); eu-1 broke while watched: .*errors/);
+    const eu1 = status.fleet!.targets.find((t) => t.name === 'eu-1')!;
+    assert.equal(eu1.watch?.state, 'broke');
+    assert.equal(eu1.state, 'rolled_back');
+    assert.deepEqual(status.fleet!.waves.map((w) => w.state), ['failed', 'stopped']);
+    // The broken target rolled back once (by its watch); the second wave's targets, stopped at 5%, by themselves.
+    assert.deepEqual(calls.rollbacks.filter((r) => r.stage === 'production').map(targetOf).sort(), ['eu-1', 'eu-2', 'us-1']);
+    assert.ok(!calls.deploys.some((d) => d.stage === 'production' && d.weight === 100 && targetOf(d) !== 'eu-1'), 'the second wave never reached 100%');
+    assert.deepEqual(calls.ledger[0]!.targets, { 'eu-1': 'rolled_back', 'eu-2': 'rolled_back', 'us-1': 'rolled_back' });
+    assert.match(calls.records.at(-1)!, /\| eu-1 \| 1 \| ✓ \| ✓ \| rolled back \(broke while watched\): /);
+  });
+
+  it('a watched target that breaks within its wave\'s budget is rolled back and the release goes on', async () => {
+    const { activities, calls } = fakes({ whileWaiting: { 'eu-2/production-canary-100 (later waves)': ['failed'] } });
+    const fleet = { waves: [{ targets: ['eu-1', 'eu-2'], maxFailedTargets: 1, bake: '1h' }, { targets: ['us-1'] }] };
+    const res = await withWorker(activities, async (taskQueue) => result(await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-watch-budget', args: [input('fleet-watch-budget', fleet)] })));
+    assert.equal(res.outcome, 'released', res.reason);
+    assert.deepEqual(calls.rollbacks.map(targetOf), ['eu-2']);
+    assert.ok(calls.deploys.some((d) => targetOf(d) === 'us-1' && d.weight === 100), 'the next wave went out');
+    assert.deepEqual(calls.ledger[0]!.targets, { 'eu-1': 'released', 'eu-2': 'rolled_back', 'us-1': 'released' });
   });
 
   it('with onWaveFailure hold, the targets that passed wait for a human: approved, they keep the version', async () => {

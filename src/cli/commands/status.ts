@@ -4,7 +4,7 @@ import { describeFreeze } from '../../domain/freezes';
 import { ExitCode } from '../exit-code';
 import { type FlagSpec, type Out, parseFlags, releaseId } from '../flags';
 import { queryStatus, queryTargets } from '../temporal';
-import { fleetTable, phaseStates } from '../../domain/waves';
+import { fleetTable, liveTargetWorkflow, phaseStates } from '../../domain/waves';
 import type { ReleaseStatus } from '../../domain/release';
 
 const StatusFlagsSchema = z.strictObject({ id: releaseId('status'), json: z.boolean().default(false) });
@@ -33,7 +33,7 @@ export async function statusCommand(args: string[], out: Out): Promise<number> {
   for (const f of status.freezes ?? []) out.log(`frozen: ${describeFreeze(f)}`);
   if (status.hold) out.log(`held by ${status.hold.target}; to break it: rollgate override ${status.releaseId} --reason TEXT (signed where the worker verifies signers)`);
   for (const o of status.overrides ?? []) out.log(`overridden by ${o.by}${o.verified ? ' (signature verified)' : ' (unverified)'} at ${o.at}: ${o.broke}; ${o.reason}`);
-  const waitingFor = { pause: 'the pause to end', approval: 'an approval', window: 'a deployment window', freeze: 'a freeze to end' } as const;
+  const waitingFor = { pause: 'the pause to end', approval: 'an approval', window: 'a deployment window', freeze: 'a freeze to end', 'later waves': 'the later waves to pass' } as const;
   if (w) out.log(`watching ${w.phase} while waiting for ${waitingFor[w.reason]} (since ${w.since}): ${w.readings} readings so far`);
   if (w?.held) out.log(`  a check failed during the pause: ${w.held}; the release rolls back when it resumes`);
   for (const a of [...status.analysed, ...(status.analysis ? [status.analysis] : [])]) {
@@ -72,8 +72,8 @@ async function printFleet(status: ReleaseStatus, out: Out): Promise<void> {
   fleet.waves.forEach((w, i) => out.log(`wave ${i + 1} (${w.targets.join(', ')}): ${w.state}${w.verdict ? `: ${w.verdict}` : ''}`));
   for (const line of fleetTable(now, phases)) out.log(line);
   for (const [name, s] of Object.entries(live)) {
-    const id = fleet.targets.find((t) => t.name === name)!.workflowId;
-    if (s.pendingApproval) out.log(`${name} waits for approval: ${s.pendingApproval.reason}; rollgate approve ${s.state === 'rolling-back' ? `${id}/rollback` : id}`);
+    const id = liveTargetWorkflow(fleet.targets.find((t) => t.name === name)!);
+    if (s.pendingApproval) out.log(`${name} waits for approval: ${s.pendingApproval.reason}; rollgate approve ${id}`);
     if (s.needsHuman) out.log(`${name} NEEDS A HUMAN: ${s.needsHuman.reason}; ${s.needsHuman.options.join(' or ')}`);
   }
 }
