@@ -8,7 +8,7 @@ import { FailureType } from '../domain/enums';
 import type { LedgerEntry } from '../domain/ledger';
 import { type Windows, type WindowState, windowState } from '../domain/windows';
 import { type Freeze, freezesHolding } from '../domain/freezes';
-import type { FleetOrders } from '../domain/waves';
+import type { FleetOrders, TargetState } from '../domain/waves';
 import { restoreHistory, type RestoreHistory } from '../domain/dora';
 import type { ReleaseDurations } from '../domain/timeline';
 import { ROLLBACK, type CommandVars } from '../domain/command';
@@ -59,6 +59,8 @@ export interface ActivityDeps {
   freezes?: (since?: number) => Promise<Freeze[]>;
   /** A fleet release's orders to its targets, as the release's own query answers (a target reads them when woken). */
   fleetOrders?: (release: { workflowId: string; runId: string }) => Promise<FleetOrders>;
+  /** How a fleet release's running targets stand, as their own status queries answer (the release reads them when a target wakes it). */
+  targetStates?: (targets: { workflowId: string; runId: string }[]) => Promise<Record<string, TargetState>>;
 }
 
 export const defaultDeps = (): ActivityDeps => ({
@@ -278,6 +280,12 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     async fleetOrders(input: { workflowId: string; runId: string }): Promise<FleetOrders> {
       if (!deps.fleetOrders) throw ApplicationFailure.nonRetryable('this worker cannot read a release\'s orders: its activities were given no Temporal client');
       return deps.fleetOrders(input);
+    },
+
+    /** How the release's running targets stand now: from their own queries, never from a message. */
+    async targetStates(input: { targets: { workflowId: string; runId: string }[] }): Promise<Record<string, TargetState>> {
+      if (!deps.targetStates) throw ApplicationFailure.nonRetryable('this worker cannot read a release\'s targets: its activities were given no Temporal client');
+      return deps.targetStates(input.targets);
     },
 
     /** The freezes that hold a service now, from the registry's own state: what a phase boundary decides on. */

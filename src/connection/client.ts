@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { InputError } from '../domain/errors';
-import { FREEZE_REGISTRY_ID, FREEZE_REGISTRY_WORKFLOW, fleetOrdersQuery, freezesQuery, RELEASE_STATE_ATTRIBUTE } from '../workflows/messages';
-import type { FleetOrders } from '../domain/waves';
+import { FREEZE_REGISTRY_ID, FREEZE_REGISTRY_WORKFLOW, fleetOrdersQuery, freezesQuery, RELEASE_STATE_ATTRIBUTE, statusQuery } from '../workflows/messages';
+import type { FleetOrders, TargetState } from '../domain/waves';
 import type { Freeze } from '../domain/freezes';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { type ConnectionSettings, connectionSettings, tlsOptions } from './settings';
@@ -108,6 +108,20 @@ export async function currentFreezes(client: Client): Promise<Freeze[]> {
     if (e instanceof WorkflowNotFoundError) return [];
     throw e;
   }
+}
+
+/** How a fleet release's running targets stand, each from its own status query; one that does not answer is left out. */
+export async function targetStates(client: Client, targets: { workflowId: string; runId: string }[]): Promise<Record<string, TargetState>> {
+  const read = await Promise.all(
+    targets.map(async (t) => {
+      const s = await client.workflow
+        .getHandle(t.workflowId, t.runId)
+        .query(statusQuery)
+        .catch(() => undefined);
+      return s ? [[t.workflowId, { state: s.state, ...(s.outcome ? { outcome: s.outcome } : {}) }] as const] : [];
+    }),
+  );
+  return Object.fromEntries(read.flat());
 }
 
 /** What a fleet release orders its targets now, from its own query. */

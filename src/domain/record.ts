@@ -3,7 +3,7 @@ import { commandFor, FLAG_ROLLBACK_STEP, renderArgv, ROLLBACK, rollbackStep, sho
 import type { RollgateConfig } from './config';
 import { formatDuration } from './duration';
 import { type Outcome, PrerequisiteName } from './enums';
-import { isAnalysed, type Phase, PhaseAction, rollbackTargets, TARGET_ATTEMPTS, TARGET_GRACE_MS, verificationUrl } from './plan';
+import { isAnalysed, measures, type Phase, PhaseAction, rollbackTargets, TARGET_ATTEMPTS, TARGET_GRACE_MS, verificationUrl } from './plan';
 import type { Metric } from './analysis';
 import { type Approval, type DecisionResult, type GateReport, type Override, type PendingApproval, type PhaseAnalysis, type StepRecord } from './release';
 import { phaseTimeline } from './timeline';
@@ -444,6 +444,18 @@ function waves(config: RollgateConfig): string[] {
         `- Wave ${i + 1}: ${w.targets.join(', ')}${w.maxFailedTargets ? `, up to ${w.maxFailedTargets} may fail (each rolled back at once)` : ', none may fail'}${w.bake && i < fleet.waves.length - 1 ? `, then a ${formatDuration(w.bake)} bake` : ''}`,
     ),
     `- A failed wave: no later wave starts, its running targets roll back, and the targets that passed are ${fleet.onWaveFailure === 'hold' ? 'held while a human decides (approve keeps them, reject rolls them back)' : 'rolled back'}`,
+    ...watchedBetweenWaves(config),
+  ];
+}
+
+/** What watches the targets that passed while the later waves roll out. */
+function watchedBetweenWaves(config: RollgateConfig): string[] {
+  if (config.fleet.waves.length < 2) return [];
+  const checks = config.analysis.metrics.filter((m) => measures(m, { weight: 100 })).map((m) => m.name);
+  return [
+    checks.length > 0
+      ? `- A target that passed is watched by ${checks.join(', ')} through the bakes and the later waves: one that breaks rolls back at once and counts against its wave's budget`
+      : '- The targets that passed are not watched between waves: no acting check measures a target at 100%',
   ];
 }
 

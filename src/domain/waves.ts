@@ -146,6 +146,16 @@ export interface FleetOrders {
   wavesDone?: boolean;
 }
 
+/** How a running target stands, from its own status query: what its release counts a failure by before the target has ended. */
+export interface TargetState {
+  state: string;
+  outcome?: string;
+}
+
+/** A target that broke and is rolling back (or has ended other than released): a failure of its wave, before its result comes. */
+export const isFailing = (t: TargetState): boolean =>
+  ['rolling-back', 'verifying-rollback', 'needs-human'].includes(t.state) || (t.state === 'finished' && t.outcome !== TargetOutcome.RELEASED);
+
 /** How a target's child workflow ended. */
 export interface TargetResult {
   target: string;

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { type CountReleases, serveMetrics, WorkerMetrics } from './metrics';
-import { connectClient, connectionOptions, ensureFreezeRegistry, fleetOrders, registerStateAttribute, sharedFreezeReads } from '../connection/client';
+import { connectClient, connectionOptions, ensureFreezeRegistry, fleetOrders, registerStateAttribute, sharedFreezeReads, targetStates } from '../connection/client';
 import { RELEASE_STATE_ATTRIBUTE, RELEASE_WORKFLOW } from '../workflows/messages';
 import { createActivities, type ActivityDeps, defaultDeps } from '../activities';
 import { DEFAULT_TASK_QUEUE } from '../connection/settings';
@@ -105,7 +105,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   try {
     capWorkflowThreadHeap(env);
     const dataConverter = dataConverterFromEnv(env);
-    const worker = await createReleaseWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, deps: { ...workerDeps(), telemetry: metrics, freezes: sharedFreezeReads(visibility.client), fleetOrders: (release) => fleetOrders(visibility.client, release) }, ...(dataConverter ? { dataConverter } : {}) });
+    const worker = await createReleaseWorker({ connection, namespace: settings.namespace, taskQueue: settings.taskQueue, deps: { ...workerDeps(), telemetry: metrics, freezes: sharedFreezeReads(visibility.client), fleetOrders: (release) => fleetOrders(visibility.client, release), targetStates: (targets) => targetStates(visibility.client, targets) }, ...(dataConverter ? { dataConverter } : {}) });
     const server = await serveMetrics({ host, port, metrics, sdkMetricsUrl: `http://127.0.0.1:${sdkPort}/metrics`, healthy: () => worker.getState() === 'RUNNING' });
     const bound = (server.address() as { port: number }).port;
     console.error(`rollgate worker: ${settings.address} namespace ${settings.namespace}, task queue ${settings.taskQueue}; /healthz and /metrics on ${host}:${bound}${dataConverter ? '; payloads encrypted' : ''}`);

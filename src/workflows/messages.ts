@@ -34,6 +34,8 @@ export const RELEASE_WORKFLOW = 'releaseWorkflow';
 /** A fleet release: what it orders its running targets (each reads it when woken); the wake-up carries nothing. */
 export const fleetOrdersQuery = defineQuery<FleetOrders>('fleetOrders');
 export const fleetOrdersChangedSignal = defineSignal('fleetOrdersChanged');
+/** A target's wake-up to its release as it breaks: the release reads how its targets stand from their own queries; the wake-up carries nothing. */
+export const targetBreakingSignal = defineSignal('targetBreaking');
 /** The child workflow ID of a fleet release's target: its rollout, its watch once it passed, its later rollback. */
 export const targetWorkflowId = (releaseId: string, target: string, mode: 'rollout' | 'watch' | 'rollback' = 'rollout'): string => `${releaseId}/${target}${mode === 'rollout' ? '' : `/${mode}`}`;
 

@@ -96,6 +96,8 @@ export class ReleaseRun {
   promotedBy?: string;
   /** A fleet release that stops: why its running targets roll themselves back. */
   fleetStop?: { by?: string; reason: string };
+  /** A fleet release: its targets' wake-ups as they break (each read from the targets' own queries). */
+  targetWakeups = 0;
   /** A fleet release whose waves all passed: its watched targets stop watching (and a watched target that heard it). */
   wavesDone = false;
 

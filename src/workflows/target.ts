@@ -1,15 +1,15 @@
-import { ApplicationFailure, CancellationScope, condition, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ChangeSet } from '../domain/changeset';
 import { FailureType, Outcome } from '../domain/enums';
 import { firstDeployPhase, type ReleasePlan } from '../domain/plan';
 import type { ReleaseTerms } from '../domain/policy';
-import { type DecisionResult, type ParsedReleaseInput, ReleaseState, type ReleaseResult, StepStatus, type StopReason, WaitReason } from '../domain/release';
+import { type DecisionResult, type ParsedReleaseInput, ReleaseState, type ReleaseResult, StepStatus, StopKind, type StopReason, WaitReason } from '../domain/release';
 import { type FleetOrders, type Target, TargetOutcome, type TargetResult, phaseStates, targetVars } from '../domain/waves';
 import { preflightChecks } from './checks';
 import { finish } from './closing';
 import { compensate } from './compensation';
 import { listenForFreezes } from './holds';
-import { fleetOrdersChangedSignal, targetWorkflowId } from './messages';
+import { fleetOrdersChangedSignal, targetBreakingSignal, targetWorkflowId } from './messages';
 import { runPhase } from './phases';
 import { failureMessage, ReleaseRun, StopRelease, stopReasonOf } from './run-state';
 import { installSteering } from './steering';
@@ -81,7 +81,18 @@ async function rollOut(run: ReleaseRun, plan: ReleasePlan): Promise<ReleaseResul
     for (const phase of plan.phases) await runPhase(run, phase);
   } catch (e) {
     // A target rolls itself back even when the release is cancelled, and tells the release how it ended.
-    return CancellationScope.nonCancellable(() => compensate(run, stopReasonOf(e)));
+    return CancellationScope.nonCancellable(async () => {
+      const reason = stopReasonOf(e);
+      // Broken by itself, not stopped: its release is woken now, so that it can stop the wave's others before this rollback ends.
+      if (reason.kind !== StopKind.ABORTED && reason.kind !== StopKind.CANCELLED) {
+        run.setState(ReleaseState.ROLLING_BACK);
+        const { workflowId, runId } = run.target!.parent;
+        await getExternalWorkflowHandle(workflowId, runId)
+          .signal(targetBreakingSignal)
+          .catch(() => undefined);
+      }
+      return compensate(run, reason);
+    });
   }
   return finish(run, Outcome.RELEASED);
 }

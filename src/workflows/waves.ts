@@ -1,12 +1,12 @@
-import { CancellationScope, type ChildWorkflowHandle, condition, ParentClosePolicy, setHandler, startChild } from '@temporalio/workflow';
+import { CancellationScope, type ChildWorkflowHandle, condition, isCancellation, ParentClosePolicy, setHandler, startChild } from '@temporalio/workflow';
 import { formatDuration } from '../domain/duration';
 import { type Phase, PhaseAction, type ReleasePlan } from '../domain/plan';
 import { ApprovalKind, ReleaseState, StepStatus, StopKind, type StopReason } from '../domain/release';
-import { type FleetOrders, type FleetStatus, OnWaveFailure, type TargetOutcome, TargetOutcome as Outcomes, type TargetProgress, type TargetResult, type Wave, waveVerdict } from '../domain/waves';
+import { type FleetOrders, type FleetStatus, OnWaveFailure, type TargetOutcome, TargetOutcome as Outcomes, type TargetProgress, type TargetResult, type TargetState, isFailing, type Wave, waveVerdict } from '../domain/waves';
 import { awaitApproval } from './approvals';
 import { bake } from './bake';
 import { waitWhilePaused } from './holds';
-import { fleetOrdersChangedSignal, fleetOrdersQuery, freezesChangedSignal, targetWorkflowId } from './messages';
+import { fleetOrdersChangedSignal, fleetOrdersQuery, freezesChangedSignal, targetBreakingSignal, targetWorkflowId } from './messages';
 import { failureMessage, now, type ReleaseRun, StopRelease } from './run-state';
 import { livePhase } from './watch';
 import type { TargetInput, targetWorkflow } from './target';
@@ -24,6 +24,9 @@ export function startFleet(run: ReleaseRun): FleetStatus {
   };
   run.status.fleet = status;
   setHandler(fleetOrdersQuery, () => ordersOf(run));
+  setHandler(targetBreakingSignal, () => {
+    run.targetWakeups++;
+  });
   return status;
 }
 
@@ -218,8 +221,23 @@ async function runWave(
     adopt(progress, result);
     outcomes[name] = result.outcome;
     // Past the budget (or with a target in an unknown state), those still running are stopped: the wave has failed whatever they do.
-    if ((failed() > wave.maxFailedTargets || unknown.length > 0) && !run.fleetStop)
-      run.fleetStop = { reason: `wave ${index + 1} failed: ${failed()} of ${wave.targets.length} targets failed, ${wave.maxFailedTargets} allowed` };
+    if ((failed() > wave.maxFailedTargets || unknown.length > 0) && !run.fleetStop) run.fleetStop = { reason: pastBudget(failed()) };
+  };
+  const pastBudget = (count: number) => `wave ${index + 1} failed: ${count} of ${wave.targets.length} targets failed, ${wave.maxFailedTargets} allowed`;
+  /** A target woke the release as it broke: those rolling back count before their results come, read from their own queries. */
+  const countBreaking = async () => {
+    const reading = [...running.values()];
+    let states: Record<string, TargetState>;
+    try {
+      states = await run.acts.local.targetStates({ targets: reading.map((h) => ({ workflowId: h.workflowId, runId: h.firstExecutionRunId })) });
+    } catch (e) {
+      if (isCancellation(e)) throw e;
+      // Their results still count when they come.
+      run.note(`wave ${index + 1}: targets' states`, StepStatus.FAILED, failureMessage(e), { outsidePhase: true });
+      return;
+    }
+    const breaking = reading.filter((h) => states[h.workflowId] && isFailing(states[h.workflowId]!)).length;
+    if (failed() + breaking > wave.maxFailedTargets && !run.fleetStop) run.fleetStop = { reason: pastBudget(failed() + breaking) };
   };
   let done = false;
   const all = Promise.all(wave.targets.map(one)).finally(() => {
@@ -227,9 +245,16 @@ async function runWave(
   });
   let sent = JSON.stringify(ordersOf(run));
   let holds = run.holdsChanged;
+  let wakeups = run.targetWakeups;
   try {
     while (!done) {
-      await condition(() => done || run.promoteRequest !== undefined || (run.stopping() && !run.fleetStop) || JSON.stringify(ordersOf(run)) !== sent || run.holdsChanged !== holds);
+      await condition(
+        () => done || run.promoteRequest !== undefined || (run.stopping() && !run.fleetStop) || JSON.stringify(ordersOf(run)) !== sent || run.holdsChanged !== holds || run.targetWakeups !== wakeups,
+      );
+      if (run.targetWakeups !== wakeups) {
+        wakeups = run.targetWakeups;
+        if (!run.fleetStop && running.size > 0) await countBreaking();
+      }
       if (run.holdsChanged !== holds) {
         // The registry's wake-up (or an override), passed on: each target reads the freezes again at its boundary.
         holds = run.holdsChanged;

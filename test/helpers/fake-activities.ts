@@ -9,7 +9,7 @@ import type { ChangeSet } from '../../src/domain/changeset';
 import { restoreHistory } from '../../src/domain/dora';
 import { windowState } from '../../src/domain/windows';
 import { type Freeze, freezesHolding } from '../../src/domain/freezes';
-import type { FleetOrders } from '../../src/domain/waves';
+import type { FleetOrders, TargetState } from '../../src/domain/waves';
 import type { LedgerEntry } from '../../src/domain/ledger';
 import type { GateReport, ReleaseInput } from '../../src/domain/release';
 
@@ -47,6 +47,8 @@ export const criticalChange = changeSet([
 
 export interface Calls {
   monitors: MonitorInput[];
+  /** Reads of a fleet release's targets' states. */
+  targetStates: number;
   flags: { flag: string; percentage: number }[];
   notifications: string[];
   deploys: StepInput[];
@@ -87,9 +89,13 @@ export function fakeActivities(
     freezes?: () => Promise<Freeze[]>;
     /** A fleet release's orders (its query on a test's server). */
     fleetOrders?: (release: { workflowId: string; runId: string }) => Promise<FleetOrders>;
+    /** A fleet release's targets as they stand (their queries on a test's server). */
+    targetStates?: (targets: { workflowId: string; runId: string }[]) => Promise<Record<string, TargetState>>;
+    /** Awaited before a rollback returns: a rollback that takes its time. */
+    rollbackGate?: (s: StepInput) => Promise<void>;
   } = {},
 ) {
-  const calls: Calls = { monitors: [], flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [], ledgerDirs: [], notes: [], pages: [] };
+  const calls: Calls = { monitors: [], targetStates: 0, flags: [], notifications: [], deploys: [], rollbacks: [], smokes: [], records: [], ledger: [], ledgerDirs: [], notes: [], pages: [] };
   const cursor = new Map<string, number>();
   const activities: Activities = {
     /** The real verifier, against the allowed-signers file a test gives (none: names are unverified). */
@@ -163,6 +169,7 @@ export function fakeActivities(
     async rollback(input) {
       calls.rollbacks.push(input);
       if (typeof opts.failRollback === 'function' ? opts.failRollback() : opts.failRollback) throw ApplicationFailure.nonRetryable('rollback exited with 1', 'RollbackFailed');
+      await opts.rollbackGate?.(input);
       return { idempotencyKey: input.idempotencyKey, skipped: false, exitCode: 0, durationMs: 5, logFile: 'x.log' };
     },
     async smokeTest(input) {
@@ -172,6 +179,11 @@ export function fakeActivities(
     /** The real estimate, over the lines given and those this fake has recorded. */
     async windowState(input) {
       return windowState(input.windows, input.at);
+    },
+    async targetStates({ targets }) {
+      calls.targetStates++;
+      if (!opts.targetStates) throw new Error('this test gave no target states');
+      return opts.targetStates(targets);
     },
     async fleetOrders(release) {
       if (!opts.fleetOrders) throw new Error('this test gave no fleet orders');

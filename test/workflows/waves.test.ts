@@ -4,9 +4,9 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
 import type { TargetInput } from '../../src/workflows/target';
-import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, targetWorkflowId } from '../../src/workflows/messages';
+import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, targetBreakingSignal, targetWorkflowId } from '../../src/workflows/messages';
 import { releaseWorkflow, targetWorkflow } from '../../src/workflows';
-import { fleetOrders } from '../../src/connection/client';
+import { fleetOrders, targetStates } from '../../src/connection/client';
 import { timeSkippingSuite } from '../helpers/workflow-worker';
 import { waitForQuiet } from '../helpers/status';
 import { fakeActivities, fakeReleaseInput, mediumChange, REVIEWERS } from '../helpers/fake-activities';
@@ -36,7 +36,7 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
   const suite = timeSkippingSuite('waves', [RECORDED, `${RECORDED}/us-1`, `${RECORDED}/eu-1/watch`, `${RECORDED}/eu-1/rollback`]);
   const { withWorker } = suite;
   const input = (id: string, fleet: object = {}): ReleaseInput => fakeReleaseInput(id, 'checkout', fleetConfig(fleet));
-  const fakes = (opts: Parameters<typeof fakeActivities>[0] = {}) => fakeActivities({ change: mediumChange, fleetOrders: (release) => fleetOrders(suite.env.client, release), ...opts });
+  const fakes = (opts: Parameters<typeof fakeActivities>[0] = {}) => fakeActivities({ change: mediumChange, fleetOrders: (release) => fleetOrders(suite.env.client, release), targetStates: (targets) => targetStates(suite.env.client, targets), ...opts });
   const result = async (handle: WorkflowHandle) => (await handle.result()) as ReleaseResult;
   const targetOf = (d: { labels?: Record<string, string> }) => d.labels?.target ?? '-';
 
@@ -44,10 +44,16 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
     const { activities, calls } = fakes();
     const { res, status, watch } = await withWorker(activities, async (taskQueue) => {
       const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-all-pass', args: [input('fleet-all-pass')] });
+      // Anyone may send the wake-up a breaking target sends; it stops nothing: the release reads its targets' own states.
+      while ((await handle.query(statusQuery)).state !== 'rolling-out') await suite.env.sleep(MIN);
+      // Sent while nothing is in flight: the time-skipping server strands a run whose task cancels a timer that fired meanwhile (temporalio/sdk-java#3088).
+      await waitForQuiet(handle);
+      for (let i = 0; i < 3; i++) await handle.signal(targetBreakingSignal);
       const res = await result(handle);
       return { res, status: await handle.query(statusQuery), watch: await suite.env.client.workflow.getHandle(targetWorkflowId('fleet-all-pass', 'eu-1', 'watch')).query(statusQuery) };
     });
     assert.equal(res.outcome, 'released', res.reason);
+    assert.ok(calls.targetStates > 0, 'the wake-ups were read');
     // Staging once, by the release; then the production phases on each target.
     assert.deepEqual(calls.deploys.filter((d) => d.stage === 'staging').map(targetOf), ['-']);
     const prod = calls.deploys.filter((d) => d.stage === 'production');
@@ -76,10 +82,22 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
     const record = calls.records.at(-1)!;
     assert.match(record, /\| target \| wave \| production-canary-5 \| production-canary-100 \| outcome \|/);
     assert.match(record, /\| us-1 \| 2 \| ✓ \| ✓ \| released \|/);
+    assert.match(record, /\| eu-1 \| 1 \| ✓ \| ✓ \| released \(watched\) \|/);
+    assert.match(record, /- A target that passed is watched by errors through the bakes and the later waves: one that breaks rolls back at once/);
   });
 
-  it('a target that breaks rolls itself back; past the budget its wave fails, the target beside it is stopped, and the wave before is rolled back', async () => {
-    const { activities, calls } = fakes({ measurements: { 'us-1/production-canary-5': ['failed'] } });
+  it('a target that breaks rolls itself back; past the budget its wave fails, the target beside it is stopped as it breaks, and the wave before is rolled back', async () => {
+    let stoppedFirst: boolean | undefined;
+    const { activities, calls } = fakes({
+      measurements: { 'us-1/production-canary-5': ['failed'] },
+      // The broken target's rollback takes its time: the target beside it is stopped meanwhile, not after it.
+      rollbackGate: async (s) => {
+        if (s.labels?.target !== 'us-1') return;
+        const until = Date.now() + 20_000;
+        while (!calls.rollbacks.some((r) => r.labels?.target === 'eu-2') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        stoppedFirst = calls.rollbacks.some((r) => r.labels?.target === 'eu-2');
+      },
+    });
     const { res, status } = await withWorker(activities, async (taskQueue) => {
       const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: RECORDED, args: [input(RECORDED)] });
       return { res: await result(handle), status: await handle.query(statusQuery) };
@@ -91,6 +109,7 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
     assert.deepEqual(byTarget, { 'eu-1': 'rolled_back', 'eu-2': 'rolled_back', 'us-1': 'rolled_back' });
     assert.match(status.fleet!.targets.find((t) => t.name === 'us-1')!.reason!, /errors/);
     assert.match(status.fleet!.targets.find((t) => t.name === 'eu-2')!.reason!, /the release stops: wave 2 failed: 1 of 2 targets failed, 0 allowed/);
+    assert.equal(stoppedFirst, true, 'eu-2 was rolling back before us-1\'s rollback ended');
     assert.deepEqual(calls.rollbacks.filter((r) => r.stage === 'production').map(targetOf).sort(), ['eu-1', 'eu-2', 'us-1']);
     assert.ok(!calls.deploys.some((d) => d.weight === 100 && targetOf(d) === 'us-1'), 'the broken target never reached 100%');
     assert.deepEqual(calls.rollbacks.filter((r) => r.stage === 'staging').length, 1, 'staging, deployed by the release, rolled back by it');
