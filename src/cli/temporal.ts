@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { InputError } from '../domain/errors';
 import type { ReleaseStatus } from '../domain/release';
 import { liveTargetWorkflow } from '../domain/waves';
@@ -24,13 +24,13 @@ export function describeClientError(e: unknown, id?: string): Error {
 
 /** The status query of one release, with client errors turned into one clear line. */
 /** A fleet release's running targets, each as its child workflow answers now (none where it cannot be read). */
-export async function queryTargets(status: ReleaseStatus): Promise<Record<string, ReleaseStatus>> {
+export async function queryTargets(status: ReleaseStatus, connected?: Client): Promise<Record<string, ReleaseStatus>> {
   const live = (status.fleet?.targets ?? []).flatMap((t) => {
     const id = liveTargetWorkflow(t);
     return id ? [{ name: t.name, id }] : [];
   });
   if (live.length === 0) return {};
-  const { client, close } = await connectClient();
+  const { client, close } = connected ? { client: connected, close: async () => undefined } : await connectClient();
   try {
     const read = await Promise.all(live.map(async (t) => [t.name, await client.workflow.getHandle(t.id).query(statusQuery).catch(() => undefined)] as const));
     return Object.fromEntries(read.filter((r): r is readonly [string, ReleaseStatus] => r[1] !== undefined));

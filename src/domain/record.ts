@@ -451,7 +451,7 @@ function waves(config: RollgateConfig): string[] {
 /** What watches the targets that passed while the later waves roll out. */
 function watchedBetweenWaves(config: RollgateConfig): string[] {
   if (config.fleet.waves.length < 2) return [];
-  const checks = config.analysis.metrics.filter((m) => measures(m, { weight: 100 })).map((m) => m.name);
+  const checks = config.analysis.metrics.filter((m) => !m.dryRun && measures(m, { weight: 100 })).map((m) => m.name);
   return [
     checks.length > 0
       ? `- A target that passed is watched by ${checks.join(', ')} through the bakes and the later waves: one that breaks rolls back at once and counts against its wave's budget`

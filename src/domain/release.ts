@@ -297,6 +297,8 @@ export interface Override {
   /** The freezes it broke (`freezeKey`: ID and when set); or the end of the closed window it broke. */
   freezes?: string[];
   windowUntil?: string;
+  /** A fleet's target whose hold it broke (sent to `<release ID>/<target>`); none: the release's own. */
+  target?: string;
 }
 
 export interface PhaseAnalysis {

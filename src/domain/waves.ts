@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from './duration';
+import type { Override, StepRecord } from './release';
 
 /**
  * Waves across targets (issue 16): one release to many targets (regions, clusters, cells), wave
@@ -119,13 +120,15 @@ export interface TargetProgress {
   rollbackStartedAt?: string;
   rollbackEndedAt?: string;
   /** A target that passed, watched on its live production while later waves roll out (`<release ID>/<target>/watch`). */
-  watch?: { state: 'watching' | 'passed' | 'broke'; since: string; endedAt?: string; message?: string };
+  watch?: { state: 'watching' | 'passed' | 'broke' | 'lost'; since: string; endedAt?: string; message?: string };
 }
 
 export interface FleetStatus {
   onWaveFailure: OnWaveFailure;
   waves: { targets: string[]; maxFailedTargets: number; bakeMs: number; state: WaveState; verdict?: string }[];
   targets: TargetProgress[];
+  /** The watched targets whose breaks failed their wave and stopped the release: their rollbacks are part of the time to restore. */
+  stoppedBy?: string[];
 }
 
 /**
@@ -170,6 +173,9 @@ export interface TargetResult {
   rollbackEndedAt?: string;
   /** What the target's checks compared against before its rollout: its watch compares against it too. */
   baseline?: Record<string, number>;
+  /** The overrides sent to the target itself, and its waits for a window or a freeze: the release's record and ledger keep them. */
+  overrides?: Override[];
+  waits?: StepRecord[];
 }
 
 /** The child workflow of a target that runs now, if any: its rollout, its watch, or its rollback. */
@@ -181,7 +187,7 @@ export function liveTargetWorkflow(t: TargetProgress): string | undefined {
 }
 
 const CELL: Record<string, string> = { done: '✓', failed: '✗', skipped: '–', running: '…' };
-const WATCH: Record<NonNullable<TargetProgress['watch']>['state'], string> = { watching: 'watching', passed: 'watched', broke: 'broke while watched' };
+const WATCH: Record<NonNullable<TargetProgress['watch']>['state'], string> = { watching: 'watching', passed: 'watched', broke: 'broke while watched', lost: 'watch lost' };
 
 /** The targets × phases table of the record and `status`: a row per target, a column per phase, then how it ended. */
 export function fleetTable(fleet: FleetStatus, phases: readonly string[], escape: (s: string) => string = (s) => s.replace(/\|/g, '\\|')): string[] {

@@ -12,7 +12,7 @@ import { TARGET_ATTEMPTS, TARGET_GRACE_MS } from '../domain/plan';
 export function activityGroups(config: RollgateConfig) {
   const { heartbeatTimeout } = config;
   return {
-    /** The worker's policy, the decision's reads and its first record, the deployment windows and freezes, a fleet's orders and its targets' states: short, on this worker. */
+    /** The worker's policy, the decision's reads and its first record, the deployment windows and freezes, a fleet's reads of one another: short, on this worker. */
     local: proxyLocalActivities<Pick<Activities, 'releasePolicy' | 'checkPrerequisites' | 'readChangeSet' | 'restoreHistory' | 'writeDecisionRecord' | 'windowState' | 'freezesHolding' | 'fleetOrders' | 'targetStates'>>({
       startToCloseTimeout: '2 minutes',
       retry: { maximumAttempts: 5, initialInterval: '1 second', backoffCoefficient: 2 },

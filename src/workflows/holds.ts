@@ -6,6 +6,10 @@ import { FREEZE_REGISTRY_ID, freezesChangedSignal, subscribeFreezesSignal, unsub
 import { failureMessage, type ReleaseRun, StopRelease } from './run-state';
 import { watchLive } from './watch';
 
+/** The steps of a wait at a phase boundary (`<phase>: deployment window`): what a fleet's release copies from its targets. */
+export const WINDOW_STEP = ': deployment window';
+export const FREEZE_STEP = ': freeze';
+
 /**
  * What keeps a phase from starting: a pause, the deployment windows, a freeze of the service. Each
  * wait happens at a phase boundary, never mid-phase, with the phase that went live last watched;
@@ -47,7 +51,7 @@ async function windowOpen(run: ReleaseRun, phase: Phase): Promise<boolean> {
   if (state.open) return true;
   const override = run.status.overrides?.find((o) => o.windowUntil !== undefined && state.opensAt !== undefined && Date.parse(o.windowUntil) >= state.opensAt);
   if (override) {
-    run.note(`${phase.id}: deployment window`, StepStatus.DONE, `${state.reason}; overridden by ${override.by}: ${override.reason}`);
+    run.note(`${phase.id}${WINDOW_STEP}`, StepStatus.DONE, `${state.reason}; overridden by ${override.by}: ${override.reason}`);
     return true;
   }
   if (state.opensAt === undefined) throw new StopRelease({ kind: StopKind.STEP_FAILED, message: `${phase.title}: ${state.reason}` });
@@ -57,7 +61,7 @@ async function windowOpen(run: ReleaseRun, phase: Phase): Promise<boolean> {
   run.setState(ReleaseState.WAITING_FOR_WINDOW);
   try {
     const woken = wakes(run);
-    await run.step(`${phase.id}: deployment window`, () => watchLive(run, WaitReason.WINDOW, () => condition(woken, Math.max(1, opensAt - Date.now()))), () => state.reason);
+    await run.step(`${phase.id}${WINDOW_STEP}`, () => watchLive(run, WaitReason.WINDOW, () => condition(woken, Math.max(1, opensAt - Date.now()))), () => state.reason);
   } finally {
     delete run.status.window;
     delete run.status.hold;
@@ -93,11 +97,11 @@ async function unfrozen(run: ReleaseRun, phase: Phase): Promise<boolean> {
   const broken = overridden(run);
   const left = holding?.filter((f) => !broken.has(freezeKey(f)));
   if (left?.length === 0) {
-    if (holding!.length) run.note(`${phase.id}: freeze`, StepStatus.DONE, `${holding!.map((f) => f.id).join(', ')} overridden by ${overriders(run, (o) => (o.freezes?.length ?? 0) > 0)}`);
+    if (holding!.length) run.note(`${phase.id}${FREEZE_STEP}`, StepStatus.DONE, `${holding!.map((f) => f.id).join(', ')} overridden by ${overriders(run, (o) => (o.freezes?.length ?? 0) > 0)}`);
     return true;
   }
   if (problem && run.status.overrides?.some((o) => o.broke === UNREADABLE)) {
-    run.note(`${phase.id}: freeze`, StepStatus.DONE, `${UNREADABLE} (${problem}); overridden by ${overriders(run, (o) => o.broke === UNREADABLE)}`);
+    run.note(`${phase.id}${FREEZE_STEP}`, StepStatus.DONE, `${UNREADABLE} (${problem}); overridden by ${overriders(run, (o) => o.broke === UNREADABLE)}`);
     return true;
   }
   run.status.hold = { kind: 'freeze', target: left ? `freeze ${left.map((f) => f.id).join(', ')}` : UNREADABLE };
@@ -106,7 +110,7 @@ async function unfrozen(run: ReleaseRun, phase: Phase): Promise<boolean> {
   const woken = wakes(run);
   try {
     const why = left ? `frozen: ${left.map(describeFreeze).join('; ')}` : `${UNREADABLE}: ${problem}; asks again in ${UNREADABLE_RETRY_MS / 1000} s`;
-    await run.step(`${phase.id}: freeze`, () => watchLive(run, WaitReason.FREEZE, () => condition(woken, Math.max(1, endsAt - Date.now()))), () => why);
+    await run.step(`${phase.id}${FREEZE_STEP}`, () => watchLive(run, WaitReason.FREEZE, () => condition(woken, Math.max(1, endsAt - Date.now()))), () => why);
   } finally {
     delete run.status.hold;
   }

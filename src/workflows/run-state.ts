@@ -94,7 +94,7 @@ export class ReleaseRun {
   /** A fleet release: the promotions its running targets are to take (each ends their current bake). */
   promotions = 0;
   promotedBy?: string;
-  /** A fleet release that stops: why its running targets roll themselves back. */
+  /** A fleet release that stops: why its running targets roll themselves back (on a target: the stop its release ordered). */
   fleetStop?: { by?: string; reason: string };
   /** A fleet release: its targets' wake-ups as they break (each read from the targets' own queries). */
   targetWakeups = 0;

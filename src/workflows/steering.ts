@@ -78,7 +78,7 @@ const handlers: { [K in Steer]: Handler<K> } = {
       // The rule allowed it against this hold; the hold is read again here, as the handler runs.
       const hold = currentHold(run);
       if (!hold) throw refused(`nothing to override: the release is ${run.status.state}, not held by a deployment window or a freeze`);
-      const o: Override = { by: byOf(sender), verified: sender.verified, at: now(), reason: a.reason, ...hold };
+      const o: Override = { by: byOf(sender), verified: sender.verified, at: now(), reason: a.reason, ...hold, ...(run.target ? { target: run.target.name } : {}) };
       (run.status.overrides ??= []).push(o);
       run.holdsChanged++;
       return { overriding: o.broke };

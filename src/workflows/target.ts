@@ -3,12 +3,12 @@ import type { ChangeSet } from '../domain/changeset';
 import { FailureType, Outcome } from '../domain/enums';
 import { firstDeployPhase, type ReleasePlan } from '../domain/plan';
 import type { ReleaseTerms } from '../domain/policy';
-import { type DecisionResult, type ParsedReleaseInput, ReleaseState, type ReleaseResult, StepStatus, StopKind, type StopReason, WaitReason } from '../domain/release';
+import { type DecisionResult, type Override, type ParsedReleaseInput, ReleaseState, type ReleaseResult, StepStatus, StopKind, type StopReason, WaitReason } from '../domain/release';
 import { type FleetOrders, type Target, TargetOutcome, type TargetResult, phaseStates, targetVars } from '../domain/waves';
 import { preflightChecks } from './checks';
 import { finish } from './closing';
 import { compensate } from './compensation';
-import { listenForFreezes } from './holds';
+import { FREEZE_STEP, listenForFreezes, WINDOW_STEP } from './holds';
 import { fleetOrdersChangedSignal, targetBreakingSignal, targetWorkflowId } from './messages';
 import { runPhase } from './phases';
 import { failureMessage, ReleaseRun, StopRelease, stopReasonOf } from './run-state';
@@ -36,6 +36,8 @@ export interface TargetInput {
   reason?: StopReason;
   /** watch: what the rollout's checks compared against. */
   baseline?: Record<string, number>;
+  /** rollout: the overrides given to the release itself; one that covers a target's hold breaks it too. */
+  overrides?: Override[];
 }
 
 /**
@@ -61,6 +63,7 @@ export async function targetWorkflow(input: TargetInput): Promise<TargetResult> 
     run.status.strategy = input.decision.risk.strategy;
   }
   run.fullPromotion = input.fullPromotion;
+  if (input.overrides?.length) run.status.overrides = [...input.overrides];
   installSteering(run);
   const plan = input.decision.plan!;
   if (input.mode !== 'rollout') run.started.push(...plan.phases.filter((p) => input.started?.includes(p.id)));
@@ -83,14 +86,8 @@ async function rollOut(run: ReleaseRun, plan: ReleasePlan): Promise<ReleaseResul
     // A target rolls itself back even when the release is cancelled, and tells the release how it ended.
     return CancellationScope.nonCancellable(async () => {
       const reason = stopReasonOf(e);
-      // Broken by itself, not stopped: its release is woken now, so that it can stop the wave's others before this rollback ends.
-      if (reason.kind !== StopKind.ABORTED && reason.kind !== StopKind.CANCELLED) {
-        run.setState(ReleaseState.ROLLING_BACK);
-        const { workflowId, runId } = run.target!.parent;
-        await getExternalWorkflowHandle(workflowId, runId)
-          .signal(targetBreakingSignal)
-          .catch(() => undefined);
-      }
+      // Broken (or aborted on its own), not stopped by its release: the release is woken now, so that it can stop the wave's others before this rollback ends.
+      if (!run.fleetStop && reason.kind !== StopKind.CANCELLED) await wakeRelease(run);
       return compensate(run, reason);
     });
   }
@@ -110,16 +107,31 @@ async function watchReleased(run: ReleaseRun): Promise<ReleaseResult> {
       async () => {
         await watchLive(run, WaitReason.LATER_WAVES, () => condition(() => run.wavesDone || run.stopping()));
         if (run.alarm) throw new StopRelease(run.alarm);
-        return run.wavesDone ? 'every later wave passed' : (run.abortRequest?.reason ?? '');
+        // An abort sent to the watch itself asks for this target to be rolled back: it counts as a break.
+        if (run.abortRequest && !run.fleetStop) run.throwIfAborted();
+        return run.wavesDone ? 'every later wave passed' : `the release stops: ${run.fleetStop?.reason ?? ''}`;
       },
       (d) => d,
     );
   } catch (e) {
-    if (e instanceof StopRelease) return CancellationScope.nonCancellable(() => compensate(run, e.reason));
-    // Cancelled with its release: it leaves the target as it is, released.
+    if (e instanceof StopRelease)
+      return CancellationScope.nonCancellable(async () => {
+        await wakeRelease(run);
+        return compensate(run, e.reason);
+      });
+    // Cancelled: it leaves the target as it is, released; a release that did not end the watch stops (see Watches).
     if (!isCancellation(e)) throw e;
   }
   return CancellationScope.nonCancellable(() => finish(run, Outcome.RELEASED));
+}
+
+/** Wakes the release as this target breaks, before its rollback: the release reads how its targets stand from their own queries. */
+async function wakeRelease(run: ReleaseRun): Promise<void> {
+  run.setState(ReleaseState.ROLLING_BACK);
+  const { workflowId, runId } = run.target!.parent;
+  await getExternalWorkflowHandle(workflowId, runId)
+    .signal(targetBreakingSignal)
+    .catch(() => undefined);
 }
 
 /**
@@ -138,6 +150,7 @@ function followOrders(run: ReleaseRun, promotionsAtStart: number): void {
   });
   const take = (orders: FleetOrders) => {
     if (orders.wavesDone) run.wavesDone = true;
+    if (orders.stop) run.fleetStop ??= orders.stop;
     if (orders.stop && !run.abortRequest) run.abortRequest = { reason: `the release stops: ${orders.stop.reason}`, ...(orders.stop.by ? { by: orders.stop.by } : {}) };
     if (orders.paused && !run.status.paused) {
       run.status.paused = { ...orders.paused, reason: `the release is paused${orders.paused.reason ? `: ${orders.paused.reason}` : ''}` };
@@ -188,6 +201,7 @@ const OUTCOMES: Partial<Record<Outcome, TargetOutcome>> = {
 /** How the target ended, for the release: its outcome, each phase it reached, what a later rollback must undo. */
 function targetResult(run: ReleaseRun, plan: ReleasePlan, result: ReleaseResult): TargetResult {
   const phases = phaseStates(run.status.steps, plan.phases.map((p) => p.id));
+  const waits = run.status.steps.filter((s) => s.name.endsWith(WINDOW_STEP) || s.name.endsWith(FREEZE_STEP));
   return {
     target: run.target!.name,
     outcome: OUTCOMES[result.outcome] ?? TargetOutcome.ABORTED,
@@ -198,5 +212,7 @@ function targetResult(run: ReleaseRun, plan: ReleasePlan, result: ReleaseResult)
     ...(run.rollbackStartedAt ? { rollbackStartedAt: run.rollbackStartedAt } : {}),
     ...(run.rollbackEndedAt ? { rollbackEndedAt: run.rollbackEndedAt } : {}),
     ...(Object.keys(run.baseline).length > 0 ? { baseline: run.baseline } : {}),
+    ...(run.status.overrides?.some((o) => o.target) ? { overrides: run.status.overrides.filter((o) => o.target) } : {}),
+    ...(waits.length > 0 ? { waits } : {}),
   };
 }

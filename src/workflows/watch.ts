@@ -73,10 +73,13 @@ export async function watchLive<T>(run: ReleaseRun, reason: WaitReason, wait: ()
   }
 }
 
-/** The last phase of `started` when it went live, takes traffic and has checks that can measure it: what a wait watches. */
+/**
+ * What a wait watches: the last phase of `started` that put the new version live (a retire of the
+ * old one changes no traffic), when it takes traffic and has checks that can measure it.
+ */
 export function livePhase(run: ReleaseRun, started: readonly Phase[]): Phase | undefined {
-  const last = started.at(-1);
-  return last && isAnalysed(last) && last.weight > 0 && last.action !== PhaseAction.RETIRE && run.metricsFor(last).length > 0 ? last : undefined;
+  const last = started.filter((p) => p.action !== PhaseAction.RETIRE).at(-1);
+  return last && isAnalysed(last) && last.weight > 0 && run.metricsFor(last).length > 0 ? last : undefined;
 }
 
 /** Measures until a check breaks, and returns the break; cancelled when the wait ends first. */

@@ -93,32 +93,40 @@ export async function runWaves(run: ReleaseRun, plan: ReleasePlan): Promise<void
 /**
  * The targets of the waves that passed, each watched on its live production by a child workflow of
  * its own (`<release>/<target>/watch`) until every wave has passed or the release stops. A target
- * that breaks rolls itself back and counts against its wave's budget: past it, the release stops.
+ * that breaks wakes the release and rolls itself back; it counts against its wave's budget as soon
+ * as the release reads it rolling back, and past the budget the release stops.
  */
 class Watches {
   private readonly running = new Map<string, ChildWorkflowHandle<typeof targetWorkflow>>();
   private readonly watched: Promise<void>[] = [];
+  private readonly waveOf = new Map<string, { index: number; wave: Wave }>();
+  /** Watched targets that broke: read rolling back, or ended so. */
+  private readonly broken = new Set<string>();
+  private ended = false;
 
   constructor(
     private readonly run: ReleaseRun,
     private readonly plan: ReleasePlan,
   ) {}
 
-  /** Watches the released targets of a wave that passed, those with checks that can measure their live phase. */
+  /** Watches the released targets of a wave that passed, those with acting checks that can measure their live phase. */
   start(index: number, wave: Wave, baselines: ReadonlyMap<string, Record<string, number>>): void {
     const phases = targetPhases(this.plan);
     for (const name of wave.targets) {
       const progress = progressOf(this.run, name);
-      const started = phases.filter((p) => progress.started?.includes(p.id));
-      if (progress.state !== Outcomes.RELEASED || !livePhase(this.run, started)) continue;
+      const live = livePhase(this.run, phases.filter((p) => progress.started?.includes(p.id)));
+      if (progress.state !== Outcomes.RELEASED || !live || !this.run.metricsFor(live).some((m) => !m.dryRun)) continue;
+      this.waveOf.set(name, { index, wave });
       // Not cancelled with the release: the release ends each watch (see `end`), and settles its target after.
-      this.watched.push(CancellationScope.nonCancellable(() => this.watch(index, wave, progress, baselines.get(name))));
+      if (this.watched.length === 0) this.watched.push(CancellationScope.nonCancellable(() => this.listen()));
+      this.watched.push(CancellationScope.nonCancellable(() => this.watch(progress, baselines.get(name))));
     }
   }
 
   /** Every watch told to end (the waves passed, or the release stops) and waited for. */
   async end(wavesPassed: boolean): Promise<void> {
     await CancellationScope.nonCancellable(async () => {
+      this.ended = true;
       if (wavesPassed) this.run.wavesDone = true;
       else this.run.fleetStop ??= { reason: this.run.abortRequest?.reason ?? this.run.alarm?.message ?? 'the release stopped' };
       await wakeTargets(this.running.values());
@@ -126,7 +134,33 @@ class Watches {
     });
   }
 
-  private async watch(index: number, wave: Wave, progress: TargetProgress, baseline: Record<string, number> | undefined): Promise<void> {
+  /** The wake-ups of targets that break: a watched target read rolling back counts at once, not when its rollback has ended. */
+  private async listen(): Promise<void> {
+    let seen = this.run.targetWakeups;
+    for (;;) {
+      await condition(() => this.ended || this.run.targetWakeups !== seen);
+      if (this.ended) return;
+      seen = this.run.targetWakeups;
+      const reading = [...this.running.entries()].filter(([name]) => !this.broken.has(name));
+      if (reading.length === 0) continue;
+      let states: Record<string, TargetState>;
+      try {
+        states = await this.run.acts.local.targetStates({ targets: reading.map(([, h]) => ({ workflowId: h.workflowId, runId: h.firstExecutionRunId })) });
+      } catch (e) {
+        // Their results still count when they come.
+        this.run.note('watched targets\' states', StepStatus.FAILED, failureMessage(e), { outsidePhase: true });
+        continue;
+      }
+      for (const [name, h] of reading) {
+        const state = states[h.workflowId];
+        if (!this.running.has(name) || this.broken.has(name) || !state || !isFailing(state)) continue;
+        this.broken.add(name);
+        this.judge(name, `${name} broke while watched and is rolling back`);
+      }
+    }
+  }
+
+  private async watch(progress: TargetProgress, baseline: Record<string, number> | undefined): Promise<void> {
     const { run } = this;
     const name = progress.name;
     const given = JSON.stringify(ordersOf(run));
@@ -143,24 +177,44 @@ class Watches {
       result = await settle(handle, progress);
     } catch (e) {
       // Unwatched, a target could break unseen: the release stops as if it had.
-      delete progress.watch;
+      progress.watch = { ...progress.watch, state: 'lost', endedAt: now(), message: failureMessage(e) };
       run.alarm ??= { kind: StopKind.STEP_FAILED, message: `${name} could not be watched: ${failureMessage(e)}` };
       return;
     } finally {
       this.running.delete(name);
     }
-    progress.watch = { ...progress.watch, state: result.outcome === Outcomes.RELEASED ? 'passed' : 'broke', endedAt: now(), ...(result.reason ? { message: result.reason } : {}) };
-    if (result.outcome === Outcomes.RELEASED) return;
-    adopt(progress, result);
-    const outcomes = Object.fromEntries(wave.targets.map((t) => [t, progressOf(run, t).state as TargetOutcome]));
-    const verdict = waveVerdict(index, wave, outcomes);
+    if (result.outcome === Outcomes.RELEASED) {
+      if (this.ended || run.wavesDone || run.fleetStop) {
+        progress.watch = { ...progress.watch, state: 'passed', endedAt: now() };
+        return;
+      }
+      // It ended before the release ended it (cancelled from outside): unwatched, the target could break unseen.
+      const message = `the watch of ${name} ended before the later waves passed: ${name} is no longer watched`;
+      progress.watch = { ...progress.watch, state: 'lost', endedAt: now(), message };
+      run.alarm ??= { kind: StopKind.STEP_FAILED, message };
+      return;
+    }
+    progress.watch = { ...progress.watch, state: 'broke', endedAt: now(), ...(result.reason ? { message: result.reason } : {}) };
+    adopt(run, progress, result);
     const broke = `${name} broke while watched: ${result.reason ?? result.outcome}`;
     run.note(`${name}: watched`, StepStatus.FAILED, `${broke}; ${result.outcome.replace(/_/g, ' ')}`, { outsidePhase: true });
-    if (verdict.passed && !('unknown' in result)) return;
-    const message = `${verdict.message}${'unknown' in result ? `; the state of ${name} is unknown` : ''}; ${broke}`;
-    run.status.fleet!.waves[index]!.state = 'failed';
-    run.status.fleet!.waves[index]!.verdict = message;
-    run.alarm ??= { kind: StopKind.WAVE_FAILED, message };
+    this.broken.add(name);
+    this.judge(name, broke, 'unknown' in result);
+  }
+
+  /** A watched target broke: its wave judged again with it failed; past the budget (or in an unknown state) the release stops. */
+  private judge(name: string, broke: string, unknown = false): void {
+    const { index, wave } = this.waveOf.get(name)!;
+    const fleet = this.run.status.fleet!;
+    const outcomes = Object.fromEntries(wave.targets.map((t) => [t, this.broken.has(t) ? Outcomes.ROLLED_BACK : (progressOf(this.run, t).state as TargetOutcome)]));
+    const verdict = waveVerdict(index, wave, outcomes);
+    if (verdict.passed && !unknown) return;
+    if (this.run.alarm) return;
+    const message = `${verdict.message}${unknown ? `; the state of ${name} is unknown` : ''}; ${broke}`;
+    fleet.waves[index]!.state = 'failed';
+    fleet.waves[index]!.verdict = message;
+    fleet.stoppedBy = wave.targets.filter((t) => this.broken.has(t));
+    this.run.alarm = { kind: StopKind.WAVE_FAILED, message };
   }
 }
 
@@ -218,7 +272,7 @@ async function runWave(
     running.delete(name);
     if ('unknown' in result) unknown.push(name);
     if (result.baseline) baselines.set(name, result.baseline);
-    adopt(progress, result);
+    adopt(run, progress, result);
     outcomes[name] = result.outcome;
     // Past the budget (or with a target in an unknown state), those still running are stopped: the wave has failed whatever they do.
     if ((failed() > wave.maxFailedTargets || unknown.length > 0) && !run.fleetStop) run.fleetStop = { reason: pastBudget(failed()) };
@@ -236,7 +290,8 @@ async function runWave(
       run.note(`wave ${index + 1}: targets' states`, StepStatus.FAILED, failureMessage(e), { outsidePhase: true });
       return;
     }
-    const breaking = reading.filter((h) => states[h.workflowId] && isFailing(states[h.workflowId]!)).length;
+    // Only those still running: a result that came meanwhile is counted in failed() already.
+    const breaking = [...running.values()].filter((h) => reading.includes(h) && states[h.workflowId] && isFailing(states[h.workflowId]!)).length;
     if (failed() + breaking > wave.maxFailedTargets && !run.fleetStop) run.fleetStop = { reason: pastBudget(failed() + breaking) };
   };
   let done = false;
@@ -314,7 +369,10 @@ function progressOf(run: ReleaseRun, name: string): TargetProgress {
   return run.status.fleet!.targets.find((t) => t.name === name)!;
 }
 
-function adopt(progress: TargetProgress, result: TargetResult): void {
+function adopt(run: ReleaseRun, progress: TargetProgress, result: TargetResult): void {
+  // The target's own overrides and waits, for the release's record and ledger: why it waited, and who broke a hold.
+  for (const o of result.overrides ?? []) (run.status.overrides ??= []).push({ ...o, broke: `${result.target}: ${o.broke}` });
+  for (const { phase: _phase, ...w } of result.waits ?? []) run.status.steps.push({ ...w, name: `${result.target}: ${w.name}` });
   progress.state = result.outcome;
   progress.phases = { ...progress.phases, ...result.phases };
   if (result.reason) progress.reason = result.reason;
@@ -341,6 +399,8 @@ function targetInput(run: ReleaseRun, plan: ReleasePlan, name: string, mode: Tar
     promotions: run.promotions,
     fullPromotion: run.fullPromotion,
     ...(mode !== 'rollout' ? { started: progress.started ?? [] } : {}),
+    // The release's own overrides (not its targets'): one that covers a target's hold breaks it too.
+    ...(mode === 'rollout' && run.status.overrides?.some((o) => !o.target) ? { overrides: run.status.overrides.filter((o) => !o.target) } : {}),
     ...(mode === 'rollback' ? { reason: reason! } : {}),
   };
 }
@@ -360,6 +420,8 @@ export async function settleTargets(run: ReleaseRun, reason: StopReason): Promis
   const changed = () => fleet.targets.some((t) => (t.started?.length ?? 0) > 0);
   const unrestored = () => fleet.targets.filter((t) => t.state === Outcomes.ROLLBACK_FAILED).map((t) => t.name);
   if (passed.length > 0 && reason.kind === StopKind.WAVE_FAILED && fleet.onWaveFailure === OnWaveFailure.HOLD) {
+    // A wave that failed while watched raised the alarm: it is the stop reason now, and must not end the wait for the human.
+    if (run.alarm?.message === reason.message) run.alarm = undefined;
     try {
       const names = passed.map((t) => t.name).join(', ');
       await awaitApproval(run, { kind: ApprovalKind.PHASE, phase: KEEP_TARGETS }, `${reason.message}. ${names} passed and hold ${run.version}: approve to keep them, reject to roll them back`);
@@ -381,13 +443,13 @@ export async function settleTargets(run: ReleaseRun, reason: StopReason): Promis
           args: [targetInput(run, plan, progress.name, 'rollback', reason)],
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         });
-        adopt(progress, await settle(handle, progress));
+        adopt(run, progress, await settle(handle, progress));
       }),
     );
   }
   // The time to restore runs from the failing wave's first rollback (or this one) to the last: a target rolled back within its budget in an earlier wave is not part of it.
   const last = Math.max(-1, ...fleet.targets.filter((t) => t.state !== 'waiting' && t.state !== Outcomes.NOT_STARTED).map((t) => t.wave));
-  const rolledBack = fleet.targets.filter((t) => t.rollbackStartedAt && (t.wave === last || passed.includes(t) || t.watch?.state === 'broke'));
+  const rolledBack = fleet.targets.filter((t) => t.rollbackStartedAt && (t.wave === last || passed.includes(t) || fleet.stoppedBy?.includes(t.name)));
   if (rolledBack.length > 0) {
     run.rollbackStartedAt = [run.rollbackStartedAt, ...rolledBack.map((t) => t.rollbackStartedAt)].filter((t): t is string => t !== undefined).sort()[0];
     run.rollbackEndedAt = rolledBack.map((t) => t.rollbackEndedAt ?? now()).sort().at(-1);

@@ -158,9 +158,11 @@ describe('CLI flags: every command parses and refuses its own flags, no server n
   });
 
   describe('status and report', () => {
-    it('status takes the release ID and --json', () => {
-      assert.deepEqual(parseFlags(statusFlags, ['release-x-1']), { id: 'release-x-1', json: false });
-      assert.deepEqual(parseFlags(statusFlags, ['release-x-1', '--json']), { id: 'release-x-1', json: true });
+    it('status takes the release ID, --json, and --wait with its timeout', () => {
+      assert.deepEqual(parseFlags(statusFlags, ['release-x-1']), { id: 'release-x-1', json: false, wait: false });
+      assert.deepEqual(parseFlags(statusFlags, ['release-x-1', '--json']), { id: 'release-x-1', json: true, wait: false });
+      assert.deepEqual(parseFlags(statusFlags, ['release-x-1', '--wait', '--wait-timeout', '1h30m']), { id: 'release-x-1', json: false, wait: true, 'wait-timeout': 5_400_000 });
+      assert.match(refusal(statusFlags, ['release-x-1', '--wait', '--wait-timeout', 'soon']), /--wait-timeout/);
       assert.match(refusal(statusFlags, []), /^status: the release ID is required \(rollgate status ID\)$/);
     });
 

@@ -24,7 +24,7 @@ exit 0
 /** Every release needs a check that acts (the monitoring gate): one Prometheus for the file. */
 const prometheus = new Prometheus({ scrapeInterval: '1s', targets: [] });
 
-function setUp(repo: string, smokeUrl: string, extraYaml = ''): void {
+function setUp(repo: string, smokeUrl: string, extraYaml = '', bake = '{ staging: 1s, production: 2s }'): void {
   writeFileSync(join(repo, 'deploy.sh'), DEPLOY_SH);
   chmodSync(join(repo, 'deploy.sh'), 0o755);
   commitToBase(repo, {
@@ -37,7 +37,7 @@ deploy:
 stages:
   staging: { smokeUrl: "${smokeUrl}" }
   production: { smokeUrl: "${smokeUrl}" }
-bake: { staging: 1s, production: 2s }
+bake: ${bake}
 ${passingAnalysis(prometheus.url)}${extraYaml}`,
   });
   writeReports(join(repo, 'reports'));
@@ -73,8 +73,7 @@ describe('release from the CLI on the dev server with the real activities', { co
   it('releases the spec reference change by the immediate plan, and a re-run attaches instead of starting again', async () => {
     const repo = referenceRepo();
     // Long enough bakes that the re-run finds the release still running, with the other tests' CLI processes starting beside it.
-    setUp(repo, smokeUrl);
-    commitToBase(repo, { 'rollgate.yaml': readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 8s, production: 8s }') });
+    setUp(repo, smokeUrl, '', '{ staging: 8s, production: 8s }');
     const flags = ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')];
     const { id, attached, ui } = await startRelease(flags, cliEnv);
     assert.match(id, /^release-auth-[0-9a-f]{12}$/);
@@ -127,7 +126,8 @@ describe('release from the CLI on the dev server with the real activities', { co
 
   it('waits for a human on a CRITICAL change: four eyes at the caller, approve, then release', async () => {
     const repo = makeRepo({ 'auth/login.py': 'def login(u):\n    return True\n' }, [{ subject: 'fix(auth): check password', files: { 'auth/login.py': 'def login(u, p):\n    return check(u, p)\n' } }]);
-    setUp(repo, smokeUrl, 'blueGreen: { rollbackWindow: 1s }\napproval: { approvers: [bob, carol, alice@example.com] }\n');
+    // Staging bakes 10 s: the second approval below must come before the switch's sign-off is asked.
+    setUp(repo, smokeUrl, 'blueGreen: { rollbackWindow: 1s }\napproval: { approvers: [bob, carol, alice@example.com] }\n', '{ staging: 10s, production: 2s }');
     const flags = ['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml')];
     const { id } = await startRelease(flags, cliEnv);
     // CI waiting on it gives up after its timeout with the exit status for "a human must act".
@@ -176,8 +176,7 @@ describe('release from the CLI on the dev server with the real activities', { co
 
   it('aborts a release mid-bake from the CLI and rolls back what it changed', async () => {
     const repo = referenceRepo();
-    setUp(repo, smokeUrl, '');
-    commitToBase(repo, { 'rollgate.yaml': readFileSync(join(repo, 'rollgate.yaml'), 'utf8').replace('bake: { staging: 1s, production: 2s }', 'bake: { staging: 1h, production: 1h }') });
+    setUp(repo, smokeUrl, '', '{ staging: 1h, production: 1h }');
     const { id } = await startRelease(['--repo', repo, '--base', 'main', '--head', 'feature', '--config', join(repo, 'rollgate.yaml'), '--service', 'auth-abort'], cliEnv);
     await waitForStatus(env.client.workflow.getHandle(id), (s) => s.state === 'baking', { timeoutMs: 30_000, intervalMs: 200 });
     const abort = await rollgate(['abort', id, '--reason', 'wrong build', '--by', 'oncall'], cliEnv);
@@ -226,7 +225,7 @@ describe('release from the CLI on the dev server with the real activities', { co
     assert.match(again.stderr, new RegExp(`no freeze ${id} holds now`));
   });
 
-  it('a deployment window from rollgate.yaml holds a release before its first phase; start --wait and status say until when and how to break it; an override lets it through', async () => {
+  it('a deployment window from rollgate.yaml holds a release before its first phase; start --wait, status and status --wait say until when and how to break it; an override lets it through', async () => {
     // A deny window that began a minute ago and lasts 12 hours, written as the README's example is.
     const began = new Date(Math.floor((Date.now() - 60_000) / 60_000) * 60_000);
     const repo = referenceRepo();
@@ -240,6 +239,10 @@ describe('release from the CLI on the dev server with the real activities', { co
     const id = /started release (\S+)/.exec(waiting.stdout)![1]!;
     const status = await rollgate(['status', id], cliEnv);
     assert.match(status.stdout, new RegExp(`^waiting for a deployment window until ${opens}: `, 'm'));
+    // status --wait follows it as start --wait does: the wait, then exit 5 at its timeout.
+    const following = await rollgate(['status', id, '--wait', '--wait-timeout', '3s'], cliEnv);
+    assert.equal(following.code, 5, following.stdout + following.stderr);
+    assert.match(following.stdout, new RegExp(`… waiting for a deployment window until ${opens}: .*\\(rollgate override ${id} --reason TEXT breaks it\\)`));
     assert.deepEqual(calls(repo), [], 'nothing deployed while the window is closed');
     const override = await rollgate(['override', id, '--by', 'oncall', '--reason', 'security fix'], cliEnv);
     assert.equal(override.code, 0, override.stderr);

@@ -44,6 +44,30 @@ describe('holds: deployment windows and freezes (time-skipping server, fake acti
   const result = async (handle: WorkflowHandle) => (await handle.result()) as ReleaseResult;
   const stepStart = (s: ReleaseStatus, name: string) => Date.parse(s.steps.find((x) => x.name === name)!.startedAt);
 
+  it('a release started on a Friday at 17:00 in Berlin, under the README\'s windows, waits for Monday\'s window at 09:00', async () => {
+    const { activities, calls } = fakeActivities({});
+    const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    /** The next whole hour from `from` that is `weekday` at `hour` in Berlin. */
+    const next = (from: number, weekday: string, hour: string) => {
+      for (let t = Math.ceil(from / HOUR) * HOUR; ; t += HOUR) if (berlin.format(t) === `${weekday} ${hour}:00`) return t;
+    };
+    const friday = next(await suite.env.currentTimeMs(), 'Fri', '17');
+    const monday = next(friday, 'Mon', '09');
+    await suite.env.sleep(friday - (await suite.env.currentTimeMs()) + 30_000);
+    const windows = { timeZone: 'Europe/Berlin', allow: [{ rrule: 'FREQ=WEEKLY;BYDAY=MO,TU,WE,TH;BYHOUR=9', duration: '8h' }], deny: [{ cron: '0 17 * * FRI', duration: '64h' }] };
+    const status = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'friday-evening', args: [releaseInput('friday-evening', { windows })] });
+      const waiting = await reach(handle, (s) => s.state === 'waiting-for-window', MIN, HOUR);
+      assert.equal(waiting.window!.opensAt, new Date(monday).toISOString());
+      assert.equal(calls.deploys.length, 0, 'nothing deployed over the weekend');
+      await reach(handle, ended, HOUR, 80 * HOUR);
+      assert.equal((await result(handle)).outcome, 'released');
+      return handle.query(statusQuery);
+    });
+    assert.ok(stepStart(status, 'staging-deploy: deploy staging') >= monday, 'staging deployed on Monday at 09:00 or later');
+    assert.ok(stepStart(status, 'staging-deploy: deploy staging') < monday + HOUR, 'and not much later');
+  });
+
   it('a release started just as a 64-hour weekend deny window begins waits before its first phase until the window ends, and says why', async () => {
     const { activities, calls } = fakeActivities({});
     const start = minute(await suite.env.currentTimeMs());

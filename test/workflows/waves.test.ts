@@ -4,7 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ReleaseInput, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
 import type { TargetInput } from '../../src/workflows/target';
-import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, targetBreakingSignal, targetWorkflowId } from '../../src/workflows/messages';
+import { abortUpdate, approveUpdate, overrideUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery, targetBreakingSignal, targetWorkflowId } from '../../src/workflows/messages';
 import { releaseWorkflow, targetWorkflow } from '../../src/workflows';
 import { fleetOrders, targetStates } from '../../src/connection/client';
 import { timeSkippingSuite } from '../helpers/workflow-worker';
@@ -135,7 +135,8 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
     });
     assert.equal(res.outcome, 'rolled_back');
     assert.equal(res.stopKind, 'wave-failed');
-    assert.match(res.reason!, /^wave 1 failed: 1 of 1 failed, 0 allowed \(eu-1\); eu-1 broke while watched: .*errors/);
+    assert.match(res.reason!, /^wave 1 failed: 1 of 1 failed, 0 allowed \(eu-1\); eu-1 broke while watched/);
+    assert.match(status.fleet!.targets.find((t) => t.name === 'eu-1')!.reason!, /errors/);
     const eu1 = status.fleet!.targets.find((t) => t.name === 'eu-1')!;
     assert.equal(eu1.watch?.state, 'broke');
     assert.equal(eu1.state, 'rolled_back');
@@ -155,6 +156,47 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
     assert.deepEqual(calls.rollbacks.map(targetOf), ['eu-2']);
     assert.ok(calls.deploys.some((d) => targetOf(d) === 'us-1' && d.weight === 100), 'the next wave went out');
     assert.deepEqual(calls.ledger[0]!.targets, { 'eu-1': 'released', 'eu-2': 'rolled_back', 'us-1': 'released' });
+  });
+
+  it('with onWaveFailure hold, a wave that fails while watched holds the targets that passed for a human: approved, they keep the version', async () => {
+    const { activities, calls } = fakes({ whileWaiting: { 'eu-2/production-canary-100 (later waves)': ['successful', 'failed'] } });
+    const fleet = { onWaveFailure: 'hold', waves: [{ targets: ['eu-1', 'eu-2'], bake: '1h' }, { targets: ['us-1'] }] };
+    const res = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-watch-hold', args: [input('fleet-watch-hold', fleet)] });
+      for (;;) {
+        const s = await handle.query(statusQuery);
+        if (s.pendingApproval?.target === 'keep-passed-targets') {
+          assert.match(s.pendingApproval.reason, /^wave 1 failed: 1 of 2 failed, 0 allowed \(eu-2\); eu-2 broke while watched.*eu-1 passed and hold v2/);
+          break;
+        }
+        assert.notEqual(s.state, 'finished', `ended without asking: ${s.outcome} ${s.steps.at(-1)?.detail}`);
+        await suite.env.sleep(10 * MIN);
+      }
+      await waitForQuiet(handle);
+      await handle.executeUpdate(approveUpdate, { args: [{ by: REVIEWERS[0]!, reason: 'eu-1 is healthy' }] });
+      return result(handle);
+    });
+    assert.equal(res.outcome, 'partially_released');
+    assert.deepEqual(calls.rollbacks.map(targetOf), ['eu-2'], 'only the broken target rolled back, by its watch');
+    assert.ok(!calls.deploys.some((d) => targetOf(d) === 'us-1'), 'no later wave started');
+    assert.deepEqual(calls.ledger[0]!.targets, { 'eu-1': 'released', 'eu-2': 'rolled_back', 'us-1': 'not_started' });
+  });
+
+  it('an abort sent to a target\'s watch rolls that target back and counts as its failure: it never leaves the target unwatched as released', async () => {
+    const { activities, calls } = fakes();
+    const { res, status } = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-watch-abort', args: [input('fleet-watch-abort')] });
+      const watch = suite.env.client.workflow.getHandle(targetWorkflowId('fleet-watch-abort', 'eu-1', 'watch'));
+      while ((await watch.query(statusQuery).catch(() => undefined))?.watching === undefined) await suite.env.sleep(MIN);
+      await Promise.all([handle, watch].map((h) => waitForQuiet(h)));
+      await watch.executeUpdate(abortUpdate, { args: [{ by: 'sre', reason: 'eu-1 looks wrong' }] });
+      return { res: await result(handle), status: await handle.query(statusQuery) };
+    });
+    assert.equal(res.outcome, 'rolled_back');
+    assert.match(res.reason!, /^wave 1 failed: 1 of 1 failed, 0 allowed \(eu-1\); eu-1 broke while watched/);
+    assert.match(status.fleet!.targets.find((t) => t.name === 'eu-1')!.reason!, /aborted by sre: eu-1 looks wrong/);
+    assert.deepEqual(calls.rollbacks.filter((r) => r.stage === 'production').map(targetOf), ['eu-1']);
+    assert.ok(!calls.deploys.some((d) => targetOf(d) === 'us-1'), 'no later wave started');
   });
 
   it('with onWaveFailure hold, the targets that passed wait for a human: approved, they keep the version', async () => {
@@ -257,6 +299,63 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
     assert.deepEqual(status.fleet!.targets.map((t) => `${t.name} ${t.state}`), ['eu-1 rolled_back', 'eu-2 rolled_back', 'us-1 waiting']);
     assert.deepEqual(calls.rollbacks.filter((r) => r.stage === 'production').map(targetOf).sort(), ['eu-1', 'eu-2']);
     assert.equal(calls.ledger[0]!.targets!['us-1'], 'not_started');
+  });
+
+  it('an override sent to a held target breaks its window for it alone; the release\'s record and ledger keep the override and why each target waited', async () => {
+    const { activities, calls } = fakes();
+    const denyFrom = Math.floor((await suite.env.currentTimeMs()) / MIN) * MIN + 20 * MIN;
+    const d = new Date(denyFrom);
+    const windows = { deny: [{ cron: `${d.getUTCMinutes()} ${d.getUTCHours()} * * *`, duration: '2h' }] };
+    const status = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-override', args: [fakeReleaseInput('fleet-override', 'checkout', { ...fleetConfig({ waves: [{ targets: ['eu-1'] }, { targets: ['eu-2', 'us-1'] }] }), windows })] });
+      const eu1 = suite.env.client.workflow.getHandle(targetWorkflowId('fleet-override', 'eu-1'));
+      for (let moved = 0; (await eu1.query(statusQuery).catch(() => undefined))?.state !== 'waiting-for-window'; moved += 5 * MIN) {
+        assert.ok(moved < 3 * HOUR, `eu-1 never waited for the window: ${JSON.stringify((await eu1.query(statusQuery).catch(() => undefined))?.steps.at(-1))}`);
+        await suite.env.sleep(5 * MIN);
+      }
+      await Promise.all([handle, eu1].map((h) => waitForQuiet(h)));
+      await eu1.executeUpdate(overrideUpdate, { args: [{ by: 'sre', reason: 'hotfix for INC-42' }] });
+      await handle.result();
+      const targets = await Promise.all(['eu-1', 'eu-2'].map((t) => suite.env.client.workflow.getHandle(targetWorkflowId('fleet-override', t)).query(statusQuery)));
+      return { ...(await handle.query(statusQuery)), targets };
+    });
+    assert.equal(status.outcome, 'released', status.steps.at(-1)?.detail);
+    const at = (s: ReleaseStatus, step: string) => Date.parse(s.steps.find((x) => x.name.startsWith(step))!.startedAt);
+    assert.ok(at(status.targets[0]!, 'production-canary-100: promote production') < denyFrom + 2 * HOUR, 'eu-1 went to 100% inside the closed window, overridden');
+    assert.ok(at(status.targets[1]!, 'production-canary-5: deploy production') >= denyFrom + 2 * HOUR, 'eu-2 waited for the window: the override was eu-1\'s alone');
+    assert.deepEqual(status.overrides?.map((o) => [o.target, o.by, o.reason, o.broke.split(' until ')[0]]), [['eu-1', 'sre', 'hotfix for INC-42', 'eu-1: the deployment window closed']]);
+    const eu1Waits = status.steps.filter((s) => s.name === 'eu-1: production-canary-100: deployment window').map((s) => s.detail);
+    assert.match(eu1Waits[0] ?? '', /^closed: inside deny window/);
+    assert.match(eu1Waits.at(-1) ?? '', /overridden by sre: hotfix for INC-42$/);
+    assert.match(status.steps.find((s) => s.name === 'eu-2: production-canary-5: deployment window')?.detail ?? '', /^closed: inside deny window/);
+    assert.deepEqual(calls.ledger[0]!.overrides.map((o) => [o.by, o.broke.split(' until ')[0]]), [['sre', 'eu-1: the deployment window closed']]);
+    assert.match(calls.records.at(-1)!, /Overridden by\*\*: sre \(unverified: a name as typed\) at \S+: broke eu-1: the deployment window closed until /);
+    assert.match(calls.records.at(-1)!, /eu-2: production-canary-5: deployment window/);
+  });
+
+  it('an override of the release while it waits for a window covers its targets in the same closed time', async () => {
+    const { activities, calls } = fakes();
+    const start = Math.floor((await suite.env.currentTimeMs()) / MIN) * MIN;
+    const d = new Date(start);
+    const windows = { deny: [{ cron: `${d.getUTCMinutes()} ${d.getUTCHours()} * * *`, duration: '3h' }] };
+    const status = await withWorker(activities, async (taskQueue) => {
+      const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-override-all', args: [fakeReleaseInput('fleet-override-all', 'checkout', { ...fleetConfig(), windows })] });
+      for (let moved = 0; (await handle.query(statusQuery)).state !== 'waiting-for-window'; moved += MIN) {
+        assert.ok(moved < HOUR, 'the release never waited for the window');
+        await suite.env.sleep(MIN);
+      }
+      await waitForQuiet(handle);
+      await handle.executeUpdate(overrideUpdate, { args: [{ by: 'sre', reason: 'hotfix for INC-43' }] });
+      await handle.result();
+      const us1 = await suite.env.client.workflow.getHandle(targetWorkflowId('fleet-override-all', 'us-1')).query(statusQuery);
+      return { ...(await handle.query(statusQuery)), us1 };
+    });
+    assert.equal(status.outcome, 'released', status.steps.at(-1)?.detail);
+    assert.equal(calls.deploys.filter((x) => x.stage === 'production').length, 6);
+    const last = Date.parse(status.us1.steps.find((x) => x.name.startsWith('production-canary-100: promote production'))!.startedAt);
+    assert.ok(last < start + 3 * HOUR, 'the last wave deployed inside the closed window');
+    assert.match(status.us1.steps.find((x) => x.name === 'production-canary-5: deployment window')?.detail ?? '', /overridden by sre: hotfix for INC-43$/);
+    assert.deepEqual(status.overrides?.map((o) => [o.target, o.by]), [[undefined, 'sre']]);
   });
 
   it('a target refuses to run but as a child of its release: nobody else can hand it a policy', async () => {

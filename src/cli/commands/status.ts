@@ -2,19 +2,34 @@ import { z } from 'zod';
 import { formatDuration } from '../../domain/duration';
 import { describeFreeze } from '../../domain/freezes';
 import { ExitCode } from '../exit-code';
-import { type FlagSpec, type Out, parseFlags, releaseId } from '../flags';
-import { queryStatus, queryTargets } from '../temporal';
+import { type FlagSpec, type Out, parseFlags, quoted, releaseId } from '../flags';
+import { queryStatus, queryTargets, uiLink } from '../temporal';
+import { connectClient } from '../../connection/client';
+import { follow, waitTimeout } from '../follow';
 import { fleetTable, liveTargetWorkflow, phaseStates } from '../../domain/waves';
 import type { ReleaseStatus } from '../../domain/release';
 
-const StatusFlagsSchema = z.strictObject({ id: releaseId('status'), json: z.boolean().default(false) });
+const StatusFlagsSchema = z.strictObject({ id: releaseId('status'), json: z.boolean().default(false), wait: z.boolean().default(false), 'wait-timeout': quoted(waitTimeout).optional() });
 
-export const statusFlags = { command: 'status', options: { json: { type: 'boolean' } }, positionals: ['id'], schema: StatusFlagsSchema } satisfies FlagSpec<typeof StatusFlagsSchema>;
+export const statusFlags = {
+  command: 'status',
+  options: { json: { type: 'boolean' }, wait: { type: 'boolean' }, 'wait-timeout': { type: 'string' } },
+  positionals: ['id'],
+  schema: StatusFlagsSchema,
+} satisfies FlagSpec<typeof StatusFlagsSchema>;
 
-/** `rollgate status`: where a release is, what it waits for and how its analysis went. */
+/** `rollgate status`: where a release is, what it waits for and how its analysis went; with --wait, follows it to its end as `start --wait` does. */
 export async function statusCommand(args: string[], out: Out): Promise<number> {
   const flags = parseFlags(statusFlags, args);
   const status = await queryStatus(flags.id);
+  if (flags.wait) {
+    const { client, settings, close } = await connectClient();
+    try {
+      return await follow(client, { releaseId: flags.id, attached: true, ui: uiLink(settings.namespace, flags.id) }, flags['wait-timeout'], out, flags.json, status.service);
+    } finally {
+      await close();
+    }
+  }
   if (flags.json) {
     out.log(JSON.stringify(status, null, 2));
     return ExitCode.OK;
