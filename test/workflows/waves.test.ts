@@ -39,6 +39,21 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
   const fakes = (opts: Parameters<typeof fakeActivities>[0] = {}) => fakeActivities({ change: mediumChange, fleetOrders: (release) => fleetOrders(suite.env.client, release), targetStates: (targets) => targetStates(suite.env.client, targets), ...opts });
   const result = async (handle: WorkflowHandle) => (await handle.result()) as ReleaseResult;
   const targetOf = (d: { labels?: Record<string, string> }) => d.labels?.target ?? '-';
+  /** Moves the clock until the release asks whether to keep the targets that passed (its reason as `reason` says), then approves. */
+  const keepPassedTargets = async (handle: WorkflowHandle, reason: RegExp) => {
+    for (;;) {
+      const s = await handle.query(statusQuery);
+      if (s.pendingApproval?.target === 'keep-passed-targets') {
+        assert.match(s.pendingApproval.reason, reason);
+        break;
+      }
+      assert.notEqual(s.state, 'finished', `ended without asking: ${s.outcome} ${s.steps.at(-1)?.detail}`);
+      await suite.env.sleep(10 * MIN);
+    }
+    await waitForQuiet(handle);
+    await handle.executeUpdate(approveUpdate, { args: [{ by: REVIEWERS[0]!, reason: 'eu-1 is healthy' }] });
+    return result(handle);
+  };
 
   it('runs each wave in parallel on its targets with their labels, bakes between waves, and records one line with every target', async () => {
     const { activities, calls } = fakes();
@@ -163,18 +178,7 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
     const fleet = { onWaveFailure: 'hold', waves: [{ targets: ['eu-1', 'eu-2'], bake: '1h' }, { targets: ['us-1'] }] };
     const res = await withWorker(activities, async (taskQueue) => {
       const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-watch-hold', args: [input('fleet-watch-hold', fleet)] });
-      for (;;) {
-        const s = await handle.query(statusQuery);
-        if (s.pendingApproval?.target === 'keep-passed-targets') {
-          assert.match(s.pendingApproval.reason, /^wave 1 failed: 1 of 2 failed, 0 allowed \(eu-2\); eu-2 broke while watched.*eu-1 passed and hold v2/);
-          break;
-        }
-        assert.notEqual(s.state, 'finished', `ended without asking: ${s.outcome} ${s.steps.at(-1)?.detail}`);
-        await suite.env.sleep(10 * MIN);
-      }
-      await waitForQuiet(handle);
-      await handle.executeUpdate(approveUpdate, { args: [{ by: REVIEWERS[0]!, reason: 'eu-1 is healthy' }] });
-      return result(handle);
+      return keepPassedTargets(handle, /^wave 1 failed: 1 of 2 failed, 0 allowed \(eu-2\); eu-2 broke while watched.*eu-1 passed and hold v2/);
     });
     assert.equal(res.outcome, 'partially_released');
     assert.deepEqual(calls.rollbacks.map(targetOf), ['eu-2'], 'only the broken target rolled back, by its watch');
@@ -204,18 +208,7 @@ describe('waves across targets (time-skipping server, fake activities)', () => {
     const fleet = { onWaveFailure: 'hold', waves: [{ targets: ['eu-1'] }, { targets: ['eu-2'] }, { targets: ['us-1'] }] };
     const res = await withWorker(activities, async (taskQueue) => {
       const handle = await suite.env.client.workflow.start(releaseWorkflow, { taskQueue, workflowId: 'fleet-hold', args: [input('fleet-hold', fleet)] });
-      for (;;) {
-        const s = await handle.query(statusQuery);
-        if (s.pendingApproval?.target === 'keep-passed-targets') {
-          assert.match(s.pendingApproval.reason, /^wave 2 failed: 1 of 1 failed, 0 allowed \(eu-2\)\. eu-1 passed and hold v2: approve to keep them, reject to roll them back$/);
-          break;
-        }
-        assert.notEqual(s.state, 'finished', `ended without asking: ${s.outcome}`);
-        await suite.env.sleep(10 * MIN);
-      }
-      await waitForQuiet(handle);
-      await handle.executeUpdate(approveUpdate, { args: [{ by: REVIEWERS[0]!, reason: 'eu-1 is healthy' }] });
-      return result(handle);
+      return keepPassedTargets(handle, /^wave 2 failed: 1 of 1 failed, 0 allowed \(eu-2\)\. eu-1 passed and hold v2: approve to keep them, reject to roll them back$/);
     });
     assert.equal(res.outcome, 'partially_released');
     assert.deepEqual(calls.rollbacks.map(targetOf), ['eu-2'], 'only the failed target rolled back');
